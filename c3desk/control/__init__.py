@@ -1,0 +1,1 @@
+"""c3desk.control"""
