@@ -1,0 +1,345 @@
+"""The command line. Every subcommand works without a display; no subcommand starts the GUI.
+
+Errors a user can cause print one line on stderr and exit 2 (bad input) or 1 (refused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import peewee as pw
+
+from c3desk import __version__, logs
+from c3desk.config import Paths, resolve_home
+from c3desk.core import sessions as sess
+from c3desk.core import settings as cfg
+from c3desk.core import workers as wrk
+from c3desk.core.errors import C3Error, InvalidInput
+from c3desk.store import database
+from c3desk.store.models import Session, Worker
+
+log = logging.getLogger(__name__)
+
+GuiLauncher = Callable[[Paths, argparse.Namespace], int]
+
+
+class UsageError(InvalidInput):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the problem, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="c3desk", description="Queue, run and watch many Claude Code sessions.")
+    p.add_argument("--version", action="version", version=f"c3desk {__version__}")
+    p.add_argument("--home", metavar="DIR", help="data directory (default: $C3DESK_HOME)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    a = sub.add_parser("add", help="queue a new session")
+    a.add_argument("--title", required=True)
+    a.add_argument("--dir", required=True, dest="directory", help="working directory")
+    a.add_argument("--prompt", help="initial prompt")
+    a.add_argument("--worker", help="worker name (default: any)")
+    a.add_argument("--agent", default="claude", help="agent profile (default: claude)")
+    a.add_argument("--lock", action="store_true", help="pin the session")
+
+    ls = sub.add_parser("list", help="list sessions")
+    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--status", choices=["queued", "active", "completed", "failed"])
+
+    sh = sub.add_parser("show", help="show one session")
+    sh.add_argument("id")
+    sh.add_argument("--json", action="store_true")
+
+    mv = sub.add_parser("move", help="move a queued session to a queue position")
+    mv.add_argument("id")
+    mv.add_argument("position", type=_positive_int)
+
+    for name, text in (
+        ("rm", "remove a session"),
+        ("lock", "pin a session"),
+        ("unlock", "unpin a session"),
+    ):
+        sub.add_parser(name, help=text).add_argument("id")
+
+    ev = sub.add_parser("events", help="list a session's events")
+    ev.add_argument("id")
+    ev.add_argument("--json", action="store_true")
+
+    st = sub.add_parser("settings", help="show or change settings")
+    st.add_argument("--json", action="store_true")
+    st_sub = st.add_subparsers(dest="settings_command", metavar="set", parser_class=Parser)
+    st_set = st_sub.add_parser("set", help="change one setting")
+    st_set.add_argument("key", choices=list(cfg.SPECS), metavar="KEY")
+    st_set.add_argument("value")
+
+    w = sub.add_parser("worker", help="manage workers")
+    w_sub = w.add_subparsers(dest="worker_command", metavar="SUBCOMMAND", parser_class=Parser)
+    w_sub.required = True
+    w_list = w_sub.add_parser("list", help="list workers")
+    w_list.add_argument("--json", action="store_true")
+    w_add = w_sub.add_parser("add", help="add an SSH worker")
+    w_add.add_argument("name")
+    w_add.add_argument("--host", required=True)
+    w_add.add_argument("--port", type=_positive_int, default=22)
+    w_add.add_argument("--user")
+    w_add.add_argument("--key", help="private key file")
+    w_add.add_argument("--max-sessions", type=_positive_int, default=2)
+    w_rm = w_sub.add_parser("rm", help="remove a worker")
+    w_rm.add_argument("name")
+    return p
+
+
+# --- output helpers -------------------------------------------------------------------------
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def _clip(text: str | None, width: int) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _worker_names() -> dict[str, str]:
+    return {w.id: w.name for w in Worker.select(Worker.id, Worker.name)}
+
+
+def _session_rows(items: Sequence[Session]) -> list[list[str]]:
+    names = _worker_names()
+    rows = []
+    for s in items:
+        rows.append(
+            [
+                str(s.position or ""),
+                s.id[:8],
+                s.status,
+                "yes" if s.needs_input else "",
+                "pin" if s.lock else "",
+                _clip(s.title, 40),
+                names.get(s.worker_id, "any") if s.worker_id else "any",
+                _clip(s.working_directory, 40),
+            ]
+        )
+    return rows
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    session = sess.create_session(
+        title=args.title,
+        working_directory=args.directory,
+        prompt=args.prompt,
+        worker=args.worker,
+        agent=args.agent,
+        lock=args.lock,
+        known_agents=_known_agents(args),
+    )
+    print(session.id)
+    return 0
+
+
+def _known_agents(args: argparse.Namespace) -> list[str]:
+    from c3desk.core.agents import load_profiles
+
+    return list(load_profiles(args.paths.agents_file))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    items = sess.list_sessions(args.status)
+    if args.json:
+        _print_json([sess.as_dict(s) for s in items])
+    elif items:
+        headers = ["POS", "ID", "STATUS", "INPUT", "PIN", "TITLE", "WORKER", "FOLDER"]
+        print(_table(headers, _session_rows(items)))
+    else:
+        print("no sessions")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    data = sess.as_dict(sess.find_session(args.id))
+    if args.json:
+        _print_json(data)
+    else:
+        width = max(len(k) for k in data)
+        for key, value in data.items():
+            print(f"{key.ljust(width)}  {'' if value is None else value}")
+    return 0
+
+
+def cmd_move(args: argparse.Namespace) -> int:
+    s = sess.move_session(args.id, args.position)
+    print(f"{s.id} is now at position {s.position}")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    print(f"removed {sess.remove_session(args.id)}")
+    return 0
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    locked = args.command == "lock"
+    s = sess.set_lock(args.id, locked)
+    print(f"{s.id} {'pinned' if locked else 'unpinned'}")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    items = sess.events(args.id)
+    if args.json:
+        _print_json([{"at": e.at, "kind": e.kind, "detail": e.detail} for e in items])
+    else:
+        for e in items:
+            print(f"{e.at}  {e.kind:<14} {e.detail or ''}".rstrip())
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    if args.settings_command == "set":
+        value = cfg.set_setting(args.key, args.value)
+        print(f"{args.key} = {json.dumps(value)}")
+        return 0
+    values = cfg.get_settings()
+    if args.json:
+        _print_json(values)
+    else:
+        width = max(len(k) for k in values)
+        for key, value in values.items():
+            print(f"{key.ljust(width)}  {json.dumps(value) if isinstance(value, bool) else value}")
+    return 0
+
+
+def _worker_dict(w: Worker) -> dict[str, Any]:
+    data = dict(w.__data__)
+    data["active_sessions"] = (
+        Session.select().where((Session.worker == w.id) & (Session.status == "active")).count()
+    )
+    return data
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    if args.worker_command == "add":
+        w = wrk.add_worker(
+            args.name,
+            host=args.host,
+            port=args.port,
+            user=args.user,
+            key_path=args.key,
+            max_sessions=args.max_sessions,
+        )
+        print(w.id)
+    elif args.worker_command == "rm":
+        wrk.remove_worker(args.name)
+        print(f"removed worker {args.name}")
+    else:
+        items = [_worker_dict(w) for w in wrk.list_workers()]
+        if args.json:
+            _print_json(items)
+        else:
+            rows = [
+                [
+                    w["name"],
+                    w["type"],
+                    w["status"],
+                    f"{w['active_sessions']}/{w['max_sessions']}",
+                    f"{w['ssh_user'] + '@' if w['ssh_user'] else ''}{w['ssh_host'] or ''}"
+                    + (f":{w['ssh_port']}" if w["ssh_host"] else ""),
+                    w["last_heartbeat"] or "",
+                ]
+                for w in items
+            ]
+            headers = ["NAME", "TYPE", "STATUS", "ACTIVE", "ADDRESS", "LAST HEARTBEAT"]
+            print(_table(headers, rows))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "add": cmd_add,
+    "list": cmd_list,
+    "show": cmd_show,
+    "move": cmd_move,
+    "rm": cmd_rm,
+    "lock": cmd_lock,
+    "unlock": cmd_lock,
+    "events": cmd_events,
+    "settings": cmd_settings,
+    "worker": cmd_worker,
+}
+
+# Commands that do not need the database opened up front.
+NO_DATABASE: frozenset[str] = frozenset()
+
+
+def main(argv: Sequence[str] | None = None, gui: GuiLauncher | None = None) -> int:
+    """Run the command line; return the exit code. ``gui`` starts the window (no subcommand)."""
+    try:
+        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        paths = Paths(resolve_home(args.home))
+        args.paths = paths
+        logs.setup(paths.log_dir if paths.home.exists() else None, args.verbose)
+        if args.command is None:
+            if gui is None:
+                raise UsageError("c3desk: no command given (the GUI is not available here)")
+            paths.ensure()
+            database.connect(paths.db)
+            return gui(paths, args)
+        if args.command not in NO_DATABASE:
+            try:
+                paths.ensure()
+            except OSError as exc:
+                raise InvalidInput(f"data directory {str(paths.home)!r}: {exc.strerror}") from None
+            database.connect(paths.db)
+        return COMMANDS[args.command](args)
+    except C3Error as exc:
+        text = _one_line(str(exc))
+        print(text if isinstance(exc, UsageError) else f"c3desk: {text}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except (sqlite3.DatabaseError, pw.DatabaseError) as exc:
+        log.exception("database error")
+        print(f"c3desk: database error: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: log the traceback, show one line
+        log.exception("unexpected error")
+        print(f"c3desk: internal error: {_one_line(repr(exc))} (see the log)", file=sys.stderr)
+        return 1
+    finally:
+        database.close()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

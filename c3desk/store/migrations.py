@@ -1,0 +1,151 @@
+"""Numbered schema migrations, carried by ``PRAGMA user_version``.
+
+Each migration is frozen SQL run in one IMMEDIATE transaction together with the version bump, so
+a process killed half-way leaves the previous version intact and a rerun simply starts again.
+Before an existing database is migrated, a consistent copy is written beside it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from c3desk.core.errors import Refused
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+def split_sql(script: str) -> tuple[str, ...]:
+    """Split a script of ';'-terminated statements (no ';' inside literals), dropping comments."""
+    lines = [ln for ln in script.splitlines() if not ln.lstrip().startswith("--")]
+    return tuple(s.strip() for s in "\n".join(lines).split(";") if s.strip())
+
+
+def _v1() -> tuple[str, ...]:
+    text = resources.files("c3desk.store").joinpath("schema_v1.sql").read_text("utf-8")
+    return split_sql(text)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the seed schema", _v1()),
+    Migration(
+        2,
+        "session prompt, agent, exit code and failure reason; session events; agent command "
+        "and scrollback limit settings",
+        (
+            "ALTER TABLE sessions ADD COLUMN prompt TEXT",
+            "ALTER TABLE sessions ADD COLUMN agent TEXT NOT NULL DEFAULT 'claude'",
+            "ALTER TABLE sessions ADD COLUMN exit_code INTEGER",
+            "ALTER TABLE sessions ADD COLUMN failure_reason TEXT",
+            """CREATE TABLE session_events (
+                 id INTEGER NOT NULL PRIMARY KEY,
+                 session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                 at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+                 kind TEXT NOT NULL,
+                 detail TEXT
+               )""",
+            "CREATE INDEX idx_session_events_session ON session_events(session_id, id)",
+            "ALTER TABLE settings ADD COLUMN claude_command TEXT NOT NULL DEFAULT 'claude' "
+            "CHECK (length(claude_command) > 0)",
+            "ALTER TABLE settings ADD COLUMN scrollback_limit_mb INTEGER NOT NULL DEFAULT 50 "
+            "CHECK (scrollback_limit_mb BETWEEN 1 AND 10000)",
+        ),
+    ),
+    Migration(
+        3,
+        "per-session auto-approve override; queue pause switch",
+        (
+            "ALTER TABLE sessions ADD COLUMN auto_approve INTEGER",
+            "ALTER TABLE settings ADD COLUMN queue_paused INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+class DatabaseTooNew(Refused):
+    """The file was written by a newer c3desk; it is left untouched."""
+
+
+def read_version(path: Path) -> int:
+    """Read ``user_version`` without writing to the file (read-only open, no WAL switch)."""
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def refuse_if_too_new(path: Path, latest: int = LATEST_VERSION) -> None:
+    version = read_version(path)
+    if version > latest:
+        raise DatabaseTooNew(
+            f"{path} has schema version {version}, newer than this c3desk understands "
+            f"({latest}); upgrade c3desk. The database was not changed."
+        )
+
+
+def backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+    """Write a consistent copy (WAL included) of the database beside it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.v{version}-{stamp}.bak")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.v{version}-{stamp}-{n}.bak")
+    dest = sqlite3.connect(target)
+    try:
+        conn.backup(dest)
+    finally:
+        dest.close()
+    return target
+
+
+def migrate(
+    conn: sqlite3.Connection, path: Path, migrations: Sequence[Migration] = MIGRATIONS
+) -> list[int]:
+    """Bring the database to the newest version; return the versions applied.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``), as peewee's connections are.
+    """
+    latest = migrations[-1].version
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current > latest:
+        raise DatabaseTooNew(
+            f"{path} has schema version {current}, newer than this c3desk understands "
+            f"({latest}); upgrade c3desk. The database was not changed."
+        )
+    if current == latest:
+        return []
+    if current > 0:
+        backup(conn, path, current)
+    applied: list[int] = []
+    for migration in migrations:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the lock: another process may have migrated meanwhile.
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if migration.version <= current:
+                conn.execute("COMMIT")
+                continue
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+    return applied

@@ -1,0 +1,147 @@
+"""peewee models over the seed's tables plus those added by migrations.
+
+The models describe the schema as the migrations leave it (``tests`` check that the two agree):
+column order, types, NOT NULL, database-side defaults and CHECKs are spelled out so that
+``Model.create_table`` yields the same table as the frozen migrations. The database is bound at run
+time through :data:`db` (a :class:`peewee.DatabaseProxy`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee as pw
+
+db = pw.DatabaseProxy()
+
+NOW = "(datetime('now'))"
+NOW_PRECISE = "(strftime('%Y-%m-%d %H:%M:%f', 'now'))"
+
+
+def _default(sql: str) -> Any:
+    return pw.SQL(f"DEFAULT {sql}")
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class Worker(BaseModel):
+    id = pw.TextField(primary_key=True, null=True)
+    name = pw.TextField()
+    type = pw.TextField(constraints=[pw.Check("type IN ('local', 'remote')")])
+    ssh_host = pw.TextField(null=True)
+    ssh_port = pw.IntegerField(null=True, constraints=[_default("22")])
+    ssh_user = pw.TextField(null=True)
+    ssh_key_path = pw.TextField(null=True)
+    status = pw.TextField(
+        constraints=[
+            _default("'disconnected'"),
+            pw.Check("status IN ('connected', 'disconnected', 'error')"),
+        ]
+    )
+    max_sessions = pw.IntegerField(constraints=[_default("2")])
+    last_heartbeat = pw.TextField(null=True)
+    created_at = pw.TextField(constraints=[_default(NOW)])
+
+    class Meta:
+        table_name = "workers"
+
+
+class Session(BaseModel):
+    id = pw.TextField(primary_key=True, null=True)
+    claude_session_id = pw.TextField(null=True)
+    worker = pw.ForeignKeyField(
+        Worker, column_name="worker_id", null=True, index=False, backref="sessions"
+    )
+    status = pw.TextField(
+        constraints=[
+            _default("'queued'"),
+            pw.Check("status IN ('queued', 'active', 'completed', 'failed')"),
+        ]
+    )
+    working_directory = pw.TextField()
+    title = pw.TextField(constraints=[_default("''")])
+    position = pw.IntegerField(null=True)
+    pid = pw.IntegerField(null=True)
+    needs_input = pw.BooleanField(constraints=[_default("0")])
+    lock = pw.BooleanField(constraints=[_default("0")])
+    continuation_count = pw.IntegerField(constraints=[_default("0")])
+    terminal_scrollback = pw.TextField(null=True)
+    created_at = pw.TextField(constraints=[_default(NOW)])
+    started_at = pw.TextField(null=True)
+    completed_at = pw.TextField(null=True)
+    updated_at = pw.TextField(constraints=[_default(NOW)])
+    # migration 2
+    prompt = pw.TextField(null=True)
+    agent = pw.TextField(constraints=[_default("'claude'")])
+    exit_code = pw.IntegerField(null=True)
+    failure_reason = pw.TextField(null=True)
+    # migration 3
+    auto_approve = pw.BooleanField(null=True)
+
+    class Meta:
+        table_name = "sessions"
+
+
+class Artifact(BaseModel):
+    id = pw.TextField(primary_key=True, null=True)
+    session = pw.ForeignKeyField(
+        Session, column_name="session_id", on_delete="CASCADE", index=False, backref="artifacts"
+    )
+    type = pw.TextField(constraints=[pw.Check("type IN ('image', 'pdf', 'diff', 'file')")])
+    path = pw.TextField()
+    detected_at = pw.TextField(constraints=[_default(NOW)])
+
+    class Meta:
+        table_name = "artifacts"
+
+
+class Settings(BaseModel):
+    id = pw.IntegerField(primary_key=True, null=True, constraints=[pw.Check("id = 1")])
+    max_concurrent_sessions = pw.IntegerField(constraints=[_default("4")])
+    max_visible_sessions = pw.IntegerField(constraints=[_default("2")])
+    auto_approve = pw.BooleanField(constraints=[_default("0")])
+    grid_layout = pw.TextField(
+        constraints=[_default("'auto'"), pw.Check("grid_layout IN ('auto', '1x1', '2x2', '3x3')")]
+    )
+    theme = pw.TextField(constraints=[_default("'dark'"), pw.Check("theme IN ('dark', 'light')")])
+    # migration 2
+    claude_command = pw.TextField(
+        constraints=[_default("'claude'"), pw.Check("length(claude_command) > 0")]
+    )
+    scrollback_limit_mb = pw.IntegerField(
+        constraints=[_default("50"), pw.Check("scrollback_limit_mb BETWEEN 1 AND 10000")]
+    )
+    # migration 3
+    queue_paused = pw.BooleanField(constraints=[_default("0")])
+
+    class Meta:
+        table_name = "settings"
+
+
+class SessionEvent(BaseModel):
+    """One row per state change, approval, error or other notable thing in a session's life."""
+
+    id = pw.AutoField()
+    session = pw.ForeignKeyField(
+        Session, column_name="session_id", on_delete="CASCADE", index=False, backref="events"
+    )
+    at = pw.TextField(constraints=[_default(NOW_PRECISE)])
+    kind = pw.TextField()
+    detail = pw.TextField(null=True)
+
+    class Meta:
+        table_name = "session_events"
+
+
+Session.add_index(Session.status, name="idx_sessions_status")
+Session.add_index(Session.worker, name="idx_sessions_worker")
+Session.add_index(Session.position, name="idx_sessions_position")
+Session.add_index(Session.needs_input, name="idx_sessions_needs_input")
+Artifact.add_index(Artifact.session, name="idx_artifacts_session")
+SessionEvent.add_index(SessionEvent.session, SessionEvent.id, name="idx_session_events_session")
+
+ALL_MODELS: list[type[BaseModel]] = [Worker, Session, Artifact, Settings, SessionEvent]
