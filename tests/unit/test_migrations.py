@@ -22,7 +22,9 @@ def make_v1(path: Path) -> None:
     for statement in migrations.MIGRATIONS[0].statements:
         conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
-    conn.execute("INSERT INTO workers (id, name, type, status) VALUES ('w1', 'box', 'local', 'connected')")
+    conn.execute(
+        "INSERT INTO workers (id, name, type, status) VALUES ('w1', 'box', 'local', 'connected')"
+    )
     conn.execute(
         "INSERT INTO sessions (id, worker_id, status, working_directory, title, position, lock)"
         " VALUES ('s1', 'w1', 'queued', '/tmp', 'First', 1, 1)"
@@ -31,7 +33,10 @@ def make_v1(path: Path) -> None:
         "INSERT INTO sessions (id, status, working_directory, title, claude_session_id)"
         " VALUES ('s2', 'completed', '/srv', 'Second', 'abc')"
     )
-    conn.execute("INSERT INTO artifacts (id, session_id, type, path) VALUES ('a1', 's2', 'pdf', '/srv/x.pdf')")
+    conn.execute(
+        "INSERT INTO artifacts (id, session_id, type, path)"
+        " VALUES ('a1', 's2', 'pdf', '/srv/x.pdf')"
+    )
     conn.execute("INSERT INTO settings (id, max_concurrent_sessions, theme) VALUES (1, 7, 'light')")
     conn.commit()
     conn.close()
