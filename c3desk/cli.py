@@ -6,6 +6,8 @@ Errors a user can cause print one line on stderr and exit 2 (bad input) or 1 (re
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
@@ -17,10 +19,13 @@ import peewee as pw
 
 from c3desk import __version__, logs
 from c3desk.config import Paths, resolve_home
+from c3desk.control import client as control
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core import workers as wrk
-from c3desk.core.errors import C3Error, InvalidInput
+from c3desk.core.agents import AgentsFileError, load_profiles
+from c3desk.core.errors import C3Error, InvalidInput, Refused
+from c3desk.core.keys import KEYS
 from c3desk.store import database
 from c3desk.store.models import Session, Worker
 
@@ -106,6 +111,29 @@ def build_parser() -> Parser:
     w_add.add_argument("--max-sessions", type=_positive_int, default=2)
     w_rm = w_sub.add_parser("rm", help="remove a worker")
     w_rm.add_argument("name")
+
+    run = sub.add_parser("run", help="run the engine (the window, or --headless)")
+    run.add_argument("--headless", action="store_true", help="no window")
+    run.add_argument(
+        "--until-idle", action="store_true", help="exit once nothing is queued or active"
+    )
+
+    sd = sub.add_parser("send", help="type into a running session")
+    sd.add_argument("id")
+    sd.add_argument("text", nargs="?", default="")
+    sd.add_argument("--no-enter", action="store_true", help="do not press Enter after TEXT")
+    sd.add_argument("--key", help="send one key instead: " + ", ".join(KEYS))
+
+    sc = sub.add_parser("screen", help="print a session's current screen")
+    sc.add_argument("id")
+    for name, text in (
+        ("kill", "end a running session"),
+        ("continue", "continue a completed session"),
+        ("retry", "queue a failed session again"),
+    ):
+        sub.add_parser(name, help=text).add_argument("id")
+    sub.add_parser("pause", help="start no new sessions")
+    sub.add_parser("resume", help="start queued sessions again")
     return p
 
 
@@ -171,9 +199,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def _known_agents(args: argparse.Namespace) -> list[str]:
-    from c3desk.core.agents import load_profiles
-
-    return list(load_profiles(args.paths.agents_file))
+    try:
+        return list(load_profiles(args.paths.agents_file))
+    except AgentsFileError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -286,6 +315,75 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notify_instance(args: argparse.Namespace) -> None:
+    """Tell a running instance to look at the queue now (it would within a second anyway)."""
+    with contextlib.suppress(C3Error):
+        control.request(args.paths, {"cmd": "wake"}, timeout=2.0)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if not args.headless:
+        raise UsageError("c3desk run: the window is started by `c3desk` alone; use --headless")
+    if control.is_running(args.paths):
+        raise Refused(f"another c3desk instance is running on {args.paths.home}")
+    from c3desk import runtime  # the engine loads only for the commands that run it
+
+    return asyncio.run(runtime.run_headless(args.paths, args.until_idle))
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    if args.key:
+        if args.text:
+            raise UsageError("c3desk send: give TEXT or --key, not both")
+        control.request(args.paths, {"cmd": "key", "id": args.id, "key": args.key})
+    else:
+        payload = {"cmd": "send", "id": args.id, "text": args.text, "enter": not args.no_enter}
+        control.request(args.paths, payload)
+    return 0
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    rows = control.request(args.paths, {"cmd": "screen", "id": args.id})
+    sys.stdout.write("".join(f"{row}\n" for row in rows))
+    return 0
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    control.request(args.paths, {"cmd": "kill", "id": args.id}, timeout=60)
+    print(f"killed {sess.find_session(args.id).id}")
+    return 0
+
+
+def cmd_continue_retry(args: argparse.Namespace) -> int:
+    try:
+        status = control.request(args.paths, {"cmd": args.command, "id": args.id})
+    except control.NoInstance:
+        # Without a running instance the session joins the queue; it starts with the engine.
+        s = sess.find_session(args.id)
+        wanted = "completed" if args.command == "continue" else "failed"
+        if s.status != wanted:
+            raise Refused(
+                f"session {s.id} is {s.status}; only {wanted} sessions can {args.command}"
+            ) from None
+        if args.command == "continue":
+            Session.update(continuation_count=Session.continuation_count + 1).where(
+                Session.id == s.id
+            ).execute()
+        status = sess.transition(s.id, "queued").status
+    print(f"{sess.find_session(args.id).id} is {status}")
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    paused = args.command == "pause"
+    try:
+        control.request(args.paths, {"cmd": args.command})
+    except control.NoInstance:
+        cfg.set_setting("queue_paused", str(paused))
+    print("queue paused" if paused else "queue resumed")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "add": cmd_add,
     "list": cmd_list,
@@ -297,7 +395,18 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "events": cmd_events,
     "settings": cmd_settings,
     "worker": cmd_worker,
+    "run": cmd_run,
+    "send": cmd_send,
+    "screen": cmd_screen,
+    "kill": cmd_kill,
+    "continue": cmd_continue_retry,
+    "retry": cmd_continue_retry,
+    "pause": cmd_pause,
+    "resume": cmd_pause,
 }
+
+# Commands that change the queue or settings: a running instance is told at once.
+WAKES = frozenset({"add", "move", "rm", "lock", "unlock", "settings", "worker"})
 
 # Commands that do not need the database opened up front.
 NO_DATABASE: frozenset[str] = frozenset()
@@ -322,7 +431,10 @@ def main(argv: Sequence[str] | None = None, gui: GuiLauncher | None = None) -> i
             except OSError as exc:
                 raise InvalidInput(f"data directory {str(paths.home)!r}: {exc.strerror}") from None
             database.connect(paths.db)
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        if code == 0 and args.command in WAKES:
+            _notify_instance(args)
+        return code
     except C3Error as exc:
         text = _one_line(str(exc))
         print(text if isinstance(exc, UsageError) else f"c3desk: {text}", file=sys.stderr)

@@ -1,0 +1,495 @@
+"""The session engine: the queue's scheduler and every live session's lifecycle, on one loop.
+
+Qt-free: the GUI runs it on qasync's loop, ``c3desk run --headless`` on a plain asyncio loop.
+Only the loop's thread touches the database. Observers (the UI, the control server) subscribe
+with :meth:`Engine.subscribe` and receive :class:`EngineEvent` values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from c3desk.config import Paths
+from c3desk.core import sessions as sess
+from c3desk.core import settings as cfg
+from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
+from c3desk.core.errors import InvalidInput, NotFound, Refused
+from c3desk.core.keys import APP_CURSOR, KEYS
+from c3desk.core.launch import Mode, command_for, plan_launch, session_environment
+from c3desk.core.live import LiveSession
+from c3desk.core.scrollback import ScrollbackLog, read_chunks
+from c3desk.store.models import Session, SessionEvent, Worker, db
+from c3desk.terminal import TerminalModel
+from c3desk.transports.base import ExitStatus, SpawnError, SpawnRequest, Transport
+from c3desk.transports.local import LocalTransport
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COLS, DEFAULT_ROWS = 120, 40
+TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
+FEED_BUDGET = 0.004  # seconds of parsing per loop turn before yielding to other callbacks
+KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
+
+EventKind = Literal["changed", "output", "queue", "settings"]
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    kind: EventKind
+    session_id: str | None = None
+
+
+Listener = Callable[[EngineEvent], None]
+
+
+class Engine:
+    def __init__(
+        self,
+        paths: Paths,
+        *,
+        transports: Mapping[str, Transport] | None = None,
+        cols: int = DEFAULT_COLS,
+        rows: int = DEFAULT_ROWS,
+        kill_grace: float = 1.0,
+        history: int = 10_000,
+    ) -> None:
+        self.paths = paths
+        self.transports: dict[str, Transport] = dict(transports or {"local": LocalTransport()})
+        self.cols, self.rows = cols, rows
+        self.kill_grace = kill_grace
+        self.history = history
+        self.live: dict[str, LiveSession] = {}
+        self.finished: OrderedDict[str, LiveSession] = OrderedDict()
+        self._listeners: list[Listener] = []
+        self._wake = asyncio.Event()
+        self._feeding: set[str] = set()
+        self._feed_handle: asyncio.Handle | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._env: dict[str, str] | None = None
+        self._profiles: dict[str, AgentProfile] | None = None
+        self._sizes: dict[str, tuple[int, int]] = {}
+        self.idle_event = asyncio.Event()
+
+    # -- observers ---------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, kind: EventKind, session_id: str | None = None) -> None:
+        event = EngineEvent(kind, session_id)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("engine listener failed on %s", event)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover from a previous run, then schedule continuously until :meth:`stop`."""
+        loop = asyncio.get_running_loop()
+        self._env = await loop.run_in_executor(None, session_environment)
+        self._recover_orphans()
+        self._runner = asyncio.create_task(self._run(), name="c3desk-engine")
+
+    def _recover_orphans(self) -> None:
+        """Sessions left active by an instance that died cannot be reattached: they failed."""
+        for s in Session.select().where(Session.status == "active"):
+            sess.transition(s.id, "failed", failure_reason="c3desk stopped while the session ran")
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                self.schedule()
+                self.flush_logs()
+            except Exception:
+                log.exception("scheduling pass failed")
+            self._update_idle()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), TICK)
+
+    def wake(self) -> None:
+        """Run a scheduling pass now (a session was added, a limit changed...)."""
+        self._wake.set()
+
+    def _update_idle(self) -> None:
+        busy = self.live or Session.select().where(Session.status == "queued").exists()
+        if busy:
+            self.idle_event.clear()
+        else:
+            self.idle_event.set()
+
+    async def stop(self, reason: str = "stopped when c3desk quit") -> None:
+        """End every live session (hang-up, terminate, kill) and record why."""
+        self._stopping = True
+        self._wake.set()
+        if self._runner is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        await asyncio.gather(
+            *(self._end(live, reason) for live in list(self.live.values())),
+            return_exceptions=True,
+        )
+        for task in list(self._tasks):
+            task.cancel()
+        self.flush_logs()
+
+    def flush_logs(self) -> None:
+        for live in self.live.values():
+            live.log.flush()
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    def profiles(self) -> dict[str, AgentProfile]:
+        if self._profiles is None:
+            try:
+                self._profiles = load_profiles(self.paths.agents_file)
+            except AgentsFileError as exc:
+                log.error("%s; using the built-in agent profiles", exc)
+                self._profiles = load_profiles(None)
+        return self._profiles
+
+    def schedule(self) -> list[str]:
+        """Activate queued sessions while slots are free; return the ids activated."""
+        if self._stopping:
+            return []
+        settings = cfg.get_settings()
+        if settings["queue_paused"]:
+            return []
+        limit = int(settings["max_concurrent_sessions"])
+        active = Session.select().where(Session.status == "active").count()
+        if active >= limit:
+            return []
+        workers = {
+            w.id: w
+            for w in Worker.select().where(Worker.status == "connected")
+            if w.type in self.transports or (w.type == "remote" and "remote" in self.transports)
+        }
+        load = dict.fromkeys(workers, 0)
+        for s in Session.select(Session.worker).where(Session.status == "active"):
+            if s.worker_id in load:
+                load[s.worker_id] += 1
+        started: list[str] = []
+        queued = Session.select().where(Session.status == "queued").order_by(Session.position)
+        for s in queued:
+            if active >= limit:
+                break
+            worker = self._pick_worker(s, workers, load)
+            if worker is None:
+                continue  # bound to a busy or absent worker: later sessions may still run
+            load[worker.id] += 1
+            active += 1
+            self._activate(s, worker, settings, self._entry_mode(s))
+            started.append(s.id)
+        if started:
+            self._emit("queue")
+        return started
+
+    @staticmethod
+    def _pick_worker(s: Session, workers: dict[str, Worker], load: dict[str, int]) -> Worker | None:
+        if s.worker_id is not None:
+            w = workers.get(s.worker_id)
+            return w if w is not None and load[w.id] < w.max_sessions else None
+        free = [w for w in workers.values() if load[w.id] < w.max_sessions]
+        if not free:
+            return None
+        return min(free, key=lambda w: (w.type != "local", load[w.id], w.name))
+
+    @staticmethod
+    def _entry_mode(s: Session) -> Mode:
+        """How the session entered the queue: new, continued (from completed) or retried."""
+        last = (
+            SessionEvent.select()
+            .where((SessionEvent.session == s.id) & (SessionEvent.kind == "state"))
+            .order_by(SessionEvent.id.desc())
+            .first()
+        )
+        if last is not None and last.detail:
+            if '"from": "completed"' in last.detail:
+                return "continue"
+            if '"from": "failed"' in last.detail:
+                return "retry"
+        return "fresh"
+
+    def _activate(
+        self, s: Session, worker: Worker, settings: Mapping[str, object], mode: Mode
+    ) -> None:
+        """Mark the session active and start its process (asynchronously)."""
+        profile = self.profiles().get(s.agent)
+        env = dict(self._env or session_environment())
+        env["C3DESK_SESSION"] = s.id
+        env["C3DESK_HOME"] = str(self.paths.home)
+        live = self._new_live(s, worker, replay=mode != "fresh")
+        self.live[s.id] = live
+        self.finished.pop(s.id, None)
+        plan = None
+        if profile is not None:
+            plan = plan_launch(
+                profile,
+                command_for(profile, settings),
+                mode=mode,
+                prompt=s.prompt,
+                conversation_id=s.claude_session_id,
+                cwd=s.working_directory,
+                env=env,
+                new_id=str(uuid.uuid4()),
+            )
+        fields: dict[str, Any] = {"worker": worker.id}
+        if plan is not None and plan.conversation_id:
+            fields["claude_session_id"] = plan.conversation_id
+        sess.transition(s.id, "active", **fields)
+        self._emit("changed", s.id)
+        if profile is None:
+            self._fail_start(live, f"unknown agent profile {s.agent!r}")
+            return
+        assert plan is not None
+        sess.record_event(s.id, "launch", {"argv": plan.argv, "mode": mode})
+        cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
+        request = SpawnRequest(plan.argv, s.working_directory, env, cols, rows)
+        self._spawn_task(live, worker, request)
+
+    def _new_live(self, s: Session, worker: Worker, *, replay: bool) -> LiveSession:
+        cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
+        model = TerminalModel(cols, rows, history=self.history)
+        path = self.paths.scrollback_dir / f"{s.id}.log"
+        if replay:
+            for chunk in read_chunks(path):
+                model.feed(chunk)
+            model.take_answers()  # the old program asked; the new one must not get answers
+        limit = int(cfg.get_settings()["scrollback_limit_mb"]) * 1024 * 1024
+        live = LiveSession(s.id, worker.id, model, ScrollbackLog(path, limit))
+        live.on_backlog = self._queue_feed
+        if s.terminal_scrollback != str(path):
+            Session.update(terminal_scrollback=str(path)).where(Session.id == s.id).execute()
+        return live
+
+    def _spawn_task(self, live: LiveSession, worker: Worker, request: SpawnRequest) -> None:
+        transport = self.transports["local" if worker.type == "local" else "remote"]
+
+        async def spawn() -> None:
+            try:
+                process = await transport.spawn(
+                    request, live.on_output, lambda status: self._on_exit(live, status)
+                )
+            except SpawnError as exc:
+                self._fail_start(live, str(exc))
+                return
+            except Exception as exc:  # a transport bug must not stop the queue
+                log.exception("spawning %s", live.id)
+                self._fail_start(live, f"could not start: {exc}")
+                return
+            live.process = process
+            if live.exit_status is None and not process.exited:
+                Session.update(pid=process.pid).where(Session.id == live.id).execute()
+                self._emit("changed", live.id)
+
+        self._track(asyncio.create_task(spawn(), name=f"spawn-{live.id}"))
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _fail_start(self, live: LiveSession, reason: str) -> None:
+        live.log.close()
+        self.live.pop(live.id, None)
+        sess.transition(live.id, "failed", failure_reason=reason)
+        self._emit("changed", live.id)
+        self.wake()
+
+    # -- output ------------------------------------------------------------------------------
+
+    def _queue_feed(self, live: LiveSession) -> None:
+        self._feeding.add(live.id)
+        if self._feed_handle is None:
+            self._feed_handle = asyncio.get_running_loop().call_soon(self._feed_step)
+
+    def _feed_step(self) -> None:
+        """Parse queued output of every session, round robin, within a time budget."""
+        self._feed_handle = None
+        deadline = time.monotonic() + FEED_BUDGET
+        ids = list(self._feeding)
+        share = FEED_BUDGET / max(len(ids), 1)
+        for sid in ids:
+            live = self.live.get(sid)
+            if live is None:
+                self._feeding.discard(sid)
+                continue
+            more = live.feed_some(min(deadline, time.monotonic() + share))
+            if not more:
+                self._feeding.discard(sid)
+            self._emit("output", sid)
+        if self._feeding:
+            self._feed_handle = asyncio.get_running_loop().call_soon(self._feed_step)
+
+    # -- exit --------------------------------------------------------------------------------
+
+    def _on_exit(self, live: LiveSession, status: ExitStatus) -> None:
+        live.exit_status = status
+        live.feed_all()
+        live.log.close()
+        self._feeding.discard(live.id)
+        self.live.pop(live.id, None)
+        self.finished[live.id] = live
+        while len(self.finished) > KEEP_FINISHED:
+            self.finished.popitem(last=False)
+        if status.ok and live.end_reason is None:
+            sess.transition(live.id, "completed", exit_code=0)
+        else:
+            reason = live.end_reason or self._describe_failure(live, status)
+            sess.transition(live.id, "failed", exit_code=status.code, failure_reason=reason)
+        self._emit("changed", live.id)
+        self.wake()
+
+    @staticmethod
+    def _describe_failure(live: LiveSession, status: ExitStatus) -> str:
+        """'exited with status 1: No conversation found to continue' and the like."""
+        lines = [ln.strip() for ln in live.screen_lines() if ln.strip()]
+        last = lines[-1] if lines else ""
+        text = status.describe()
+        if last:
+            text += f": {last[:200]}"
+        return text
+
+    async def _end(self, live: LiveSession, reason: str) -> None:
+        live.end_reason = reason
+        if live.process is None:
+            # still starting: wait briefly for the process to exist, then end it
+            for _ in range(50):
+                if live.process is not None or live.id not in self.live:
+                    break
+                await asyncio.sleep(0.02)
+        if live.process is not None and not live.process.exited:
+            await live.process.terminate(self.kill_grace)
+
+    # -- operations (control socket, UI) -----------------------------------------------------
+
+    def _live(self, ref: str) -> LiveSession:
+        s = sess.find_session(ref)
+        live = self.live.get(s.id)
+        if live is None:
+            raise Refused(f"session {s.id} is {s.status}, not running")
+        return live
+
+    def write(self, ref: str, data: bytes) -> None:
+        live = self._live(ref)
+        if live.process is None:
+            raise Refused(f"session {live.id} is still starting")
+        live.process.write(data)
+
+    async def send_text(self, ref: str, text: str, enter: bool = True) -> None:
+        """Type ``text``; then Enter, a moment later, so the agent sees a keypress, not a paste."""
+        self.write(ref, text.encode())
+        if enter:
+            if text:
+                await asyncio.sleep(0.05)
+            self.write(ref, b"\r")
+
+    def send_key(self, ref: str, name: str) -> None:
+        live = self._live(ref)
+        key = name.lower()
+        if key not in KEYS:
+            raise InvalidInput(f"unknown key {name!r}; known: {', '.join(KEYS)}")
+        data = APP_CURSOR.get(key) if live.model.modes.app_cursor else None
+        self.write(ref, data or KEYS[key])
+
+    def resize(self, ref: str, cols: int, rows: int) -> None:
+        s = sess.find_session(ref)
+        self._sizes[s.id] = (cols, rows)
+        live = self.live.get(s.id)
+        if live is not None:
+            live.model.resize(cols, rows)
+            if live.process is not None:
+                live.process.resize(cols, rows)
+
+    def model_of(self, ref: str) -> TerminalModel:
+        """The session's terminal: live, kept from its end, or rebuilt from its scrollback."""
+        s = sess.find_session(ref)
+        live = self.live.get(s.id) or self.finished.get(s.id)
+        if live is not None:
+            return live.model
+        cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
+        model = TerminalModel(cols, rows, history=self.history)
+        for chunk in read_chunks(self.paths.scrollback_dir / f"{s.id}.log"):
+            model.feed(chunk)
+        model.take_answers()
+        return model
+
+    def screen(self, ref: str) -> list[str]:
+        live = self.live.get(sess.find_session(ref).id)
+        if live is not None:
+            live.feed_all()
+        return [row.rstrip() for row in self.model_of(ref).display]
+
+    async def kill(self, ref: str) -> None:
+        s = sess.find_session(ref)
+        live = self.live.get(s.id)
+        if live is None:
+            raise Refused(f"session {s.id} is {s.status}, not running")
+        await self._end(live, "killed by the user")
+
+    def continue_session(self, ref: str) -> str:
+        """completed → active when a slot is free now, else → queued. Returns the new status."""
+        s = sess.find_session(ref)
+        if s.status != "completed":
+            raise Refused(f"session {s.id} is {s.status}; only completed sessions continue")
+        Session.update(continuation_count=Session.continuation_count + 1).where(
+            Session.id == s.id
+        ).execute()
+        return self._requeue_or_start(s, "continue")
+
+    def retry_session(self, ref: str) -> str:
+        s = sess.find_session(ref)
+        if s.status != "failed":
+            raise Refused(f"session {s.id} is {s.status}; only failed sessions are retried")
+        sess.transition(s.id, "queued")
+        self._emit("changed", s.id)
+        self.wake()
+        return "queued"
+
+    def _requeue_or_start(self, s: Session, mode: Mode) -> str:
+        settings = cfg.get_settings()
+        if not settings["queue_paused"]:
+            active = Session.select().where(Session.status == "active").count()
+            if active < int(settings["max_concurrent_sessions"]):
+                workers = {
+                    w.id: w
+                    for w in Worker.select().where(Worker.status == "connected")
+                    if w.type in self.transports
+                }
+                load = dict.fromkeys(workers, 0)
+                for a in Session.select(Session.worker).where(Session.status == "active"):
+                    if a.worker_id in load:
+                        load[a.worker_id] += 1
+                worker = self._pick_worker(s, workers, load)
+                if worker is not None:
+                    self._activate(Session.get_by_id(s.id), worker, settings, mode)
+                    return "active"
+        sess.transition(s.id, "queued")
+        self._emit("changed", s.id)
+        return "queued"
+
+    def set_paused(self, paused: bool) -> None:
+        cfg.set_setting("queue_paused", "true" if paused else "false")
+        self._emit("settings")
+        self.wake()
+
+    def live_status(self) -> dict[str, Any]:
+        return {
+            sid: {"pid": live.process.pid if live.process else None, "backlog": live.pending_bytes}
+            for sid, live in self.live.items()
+        }
+
+
+__all__ = ["Engine", "EngineEvent", "NotFound", "db"]

@@ -1,0 +1,97 @@
+"""How a session is started: its argv (first start, continue, retry), environment, transcript."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from c3desk.core.agents import AgentProfile
+from c3desk.transports.shellpath import merged_path
+
+Mode = Literal["fresh", "continue", "retry"]
+
+_NOT_SAFE = re.compile(r"[^a-zA-Z0-9-]")
+
+
+def claude_config_dir(env: Mapping[str, str]) -> Path:
+    configured = env.get("CLAUDE_CONFIG_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(env.get("HOME") or str(Path.home())) / ".claude"
+
+
+def encode_project_dir(cwd: str) -> str:
+    """Claude Code's folder name for a project: every character outside [a-zA-Z0-9-] is '-'."""
+    return _NOT_SAFE.sub("-", os.path.realpath(cwd))
+
+
+def transcript_path(cwd: str, conversation_id: str, env: Mapping[str, str]) -> Path:
+    return (
+        claude_config_dir(env) / "projects" / encode_project_dir(cwd) / f"{conversation_id}.jsonl"
+    )
+
+
+def session_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    env["TERM"] = "xterm-256color"
+    env["COLORTERM"] = "truecolor"
+    env["PATH"] = merged_path(env.get("PATH", ""))
+    # A session must not believe it runs inside another Claude Code.
+    env.pop("CLAUDECODE", None)
+    return env
+
+
+def command_for(profile: AgentProfile, settings: Mapping[str, object]) -> list[str]:
+    """The profile's command, or the setting that overrides it (``claude_command``)."""
+    if profile.command_setting:
+        value = settings.get(profile.command_setting)
+        if isinstance(value, str) and value.strip():
+            return shlex.split(value)
+    return list(profile.command)
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    argv: list[str]
+    conversation_id: str | None  # the id to store in claude_session_id
+    resumed: bool  # the argv resumes an existing conversation
+
+
+def plan_launch(
+    profile: AgentProfile,
+    command: list[str],
+    *,
+    mode: Mode,
+    prompt: str | None,
+    conversation_id: str | None,
+    cwd: str,
+    env: Mapping[str, str],
+    new_id: str,
+) -> LaunchPlan:
+    """Decide the argv of a start.
+
+    - fresh: a new conversation; profiles that accept an id get ``new_id`` (``--session-id``).
+    - continue: ``--resume <id>`` when its transcript exists, else ``-c`` (newest here).
+    - retry: start over with the original prompt, resuming the conversation when one exists.
+    """
+    has_transcript = bool(conversation_id and transcript_path(cwd, conversation_id, env).is_file())
+    if mode == "continue":
+        if conversation_id and has_transcript and profile.resume_args:
+            return LaunchPlan(profile.resume_argv(conversation_id, command), conversation_id, True)
+        if profile.continue_args:
+            return LaunchPlan(profile.continue_argv(command), conversation_id, True)
+        mode = "fresh"
+    if mode == "retry" and conversation_id and has_transcript and profile.resume_args:
+        argv = profile.resume_argv(conversation_id, command)
+        if prompt and not profile.type_prompt:
+            argv += [a.replace("{prompt}", prompt) for a in profile.prompt_args]
+        return LaunchPlan(argv, conversation_id, True)
+    if profile.session_id_args:
+        cid = conversation_id if (mode == "retry" and conversation_id) else new_id
+        return LaunchPlan(profile.launch_argv(prompt, cid, command), cid, False)
+    return LaunchPlan(profile.launch_argv(prompt, None, command), conversation_id, False)

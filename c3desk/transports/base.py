@@ -1,0 +1,88 @@
+"""What the engine needs from a running session's process, wherever it runs.
+
+A transport starts one agent process with a terminal of a given size and then moves bytes: output
+arrives through ``on_output``, input goes out through :meth:`Process.write`. The local PTY is the
+first transport; SSH channels and tmux-hosted sessions implement the same interface.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+
+class SpawnError(Exception):
+    """The process could not be started; the message says why in a user's words."""
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    code: int | None  # exit status, or None when a signal ended it
+    signal: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+    def describe(self) -> str:
+        import signal as _signal
+
+        if self.signal is not None:
+            try:
+                name = _signal.Signals(self.signal).name
+            except ValueError:
+                name = f"signal {self.signal}"
+            return f"ended by {name}"
+        return f"exited with status {self.code}"
+
+
+@dataclass(frozen=True)
+class SpawnRequest:
+    argv: Sequence[str]
+    cwd: str
+    env: Mapping[str, str]
+    cols: int = 120
+    rows: int = 40
+
+
+OutputCallback = Callable[[bytes], None]
+ExitCallback = Callable[[ExitStatus], None]
+
+
+class Process(abc.ABC):
+    """One running agent process attached to a terminal."""
+
+    pid: int | None
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Queue input for the process; never blocks the loop."""
+
+    @abc.abstractmethod
+    def resize(self, cols: int, rows: int) -> None: ...
+
+    @abc.abstractmethod
+    def pause_reading(self) -> None:
+        """Stop reading output (the program blocks once the terminal's buffer is full)."""
+
+    @abc.abstractmethod
+    def resume_reading(self) -> None: ...
+
+    @abc.abstractmethod
+    async def terminate(self, grace: float = 1.0) -> ExitStatus:
+        """End the process (hang-up, then terminate, then kill) and return how it ended."""
+
+    @property
+    @abc.abstractmethod
+    def exited(self) -> bool: ...
+
+
+class Transport(abc.ABC):
+    """Starts processes on one worker."""
+
+    @abc.abstractmethod
+    async def spawn(
+        self, request: SpawnRequest, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> Process:
+        """Start the process; raise :class:`SpawnError` when it cannot be started."""
