@@ -1,0 +1,221 @@
+"""The terminal model a session's view renders: :class:`TerminalModel`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import groupby
+from typing import NamedTuple
+
+from c3desk.terminal.screen import FastScreen, HistoryLine
+from c3desk.terminal.stream import FastStream
+from c3desk.terminal.style import DEFAULT_STYLE, Style
+
+
+class Run(NamedTuple):
+    """Consecutive cells of one style: starting column, width in cells, text, style.
+
+    ``text`` holds each wide character once (it covers two cells).
+    """
+
+    col: int
+    width: int
+    text: str
+    style: Style
+
+
+class CursorState(NamedTuple):
+    """Where the cursor is drawn (``x`` is clamped to the last column) and whether it shows."""
+
+    x: int
+    y: int
+    visible: bool
+
+
+class Modes(NamedTuple):
+    """The modes the view and the input code need."""
+
+    bracketed_paste: bool
+    mouse_tracking: int  # 0 (off), 1000 (clicks), 1002 (drag) or 1003 (any motion)
+    mouse_sgr: bool  # 1006: SGR mouse encoding
+    focus_events: bool  # 1004
+    app_cursor: bool  # DECCKM: cursor keys send ESC O A...
+    app_keypad: bool
+    synchronized_output: bool  # 2026: an update is in progress; hold painting
+    autowrap: bool
+    screen_reverse: bool
+    cursor_shape: int  # DECSCUSR value, 0 = default
+
+
+class Notification(NamedTuple):
+    """A desktop notification the program asked for (OSC 9, 99 or 777), sanitized."""
+
+    source: str
+    title: str
+    body: str
+
+
+def _runs(
+    cells: str | tuple[str, ...] | list[str], styles: Style | tuple[Style, ...] | list[Style]
+) -> list[Run]:
+    if isinstance(styles, Style):
+        text = cells if isinstance(cells, str) else "".join(cells)
+        return [Run(0, len(cells), text, styles)]
+    n = len(styles)
+    if styles.count(styles[0]) == n:
+        text = cells if isinstance(cells, str) else "".join(cells)
+        return [Run(0, n, text, styles[0])]
+    out: list[Run] = []
+    col = 0
+    for style, group in groupby(range(n), styles.__getitem__):
+        idx = list(group)
+        text = "".join(cells[i] for i in idx)
+        out.append(Run(col, len(idx), text, style))
+        col += len(idx)
+    return out
+
+
+class TerminalModel:
+    """A Qt-free terminal: feed it the PTY's bytes, read back what to paint.
+
+    Built on pyte: :class:`~c3desk.terminal.screen.FastScreen` subclasses ``pyte.Screen`` and
+    :class:`~c3desk.terminal.stream.FastStream` subclasses ``pyte.ByteStream``.
+    """
+
+    def __init__(self, cols: int = 80, rows: int = 24, history: int = 10_000) -> None:
+        self.screen = FastScreen(max(1, cols), max(1, rows), history)
+        self.stream = FastStream(self.screen)
+
+    # -- input -----------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Consume bytes as read from the PTY (split anywhere)."""
+        self.stream.feed(data)
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Change the size; every row becomes dirty."""
+        self.screen.resize(max(1, rows), max(1, cols))
+
+    # -- geometry and text -----------------------------------------------------------------
+
+    @property
+    def cols(self) -> int:
+        return int(self.screen.columns)
+
+    @property
+    def rows(self) -> int:
+        return int(self.screen.lines)
+
+    @property
+    def display(self) -> list[str]:
+        """Visible rows as text, padded to ``cols``; wide characters take their stub cell."""
+        return self.screen.display
+
+    @property
+    def dirty(self) -> set[int]:
+        """Rows changed since the last :meth:`take_dirty` (live set; do not modify)."""
+        return self.screen.dirty
+
+    def take_dirty(self) -> set[int]:
+        """Rows changed since the last call, and forget them."""
+        dirty: set[int] = self.screen.dirty
+        self.screen.dirty = set()
+        return dirty
+
+    def row_runs(self, y: int) -> list[Run]:
+        """Visible row ``y`` as style runs."""
+        chars, styles = self.screen.row(y)
+        return _runs(chars, styles)
+
+    def row_cells(self, y: int) -> list[tuple[str, Style]]:
+        """Visible row ``y`` cell by cell: (text, style); ``""`` is a wide character's stub."""
+        chars, styles = self.screen.row(y)
+        return list(zip(chars, styles, strict=True))
+
+    def cell(self, x: int, y: int) -> tuple[str, Style]:
+        """One visible cell: (text, style)."""
+        chars, styles = self.screen.row(y)
+        return chars[x], styles[x]
+
+    @property
+    def cursor(self) -> CursorState:
+        c = self.screen.cursor
+        return CursorState(min(c.x, self.cols - 1), c.y, not c.hidden)
+
+    @property
+    def cursor_style(self) -> Style:
+        """The style new text is drawn with."""
+        return self.screen.style
+
+    # -- scrollback ------------------------------------------------------------------------
+
+    @property
+    def scrollback_len(self) -> int:
+        return len(self.screen.history)
+
+    def scrollback_text(self, i: int) -> str:
+        """Scrollback line ``i`` (0 = oldest) as text."""
+        cells = self.screen.history[i][0]
+        return cells if isinstance(cells, str) else "".join(cells)
+
+    def scrollback_runs(self, i: int) -> list[Run]:
+        """Scrollback line ``i`` (0 = oldest) as style runs; its width is the width it had."""
+        cells, styles = self.screen.history[i]
+        return _runs(cells, styles)
+
+    def iter_scrollback(self) -> Iterator[HistoryLine]:
+        """The raw scrollback lines, oldest first."""
+        return iter(self.screen.history)
+
+    def clear_scrollback(self) -> None:
+        self.screen.history.clear()
+
+    # -- state for the view and input ------------------------------------------------------
+
+    @property
+    def title(self) -> str:
+        return str(self.screen.title)
+
+    @property
+    def title_version(self) -> int:
+        """Bumped whenever the title changes."""
+        return self.screen.title_version
+
+    @property
+    def alternate_screen(self) -> bool:
+        return self.screen.alternate
+
+    @property
+    def modes(self) -> Modes:
+        s = self.screen
+        return Modes(
+            bracketed_paste=s.bracketed_paste,
+            mouse_tracking=s.mouse_tracking,
+            mouse_sgr=s.mouse_sgr,
+            focus_events=s.focus_events,
+            app_cursor=s.app_cursor,
+            app_keypad=s.app_keypad,
+            synchronized_output=s.synchronized_output,
+            autowrap=s._autowrap,
+            screen_reverse=s.screen_reverse,
+            cursor_shape=s.cursor_shape,
+        )
+
+    @property
+    def bell_count(self) -> int:
+        """Bells so far; the view flashes when it moves."""
+        return self.screen.bell_count
+
+    def take_answers(self) -> bytes:
+        """Bytes the program asked for (DA, CPR, DSR, DECRQM replies), to write to the PTY."""
+        out = bytes(self.screen.answers)
+        self.screen.answers.clear()
+        return out
+
+    def take_notifications(self) -> list[Notification]:
+        """Notification requests since the last call."""
+        out = [Notification(*n) for n in self.screen.notifications]
+        self.screen.notifications.clear()
+        return out
+
+
+__all__ = ["DEFAULT_STYLE", "CursorState", "Modes", "Notification", "Run", "TerminalModel"]
