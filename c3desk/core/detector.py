@@ -51,6 +51,8 @@ HookEvent = Literal["busy", "waiting", "idle"]
 NEEDS_INPUT_STATES: frozenset[str] = frozenset({"waiting", "idle"})
 DEFAULT_DEBOUNCE = 1.5  # quiet seconds before an idle prompt (or a generic match) counts
 DEFAULT_SETTLE = 0.3  # quiet seconds before a recognised waiting prompt counts
+# Ticking exactly at next_deadline() must fire, whatever the float rounding of `last + quiet`.
+_EPSILON = 1e-6
 
 # How far above the last prompt row the rest of its dialog (title, question) may start.
 _DIALOG_SPAN = 30
@@ -391,7 +393,7 @@ class NeedsInputTracker:
             or screen.state != "waiting"
             or not screen.approvable
             or self._identity != _identity(screen)
-            or now - self._last_output < self.settle
+            or now - self._last_output < self.settle - _EPSILON
             or self._input_block
             or self.appearance == self._approved_appearance
             or (self._approved_id == self._identity and not self._busy_since_approval)
@@ -428,12 +430,15 @@ class NeedsInputTracker:
         if self._epoch == self._consumed:
             if self._stuck_candidate() and self._approved_at is not None:
                 since = max(self._last_output, self._approved_at)
-                if now - since >= self.debounce:
+                if now - since >= self.debounce - _EPSILON:
                     return self._apply(screen, now)
             return []
         if screen.state == "unknown":
             return []
-        if screen.state != "busy" and now - self._last_output < self._quiet_needed(screen):
+        if (
+            screen.state != "busy"
+            and now - self._last_output < self._quiet_needed(screen) - _EPSILON
+        ):
             return []
         self._consumed = self._epoch
         return self._apply(screen, now)
