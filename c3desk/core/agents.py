@@ -30,7 +30,7 @@ patterns)::
     approve_pattern = '\\(y\\)es'     # approve only when the prompt shows this
     menu = '^\\s*> \\d+\\. '           # the selected row of a menu, for waiting patterns with menu
     busy = ['esc to interrupt', { reason = "spinner", pattern = '^[|/\\-] Working' }]
-    idle = ['^mycli> ']
+    idle = ['^mycli>']
     sensitive = ['(?i)delete']        # prompts matching these are never auto-approved
     generic_fallback = true           # use the generic patterns when nothing else matches
     status_rows = 12                  # busy markers count in this many bottom rows
@@ -45,8 +45,9 @@ patterns)::
     menu = false                      # true: needs a selected menu row below it
     title = false                     # true: only names a prompt found by another pattern
 
-All patterns are Python regular expressions searched in each row of the rendered screen (use
-single-quoted TOML strings to avoid doubling backslashes). ``waiting``, ``busy``, ``idle`` and
+All patterns are Python regular expressions searched in each row of the rendered screen, with
+the row's trailing whitespace removed (so write ``'^mycli>'``, not ``'^mycli> '``). Use
+single-quoted TOML strings to avoid doubling backslashes. ``waiting``, ``busy``, ``idle`` and
 ``sensitive`` replace the inherited list; ``extra_waiting`` (tried before the inherited
 patterns), ``extra_busy``, ``extra_idle`` and ``extra_sensitive`` add to it. A mistake in the
 file (TOML syntax, an unknown key, a wrong type, a bad regular expression) raises
@@ -522,24 +523,22 @@ def _build(
     if id_pattern is not None and "id" not in id_pattern.groupindex and id_pattern.groups < 1:
         raise where.error("'id_pattern' needs a group: (?P<id>...) or (...)", key="id_pattern")
     for key in ("busy", "idle"):
-        base = () if key in table else getattr(start, key)
-        listed = tuple(_patterns(table.get(key, []), key, where))
-        extra = tuple(_patterns(table.get("extra_" + key, []), "extra_" + key, where))
-        if key in table or extra:
-            changes[key] = listed + base + extra if key in table else base + extra
+        if key in table or "extra_" + key in table:
+            own = _patterns(table[key], key, where) if key in table else list(getattr(start, key))
+            extra = _patterns(table.get("extra_" + key, []), "extra_" + key, where)
+            changes[key] = tuple(own + extra)
     if "sensitive" in table or "extra_sensitive" in table:
-        base_sensitive = () if "sensitive" in table else start.sensitive
-        changes["sensitive"] = (
-            tuple(
+        own_sensitive = (
+            [
                 _regex(p, "sensitive", where)
-                for p in _str_list(table.get("sensitive", []), "sensitive", where)
-            )
-            + base_sensitive
-            + tuple(
-                _regex(p, "extra_sensitive", where)
-                for p in _str_list(table.get("extra_sensitive", []), "extra_sensitive", where)
-            )
+                for p in _str_list(table["sensitive"], "sensitive", where)
+            ]
+            if "sensitive" in table
+            else list(start.sensitive)
         )
+        extra_list = _str_list(table.get("extra_sensitive", []), "extra_sensitive", where)
+        extra_sensitive = [_regex(p, "extra_sensitive", where) for p in extra_list]
+        changes["sensitive"] = tuple(own_sensitive + extra_sensitive)
     if "waiting" in table or "extra_waiting" in table:
         listed_w = tuple(_waiting(table.get("waiting", []), "waiting", where))
         extra_w = tuple(_waiting(table.get("extra_waiting", []), "extra_waiting", where))
