@@ -9,6 +9,7 @@ margins, tab stops, save/restore and mode bookkeeping are pyte's own methods.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import deque
 from typing import Any, cast
@@ -29,6 +30,7 @@ _LAYOUT_CACHE_SIZE = 4096
 _SGR_CACHE_SIZE = 8192
 _TITLE_MAX = 256
 _MAX_COUNT = 9999
+_SGR_SPLIT = re.compile(r"\x1b\[([0-9;:]*)m")
 
 # Private modes handled here rather than kept in pyte's mode set.
 _MOUSE_MODES = (1000, 1002, 1003)
@@ -48,7 +50,10 @@ class FastScreen(pyte.Screen):
         self._styles: list[list[Style]] = []
         self._other: tuple[list[list[str]], list[list[Style]]] | None = None
         self._layout_cache: dict[str, tuple[str, list[str], int]] = {}
-        self._sgr_cache: dict[tuple[str, Style], Style] = {}
+        # (params, id(style)) -> (style, result). Holding the source style in the entry keeps
+        # its id from being reused while the entry exists, and ids hash far faster than tuples.
+        self._sgr_cache: dict[tuple[str, int], tuple[Style, Style]] = {}
+        self._style_intern: dict[Style, Style] = {DEFAULT_STYLE: DEFAULT_STYLE}
         self.answers = bytearray()
         self.bell_count = 0
         self.title_version = 0
@@ -325,15 +330,22 @@ class FastScreen(pyte.Screen):
 
     def sgr(self, params: str) -> None:
         """Apply an SGR parameter string (``;`` and ``:`` forms), with a transition cache."""
-        current = self.style
-        key = (params, current)
-        new = self._sgr_cache.get(key)
-        if new is None:
-            if len(self._sgr_cache) >= _SGR_CACHE_SIZE:
-                self._sgr_cache.clear()
-            new = apply_sgr(current, params)
-            self._sgr_cache[key] = new
-        self.cursor.attrs = new  # type: ignore[assignment]
+        current: Style = self.cursor.attrs  # type: ignore[assignment]
+        hit = self._sgr_cache.get((params, id(current)))
+        self.cursor.attrs = hit[1] if hit is not None else self._sgr_miss(params, current)  # type: ignore[assignment]
+
+    def _sgr_miss(self, params: str, current: Style) -> Style:
+        cache = self._sgr_cache
+        if len(cache) >= _SGR_CACHE_SIZE:
+            cache.clear()
+        intern = self._style_intern
+        if len(intern) >= _SGR_CACHE_SIZE:
+            intern.clear()
+        new = apply_sgr(current, params)
+        # Equal styles share one object, so the transition cache (keyed by identity) settles.
+        new = intern.setdefault(new, new)
+        cache[(params, id(current))] = (current, new)
+        return new
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -397,9 +409,90 @@ class FastScreen(pyte.Screen):
             cursor.x = end
             self.dirty.add(y)
             return
-        self._draw_wrapping(cells, n)
+        self._draw_wrapping(cells, n, None)
 
-    def _draw_wrapping(self, cells: str | list[str], n: int) -> None:
+    def draw_styled(self, run: str) -> None:
+        """Draw printable text interleaved with plain SGR sequences (``CSI [0-9;:]* m``) as one
+        write: the common shape of highlighted output, one slice per row instead of a call per
+        word."""
+        parts = _SGR_SPLIT.split(run)
+        cursor = self.cursor
+        style: Style = cursor.attrs  # type: ignore[assignment]
+        cache = self._sgr_cache
+        translate = self._translate
+        cells: list[str] | str
+        styles: list[Style]
+        if translate is None and run.isascii():
+            # Every character is one cell: the cells are the texts joined.
+            first = parts[0]
+            styles = [style] * len(first)
+            for params, text in zip(parts[1::2], parts[2::2], strict=True):
+                hit = cache.get((params, id(style)))
+                style = hit[1] if hit is not None else self._sgr_miss(params, style)
+                if text:
+                    styles += [style] * len(text)
+            cursor.attrs = style  # type: ignore[assignment]
+            self._put("".join(parts[::2]), styles)
+            return
+        cells = []
+        styles = []
+        last = len(parts) - 1
+        i = 0
+        while True:
+            text = parts[i]
+            if text:
+                if translate is not None:
+                    text = text.translate(translate)
+                if text.isascii():
+                    cells += text
+                    styles += [style] * len(text)
+                else:
+                    lead, more, n = self._layout(text)
+                    if lead:
+                        if cells:
+                            j = len(cells) - 1
+                            if cells[j] == "" and j:
+                                j -= 1
+                            cells[j] = _nfc(cells[j] + lead)
+                        else:
+                            self._combine(lead)
+                    cells += more
+                    styles += [style] * n
+            if i == last:
+                break
+            params = parts[i + 1]
+            hit = cache.get((params, id(style)))
+            style = hit[1] if hit is not None else self._sgr_miss(params, style)
+            i += 2
+        cursor.attrs = style  # type: ignore[assignment]
+        self._put(cells, styles)
+
+    def _put(self, cells: str | list[str], styles: list[Style]) -> None:
+        """Write cells with their own styles at the cursor."""
+        n = len(cells)
+        if not n:
+            return
+        cursor = self.cursor
+        x = cursor.x
+        end = x + n
+        cols = self.columns
+        if end <= cols and not self._irm:
+            y = cursor.y
+            chars = self._chars[y]
+            if chars[x] == "" and x:
+                chars[x - 1] = " "
+            chars[x:end] = cells
+            self._styles[y][x:end] = styles
+            if end < cols and chars[end] == "":
+                chars[end] = " "
+            cursor.x = end
+            self.dirty.add(y)
+            return
+        self._draw_wrapping(cells, n, styles)
+
+    def _draw_wrapping(
+        self, cells: str | list[str], n: int, run_styles: list[Style] | None
+    ) -> None:
         cursor = self.cursor
         cols = self.columns
         i = 0
@@ -407,7 +500,7 @@ class FastScreen(pyte.Screen):
             x = cursor.x
             if x >= cols:
                 if not self._autowrap:
-                    self._draw_at_margin(cells, n)
+                    self._draw_at_margin(cells, n, run_styles)
                     return
                 self.dirty.add(cursor.y)
                 cursor.x = 0
@@ -432,7 +525,7 @@ class FastScreen(pyte.Screen):
                 chars[x - 1] = " "
             end = x + take
             chars[x:end] = cells[i : i + take]
-            styles[x:end] = [self.style] * take
+            styles[x:end] = [self.style] * take if run_styles is None else run_styles[i : i + take]
             if end < cols and chars[end] == "":
                 chars[end] = " "
             if wrap_early:
@@ -443,7 +536,9 @@ class FastScreen(pyte.Screen):
             self.dirty.add(y)
             i += take
 
-    def _draw_at_margin(self, cells: str | list[str], n: int) -> None:
+    def _draw_at_margin(
+        self, cells: str | list[str], n: int, run_styles: list[Style] | None
+    ) -> None:
         """Without autowrap the last glyph of the overflow lands in the last column(s)."""
         cursor = self.cursor
         cols = self.columns
@@ -458,7 +553,8 @@ class FastScreen(pyte.Screen):
         if chars[x] == "" and x:
             chars[x - 1] = " "
         chars[x:cols] = glyph
-        styles[x:cols] = [self.style] * len(glyph)
+        style = self.style if run_styles is None else run_styles[n - 1]
+        styles[x:cols] = [style] * len(glyph)
         cursor.x = cols
         self.dirty.add(cursor.y)
 
@@ -508,15 +604,18 @@ class FastScreen(pyte.Screen):
         return margins.top, margins.bottom
 
     def _push_history(self, chars: list[str], styles: list[Style]) -> None:
+        """Keep a row that left the screen; ``chars`` and ``styles`` are no longer on screen."""
         text = "".join(chars)
         cells: str | tuple[str, ...] = (
             text if len(text) == len(chars) and "" not in chars else tuple(chars)
         )
         first = styles[0]
-        style: Style | tuple[Style, ...] = (
-            first if styles.count(first) == len(styles) else tuple(styles)
-        )
-        self.history.append((cells, style))
+        n = len(styles)
+        # Identity probes first: a full count over a multi-coloured row costs more than the row.
+        if first is styles[-1] and first is styles[n >> 1] and styles.count(first) == n:
+            self.history.append((cells, first))
+        else:
+            self.history.append((cells, tuple(styles)))
 
     def _scroll_up(self, top: int, bottom: int, count: int) -> None:
         count = min(count, bottom - top + 1)

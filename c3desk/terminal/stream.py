@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 _CSI_BODY = r"[0-?\x00-\x17\x19\x1c-\x1f]*[ -/\x00-\x17\x19\x1c-\x1f]*"
 _TOKEN = re.compile(
-    r"[^\x00-\x1f]+"
+    r"[^\x00-\x1f]+(?:\x1b\[[0-9;:]*m[^\x00-\x1f]*)*"
     r"|\r\n"
     r"|\x1b\[" + _CSI_BODY + r"[@-~]"
     r"|\x1b\][^\x07\x18\x1a\x1b]*(?:\x07|\x1b\\|\x1b\Z)?"
@@ -199,10 +199,14 @@ class FastStream(pyte.ByteStream):
     def _run(self, tokens: list[str]) -> None:
         cache = self._cache
         draw = self.screen.draw
+        draw_styled = self.screen.draw_styled
         for tok in tokens:
             try:
                 if tok >= " ":
-                    draw(tok)
+                    if "\x1b" in tok:
+                        draw_styled(tok)
+                    else:
+                        draw(tok)
                 else:
                     action = cache.get(tok)
                     if action is None:
