@@ -523,19 +523,21 @@ class Terminal:
             mode = termios.tcgetattr(self.fd_in)
         except termios.error:
             return
-        # Like libuv's raw mode: no echo, no canonical input, no signals; output keeps ONLCR.
+        # Raw input (no echo, no line editing, no signals) and raw output: the fake writes
+        # CR LF itself, so the bytes the terminal reads are exactly the bytes written.
         mode[0] &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
+        mode[1] &= ~termios.OPOST
         mode[2] |= termios.CS8
         mode[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)
         mode[6][termios.VMIN] = 1
         mode[6][termios.VTIME] = 0
         with contextlib.suppress(termios.error):
-            termios.tcsetattr(self.fd_in, termios.TCSAFLUSH, mode)
+            termios.tcsetattr(self.fd_in, termios.TCSADRAIN, mode)  # keeps type-ahead
 
     def restore(self) -> None:
         if self.saved is not None:
             with contextlib.suppress(termios.error):
-                termios.tcsetattr(self.fd_in, termios.TCSAFLUSH, self.saved)
+                termios.tcsetattr(self.fd_in, termios.TCSADRAIN, self.saved)
             self.saved = None
 
     def write(self, text: str | bytes) -> None:
@@ -1370,28 +1372,30 @@ class FakeClaude:
     def flood_frame(self, size: int, full: bool, n: int, elapsed: float) -> bytes:
         """One synchronized frame of exactly ``size`` bytes (a line redraw or a full clear)."""
         cols, rows = self.term.cols, self.term.rows
-        live = max(1, min(16, rows - 2))
+        live = max(1, min(12, rows - 2))
         head = (CLEAR_ALL if full else erase_lines(self.renderer.prev_dynamic)).encode()
         budget = size - len(SYNC_ON) - len(SYNC_OFF) - len(head)
         glyph = SPINNER_GLYPHS[n % len(SPINNER_GLYPHS)]
 
-        def line(k: int, text: str) -> bytes:
+        def line(k: int, text: str, per_word: bool) -> bytes:
             text = fit(text, max(cols - 1, 1)).rstrip()
-            styled = " ".join(
-                f"{CSI}38;2;{(37 * j) % 256};{(91 * k) % 256};200m{word}"
-                for j, word in enumerate(text.split(" "))
-            )
+            if per_word:  # history redrawn after a clear: styled word by word
+                styled = " ".join(
+                    f"{CSI}38;2;{(37 * j) % 256};{(91 * k) % 256};200m{word}"
+                    for j, word in enumerate(text.split(" "))
+                )
+            else:
+                styled = f"{GRAY}{text}"
             return (styled + RESET + "\r\n").encode()
 
         tail = [
-            line(k, f"  ⎿  frame {n} line {k}: the quick brown fox jumps over the lazy dog")
+            line(k, f"  ⎿  frame {n} line {k}: the quick brown fox jumps over the lazy dog", False)
             for k in range(live - 2)
         ]
         if live >= 2:
             tail.append(b"\r\n")
-        tail.append(
-            line(live, f"{glyph} Flooding… ({int(elapsed)}s · ↑ {n}k tokens · esc to interrupt)")
-        )
+        spinner = f"{glyph} Flooding… ({int(elapsed)}s · ↑ {n}k tokens · esc to interrupt)"
+        tail.append(line(live, spinner, False))
         used = sum(len(b) for b in tail)
         if used > budget:
             return pad_bytes(size)  # too small for a frame: no-op bytes
@@ -1399,7 +1403,9 @@ class FakeClaude:
         if full:
             k = 0
             while True:
-                item = line(k, f"● history {n}.{k}: a long conversation redrawn after a clear")
+                item = line(
+                    k, f"● history {n}.{k}: a long conversation redrawn after a clear", True
+                )
                 if used + len(item) > budget:
                     break
                 history.append(item)
@@ -1586,7 +1592,7 @@ def log_argv(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a hook that exits early must not kill us
     try:
         log_argv(args)
         opts = parse_args(args)

@@ -97,10 +97,12 @@ class Fake:
 
 
 def is_idle(text: str) -> bool:
+    """The prompt box at the bottom, its footer (`? for shortcuts` or a mode) and no spinner."""
     lines = [line for line in text.splitlines() if line.strip()]
+    footer = ("? for shortcuts", "⏵⏵ accept edits on", "⏵⏵ bypass permissions on")
     return (
         len(lines) >= 4
-        and lines[-1].strip() == "? for shortcuts"
+        and lines[-1].strip().startswith(footer)
         and lines[-2].startswith("╰")
         and lines[-3].startswith("│ >")
         and "esc to interrupt" not in text
@@ -168,9 +170,16 @@ def hook_settings(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def hook_events(log: Path) -> list[dict[str, Any]]:
+    """The payloads logged so far (a line still being written is skipped)."""
     if not log.exists():
         return []
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    events = []
+    for line in log.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
 
 
 def test_welcome_permission_and_idle(spawn: Callable[..., Fake]) -> None:
@@ -438,3 +447,57 @@ def test_trust_dialog_and_resize(spawn: Callable[..., Fake]) -> None:
         lambda: any(line.startswith("╰" + "─" * 78 + "╯") for line in fake.text().splitlines()),
         "a prompt box redrawn at the new width",
     )
+
+
+def test_slow_and_failing_hooks_do_not_stop_the_agent(
+    spawn: Callable[..., Fake], tmp_path: Path
+) -> None:
+    marker = tmp_path / "stop-ran"
+    settings = {
+        "hooks": {
+            "SessionStart": [{"hooks": [{"type": "command", "command": "sleep 30", "timeout": 1}]}],
+            "UserPromptSubmit": [{"hooks": [{"type": "command", "command": "exit 2"}]}],
+            "Stop": [{"hooks": [{"type": "command", "command": f"touch '{marker}'"}]}],
+        }
+    }
+    fake = spawn("--settings", json.dumps(settings), "say still alive")
+    fake.wait_text("● still alive")
+    fake.wait_for(marker.exists, "the Stop hook")
+    fake.wait_idle()
+
+
+def test_permission_modes_and_queued_input(spawn: Callable[..., Fake], workdir: Path) -> None:
+    fake = spawn(
+        "--dangerously-skip-permissions",
+        "think 1; ask ls; edit a.txt",
+        extra={"FAKE_CLAUDE_SPEED": "1"},
+    )
+    fake.wait_text("esc to interrupt")
+    fake.send("say queued\r")  # typed while busy: runs after the turn
+    fake.wait_text("● queued")
+    fake.wait_idle()
+    assert "● Ran ls" in fake.text()
+    assert "Do you want" not in fake.text()
+    assert (workdir / "a.txt").exists()
+    assert "bypass permissions on" in fake.text()
+
+
+def test_plan_approval_switches_to_accept_edits(spawn: Callable[..., Fake]) -> None:
+    fake = spawn("plan; edit b.txt; say done")
+    fake.wait_text("Would you like to proceed?")
+    assert "Ready to code?" in fake.text() and "❯ 1. Yes, and auto-accept edits" in fake.text()
+    fake.send("1")
+    fake.wait_text("● done")  # the edit is not asked in acceptEdits
+    fake.wait_idle()
+    assert "accept edits on" in fake.text()
+
+
+@pytest.mark.parametrize(
+    ("style", "pattern"),
+    [("ctrlc", r"· ctrl\+c to interrupt\)"), ("braille", r"[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] \w+…")],
+)
+def test_spinner_variants(spawn: Callable[..., Fake], style: str, pattern: str) -> None:
+    fake = spawn("think 40", extra={"FAKE_CLAUDE_SPINNER": style})
+    fake.wait_for(lambda: re.search(pattern, fake.text()) is not None, f"a {style} spinner")
+    fake.send("\x1b")
+    fake.wait_text("Interrupted")
