@@ -1,4 +1,4 @@
-"""Agent profiles: how c3desk launches, resumes and reads the screen of each agent CLI.
+r"""Agent profiles: how c3desk launches, resumes and reads the screen of each agent CLI.
 
 Built-in profiles: ``claude`` (the default), ``codex``, ``gemini``, ``aider`` and ``shell``
 (any command line the user gives; it uses the generic prompt patterns). Users add or override
@@ -26,10 +26,10 @@ patterns)::
     continue_args = ["--continue"]
     id_source = "output"              # "assigned" | "output" | "none"
     id_pattern = 'session: (?P<id>[0-9a-f-]{36})'   # with id_source = "output"
-    approve_key = "y\\r"              # bytes sent to approve (UTF-8 of the string)
-    approve_pattern = '\\(y\\)es'     # approve only when the prompt shows this
-    menu = '^\\s*> \\d+\\. '           # the selected row of a menu, for waiting patterns with menu
-    busy = ['esc to interrupt', { reason = "spinner", pattern = '^[|/\\-] Working' }]
+    approve_key = "y\r"               # bytes sent to approve (UTF-8 of the string)
+    approve_pattern = '\(y\)es'       # approve only when the prompt shows this
+    menu = '^\s*> \d+\.'              # the selected row of a menu, for waiting patterns with menu
+    busy = ['esc to interrupt', { reason = "spinner", pattern = '^[|/\-] Working' }]
     idle = ['^mycli>']
     sensitive = ['(?i)delete']        # prompts matching these are never auto-approved
     generic_fallback = true           # use the generic patterns when nothing else matches
@@ -41,7 +41,7 @@ patterns)::
     reason = "deploy"                 # reported as the reason
     kind = "tool-permission"          # tool-permission | trust | mcp | plan | question |
                                       # menu | settings | generic
-    pattern = 'Deploy now\\?'
+    pattern = 'Deploy now\?'
     menu = false                      # true: needs a selected menu row below it
     title = false                     # true: only names a prompt found by another pattern
 

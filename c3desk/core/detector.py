@@ -90,15 +90,23 @@ def classify(lines: Sequence[str], cursor_row: int | None, profile: AgentProfile
         return Classification("unknown", "blank")
     end = text_rows[-1]
 
-    matches = _waiting_matches(rows, profile.waiting)
-    dialog = _bottom_dialog(rows, text_rows, end, matches, profile)
-    prompt_row = dialog.prompt_row if dialog is not None else -1
-
-    status = [i for i in text_rows[-profile.status_rows :] if i > prompt_row]
-    match_rows = {row for row, _, _ in matches}
-    busy = _first_busy(rows, status, match_rows, profile.busy)
-    if busy is not None:
-        pattern, row = busy
+    # Busy markers first: a prompt wins over them only from below the lowest one, so prompts
+    # are searched only there (a spinner animating is the common case, and it stays cheap).
+    # A row that matches a prompt pattern is not a busy marker (Gemini's "⠏ Waiting for
+    # user confirmation…" is part of its prompt).
+    busy = _busy_markers(rows, text_rows[-profile.status_rows :], profile)
+    lowest_busy = max((row for row, _ in busy), default=-1)
+    scan_from = max(
+        lowest_busy + 1,
+        min(
+            _nth_from_end(text_rows, profile.dialog_tail + 1),
+            _nth_from_end(text_rows, profile.status_rows),
+        ),
+    )
+    matches = _waiting_matches(rows, profile.waiting, scan_from, end)
+    dialog = _bottom_dialog(rows, text_rows, end, matches, scan_from, profile)
+    if dialog is None and busy:
+        row, pattern = min(busy, key=lambda hit: profile.busy.index(hit[1]))
         return Classification("busy", pattern.reason, prompt_text=_clean(rows[row]))
     if dialog is not None:
         return dialog.classification
@@ -117,15 +125,20 @@ class _Dialog:
     classification: Classification
 
 
+def _nth_from_end(text_rows: list[int], n: int) -> int:
+    return text_rows[-n] if len(text_rows) >= n else 0
+
+
 def _waiting_matches(
-    rows: list[str], patterns: Sequence[ScreenPattern]
+    rows: list[str], patterns: Sequence[ScreenPattern], first: int, last: int
 ) -> list[tuple[int, int, ScreenPattern]]:
     found = []
-    for i, row in enumerate(rows):
+    for i in range(first, last + 1):
+        row = rows[i]
         if not row:
             continue
         for priority, pattern in enumerate(patterns):
-            if pattern.search(row):
+            if pattern.regex.search(row):
                 found.append((i, priority, pattern))
     return found
 
@@ -135,6 +148,7 @@ def _bottom_dialog(
     text_rows: list[int],
     end: int,
     matches: list[tuple[int, int, ScreenPattern]],
+    scanned_from: int,
     profile: AgentProfile,
 ) -> _Dialog | None:
     """The waiting prompt at the bottom of the screen, if there is one."""
@@ -148,9 +162,11 @@ def _bottom_dialog(
     for i in range(last + 1, end + 1):
         if i in match_rows or (profile.menu is not None and profile.menu.search(rows[i])):
             continue
-        if any(p.search(rows[i]) for p in profile.idle):
+        if any(p.regex.search(rows[i]) for p in profile.idle):
             return None  # an idle prompt below: the "dialog" is text printed earlier
     start = max(0, last - _DIALOG_SPAN)
+    if start < scanned_from:
+        matches = _waiting_matches(rows, profile.waiting, start, scanned_from - 1) + matches
     cluster = [m for m in matches if m[0] >= start]
     best_anchor = min((m for m in cluster if not m[2].title), key=lambda m: m[1])
     region = rows[start : end + 1]
@@ -168,14 +184,19 @@ def _bottom_dialog(
     return _Dialog(last, Classification("waiting", best.reason, best.kind, approvable, text))
 
 
-def _first_busy(
-    rows: list[str], status: list[int], skip: set[int], patterns: Sequence[ScreenPattern]
-) -> tuple[ScreenPattern, int] | None:
-    for pattern in patterns:
-        for i in status:
-            if i not in skip and pattern.search(rows[i]):
-                return pattern, i
-    return None
+def _busy_markers(
+    rows: list[str], status: list[int], profile: AgentProfile
+) -> list[tuple[int, ScreenPattern]]:
+    """(row, first matching busy pattern) for the status rows showing a busy marker."""
+    hits = []
+    for i in status:
+        row = rows[i]
+        for pattern in profile.busy:
+            if pattern.regex.search(row):
+                if not any(p.regex.search(row) for p in profile.waiting):
+                    hits.append((i, pattern))
+                break
+    return hits
 
 
 def _generic(rows: list[str], cursor_row: int | None) -> Classification:

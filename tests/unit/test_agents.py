@@ -263,3 +263,18 @@ def test_parse_profiles_over_a_given_base() -> None:
     profiles = parse_profiles("[claude]\nargs = ['--verbose']\n", "inline.toml", base)
     assert set(profiles) == {"claude"}
     assert profiles["claude"].args == ("--verbose",)
+
+
+def test_the_documented_example_file_loads() -> None:
+    import textwrap
+
+    from c3desk.core import agents
+
+    doc = agents.__doc__ or ""
+    block = doc.split("patterns)::\n", 1)[1].split("\nAll patterns are", 1)[0]
+    profiles = parse_profiles(textwrap.dedent(block), "docstring.toml")
+    mycli = profiles["mycli"]
+    assert mycli.approve_key == b"y\r"
+    assert [p.reason for p in mycli.waiting] == ["deploy"]
+    assert mycli.find_session_id(f"session: {UUID}") == UUID
+    assert profiles["claude"].sensitive[-1].pattern == "(?i)terraform apply"
