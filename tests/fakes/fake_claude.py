@@ -134,7 +134,7 @@ def scaled(seconds: float) -> float:
 
 def parse_size(text: str) -> int:
     """``1500``, ``150K``, ``1.5M`` (K = 1000, M = 1000000; KiB/MiB with ``Ki``/``Mi``)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ki|mi|k|m|kb|mb|b)?\s*", text, re.IGNORECASE)
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ki|mi|gi|k|m|g|kb|mb|gb|b)?\s*", text, re.IGNORECASE)
     if not m:
         raise ValueError(f"bad size: {text!r}")
     mult = {
@@ -144,8 +144,11 @@ def parse_size(text: str) -> int:
         "kb": 1000,
         "m": 1000_000,
         "mb": 1000_000,
+        "g": 1000_000_000,
+        "gb": 1000_000_000,
         "ki": 1024,
         "mi": 1024 * 1024,
+        "gi": 1024 * 1024 * 1024,
     }[(m.group(2) or "").lower() or None]
     return int(float(m.group(1)) * mult)
 
@@ -836,6 +839,7 @@ class FakeClaude:
         self.need_full = False
         self.spinner_style = os.environ.get("FAKE_CLAUDE_SPINNER", "default")
         self.wake_r, self.wake_w = os.pipe()
+        self.flood_cache: dict[tuple[int, ...], tuple[bytes, int]] = {}
 
     # -- hooks ---------------------------------------------------------------------------------
 
@@ -1345,11 +1349,12 @@ class FakeClaude:
         words = arg.split()
         try:
             total = parse_size(words[0]) if words else 1_000_000
-            rate = float(parse_size(words[1])) if len(words) > 1 else 150_000.0
+            unlimited = len(words) > 1 and words[1].lower() in ("max", "0")
+            rate = float(parse_size(words[1])) if len(words) > 1 and not unlimited else 150_000.0
         except ValueError as exc:
             self.say(str(exc), record=False)
             return
-        rate = max(rate, 1.0)
+        rate = float("inf") if unlimited else max(rate, 1.0)
         yield Sleep(0)  # draw what is pending first
         start = time.monotonic()
         sent = 0
@@ -1371,6 +1376,25 @@ class FakeClaude:
 
     def flood_frame(self, size: int, full: bool, n: int, elapsed: float) -> bytes:
         """One synchronized frame of exactly ``size`` bytes (a line redraw or a full clear)."""
+        key = (
+            size,
+            full,
+            self.renderer.prev_dynamic,
+            self.term.cols,
+            self.term.rows,
+            n % len(SPINNER_GLYPHS),
+            int(elapsed),
+        )
+        hit = self.flood_cache.get(key)
+        if hit is None:
+            if len(self.flood_cache) > 64:
+                self.flood_cache.clear()
+            frame = self.build_flood_frame(size, full, n, int(elapsed))
+            hit = self.flood_cache[key] = (frame, self.renderer.prev_dynamic)
+        self.renderer.prev_dynamic = hit[1]
+        return hit[0]
+
+    def build_flood_frame(self, size: int, full: bool, n: int, elapsed: int) -> bytes:
         cols, rows = self.term.cols, self.term.rows
         live = max(1, min(12, rows - 2))
         head = (CLEAR_ALL if full else erase_lines(self.renderer.prev_dynamic)).encode()
@@ -1389,12 +1413,16 @@ class FakeClaude:
             return (styled + RESET + "\r\n").encode()
 
         tail = [
-            line(k, f"  ⎿  frame {n} line {k}: the quick brown fox jumps over the lazy dog", False)
+            line(
+                k,
+                f"  ⎿  second {elapsed} line {k}: the quick brown fox jumps over the lazy dog",
+                False,
+            )
             for k in range(live - 2)
         ]
         if live >= 2:
             tail.append(b"\r\n")
-        spinner = f"{glyph} Flooding… ({int(elapsed)}s · ↑ {n}k tokens · esc to interrupt)"
+        spinner = f"{glyph} Flooding… ({elapsed}s · ↑ {elapsed + 1}.2k tokens · esc to interrupt)"
         tail.append(line(live, spinner, False))
         used = sum(len(b) for b in tail)
         if used > budget:
@@ -1404,7 +1432,7 @@ class FakeClaude:
             k = 0
             while True:
                 item = line(
-                    k, f"● history {n}.{k}: a long conversation redrawn after a clear", True
+                    k, f"● history {elapsed}.{k}: a long conversation redrawn after a clear", True
                 )
                 if used + len(item) > budget:
                     break
