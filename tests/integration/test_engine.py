@@ -1,0 +1,394 @@
+"""The session engine with real PTYs and the fake agent: limits, order, failures, kill, output."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+from helpers.engine import add, pid_gone, row, screen_has, started_engine, status, use_fake_agent
+
+from c3desk.config import Paths
+from c3desk.core import sessions as sess
+from c3desk.core import settings as cfg
+from c3desk.core import workers as wrk
+from c3desk.core.engine import EngineEvent
+from c3desk.store.models import Session, SessionEvent, Worker
+
+
+def active_count() -> int:
+    return int(Session.select().where(Session.status == "active").count())
+
+
+def activation_order() -> list[str]:
+    return [
+        e.session_id
+        for e in SessionEvent.select()
+        .where((SessionEvent.kind == "state") & SessionEvent.detail.contains('"to": "active"'))
+        .order_by(SessionEvent.id)
+    ]
+
+
+def test_global_limit_and_reorder_while_running(db: Paths, tmp_path: Path) -> None:
+    use_fake_agent(tmp_path)
+    cfg.set_setting("max_concurrent_sessions", "2")
+    ids = [add(f"s{i}", tmp_path) for i in range(5)]
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        peak = 0
+
+        def check(_: EngineEvent) -> None:
+            nonlocal peak
+            peak = max(peak, active_count())
+            assert active_count() <= 2
+
+        watch.checks.append(check)
+        try:
+            await watch.until(lambda: active_count() == 2)
+            assert [status(i) for i in ids] == ["active", "active", "queued", "queued", "queued"]
+            # Reorder while running: the last one goes first.
+            sess.move_session(ids[4], 1)
+            for sid in ids[:2]:
+                await watch.until(screen_has(engine, sid, "? for shortcuts"))
+            await engine.send_text(ids[0], "/exit")
+            await watch.until(lambda: status(ids[4]) == "active")
+            assert status(ids[2]) == "queued"
+            # Finish everything, one exit at a time.
+            for _ in range(10):
+                running = [i for i in ids if status(i) == "active"]
+                if not running and all(status(i) == "completed" for i in ids):
+                    break
+                for sid in running:
+                    await watch.until(screen_has(engine, sid, "? for shortcuts"))
+                    await engine.send_text(sid, "/exit")
+                await watch.until(lambda r=running: all(status(i) != "active" for i in r))
+            assert [status(i) for i in ids] == ["completed"] * 5
+            assert peak == 2
+            assert activation_order() == [ids[0], ids[1], ids[4], ids[2], ids[3]]
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_per_worker_limit_and_bound_sessions_do_not_block(db: Paths, tmp_path: Path) -> None:
+    use_fake_agent(tmp_path)
+    Worker.update(max_sessions=1).where(Worker.type == "local").execute()
+    wrk.add_worker("far", host="127.0.0.1")  # never connected in this test
+    bound = add("bound", tmp_path, prompt="say hi", worker="far")
+    free = [add(f"free{i}", tmp_path, prompt="say hi; exit 0") for i in range(3)]
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+
+        def check(_: EngineEvent) -> None:
+            assert active_count() <= 1
+
+        watch.checks.append(check)
+        try:
+            await watch.until(lambda: all(status(i) == "completed" for i in free), timeout=60)
+            assert status(bound) == "queued" and row(bound).position == 1
+            assert activation_order() == free
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_limit_change_takes_effect_while_running(db: Paths, tmp_path: Path) -> None:
+    use_fake_agent(tmp_path)
+    cfg.set_setting("max_concurrent_sessions", "1")
+    Worker.update(max_sessions=4).where(Worker.type == "local").execute()
+    ids = [add(f"s{i}", tmp_path) for i in range(3)]
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(lambda: active_count() == 1)
+            cfg.set_setting("max_concurrent_sessions", "3")  # as another process would
+            started = time.monotonic()
+            await watch.until(lambda: active_count() == 3, timeout=5)
+            assert time.monotonic() - started < 5
+        finally:
+            await engine.stop()
+        assert all(status(i) == "failed" for i in ids)
+        assert {row(i).failure_reason for i in ids} == {"stopped when c3desk quit"}
+
+    asyncio.run(scenario())
+
+
+def test_pause_stops_new_activations_only(db: Paths, tmp_path: Path) -> None:
+    use_fake_agent(tmp_path)
+    cfg.set_setting("max_concurrent_sessions", "1")
+    first, second = add("a", tmp_path), add("b", tmp_path)
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(lambda: status(first) == "active")
+            engine.set_paused(True)
+            await watch.until(screen_has(engine, first, "? for shortcuts"))
+            await engine.send_text(first, "/exit")
+            await watch.until(lambda: status(first) == "completed")
+            for _ in range(3):  # several scheduling passes
+                engine.wake()
+                await asyncio.sleep(0)
+                engine.schedule()
+            assert status(second) == "queued"
+            engine.set_paused(False)
+            await watch.until(lambda: status(second) == "active")
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "setup,reason,exit_code",
+    [
+        ("missing_command", "command not found: /nonexistent/claude", None),
+        ("missing_dir", "does not exist", None),
+        ("exit_3", "exited with status 3", 3),
+        ("signal", "ended by SIGKILL", None),
+    ],
+)
+def test_failure_paths(
+    db: Paths, tmp_path: Path, setup: str, reason: str, exit_code: int | None
+) -> None:
+    use_fake_agent(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    prompt = {"exit_3": "say bye; exit 3", "signal": "signal KILL"}.get(setup, "say hi")
+    sid = add("x", work, prompt=prompt)
+    after = add("after", work, prompt="exit 0")
+    if setup == "missing_command":
+        cfg.set_setting("claude_command", "/nonexistent/claude --flag")
+    if setup == "missing_dir":
+        work.rename(tmp_path / "moved")
+        Session.update(working_directory=str(tmp_path / "moved")).where(
+            Session.id == after
+        ).execute()
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(lambda: status(sid) == "failed")
+            s = row(sid)
+            assert reason in (s.failure_reason or ""), s.failure_reason
+            assert s.exit_code == exit_code
+            assert s.pid is None and s.completed_at is not None
+            # The queue goes on.
+            await watch.until(lambda: status(after) in ("completed", "failed"))
+            if setup != "missing_command":
+                assert status(after) == "completed"
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_kill_leaves_no_process(db: Paths, tmp_path: Path) -> None:
+    use_fake_agent(tmp_path)
+    sid = add("k", tmp_path, prompt="think 600")
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            pid = await watch.until(lambda: row(sid).pid)
+            await watch.until(screen_has(engine, sid, "esc to interrupt"))
+            await engine.kill(sid)
+            await watch.until(lambda: status(sid) == "failed")
+            assert row(sid).failure_reason == "killed by the user"
+            assert pid_gone(pid)
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_agent_ignoring_hangup_is_terminated_then_killed(db: Paths, tmp_path: Path) -> None:
+    script = tmp_path / "stubborn.sh"
+    script.write_text("#!/bin/sh\ntrap '' HUP TERM\necho stubborn\nwhile :; do sleep 1; done\n")
+    script.chmod(0o755)
+    cfg.set_setting("claude_command", str(script))
+    sid = add("s", tmp_path, prompt=None)
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            pid = await watch.until(lambda: row(sid).pid)
+            await watch.until(screen_has(engine, sid, "stubborn"))
+            await engine.kill(sid)
+            assert status(sid) == "failed" and pid_gone(pid)
+            assert row(sid).exit_code is None
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_spawn_environment_and_size(db: Paths, tmp_path: Path) -> None:
+    script = tmp_path / "env.sh"
+    script.write_text('#!/bin/sh\necho "T=$TERM C=$COLORTERM S=$(stty size) D=$(pwd)"\n')
+    script.chmod(0o755)
+    cfg.set_setting("claude_command", str(script))
+    sid = add("e", tmp_path, prompt=None)
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(lambda: status(sid) == "completed")
+            text = "\n".join(engine.screen(sid))
+            assert f"T=xterm-256color C=truecolor S=40 120 D={tmp_path}" in text
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_resize_reaches_the_pty(db: Paths, tmp_path: Path) -> None:
+    script = tmp_path / "size.sh"
+    script.write_text("#!/bin/sh\nwhile read line; do stty size; done\n")
+    script.chmod(0o755)
+    cfg.set_setting("claude_command", str(script))
+    sid = add("r", tmp_path, prompt=None)
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(lambda: row(sid).pid)
+            engine.resize(sid, 100, 30)
+            engine.write(sid, b"\r")
+            await watch.until(screen_has(engine, sid, "30 100"))
+            assert engine.model_of(sid).display and len(engine.model_of(sid).display) == 30
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_scrollback_on_disk_and_replayed(db: Paths, tmp_path: Path) -> None:
+    use_fake_agent(tmp_path)
+    sid = add("log", tmp_path, prompt="say remember the walrus")
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(screen_has(engine, sid, "remember the walrus"))
+            await watch.until(screen_has(engine, sid, "? for shortcuts"))
+            await engine.send_text(sid, "/exit")
+            await watch.until(lambda: status(sid) == "completed")
+            path = Path(row(sid).terminal_scrollback)
+            assert path == db.scrollback_dir / f"{sid}.log"
+            assert b"walrus" in path.read_bytes()
+            # A fresh engine rebuilds the screen from the file alone.
+            engine.finished.clear()
+            assert any("remember the walrus" in ln for ln in engine.screen(sid))
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_scrollback_is_bounded(tmp_path: Path) -> None:
+    from c3desk.core.scrollback import ScrollbackLog, read_chunks
+
+    log = ScrollbackLog(tmp_path / "s.log", 1024 * 1024)
+    for i in range(3000):
+        log.append(f"{i:08d}".encode() * 128)  # 1 KiB each, 3 MiB in all
+    log.close()
+    data = b"".join(read_chunks(tmp_path / "s.log"))
+    assert len(data) <= 1024 * 1024
+    assert data.endswith(b"00002999" * 128)  # the newest output is kept
+    assert log.total_written == 3000 * 1024
+
+
+def test_backpressure_bounds_memory_and_keeps_the_loop_responsive(
+    db: Paths, tmp_path: Path
+) -> None:
+    total = 200_000_000
+    # 150 MB of random bytes as base64 lines: 200 MB of output, as fast as the kernel allows.
+    cfg.set_setting(
+        "claude_command",
+        f'sh -c \'head -c {total * 3 // 4} /dev/urandom | base64 -w 100 | tr -d "\\n" '
+        "| fold -w 100' sh",
+    )
+    cfg.set_setting("scrollback_limit_mb", "1000")
+    sid = add("flood", tmp_path, prompt=None)
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db, history=1000)
+        lags: list[float] = []
+        peak_backlog = 0
+        done = False
+
+        async def probe() -> None:
+            nonlocal peak_backlog
+            while not done:
+                t = time.monotonic()
+                await asyncio.sleep(0.01)
+                lags.append(time.monotonic() - t - 0.01)
+                live = engine.live.get(sid)
+                if live is not None:
+                    peak_backlog = max(peak_backlog, live.pending_bytes)
+
+        task = asyncio.create_task(probe())
+        try:
+            await watch.until(lambda: status(sid) != "active" and status(sid) != "queued", 300)
+        finally:
+            done = True
+            await task
+            await engine.stop()
+        assert status(sid) == "completed"
+        assert len(lags) > 50
+        p99 = statistics.quantiles(lags, n=100)[98]
+        assert p99 < 0.1, f"loop lag p99 {p99 * 1000:.1f} ms"
+        assert peak_backlog <= 4 * 1024 * 1024 + 64 * 1024
+        log = db.scrollback_dir / f"{sid}.log"
+        sizes = log.stat().st_size + (
+            log.with_name(log.name + ".1").stat().st_size
+            if log.with_name(log.name + ".1").exists()
+            else 0
+        )
+        # fold ends every 100 columns but the last with \n; the PTY turns \n into \r\n.
+        assert sizes == total + 2 * (total // 100 - 1)
+
+    asyncio.run(scenario())
+
+
+def test_orphaned_active_sessions_are_failed_on_start(db: Paths, tmp_path: Path) -> None:
+    sid = add("orphan", tmp_path)
+    sess.transition(sid, "active", pid=999_999)
+
+    async def scenario() -> None:
+        engine, _ = await started_engine(db)
+        await engine.stop()
+
+    asyncio.run(scenario())
+    assert status(sid) == "failed"
+    assert "stopped" in (row(sid).failure_reason or "")
+
+
+def test_no_stray_children(db: Paths, tmp_path: Path) -> None:
+    """After stop(), every session process is gone (checked through /proc)."""
+    use_fake_agent(tmp_path)
+    cfg.set_setting("max_concurrent_sessions", "3")
+    Worker.update(max_sessions=3).where(Worker.type == "local").execute()
+    ids = [add(f"s{i}", tmp_path, prompt="think 600") for i in range(3)]
+
+    async def scenario() -> list[int]:
+        engine, watch = await started_engine(db)
+        pids = await watch.until(
+            lambda: [row(i).pid for i in ids] if all(row(i).pid for i in ids) else None
+        )
+        await engine.stop()
+        return list(pids)
+
+    pids = asyncio.run(scenario())
+    assert all(pid_gone(p) for p in pids)
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    assert not set(map(int, children)) & set(pids)
