@@ -871,9 +871,9 @@ class FastScreen(pyte.Screen):
         old_columns = self.columns
         self.lines, self.columns = lines, columns
         self.cursor.y = max(0, min(self.cursor.y - shift, lines - 1))
-        self.cursor.x = min(self.cursor.x, columns)
+        self.cursor.x = min(self.cursor.x, columns - 1)
         if columns > old_columns:
-            self.tabstops.update(range(old_columns - old_columns % 8 + 8, columns, 8))
+            self.tabstops.update(range(max(8, -(-old_columns // 8) * 8), columns, 8))
         self.tabstops = {t for t in self.tabstops if t < columns}
         self.margins = None
         self._sync_flags()

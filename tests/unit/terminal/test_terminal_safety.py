@@ -1,0 +1,194 @@
+"""Safety: only fixed numeric answers, bounded state under hostile output, random bytes."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from c3desk.terminal import TerminalModel
+from c3desk.terminal.stream import CSI_CAP, STRING_CAP
+
+CSI = "\x1b["
+ESC = "\x1b"
+
+
+def feed(m: TerminalModel, text: str) -> TerminalModel:
+    m.feed(text.encode())
+    return m
+
+
+def held(m: TerminalModel) -> int:
+    """Characters the stream carries between feeds."""
+    stream = m.stream
+    string = stream._string
+    return len(stream._pending) + (string.length if string and not string.overflow else 0)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"{CSI}21t",  # report window title
+        f"{CSI}20t",  # report icon label
+        f"{CSI}14t",  # window size in pixels
+        f"{CSI}18t",  # text area size
+        f"{CSI}13t",  # window position
+        f"{ESC}P$qm{ESC}\\",  # DECRQSS
+        f"{ESC}P+q544e{ESC}\\",  # XTGETTCAP
+        f"{ESC}]52;c;?\x07",  # clipboard read
+        f"{ESC}]10;?\x07",  # colour query
+        f"{ESC}]4;1;?\x07",
+        f"{CSI}>0q",  # XTVERSION
+        f"{CSI}?u",  # kitty keyboard query
+        f"{CSI}5i",
+    ],
+)
+def test_no_answer_is_taken_from_output(query: str) -> None:
+    m = feed(TerminalModel(20, 4), f"{ESC}]0;secret title\x07" + query)
+    assert m.take_answers() == b""
+
+
+@pytest.mark.parametrize(
+    ("query", "answer"),
+    [
+        (f"{CSI}c", b"\x1b[?62;22c"),
+        (f"{CSI}0c", b"\x1b[?62;22c"),
+        (f"{CSI}>c", b"\x1b[>1;10;0c"),
+        (f"{CSI}5n", b"\x1b[0n"),
+        (f"{CSI}3;5H{CSI}6n", b"\x1b[3;5R"),
+        (f"{CSI}?2026$p", b"\x1b[?2026;2$y"),
+        (f"{CSI}?2026h{CSI}?2026$p", b"\x1b[?2026;1$y"),
+        (f"{CSI}?9999$p", b"\x1b[?9999;0$y"),
+        (f"{CSI}4$p", b"\x1b[4;2$y"),
+    ],
+)
+def test_fixed_numeric_answers(query: str, answer: bytes) -> None:
+    m = feed(TerminalModel(20, 4), query)
+    assert m.take_answers() == answer
+    assert m.take_answers() == b""
+
+
+def test_answers_are_bounded_when_never_read() -> None:
+    m = feed(TerminalModel(20, 4), f"{CSI}6n" * 20_000)
+    assert len(m.take_answers()) <= 64 * 1024 + 16
+
+
+def test_oversized_osc_is_dropped_and_memory_stays_flat() -> None:
+    m = TerminalModel(20, 4)
+    m.feed(f"{ESC}]0;".encode())
+    for _ in range(16):  # 1 MB of title in 64 KiB chunks
+        m.feed(b"A" * 65536)
+        assert held(m) <= STRING_CAP
+    m.feed(b"\x07after")
+    assert m.title == ""
+    assert m.display[0] == "after" + " " * 15
+
+
+def test_oversized_osc_in_one_chunk_is_dropped() -> None:
+    m = feed(TerminalModel(20, 4), f"{ESC}]2;{'B' * 1_000_000}\x07ok")
+    assert m.title == ""
+    assert m.display[0].startswith("ok")
+
+
+def test_endless_csi_is_bounded_and_the_model_recovers() -> None:
+    m = TerminalModel(20, 4)
+    m.feed(b"\x1b[")
+    for _ in range(64):
+        m.feed(b"1;" * 8192)
+        assert held(m) <= CSI_CAP
+    m.feed(b"mafter")
+    assert m.display[0] == "after" + " " * 15
+    assert m.cursor_style.bold is False
+
+
+def test_unterminated_dcs_is_bounded() -> None:
+    m = TerminalModel(20, 4)
+    m.feed(b"\x1bP")
+    for _ in range(32):
+        m.feed(b"q" * 65536)
+        assert held(m) == 0
+    m.feed(b"\x1b\\ok")
+    assert m.display[0] == "ok" + " " * 18
+
+
+def test_save_cursor_stack_is_bounded() -> None:
+    m = feed(TerminalModel(20, 4), f"{ESC}7" * 10_000)
+    assert len(m.screen.savepoints) <= 32
+
+
+def test_huge_counts_are_clamped() -> None:
+    m = feed(TerminalModel(20, 4), f"x{CSI}99999999999b{CSI}99999999L{CSI}999999S{CSI}99999@ok")
+    assert len(m.display) == 4
+    assert "ok" in "".join(m.display)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=8), st.integers(1, 30), st.integers(1, 10))
+def test_random_bytes_never_raise(chunks: list[bytes], cols: int, rows: int) -> None:
+    m = TerminalModel(cols, rows, history=20)
+    errors: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = errors.append  # type: ignore[method-assign]
+    logger = logging.getLogger("c3desk.terminal.stream")
+    logger.addHandler(handler)
+    try:
+        for chunk in chunks:
+            m.feed(chunk)
+            # Carried state is bounded, so each feed costs O(len(chunk) + cap): linear overall.
+            assert held(m) <= max(CSI_CAP, STRING_CAP)
+        m.resize(max(1, cols - 3), rows + 2)
+        m.feed(b"still works")
+    finally:
+        logger.removeHandler(handler)
+    assert errors == []
+    assert len(m.display) == rows + 2
+    assert all(len(row) >= 0 for row in m.display)
+    for y in range(m.rows):
+        assert sum(r.width for r in m.row_runs(y)) == m.cols
+
+
+_ESCAPEY = st.lists(
+    st.sampled_from(
+        [
+            b"\x1b",
+            b"[",
+            b"]",
+            b"P",
+            b"?",
+            b";",
+            b":",
+            b"1",
+            b"2",
+            b"m",
+            b"H",
+            b"h",
+            b"\x07",
+            b"\\",
+            b"\x9b",
+            b"\x9d",
+            b"\xc2",
+            b"\xe4\xb8\xad",
+            b"\x18",
+            b"\n",
+            b"\r",
+            b"a",
+            b"$",
+            b" ",
+            b">",
+        ]
+    ),
+    max_size=200,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_ESCAPEY, st.integers(0, 200))
+def test_escape_heavy_noise_never_raises(parts: list[bytes], cut: int) -> None:
+    data = b"".join(parts)
+    m = TerminalModel(12, 4, history=10)
+    m.feed(data[:cut])
+    m.feed(data[cut:])
+    assert held(m) <= max(CSI_CAP, STRING_CAP)
+    assert len(m.display) == 4
