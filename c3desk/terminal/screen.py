@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import deque
+from itertools import islice
 from typing import Any, cast
 
 import pyte
@@ -414,56 +415,55 @@ class FastScreen(pyte.Screen):
     def draw_styled(self, run: str) -> None:
         """Draw printable text interleaved with plain SGR sequences (``CSI [0-9;:]* m``) as one
         write: the common shape of highlighted output, one slice per row instead of a call per
-        word."""
-        parts = _SGR_SPLIT.split(run)
+        word. The tokenizer guarantees every ``CSI`` in ``run`` is such an SGR."""
+        pieces = run.split("\x1b[")
         cursor = self.cursor
         style: Style = cursor.attrs  # type: ignore[assignment]
-        cache = self._sgr_cache
-        translate = self._translate
-        cells: list[str] | str
-        styles: list[Style]
-        if translate is None and run.isascii():
+        get = self._sgr_cache.get
+        miss = self._sgr_miss
+        first = pieces[0]
+        if self._translate is None and run.isascii():
             # Every character is one cell: the cells are the texts joined.
-            first = parts[0]
+            texts = [first]
             styles = [style] * len(first)
-            for params, text in zip(parts[1::2], parts[2::2], strict=True):
-                hit = cache.get((params, id(style)))
-                style = hit[1] if hit is not None else self._sgr_miss(params, style)
+            for piece in islice(pieces, 1, None):
+                params, _, text = piece.partition("m")
+                hit = get((params, id(style)))
+                style = hit[1] if hit is not None else miss(params, style)
                 if text:
+                    texts.append(text)
                     styles += [style] * len(text)
             cursor.attrs = style  # type: ignore[assignment]
-            self._put("".join(parts[::2]), styles)
+            self._put("".join(texts), styles)
             return
-        cells = []
+        cells: list[str] = []
         styles = []
-        last = len(parts) - 1
-        i = 0
-        while True:
-            text = parts[i]
-            if text:
-                if translate is not None:
-                    text = text.translate(translate)
-                if text.isascii():
-                    cells += text
-                    styles += [style] * len(text)
+        for k, piece in enumerate(pieces):
+            if k:
+                params, _, text = piece.partition("m")
+                hit = get((params, id(style)))
+                style = hit[1] if hit is not None else miss(params, style)
+            else:
+                text = first
+            if not text:
+                continue
+            if self._translate is not None:
+                text = text.translate(self._translate)
+            if text.isascii():
+                cells += text
+                styles += [style] * len(text)
+                continue
+            lead, more, n = self._layout(text)
+            if lead:
+                if cells:
+                    j = len(cells) - 1
+                    if cells[j] == "" and j:
+                        j -= 1
+                    cells[j] = _nfc(cells[j] + lead)
                 else:
-                    lead, more, n = self._layout(text)
-                    if lead:
-                        if cells:
-                            j = len(cells) - 1
-                            if cells[j] == "" and j:
-                                j -= 1
-                            cells[j] = _nfc(cells[j] + lead)
-                        else:
-                            self._combine(lead)
-                    cells += more
-                    styles += [style] * n
-            if i == last:
-                break
-            params = parts[i + 1]
-            hit = cache.get((params, id(style)))
-            style = hit[1] if hit is not None else self._sgr_miss(params, style)
-            i += 2
+                    self._combine(lead)
+            cells += more
+            styles += [style] * n
         cursor.attrs = style  # type: ignore[assignment]
         self._put(cells, styles)
 
@@ -606,11 +606,11 @@ class FastScreen(pyte.Screen):
     def _push_history(self, chars: list[str], styles: list[Style]) -> None:
         """Keep a row that left the screen; ``chars`` and ``styles`` are no longer on screen."""
         text = "".join(chars)
+        n = len(chars)
         cells: str | tuple[str, ...] = (
-            text if len(text) == len(chars) and "" not in chars else tuple(chars)
+            text if len(text) == n and (text.isascii() or "" not in chars) else tuple(chars)
         )
         first = styles[0]
-        n = len(styles)
         # Identity probes first: a full count over a multi-coloured row costs more than the row.
         if first is styles[-1] and first is styles[n >> 1] and styles.count(first) == n:
             self.history.append((cells, first))
@@ -649,7 +649,26 @@ class FastScreen(pyte.Screen):
         """IND/LF: at the bottom margin scroll the region; lines leaving the top of the screen
         go to scrollback."""
         cursor = self.cursor
-        top, bottom = self._region()
+        margins = self.margins
+        if margins is None:
+            y = cursor.y
+            if y != self.lines - 1:
+                cursor.y = y + 1
+                return
+            if self.alternate or not self._history_size:
+                self._scroll_up(0, y, 1)
+                return
+            # The common case, inline: the whole screen scrolls one line into scrollback.
+            rows_c, rows_s = self._chars, self._styles
+            old_c = rows_c.pop(0)
+            old_s = rows_s.pop(0)
+            cols = self.columns
+            rows_c.append([" "] * cols)
+            rows_s.append([DEFAULT_STYLE] * cols)
+            self._push_history(old_c, old_s)
+            self.dirty |= self._all_rows
+            return
+        top, bottom = margins
         if cursor.y == bottom:
             self._scroll_up(top, bottom, 1)
         else:
