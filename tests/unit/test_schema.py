@@ -150,7 +150,9 @@ def test_constraints_reject_bad_rows(db: Paths, statement: str) -> None:
 def test_artifacts_cascade_with_their_session(db: Paths) -> None:
     conn = models.db.connection()
     conn.execute("INSERT INTO sessions (id, working_directory) VALUES ('s1', '/tmp')")
-    conn.execute("INSERT INTO artifacts (id, session_id, type, path) VALUES ('a', 's1', 'pdf', '/x')")
+    conn.execute(
+        "INSERT INTO artifacts (id, session_id, type, path) VALUES ('a', 's1', 'pdf', '/x')"
+    )
     conn.execute("DELETE FROM sessions WHERE id = 's1'")
     assert conn.execute("SELECT count(*) FROM artifacts").fetchone()[0] == 0
 
