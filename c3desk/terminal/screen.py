@@ -35,6 +35,7 @@ _SGR_SPLIT = re.compile(r"\x1b\[([0-9;:]*)m")
 
 # Private modes handled here rather than kept in pyte's mode set.
 _MOUSE_MODES = (1000, 1002, 1003)
+_ANSI_MODES = frozenset({mo.IRM, mo.LNM, mo.DECOM, mo.DECAWM})
 
 
 def _nfc(text: str) -> str:
@@ -78,6 +79,7 @@ class FastScreen(pyte.Screen):
         self._autowrap = True
         self._irm = False
         super().reset()
+        self.title_version += 1
         self.style = DEFAULT_STYLE
         self._chars, self._styles = self._blank_rows()
         self._other = None
@@ -224,7 +226,9 @@ class FastScreen(pyte.Screen):
                 if not self._private_mode(m, on):
                     rest.append(m)
         else:
-            rest = list(modes)
+            # Only the ANSI modes pyte means (and the shifted ones its restore_cursor passes):
+            # a bare CSI 96 h must not reach pyte's DECCOLM resize.
+            rest = [m for m in modes if m in _ANSI_MODES]
         if rest:
             if on:
                 super().set_mode(*rest, private=private)

@@ -120,24 +120,29 @@ class FastStream(pyte.ByteStream):
     def feed(self, data: bytes) -> None:  # type: ignore[override]
         """Consume bytes as read from the PTY; sequences may be split anywhere."""
         text: str = self.utf8_decoder.decode(data)
-        if not text:
-            return
-        if _C1.search(text):
+        if text and _C1.search(text):
             text = text.translate(_C1_MAP)
-        if self._string is not None:
-            text = self._continue_string(text)
-        elif self._discard_csi:
-            text = self._continue_discard(text)
-        if self._pending:
-            text = self._pending + text
-            self._pending = ""
         if not text:
             return
-        tokens = _TOKEN.findall(text)
-        last = tokens[-1]
-        if last[0] == "\x1b" and _INCOMPLETE.fullmatch(last):
-            tokens.pop()
-            self._hold(last)
+        try:
+            if self._string is not None:
+                text = self._continue_string(text)
+            elif self._discard_csi:
+                text = self._continue_discard(text)
+            if self._pending:
+                text = self._pending + text
+                self._pending = ""
+            if not text:
+                return
+            tokens = _TOKEN.findall(text)
+            last = tokens[-1]
+            if last[0] == "\x1b" and _INCOMPLETE.fullmatch(last):
+                tokens.pop()
+                self._hold(last)
+        except Exception:  # never expected; start clean rather than stop the session's output
+            log.exception("terminal: tokenizer failed")
+            self._pending, self._string, self._discard_csi = "", None, False
+            return
         self._run(tokens)
 
     def _hold(self, token: str) -> None:

@@ -192,3 +192,17 @@ def test_escape_heavy_noise_never_raises(parts: list[bytes], cut: int) -> None:
     m.feed(data[cut:])
     assert held(m) <= max(CSI_CAP, STRING_CAP)
     assert len(m.display) == 4
+
+
+def test_bare_ansi_mode_numbers_cannot_resize_or_reverse() -> None:
+    m = feed(TerminalModel(20, 4), f"{CSI}96h{CSI}160h{CSI}3h{CSI}?3h{CSI}?5hx")
+    assert (m.cols, m.rows) == (20, 4)
+    assert m.cell(0, 0)[1].reverse is False
+
+
+def test_string_terminator_split_by_ignored_bytes() -> None:
+    m = TerminalModel(10, 2)
+    for part in (b"\x1b]0;abc\x1b", b"\x7f", b"\\x"):
+        m.feed(part)
+    assert m.title == "abc"
+    assert m.display[0] == "x" + " " * 9
