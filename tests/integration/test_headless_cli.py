@@ -1,0 +1,217 @@
+"""Issue 4's acceptance path: sessions added with the CLI, run by a headless instance, driven
+and watched through the control socket with `send`, `screen`, `kill`, `continue`, `retry`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    """Poll another process's state (no event crosses the process boundary)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def agent_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+    monkeypatch.setenv("FAKE_CLAUDE_SPEED", "10")
+    argv_log = tmp_path / "argv.jsonl"
+    monkeypatch.setenv("FAKE_CLAUDE_ARGV_LOG", str(argv_log))
+    return argv_log
+
+
+@pytest.fixture
+def headless(home: Path, agent_env: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*extra: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "c3desk", "run", "--headless", *extra],
+            env=dict(os.environ, C3DESK_HOME=str(home)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def sessions(cli: Any) -> dict[str, dict[str, Any]]:
+    return {s["title"]: s for s in cli("list", "--json", check=True).json()}
+
+
+def screen(cli: Any, sid: str) -> str:
+    result = cli("screen", sid)
+    return result.stdout if result.returncode == 0 else ""
+
+
+def test_three_sessions_limit_two_end_to_end(
+    cli: Any, home: Path, tmp_path: Path, headless: Any, agent_env: Path
+) -> None:
+    work = tmp_path / "proj"
+    work.mkdir()
+    cli("settings", "set", "claude_command", str(FAKE), check=True)
+    cli("settings", "set", "max_concurrent_sessions", "2", check=True)
+    ids = {
+        t: cli(
+            "add", "--title", t, "--dir", str(work), "--prompt", f"say I am {t}", check=True
+        ).stdout.strip()
+        for t in ("one", "two", "three")
+    }
+    proc = headless("--until-idle")
+    wait_for(lambda: [s["status"] for s in sessions(cli).values()].count("active") == 2)
+    now = sessions(cli)
+    assert now["three"]["status"] == "queued" and now["three"]["position"] == 1
+    assert now["one"]["pid"] and now["two"]["pid"]  # live values while the instance runs
+
+    # The control socket: private, and the single-instance guard.
+    sock = home / "control.sock"
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    second = subprocess.run(
+        [sys.executable, "-m", "c3desk", "run", "--headless"],
+        env=dict(os.environ, C3DESK_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert second.returncode == 1 and "another c3desk instance" in second.stderr
+
+    one = ids["one"]
+    wait_for(lambda: "I am one" in screen(cli, one) and "? for shortcuts" in screen(cli, one))
+    cli("send", one, "hello there", check=True)
+    wait_for(lambda: "You said: hello there" in screen(cli, one), what="typed text answered")
+    cli("send", one, "draft", "--no-enter", check=True)
+    wait_for(lambda: "> draft" in screen(cli, one))
+    cli("send", one, "--key", "ctrl-u", check=False)  # not a named key: refused
+    for _ in "draft":
+        cli("send", one, "--key", "backspace", check=True)
+    wait_for(lambda: "> draft" not in screen(cli, one))
+    cli("send", one, "/exit", check=True)
+    wait_for(lambda: sessions(cli)["one"]["status"] == "completed")
+    wait_for(lambda: sessions(cli)["three"]["status"] == "active", what="third activated")
+
+    # kill → failed, retry → back in the queue and running again, resuming its conversation.
+    two = ids["two"]
+    cli("kill", two, check=True)
+    killed = sessions(cli)["two"]
+    assert killed["status"] == "failed" and killed["failure_reason"] == "killed by the user"
+    assert cli("retry", two, check=True).stdout.strip().endswith(("queued", "active"))
+
+    wait_for(lambda: sessions(cli)["two"]["status"] == "active", what="two retried")
+
+    # continue → queued while both slots are taken, then the same conversation with
+    # --resume <its id> once a slot frees.
+    assert cli("continue", one, check=True).stdout.strip().endswith("queued")
+    three = ids["three"]
+    wait_for(lambda: "? for shortcuts" in screen(cli, three))
+    cli("send", three, "/exit", check=True)
+    wait_for(lambda: sessions(cli)["one"]["status"] == "active", what="one continued")
+    row = sessions(cli)["one"]
+    assert row["continuation_count"] == 1
+    starts = [json.loads(line) for line in agent_env.read_text().splitlines()]
+    resumed = [s["argv"] for s in starts if "--resume" in s["argv"]]
+    assert resumed and resumed[-1][resumed[-1].index("--resume") + 1] == row["claude_session_id"]
+
+    # End everything; --until-idle then exits 0 by itself.
+    def exit_active() -> bool:
+        now = sessions(cli)
+        for s in now.values():
+            if s["status"] == "active" and "? for shortcuts" in screen(cli, s["id"]):
+                cli("send", s["id"], "/exit")
+        return proc.poll() is not None
+
+    wait_for(exit_active, timeout=60, what="headless instance to finish")
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    final = sessions(cli)
+    assert {t: s["status"] for t, s in final.items()} == {
+        "one": "completed",
+        "two": "completed",
+        "three": "completed",
+    }
+    for s in final.values():
+        assert s["pid"] is None and s["position"] is None and s["completed_at"]
+        log = Path(s["terminal_scrollback"])
+        assert log.is_file() and log.stat().st_size > 0
+    events = cli("events", two, "--json", check=True).json()
+    states = [json.loads(e["detail"])["to"] for e in events if e["kind"] == "state"]
+    assert states == ["active", "failed", "queued", "active", "completed"]
+    assert not sock.exists()
+
+
+def test_live_commands_need_an_instance(cli: Any, tmp_path: Path) -> None:
+    sid = cli("add", "--title", "x", "--dir", str(tmp_path), check=True).stdout.strip()
+    for args in (["send", sid, "hi"], ["screen", sid], ["kill", sid]):
+        result = cli(*args)
+        assert result.returncode == 1
+        assert "no c3desk instance is running" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    # Queue operations work without one.
+    assert cli("pause", check=True).stdout.strip() == "queue paused"
+    assert cli("settings", "--json", check=True).json()["queue_paused"] is True
+    cli("resume", check=True)
+
+
+def test_stale_socket_from_a_crashed_instance_is_replaced(
+    cli: Any, home: Path, headless: Any
+) -> None:
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(home / "control.sock"))
+    stale.close()  # the file stays, nobody listens: what a crash leaves behind
+    first = headless()
+    wait_for(lambda: cli("pause").returncode == 0 and (home / "control.sock").exists())
+    first.kill()  # SIGKILL: no clean-up at all
+    first.wait()
+    second = headless()
+    wait_for(lambda: second.poll() is None and cli("resume").stdout.strip() == "queue resumed")
+    assert cli("settings", "--json", check=True).json()["queue_paused"] is False
+
+
+def test_sigterm_stops_cleanly(cli: Any, home: Path, tmp_path: Path, headless: Any) -> None:
+    cli("settings", "set", "claude_command", str(FAKE), check=True)
+    sid = cli(
+        "add", "--title", "long", "--dir", str(tmp_path), "--prompt", "think 600", check=True
+    ).stdout.strip()
+    proc = headless()
+    pid = wait_for(lambda: sessions(cli)["long"]["pid"])
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    row = sessions(cli)["long"]
+    assert row["status"] == "failed" and row["failure_reason"] == "stopped when c3desk quit"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert sid == row["id"]
