@@ -38,6 +38,9 @@ _MOUSE_MODES = (1000, 1002, 1003)
 _ANSI_MODES = frozenset({mo.IRM, mo.LNM, mo.DECOM, mo.DECAWM})
 
 
+_RGB_SGR = re.compile(r"([34])8;2;(\d+);(\d+);(\d+)")
+
+
 def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
@@ -346,7 +349,18 @@ class FastScreen(pyte.Screen):
         intern = self._style_intern
         if len(intern) >= _SGR_CACHE_SIZE:
             intern.clear()
-        new = apply_sgr(current, params)
+        rgb = _RGB_SGR.fullmatch(params)
+        if rgb is not None and max(len(rgb[2]), len(rgb[3]), len(rgb[4])) <= 3:
+            # A lone truecolour change, the commonest miss: skip the general parser.
+            color = (int(rgb[2]), int(rgb[3]), int(rgb[4]))
+            if max(color) > 255:
+                new = current
+            elif rgb[1] == "3":
+                new = tuple.__new__(Style, (color, *current[1:]))
+            else:
+                new = tuple.__new__(Style, (current[0], color, *current[2:]))
+        else:
+            new = apply_sgr(current, params)
         # Equal styles share one object, so the transition cache (keyed by identity) settles.
         new = intern.setdefault(new, new)
         cache[(params, id(current))] = (current, new)
@@ -360,6 +374,8 @@ class FastScreen(pyte.Screen):
         cached = self._layout_cache.get(data)
         if cached is not None:
             return cached
+        if len(self._layout_cache) >= _LAYOUT_CACHE_SIZE:
+            self._layout_cache.clear()
         lead: list[str] = []
         cells: list[str] = []
         for ch in data:
@@ -379,8 +395,6 @@ class FastScreen(pyte.Screen):
                     lead.append(ch)
             # Negative width (unprintable) is dropped; the rest of the run is kept.
         result = ("".join(lead), cells, len(cells))
-        if len(self._layout_cache) >= _LAYOUT_CACHE_SIZE:
-            self._layout_cache.clear()
         self._layout_cache[data] = result
         return result
 
