@@ -91,11 +91,22 @@ def test_modify_other_keys_does_not_underline() -> None:
         ("3;7;9", Style(italic=True, reverse=True, strikethrough=True)),
         ("91;104", Style(fg=9, bg=12)),
         ("31;0", Style()),
+        ("48;2;4;5;6", Style(bg=(4, 5, 6))),
+        ("38;2;256;0;0", Style()),
+        ("38;2;1;2", Style()),
+        ("38;5;300", Style()),
     ],
 )
 def test_sgr_colon_forms_dim_and_underline_styles(params: str, expected: Style) -> None:
     m = feed(model(), f"{CSI}{params}mX")
     assert m.cell(0, 0) == ("X", expected)
+
+
+def test_sgr_applies_on_top_of_current_style() -> None:
+    m = feed(model(), f"{CSI}1;4:3m{CSI}38;2;9;8;7mA{CSI}48;2;1;1;1mB{CSI}22;24mC")
+    assert m.cell(0, 0)[1] == Style(fg=(9, 8, 7), bold=True, underline=3)
+    assert m.cell(1, 0)[1] == Style(fg=(9, 8, 7), bg=(1, 1, 1), bold=True, underline=3)
+    assert m.cell(2, 0)[1] == Style(fg=(9, 8, 7), bg=(1, 1, 1))
 
 
 # -- strings ---------------------------------------------------------------------------------
