@@ -60,12 +60,14 @@ class Engine:
         rows: int = DEFAULT_ROWS,
         kill_grace: float = 1.0,
         history: int = 10_000,
+        model_factory: Callable[[int, int, int], TerminalModel] | None = None,
     ) -> None:
         self.paths = paths
         self.transports: dict[str, Transport] = dict(transports or {"local": LocalTransport()})
         self.cols, self.rows = cols, rows
         self.kill_grace = kill_grace
         self.history = history
+        self._model_factory = model_factory or (lambda c, r, h: TerminalModel(c, r, history=h))
         self.live: dict[str, LiveSession] = {}
         self.finished: OrderedDict[str, LiveSession] = OrderedDict()
         self._listeners: list[Listener] = []
@@ -262,7 +264,7 @@ class Engine:
 
     def _new_live(self, s: Session, worker: Worker, *, replay: bool) -> LiveSession:
         cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
-        model = TerminalModel(cols, rows, history=self.history)
+        model = self._model_factory(cols, rows, self.history)
         path = self.paths.scrollback_dir / f"{s.id}.log"
         if replay:
             for chunk in read_chunks(path):
@@ -420,7 +422,7 @@ class Engine:
         if live is not None:
             return live.model
         cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
-        model = TerminalModel(cols, rows, history=self.history)
+        model = self._model_factory(cols, rows, self.history)
         for chunk in read_chunks(self.paths.scrollback_dir / f"{s.id}.log"):
             model.feed(chunk)
         model.take_answers()
