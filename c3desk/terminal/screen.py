@@ -242,10 +242,8 @@ class FastScreen(pyte.Screen):
     def _private_mode(self, m: int, on: bool) -> bool:
         """Apply a private mode we handle ourselves; False hands it to pyte."""
         if m in _MOUSE_MODES:
-            if on:
-                self.mouse_tracking = m
-            elif self.mouse_tracking == m:
-                self.mouse_tracking = 0
+            # One mouse mode at a time; resetting any of them turns reporting off (xterm).
+            self.mouse_tracking = m if on else 0
         elif m == 1006:
             self.mouse_sgr = on
         elif m == 1004:
@@ -325,8 +323,12 @@ class FastScreen(pyte.Screen):
         del self.savepoints[:-_MAX_SAVEPOINTS]
 
     def restore_cursor(self) -> None:
-        """DECRC; the charset translation follows the restored G0."""
+        """DECRC; the charset translation follows the restored G0. Visibility is not part of
+        the saved state (xterm), so a program that hid the cursor around 1049 cannot leave it
+        hidden by restoring."""
+        hidden = self.cursor.hidden
         super().restore_cursor()
+        self.cursor.hidden = hidden
         self._translate = None if self.g0_charset is pyte.charsets.LAT1_MAP else self.g0_charset
         self._sync_flags()
 

@@ -162,3 +162,15 @@ def test_autowrap_off_overwrites_last_column() -> None:
 def test_combining_characters_join_the_previous_cell() -> None:
     m = feed(TerminalModel(6, 2), "e\u0301a\u0308!")
     assert m.display[0] == "éä!   "
+
+
+def test_restoring_the_cursor_keeps_its_current_visibility() -> None:
+    m = feed(TerminalModel(10, 3), f"{CSI}?25l{CSI}?1049h{CSI}?25h{CSI}?1049l")
+    assert m.cursor.visible is True
+    feed(m, f"{ESC}7{CSI}?25l{ESC}8")
+    assert m.cursor.visible is False
+
+
+def test_resetting_any_mouse_mode_turns_reporting_off() -> None:
+    m = feed(TerminalModel(10, 3), f"{CSI}?1002h{CSI}?1000l")
+    assert m.modes.mouse_tracking == 0
