@@ -448,8 +448,11 @@ class FastScreen(pyte.Screen):
             styles = [style] * len(first)
             for piece in islice(pieces, 1, None):
                 params, _, text = piece.partition("m")
-                hit = get((params, id(style)))
-                style = hit[1] if hit is not None else miss(params, style)
+                if params == "0" or not params:
+                    style = DEFAULT_STYLE  # a reset, the commonest SGR, needs no lookup
+                else:
+                    hit = get((params, id(style)))
+                    style = hit[1] if hit is not None else miss(params, style)
                 if text:
                     texts.append(text)
                     styles += [style] * len(text)
@@ -686,7 +689,9 @@ class FastScreen(pyte.Screen):
             rows_c.append([" "] * cols)
             rows_s.append([DEFAULT_STYLE] * cols)
             self._push_history(old_c, old_s)
-            self.dirty |= self._all_rows
+            dirty = self.dirty
+            if len(dirty) < y + 1:
+                dirty |= self._all_rows
             return
         top, bottom = margins
         if cursor.y == bottom:
@@ -916,6 +921,7 @@ class FastScreen(pyte.Screen):
         self.tabstops = {t for t in self.tabstops if t < columns}
         self.margins = None
         self._sync_flags()
+        self.dirty.clear()  # no stale rows past the new bottom
         self.dirty.update(range(lines))
 
 

@@ -174,3 +174,11 @@ def test_restoring_the_cursor_keeps_its_current_visibility() -> None:
 def test_resetting_any_mouse_mode_turns_reporting_off() -> None:
     m = feed(TerminalModel(10, 3), f"{CSI}?1002h{CSI}?1000l")
     assert m.modes.mouse_tracking == 0
+
+
+def test_dirty_rows_stay_within_the_screen_after_shrinking() -> None:
+    m = feed(TerminalModel(5, 6), "x")
+    m.resize(5, 3)
+    assert m.take_dirty() == {0, 1, 2}
+    feed(m, "\r\n\r\n\r\n")
+    assert m.take_dirty() == {0, 1, 2}
