@@ -45,8 +45,16 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-class FastScreen(pyte.Screen):
+class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
     """pyte's Screen with compact rows and c3desk's corrections; see the module docstring."""
+
+    # pyte's attributes this class relies on (typed here too for when pyte is seen as untyped).
+    lines: int
+    columns: int
+    title: str
+    tabstops: set[int]
+    mode: set[int]
+    dirty: set[int]
 
     def __init__(self, columns: int, lines: int, history: int = 10_000) -> None:
         self._history_size = max(0, history)
@@ -111,7 +119,7 @@ class FastScreen(pyte.Screen):
 
     @style.setter
     def style(self, value: Style) -> None:
-        self.cursor.attrs = value  # type: ignore[assignment]
+        self.cursor.attrs = value  # type: ignore[assignment, unused-ignore]
 
     @property
     def display(self) -> list[str]:
@@ -340,9 +348,9 @@ class FastScreen(pyte.Screen):
 
     def sgr(self, params: str) -> None:
         """Apply an SGR parameter string (``;`` and ``:`` forms), with a transition cache."""
-        current: Style = self.cursor.attrs  # type: ignore[assignment]
+        current: Style = self.cursor.attrs  # type: ignore[assignment, unused-ignore]
         hit = self._sgr_cache.get((params, id(current)))
-        self.cursor.attrs = hit[1] if hit is not None else self._sgr_miss(params, current)  # type: ignore[assignment]
+        self.cursor.attrs = hit[1] if hit is not None else self._sgr_miss(params, current)  # type: ignore[assignment, unused-ignore]
 
     def _sgr_miss(self, params: str, current: Style) -> Style:
         cache = self._sgr_cache
@@ -424,7 +432,7 @@ class FastScreen(pyte.Screen):
             if chars[x] == "" and x:
                 chars[x - 1] = " "
             chars[x:end] = cells
-            self._styles[y][x:end] = [cursor.attrs] * n  # type: ignore[list-item]
+            self._styles[y][x:end] = [cursor.attrs] * n  # type: ignore[list-item, unused-ignore]
             if end < cols and chars[end] == "":
                 chars[end] = " "
             cursor.x = end
@@ -438,7 +446,7 @@ class FastScreen(pyte.Screen):
         word. The tokenizer guarantees every ``CSI`` in ``run`` is such an SGR."""
         pieces = run.split("\x1b[")
         cursor = self.cursor
-        style: Style = cursor.attrs  # type: ignore[assignment]
+        style: Style = cursor.attrs  # type: ignore[assignment, unused-ignore]
         get = self._sgr_cache.get
         miss = self._sgr_miss
         first = pieces[0]
@@ -456,7 +464,7 @@ class FastScreen(pyte.Screen):
                 if text:
                     texts.append(text)
                     styles += [style] * len(text)
-            cursor.attrs = style  # type: ignore[assignment]
+            cursor.attrs = style  # type: ignore[assignment, unused-ignore]
             self._put("".join(texts), styles)
             return
         cells: list[str] = []
@@ -487,7 +495,7 @@ class FastScreen(pyte.Screen):
                     self._combine(lead)
             cells += more
             styles += [style] * n
-        cursor.attrs = style  # type: ignore[assignment]
+        cursor.attrs = style  # type: ignore[assignment, unused-ignore]
         self._put(cells, styles)
 
     def _put(self, cells: str | list[str], styles: list[Style]) -> None:

@@ -94,7 +94,7 @@ class _StringState:
             self.parts.append(text)
 
 
-class FastStream(pyte.ByteStream):
+class FastStream(pyte.ByteStream):  # type: ignore[misc, unused-ignore]
     """pyte's ByteStream with a regex tokenizer in front; see the module docstring."""
 
     def __init__(self, screen: FastScreen) -> None:
@@ -117,7 +117,7 @@ class FastStream(pyte.ByteStream):
 
     # -- input -----------------------------------------------------------------------------
 
-    def feed(self, data: bytes) -> None:  # type: ignore[override]
+    def feed(self, data: bytes) -> None:  # type: ignore[override, unused-ignore]
         """Consume bytes as read from the PTY; sequences may be split anywhere."""
         text: str = self.utf8_decoder.decode(data)
         if text and _C1.search(text):
