@@ -13,6 +13,7 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import peewee as pw
@@ -23,7 +24,7 @@ from c3desk.control import client as control
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core import workers as wrk
-from c3desk.core.agents import AgentsFileError, load_profiles
+from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
 from c3desk.core.errors import C3Error, InvalidInput, Refused
 from c3desk.core.keys import KEYS
 from c3desk.store import database
@@ -132,6 +133,17 @@ def build_parser() -> Parser:
         ("retry", "queue a failed session again"),
     ):
         sub.add_parser(name, help=text).add_argument("id")
+    hk = sub.add_parser("hook", help="(used by Claude Code hooks) report a session's state")
+    hk.add_argument("--session", required=True)
+    hk.add_argument("event", choices=["busy", "idle", "waiting", "session-start"])
+
+    dt = sub.add_parser("detect", help="classify a saved screen as busy, waiting or idle")
+    dt.add_argument("--agent", default="claude", help="agent profile (default: claude)")
+    dt.add_argument("file", help="screen as text, or raw terminal bytes")
+    dt.add_argument("--cols", type=_positive_int, default=120)
+    dt.add_argument("--rows", type=_positive_int, default=40)
+    dt.add_argument("--json", action="store_true")
+
     sub.add_parser("pause", help="start no new sessions")
     sub.add_parser("resume", help="start queued sessions again")
     return p
@@ -198,11 +210,15 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _known_agents(args: argparse.Namespace) -> list[str]:
+def _profiles(args: argparse.Namespace) -> dict[str, AgentProfile]:
     try:
-        return list(load_profiles(args.paths.agents_file))
+        return load_profiles(args.paths.agents_file)
     except AgentsFileError as exc:
         raise InvalidInput(str(exc)) from None
+
+
+def _known_agents(args: argparse.Namespace) -> list[str]:
+    return list(_profiles(args))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -384,6 +400,58 @@ def cmd_pause(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hook(args: argparse.Namespace) -> int:
+    """Forward a hook's report; never fail the agent (always exit 0, print nothing)."""
+    try:
+        raw = sys.stdin.read(1 << 20) if not sys.stdin.isatty() else ""
+        payload = json.loads(raw) if raw.strip() else {}
+    except (ValueError, OSError):
+        payload = {}
+    with contextlib.suppress(C3Error, OSError, ValueError):
+        control.request(
+            args.paths,
+            {"cmd": "hook", "session": args.session, "event": args.event, "payload": payload},
+            timeout=5.0,
+        )
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from c3desk.core.detector import classify
+
+    profiles = _profiles(args)
+    profile = profiles.get(args.agent)
+    if profile is None:
+        raise InvalidInput(f"unknown agent profile {args.agent!r}")
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {args.file!r}: {exc.strerror}") from None
+    cursor: int | None = None
+    if b"\x1b" in data:
+        from c3desk.terminal import TerminalModel
+
+        model = TerminalModel(args.cols, args.rows, history=0)
+        model.feed(data)
+        lines = [row.rstrip() for row in model.display]
+        cursor = model.cursor.y
+    else:
+        lines = data.decode("utf-8", "replace").splitlines()
+    result = classify(lines, cursor, profile)
+    if args.json:
+        _print_json(
+            {
+                "state": result.state,
+                "reason": result.reason,
+                "kind": result.kind,
+                "approvable": result.approvable,
+            }
+        )
+    else:
+        print(f"{result.state}\t{result.reason}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "add": cmd_add,
     "list": cmd_list,
@@ -401,6 +469,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "kill": cmd_kill,
     "continue": cmd_continue_retry,
     "retry": cmd_continue_retry,
+    "hook": cmd_hook,
+    "detect": cmd_detect,
     "pause": cmd_pause,
     "resume": cmd_pause,
 }
@@ -409,7 +479,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 WAKES = frozenset({"add", "move", "rm", "lock", "unlock", "settings", "worker"})
 
 # Commands that do not need the database opened up front.
-NO_DATABASE: frozenset[str] = frozenset()
+NO_DATABASE: frozenset[str] = frozenset({"hook", "detect"})
 
 
 def main(argv: Sequence[str] | None = None, gui: GuiLauncher | None = None) -> int:

@@ -58,7 +58,6 @@ class ControlServer:
         self.engine = engine
         self.paths = paths
         self._server: asyncio.AbstractServer | None = None
-        self.hook_handler: Any = None  # set by the agent-awareness layer
 
     async def start(self) -> None:
         path = self.paths.socket
@@ -147,8 +146,14 @@ class ControlServer:
             return None
         if cmd == "live":
             return e.live_status()
-        if cmd == "hook" and self.hook_handler is not None:
-            return self.hook_handler(req)
+        if cmd == "hook":
+            payload = req.get("payload")
+            e.handle_hook(
+                _str(req, "session"),
+                _str(req, "event"),
+                payload if isinstance(payload, dict) else {},
+            )
+            return None
         raise InvalidInput(f"unknown command {cmd!r}")
 
 

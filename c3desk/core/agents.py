@@ -146,6 +146,7 @@ class AgentProfile:
     approve_key: bytes = b"\r"
     approve_pattern: re.Pattern[str] | None = None  # the prompt must show this to approve
     generic_fallback: bool = False
+    hooks: bool = False  # accepts Claude Code hook settings (`--settings FILE`)
     status_rows: int = 12
     dialog_tail: int = 12
     idle_tail: int = 6
@@ -225,6 +226,7 @@ CLAUDE = AgentProfile(
     resume_args=("--resume", "{id}"),
     continue_args=("-c",),
     id_source="assigned",
+    hooks=True,
     waiting=(
         _P("folder-trust", r"(?i)do you trust the files in this folder", "trust", menu=True),
         _P(
@@ -394,7 +396,7 @@ BUILTIN_PROFILES: Mapping[str, AgentProfile] = {
 # --- agents.toml -------------------------------------------------------------------------------
 
 _STR_LISTS = ("command", "args", "prompt_args", "session_id_args", "resume_args", "continue_args")
-_BOOLS = ("type_prompt", "generic_fallback")
+_BOOLS = ("type_prompt", "generic_fallback", "hooks")
 _INTS = ("status_rows", "dialog_tail", "idle_tail")
 _PATTERN_LISTS = ("busy", "idle", "extra_busy", "extra_idle")
 _REGEX_LISTS = ("sensitive", "extra_sensitive")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections import OrderedDict
@@ -18,9 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from c3desk.config import Paths
+from c3desk.core import clock
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
+from c3desk.core.awareness import Awareness, write_hook_settings
+from c3desk.core.detector import StateChange
 from c3desk.core.errors import InvalidInput, NotFound, Refused
 from c3desk.core.keys import APP_CURSOR, KEYS
 from c3desk.core.launch import Mode, command_for, plan_launch, session_environment
@@ -33,8 +37,11 @@ from c3desk.transports.local import LocalTransport
 
 log = logging.getLogger(__name__)
 
+_UUIDISH = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{7,127}")
+
 DEFAULT_COLS, DEFAULT_ROWS = 120, 40
 TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
+LOOK = 0.2  # how often live screens are read for needs-input detection
 FEED_BUDGET = 0.004  # seconds of parsing per loop turn before yielding to other callbacks
 KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 
@@ -104,6 +111,7 @@ class Engine:
         self._env = await loop.run_in_executor(None, session_environment)
         self._recover_orphans()
         self._runner = asyncio.create_task(self._run(), name="c3desk-engine")
+        self._track(asyncio.create_task(self._watch_agents(), name="c3desk-awareness"))
 
     def _recover_orphans(self) -> None:
         """Sessions left active by an instance that died cannot be reattached: they failed."""
@@ -257,9 +265,15 @@ class Engine:
             self._fail_start(live, f"unknown agent profile {s.agent!r}")
             return
         assert plan is not None
-        sess.record_event(s.id, "launch", {"argv": plan.argv, "mode": mode})
+        argv = list(plan.argv)
+        if profile.hooks and worker.type == "local":
+            settings_file = write_hook_settings(self.paths.run_dir, self.paths.home, s.id)
+            n = len(command_for(profile, settings))
+            argv[n:n] = ["--settings", str(settings_file)]
+        live.awareness = Awareness(profile, live.model, time.monotonic())
+        sess.record_event(s.id, "launch", {"argv": argv, "mode": mode})
         cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
-        request = SpawnRequest(plan.argv, s.working_directory, env, cols, rows)
+        request = SpawnRequest(argv, s.working_directory, env, cols, rows)
         self._spawn_task(live, worker, request)
 
     def _new_live(self, s: Session, worker: Worker, *, replay: bool) -> LiveSession:
@@ -340,6 +354,8 @@ class Engine:
     def _on_exit(self, live: LiveSession, status: ExitStatus) -> None:
         live.exit_status = status
         live.feed_all()
+        if live.awareness is not None:
+            live.awareness.exited(time.monotonic(), status.describe())
         live.log.close()
         self._feeding.discard(live.id)
         self.live.pop(live.id, None)
@@ -375,6 +391,91 @@ class Engine:
         if live.process is not None and not live.process.exited:
             await live.process.terminate(self.kill_grace)
 
+    # -- agent awareness ---------------------------------------------------------------------
+
+    async def _watch_agents(self) -> None:
+        while not self._stopping:
+            try:
+                self.look_all()
+            except Exception:
+                log.exception("needs-input pass failed")
+            await asyncio.sleep(LOOK)
+
+    def look_all(self) -> None:
+        """Read every live screen; store needs-input changes; send guarded auto-approvals."""
+        if not self.live:
+            return
+        now = time.monotonic()
+        settings = cfg.get_settings()
+        for live in list(self.live.values()):
+            aware = live.awareness
+            if aware is None or live.exit_status is not None:
+                continue
+            self._apply_changes(live, aware.look(now))
+            if aware.tracker.state == "waiting" and live.process is not None:
+                self._maybe_approve(live, settings, now)
+
+    def _maybe_approve(self, live: LiveSession, settings: Mapping[str, Any], now: float) -> None:
+        override = Session.select(Session.auto_approve).where(Session.id == live.id).scalar()
+        enabled = bool(settings["auto_approve"]) if override is None else bool(override)
+        if not enabled or live.awareness is None or live.process is None:
+            return
+        approval = live.awareness.approval(now)
+        if approval is None:
+            return
+        live.process.write(live.awareness.profile.approve_key)
+        sess.record_event(
+            live.id,
+            "auto_approved",
+            {"reason": approval.reason, "prompt": approval.prompt_text[-2000:]},
+        )
+        if approval.change is not None:
+            self._apply_changes(live, [approval.change])
+
+    def _apply_changes(self, live: LiveSession, changes: list[StateChange]) -> None:
+        for change in changes:
+            sess.record_event(
+                live.id,
+                "agent",
+                {
+                    "state": change.state,
+                    "reason": change.reason,
+                    "source": change.source,
+                    "needs_input": change.needs_input,
+                },
+            )
+            if change.needs_input != live.needs_input and change.state != "exited":
+                live.needs_input = change.needs_input
+                Session.update(needs_input=change.needs_input, updated_at=clock.now()).where(
+                    (Session.id == live.id) & (Session.status == "active")
+                ).execute()
+            self._emit("changed", live.id)
+
+    def handle_hook(self, session_id: str, event: str, payload: Mapping[str, Any]) -> None:
+        """A report from one of the agent's hooks (``c3desk hook``)."""
+        live = self.live.get(session_id)
+        if live is None or live.awareness is None:
+            return
+        if event == "session-start":
+            new_id = payload.get("session_id")
+            if isinstance(new_id, str) and _UUIDISH.fullmatch(new_id):
+                current = (
+                    Session.select(Session.claude_session_id)
+                    .where(Session.id == session_id)
+                    .scalar()
+                )
+                if new_id != current:
+                    Session.update(claude_session_id=new_id).where(
+                        Session.id == session_id
+                    ).execute()
+                    sess.record_event(session_id, "conversation", {"id": new_id})
+                    self._emit("changed", session_id)
+            return
+        reason = ""
+        if event == "waiting":
+            reason = str(payload.get("notification_type") or payload.get("tool_name") or "")
+        self._apply_changes(live, live.awareness.hook(event, time.monotonic(), reason))
+
     # -- operations (control socket, UI) -----------------------------------------------------
 
     def _live(self, ref: str) -> LiveSession:
@@ -385,10 +486,13 @@ class Engine:
         return live
 
     def write(self, ref: str, data: bytes) -> None:
+        """Input from the user: it reaches the agent and clears needs-input at once."""
         live = self._live(ref)
         if live.process is None:
             raise Refused(f"session {live.id} is still starting")
         live.process.write(data)
+        if live.awareness is not None:
+            self._apply_changes(live, live.awareness.typed(time.monotonic()))
 
     async def send_text(self, ref: str, text: str, enter: bool = True) -> None:
         """Type ``text``; then Enter, a moment later, so the agent sees a keypress, not a paste."""

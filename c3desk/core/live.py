@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from c3desk.core.awareness import Awareness
 from c3desk.core.scrollback import ScrollbackLog
 from c3desk.terminal import TerminalModel
 from c3desk.transports.base import ExitStatus, Process
@@ -38,6 +39,8 @@ class LiveSession:
     end_reason: str | None = None  # set when we ended it (kill, quit)
     on_backlog: Callable[[LiveSession], None] | None = None
     bytes_in: int = 0
+    awareness: Awareness | None = None
+    needs_input: bool = False
     peak_backlog: int = 0
 
     def on_output(self, data: bytes) -> None:

@@ -144,6 +144,8 @@ def move_session(ref: str, position: int) -> Session:
         if not 1 <= position <= n:
             raise InvalidInput(f"position {position} is out of range 1..{n}")
         old = session.position
+        if old is None:  # a queued session always has one; the schema cannot say so
+            raise Refused(f"session {session.id} has no queue position")
         if old == position:
             return session
         if position < old:

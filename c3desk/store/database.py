@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def connect(path: Path) -> pw.SqliteDatabase:
         str(path), pragmas=PRAGMAS, lock_type="IMMEDIATE", timeout=30, check_same_thread=False
     )
     database.connect(reuse_if_open=True)
-    migrations.migrate(database.connection(), path)
+    conn: sqlite3.Connection = database.connection()  # type: ignore[no-untyped-call]
+    migrations.migrate(conn, path)
     db.initialize(database)
     ensure_defaults()
     return database

@@ -8,7 +8,7 @@ time through :data:`db` (a :class:`peewee.DatabaseProxy`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import peewee as pw
 
@@ -22,6 +22,12 @@ def _default(sql: str) -> Any:
     return pw.SQL(f"DEFAULT {sql}")
 
 
+def _text_pk() -> pw.TextField[str]:
+    """``id TEXT PRIMARY KEY`` exactly as the seed writes it (no NOT NULL in the DDL); c3desk
+    always sets the id, so code may treat it as a ``str``."""
+    return cast("pw.TextField[str]", pw.TextField(primary_key=True, null=True))
+
+
 class BaseModel(pw.Model):
     class Meta:
         database = db
@@ -29,7 +35,7 @@ class BaseModel(pw.Model):
 
 
 class Worker(BaseModel):
-    id = pw.TextField(primary_key=True, null=True)
+    id = _text_pk()
     name = pw.TextField()
     type = pw.TextField(constraints=[pw.Check("type IN ('local', 'remote')")])
     ssh_host = pw.TextField(null=True)
@@ -51,7 +57,7 @@ class Worker(BaseModel):
 
 
 class Session(BaseModel):
-    id = pw.TextField(primary_key=True, null=True)
+    id = _text_pk()
     claude_session_id = pw.TextField(null=True)
     worker = pw.ForeignKeyField(
         Worker, column_name="worker_id", null=True, index=False, backref="sessions"
@@ -82,18 +88,22 @@ class Session(BaseModel):
     # migration 3
     auto_approve = pw.BooleanField(null=True)
 
+    worker_id: str | None  # the column behind `worker`, set by peewee
+
     class Meta:
         table_name = "sessions"
 
 
 class Artifact(BaseModel):
-    id = pw.TextField(primary_key=True, null=True)
+    id = _text_pk()
     session = pw.ForeignKeyField(
         Session, column_name="session_id", on_delete="CASCADE", index=False, backref="artifacts"
     )
     type = pw.TextField(constraints=[pw.Check("type IN ('image', 'pdf', 'diff', 'file')")])
     path = pw.TextField()
     detected_at = pw.TextField(constraints=[_default(NOW)])
+
+    session_id: str
 
     class Meta:
         table_name = "artifacts"
@@ -132,6 +142,8 @@ class SessionEvent(BaseModel):
     at = pw.TextField(constraints=[_default(NOW_PRECISE)])
     kind = pw.TextField()
     detail = pw.TextField(null=True)
+
+    session_id: str
 
     class Meta:
         table_name = "session_events"
