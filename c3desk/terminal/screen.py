@@ -30,7 +30,8 @@ _MAX_ANSWER_BYTES = 64 * 1024
 _LAYOUT_CACHE_SIZE = 4096
 _SGR_CACHE_SIZE = 8192
 _TITLE_MAX = 256
-_MAX_COUNT = 9999
+#: pyte's cap on a numeric parameter.
+MAX_COUNT = 9999
 _SGR_SPLIT = re.compile(r"\x1b\[([0-9;:]*)m")
 
 # Private modes handled here rather than kept in pyte's mode set.
@@ -935,7 +936,3 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
 
 class _NoBuffer(dict[int, Any]):
     """Placeholder for pyte's sparse buffer, which this screen does not keep."""
-
-
-__all__ = ["MAX_COUNT", "FastScreen", "HistoryLine"]
-MAX_COUNT = _MAX_COUNT

@@ -289,7 +289,7 @@ class FastStream(pyte.ByteStream):  # type: ignore[misc, unused-ignore]
         if not prefix and not inter and final == "m":
             return partial(screen.sgr, params)
         nums = [
-            min(int(p), MAX_COUNT) if p.isdigit() and len(p) < 8 else 0
+            min(int(p[:8]), MAX_COUNT) if p.isdigit() else 0
             for p in (s.split(":", 1)[0] for s in params.split(";", _MAX_PARAMS)[:_MAX_PARAMS])
         ]
         n = nums[0]

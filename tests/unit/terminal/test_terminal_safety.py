@@ -206,3 +206,8 @@ def test_string_terminator_split_by_ignored_bytes() -> None:
         m.feed(part)
     assert m.title == "abc"
     assert m.display[0] == "x" + " " * 9
+
+
+def test_oversized_parameters_clamp_like_pyte() -> None:
+    m = feed(TerminalModel(20, 5), f"{CSI}99999999999999;99999999999H")
+    assert m.cursor[:2] == (19, 4)
