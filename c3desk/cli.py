@@ -437,6 +437,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
         cursor = model.cursor.y
     else:
         lines = data.decode("utf-8", "replace").splitlines()
+        while lines and lines[0].startswith("#: "):  # labels of saved fixture screens
+            lines.pop(0)
     result = classify(lines, cursor, profile)
     if args.json:
         _print_json(
