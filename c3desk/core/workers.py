@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from c3desk.core import clock
 from c3desk.core.errors import InvalidInput, Refused
@@ -28,6 +29,31 @@ def add_worker(
     key_path: str | None = None,
     max_sessions: int = 2,
 ) -> Worker:
+    values = _validated(
+        name, host=host, port=port, user=user, key_path=key_path, max_sessions=max_sessions
+    )
+    name = values["name"]
+    with db.atomic():
+        if Worker.select().where(Worker.name == name).exists():
+            raise Refused(f"a worker named {name!r} already exists")
+        return Worker.create(
+            id=str(uuid.uuid4()),
+            type="remote",
+            status="disconnected",
+            created_at=clock.now(),
+            **values,
+        )
+
+
+def _validated(
+    name: str,
+    *,
+    host: str,
+    port: int,
+    user: str | None,
+    key_path: str | None,
+    max_sessions: int,
+) -> dict[str, Any]:
     name = name.strip()
     if not name or any(ord(c) < 32 for c in name):
         raise InvalidInput(f"worker name {name!r} is empty or contains control characters")
@@ -45,21 +71,14 @@ def add_worker(
         if not key.is_file():
             raise InvalidInput(f"key file {key_path!r} does not exist")
         key_path = str(key.resolve())
-    with db.atomic():
-        if Worker.select().where(Worker.name == name).exists():
-            raise Refused(f"a worker named {name!r} already exists")
-        return Worker.create(
-            id=str(uuid.uuid4()),
-            name=name,
-            type="remote",
-            ssh_host=host,
-            ssh_port=port,
-            ssh_user=user,
-            ssh_key_path=key_path,
-            status="disconnected",
-            max_sessions=max_sessions,
-            created_at=clock.now(),
-        )
+    return {
+        "name": name,
+        "ssh_host": host,
+        "ssh_port": port,
+        "ssh_user": user,
+        "ssh_key_path": key_path,
+        "max_sessions": max_sessions,
+    }
 
 
 def remove_worker(name: str) -> None:
@@ -79,3 +98,42 @@ def remove_worker(name: str) -> None:
             Session.worker == worker.id
         ).execute()
         worker.delete_instance()
+
+
+def update_worker(
+    name: str,
+    *,
+    new_name: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    user: str | None = None,
+    key_path: str | None = None,
+    max_sessions: int | None = None,
+) -> Worker:
+    """Change a worker's details (validated like :func:`add_worker`); the local one keeps its
+    name and address, only its session limit changes."""
+    with db.atomic():
+        worker = find_worker(name)
+        if max_sessions is not None and not 1 <= max_sessions <= 64:
+            raise InvalidInput(f"max sessions {max_sessions} is out of range 1..64")
+        if worker.type == "local":
+            if any(v is not None for v in (new_name, host, port, user, key_path)):
+                raise Refused("only the session limit of the local worker can change")
+            if max_sessions is not None:
+                worker.max_sessions = max_sessions
+                worker.save()
+            return worker
+        target = (new_name or worker.name).strip()
+        if target != worker.name and Worker.select().where(Worker.name == target).exists():
+            raise Refused(f"a worker named {target!r} already exists")
+        # Reuse add_worker's validation on the merged values without writing a row.
+        probe = _validated(
+            target,
+            host=host if host is not None else (worker.ssh_host or ""),
+            port=port if port is not None else (worker.ssh_port or 22),
+            user=user if user is not None else worker.ssh_user,
+            key_path=key_path if key_path is not None else worker.ssh_key_path,
+            max_sessions=max_sessions if max_sessions is not None else worker.max_sessions,
+        )
+        Worker.update(**probe).where(Worker.id == worker.id).execute()
+        return Worker.get_by_id(worker.id)

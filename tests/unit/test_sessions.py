@@ -197,3 +197,18 @@ def test_worker_add_and_remove(db: Paths, tmp_path: Path) -> None:
     assert Session.get_by_id(s.id).worker_id is None
     with pytest.raises(Refused, match="local"):
         wrk.remove_worker(wrk.local_worker().name)
+
+
+def test_worker_update(db: Paths, tmp_path: Path) -> None:
+    wrk.add_worker("vps", host="127.0.0.1", port=2222)
+    wrk.add_worker("other", host="127.0.0.1")
+    w = wrk.update_worker("vps", new_name="vps-2", port=2200, max_sessions=5)
+    assert (w.name, w.ssh_port, w.ssh_host, w.max_sessions) == ("vps-2", 2200, "127.0.0.1", 5)
+    with pytest.raises(Refused, match="other"):
+        wrk.update_worker("vps-2", new_name="other")
+    with pytest.raises(InvalidInput, match="0"):
+        wrk.update_worker("vps-2", port=0)
+    local = wrk.local_worker().name
+    assert wrk.update_worker(local, max_sessions=6).max_sessions == 6
+    with pytest.raises(Refused, match="local"):
+        wrk.update_worker(local, host="example")
