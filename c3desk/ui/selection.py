@@ -1,0 +1,123 @@
+"""Mouse selection over the terminal's lines (scrollback and screen), and the text it copies.
+
+Positions are ``(line, col)`` with ``line`` counted over scrollback then screen: scrollback line
+``i`` is line ``i``, screen row ``y`` is line ``scrollback_len + y``. Qt-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from wcwidth import wcwidth
+
+Pos = tuple[int, int]
+
+# Characters that belong to a word for double-click selection besides letters and digits:
+# enough to take paths, URLs and identifiers whole.
+WORD_CHARS = frozenset("_-./~:@%+=?&#,")
+
+
+class SelectionMode(Enum):
+    CHAR = "char"
+    WORD = "word"
+    LINE = "line"
+
+
+def text_to_cells(text: str) -> list[str]:
+    """A run's text (each wide character once) as cells, ``""`` in a wide character's stub;
+    combining characters stay with the cell before them."""
+    if text.isascii():
+        return list(text)
+    cells: list[str] = []
+    for ch in text:
+        w = wcwidth(ch)
+        if w == 0 and cells:
+            cells[-1] += ch
+        elif w == 2:
+            cells.append(ch)
+            cells.append("")
+        else:
+            cells.append(ch)
+    return cells
+
+
+def is_word_char(cell: str) -> bool:
+    return bool(cell) and (cell[0].isalnum() or cell[0] in WORD_CHARS)
+
+
+def word_bounds(cells: list[str], col: int) -> tuple[int, int]:
+    """The inclusive column range of the word (or run of blanks/symbols) around ``col``."""
+    n = len(cells)
+    if n == 0:
+        return 0, 0
+    col = max(0, min(col, n - 1))
+    if cells[col] == "" and col > 0:
+        col -= 1
+
+    def kind(c: str) -> int:
+        if is_word_char(c):
+            return 1
+        return 0 if c in (" ", "") else 2
+
+    k = kind(cells[col])
+    start = col
+    while start > 0 and (kind(cells[start - 1]) == k or (cells[start - 1] == "" and k == 1)):
+        start -= 1
+    end = col
+    while end + 1 < n and (kind(cells[end + 1]) == k or (cells[end + 1] == "" and k == 1)):
+        end += 1
+    return start, end
+
+
+@dataclass
+class Selection:
+    """What the user selected: from ``anchor`` (where the press was) to ``head`` (the mouse)."""
+
+    anchor: Pos
+    head: Pos
+    mode: SelectionMode = SelectionMode.CHAR
+
+    def ordered(self) -> tuple[Pos, Pos]:
+        a, b = self.anchor, self.head
+        return (a, b) if a <= b else (b, a)
+
+    def shift(self, delta: int) -> None:
+        """Move by ``delta`` lines (when scrollback drops its oldest lines)."""
+        self.anchor = (self.anchor[0] + delta, self.anchor[1])
+        self.head = (self.head[0] + delta, self.head[1])
+
+    def span(self, line: int, cells: Callable[[int], list[str]]) -> tuple[int, int] | None:
+        """Inclusive columns selected on ``line``, or None; ``cells`` gives a line's cells."""
+        (l0, c0), (l1, c1) = self.expanded(cells)
+        if line < l0 or line > l1:
+            return None
+        start = c0 if line == l0 else 0
+        end = c1 if line == l1 else 1 << 20
+        return start, end
+
+    def expanded(self, cells: Callable[[int], list[str]]) -> tuple[Pos, Pos]:
+        """The ordered range, grown to whole words or lines in those modes."""
+        (l0, c0), (l1, c1) = self.ordered()
+        if self.mode is SelectionMode.LINE:
+            return (l0, 0), (l1, 1 << 20)
+        if self.mode is SelectionMode.WORD:
+            c0 = word_bounds(cells(l0), c0)[0]
+            c1 = word_bounds(cells(l1), c1)[1]
+        return (l0, c0), (l1, c1)
+
+    def text(self, cells: Callable[[int], list[str]]) -> str:
+        """The selected text: wide characters once, trailing blanks dropped, lines by ``\\n``."""
+        (l0, c0), (l1, c1) = self.expanded(cells)
+        out: list[str] = []
+        for line in range(l0, l1 + 1):
+            row = cells(line)
+            start = c0 if line == l0 else 0
+            end = c1 if line == l1 else len(row) - 1
+            # A selection starting on a wide character's stub takes the character.
+            if 0 < start < len(row) and row[start] == "":
+                start -= 1
+            piece = "".join(row[start : end + 1])
+            out.append(piece.rstrip(" ") if end >= len(row) - 1 or line != l1 else piece)
+        return "\n".join(out)
