@@ -1,0 +1,570 @@
+"""Artifact detection on real files and a real git: types, ignore rules, the scan's limits and
+errors, 100,000 files, and the session diff."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from c3desk.core import artifacts
+from c3desk.core.artifacts import (
+    EMPTY_TREE,
+    classify_path,
+    git_diff,
+    git_snapshot,
+    is_ignored,
+    save_diff,
+    scan,
+)
+
+REAL_SCANDIR = os.scandir
+
+
+def touch(path: Path, data: str = "x\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data)
+    return path
+
+
+def rel_found(root: Path, since: float = 0.0, **kwargs: object) -> set[str]:
+    result = scan(root, since, **kwargs)  # type: ignore[arg-type]
+    return {os.path.relpath(path, root) for path, _ in result.found}
+
+
+# --- types -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("a.png", "image"),
+        ("a.PNG", "image"),
+        ("a.jpg", "image"),
+        ("a.JPeG", "image"),
+        ("a.gif", "image"),
+        ("a.webp", "image"),
+        ("dir.d/a.svg", "image"),
+        ("report.pdf", "pdf"),
+        ("REPORT.PDF", "pdf"),
+        ("notes.md", "file"),
+        ("png", "file"),
+        (".png", "file"),  # a dot file named .png has no extension
+        ("a.png.txt", "file"),
+        ("Makefile", "file"),
+    ],
+)
+def test_classify_path(name: str, kind: str) -> None:
+    assert classify_path(name) == kind
+    assert classify_path(Path("/tmp") / name) == kind
+
+
+def test_scan_reports_types(tmp_path: Path) -> None:
+    for name in ("shot.PNG", "doc.pdf", "data.csv"):
+        touch(tmp_path / "out" / name)
+    result = scan(tmp_path, 0.0)
+    assert result.found == [
+        (str(tmp_path / "out" / "data.csv"), "file"),
+        (str(tmp_path / "out" / "doc.pdf"), "pdf"),
+        (str(tmp_path / "out" / "shot.PNG"), "image"),
+    ]
+    assert result.scanned == 3
+    assert not result.truncated
+
+
+# --- ignore rules ------------------------------------------------------------------------------
+
+IGNORED_CASES: dict[str, list[str]] = {
+    "git": [".git/config", ".git/objects/ab/cdef", "sub/.git/HEAD"],
+    "hg and svn": [".hg/store/data", ".svn/entries"],
+    "node_modules": ["node_modules/left-pad/index.js", "web/node_modules/x/y.png"],
+    "venv by pyvenv.cfg, any name": ["tools/pyenv311/pyvenv.cfg", "tools/pyenv311/lib/site.py"],
+    "venv named .venv with pyvenv.cfg": [".venv/pyvenv.cfg", ".venv/lib/python3.11/x.py"],
+    "venv named venv with bin/activate": ["venv/bin/activate", "venv/lib/x.py"],
+    "venv named env with Scripts/activate": ["env/Scripts/activate", "env/Lib/x.py"],
+    "pycache": ["pkg/__pycache__/mod.cpython-311.pyc"],
+    "tool caches": [
+        ".mypy_cache/3.11/x.json",
+        ".pytest_cache/v/cache/nodeids",
+        ".ruff_cache/0.6/x",
+        ".cache/pip/y",
+        ".tox/py311/log",
+        ".nox/tests/log",
+        ".gradle/8.0/z",
+    ],
+    "cargo target beside Cargo.toml": ["crate/target/debug/app", "crate/target/x.d"],
+    "agent state": [
+        ".claude/settings.local.json",
+        ".codex/history.jsonl",
+        ".gemini/settings.json",
+        "sub/.claude/todos.json",
+    ],
+    "aider files and cache": [
+        ".aider.chat.history.md",
+        ".aider.input.history",
+        ".aider.tags.cache.v4/cache.db",
+    ],
+    "editor swap and backup": [".notes.md.swp", "src/.main.py.swo", "a.txt~", ".#a.txt"],
+    "finder metadata": [".DS_Store", "img/.DS_Store"],
+}
+
+
+@pytest.mark.parametrize("case", list(IGNORED_CASES))
+def test_ignored_kinds(tmp_path: Path, case: str) -> None:
+    kept = ["keep.txt", "crate/Cargo.toml"] if case.startswith("cargo") else ["keep.txt"]
+    for rel in IGNORED_CASES[case] + kept:
+        touch(tmp_path / rel)
+    assert rel_found(tmp_path) == set(kept)
+    for rel in IGNORED_CASES[case]:
+        assert is_ignored(tmp_path / rel, tmp_path), rel
+    for rel in kept:
+        assert not is_ignored(tmp_path / rel, tmp_path), rel
+
+
+def test_near_misses_are_kept(tmp_path: Path) -> None:
+    """Names close to an ignored one, which are the user's files."""
+    kept = [
+        "CLAUDE.md",
+        "AGENTS.md",
+        "GEMINI.md",
+        "claude/notes.md",  # no dot: not agent state
+        "target/report.pdf",  # no Cargo.toml beside it
+        "env/settings.yaml",  # 'env' without pyvenv.cfg or an activate script
+        "venv-notes/x.txt",
+        "git/readme",
+        "cache/img.png",
+        "a.swp.txt",
+        "DS_Store",
+        ".gitignore",
+        ".github/workflows/ci.yml",
+    ]
+    for rel in kept:
+        touch(tmp_path / rel)
+    assert rel_found(tmp_path) == set(kept)
+    assert not any(is_ignored(tmp_path / rel, tmp_path) for rel in kept)
+
+
+def test_root_itself_is_never_ignored(tmp_path: Path) -> None:
+    root = tmp_path / ".venv"  # the user chose to run the agent here
+    touch(root / "pyvenv.cfg")
+    touch(root / "made.txt")
+    assert rel_found(root) == {"pyvenv.cfg", "made.txt"}
+
+
+def test_is_ignored_outside_root(tmp_path: Path) -> None:
+    assert is_ignored(tmp_path / "x", tmp_path / "sub")
+    assert is_ignored(tmp_path, tmp_path)
+
+
+# --- since, seen -------------------------------------------------------------------------------
+
+
+def test_since_filter(tmp_path: Path) -> None:
+    old = touch(tmp_path / "old.txt")
+    new = touch(tmp_path / "dir" / "new.png")
+    # The session "starts" after every file's ctime; only new.png is later modified.
+    since = time.time() + 100
+    os.utime(old, (since - 1000, since - 1000))
+    os.utime(new, (since + 5, since + 5))
+    result = scan(tmp_path, since)
+    assert result.found == [(str(new), "image")]
+    assert result.scanned == 2
+    # At exactly `since` counts as changed.
+    os.utime(old, (since, since))
+    assert rel_found(tmp_path, since) == {"old.txt", os.path.join("dir", "new.png")}
+
+
+def test_ctime_catches_a_file_moved_in_with_an_old_mtime(tmp_path: Path) -> None:
+    moved = touch(tmp_path / "downloaded.pdf")
+    os.utime(moved, (1_000_000, 1_000_000))  # mtime in 1970, ctime now
+    since = time.time() - 60
+    assert scan(tmp_path, since).found == [(str(moved), "pdf")]
+
+
+def test_seen_paths_are_reported_once(tmp_path: Path) -> None:
+    for name in ("a.txt", "b.txt", "c.txt"):
+        touch(tmp_path / name)
+    first = scan(tmp_path, 0.0)
+    assert len(first.found) == 3
+    seen = {path for path, _ in first.found}
+    snapshot = set(seen)
+    touch(tmp_path / "d.txt")
+    touch(tmp_path / "a.txt", "changed again\n")
+    second = scan(tmp_path, 0.0, seen=seen)
+    assert second.found == [(str(tmp_path / "d.txt"), "file")]
+    assert second.scanned == 4
+    assert seen == snapshot  # read, never changed
+    assert scan(tmp_path, 0.0, seen=frozenset(seen | {str(tmp_path / "d.txt")})).found == []
+
+
+def test_found_paths_are_absolute_for_a_relative_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch(tmp_path / "w" / "a.txt")
+    monkeypatch.chdir(tmp_path)
+    assert scan(Path("w"), 0.0).found == [(str(tmp_path / "w" / "a.txt"), "file")]
+
+
+# --- what is walked ----------------------------------------------------------------------------
+
+
+def test_symlinks_are_not_followed(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    outside = tmp_path / "outside"
+    touch(outside / "secret.txt")
+    touch(outside / "deep" / "more.png")
+    touch(root / "a" / "inside.txt")
+    (root / "a" / "loop").symlink_to(root / "a", target_is_directory=True)
+    (root / "up").symlink_to(root, target_is_directory=True)
+    (root / "out").symlink_to(outside, target_is_directory=True)
+    (root / "secret-link.txt").symlink_to(outside / "secret.txt")
+    (root / "dangling").symlink_to(tmp_path / "nowhere")
+    result = scan(root, 0.0)
+    assert result.found == [(str(root / "a" / "inside.txt"), "file")]
+    assert result.scanned == 1
+    assert not result.truncated
+
+
+def test_special_files_are_not_reported(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    touch(tmp_path / "real.txt")
+    assert rel_found(tmp_path) == {"real.txt"}
+
+
+def test_missing_root_gives_nothing(tmp_path: Path) -> None:
+    assert scan(tmp_path / "gone", 0.0) == artifacts.ScanResult([], 0, False)
+    touch(tmp_path / "file")
+    assert scan(tmp_path / "file", 0.0).found == []
+
+
+def test_unreadable_directory_is_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests run as root, for whom chmod 000 changes nothing: refuse the listing instead.
+    touch(tmp_path / "locked" / "hidden.txt")
+    touch(tmp_path / "open" / "seen.txt")
+    locked = str(tmp_path / "locked")
+
+    def scandir(path: str) -> object:
+        if path == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return REAL_SCANDIR(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert rel_found(tmp_path) == {os.path.join("open", "seen.txt")}
+
+
+def test_directory_removed_mid_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    touch(tmp_path / "doomed" / "sub" / "x.txt")
+    touch(tmp_path / "stays.txt")
+    doomed = str(tmp_path / "doomed")
+
+    def scandir(path: str) -> object:
+        if path == doomed:  # listed as a directory by its parent, gone when entered
+            shutil.rmtree(path)
+        return REAL_SCANDIR(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert rel_found(tmp_path) == {"stays.txt"}
+
+
+def test_file_vanishing_between_listing_and_stat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch(tmp_path / "a.txt")
+    touch(tmp_path / "b.txt")
+
+    def scandir(path: str) -> contextlib.AbstractContextManager[Iterator[os.DirEntry[str]]]:
+        with REAL_SCANDIR(path) as it:
+            entries = list(it)
+        (tmp_path / "a.txt").unlink(missing_ok=True)
+        return contextlib.nullcontext(iter(entries))
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert rel_found(tmp_path) == {"b.txt"}
+
+
+def test_listing_that_fails_part_way_keeps_what_was_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch(tmp_path / "a.txt")
+    touch(tmp_path / "b.txt")
+
+    def entries(path: str) -> Iterator[os.DirEntry[str]]:
+        with REAL_SCANDIR(path) as it:
+            first = sorted(it, key=lambda e: e.name)[0]
+        yield first
+        raise OSError(errno.EIO, "Input/output error", path)
+
+    def scandir(path: str) -> contextlib.AbstractContextManager[Iterator[os.DirEntry[str]]]:
+        return contextlib.nullcontext(entries(path))
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert rel_found(tmp_path) == {"a.txt"}
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def test_max_files_truncates(tmp_path: Path) -> None:
+    for i in range(20):
+        touch(tmp_path / f"d{i % 3}" / f"f{i}.txt")
+    result = scan(tmp_path, 0.0, max_files=7)
+    assert result.truncated
+    assert result.scanned == 7
+    assert len(result.found) == 7
+    exact = scan(tmp_path, 0.0, max_files=20)
+    assert not exact.truncated
+    assert exact.scanned == 20
+
+
+def test_deadline_truncates(tmp_path: Path) -> None:
+    for i in range(40):
+        touch(tmp_path / f"d{i % 4}" / f"f{i}.txt")
+    past = scan(tmp_path, 0.0, deadline=time.monotonic() - 1)
+    assert past.truncated
+    assert past.found == []
+    assert past.scanned == 0
+    future = scan(tmp_path, 0.0, deadline=time.monotonic() + 600)
+    assert not future.truncated
+    assert future.scanned == 40
+
+
+def test_deadline_is_checked_inside_a_large_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "f0").touch()
+    for i in range(1, 3000):
+        os.link(tmp_path / "f0", tmp_path / f"f{i}")
+    clock = iter(range(1_000_000))
+    # Each look at the clock advances it one second: the second look is past the deadline.
+    with monkeypatch.context() as patch:
+        patch.setattr("c3desk.core.artifacts.time.monotonic", lambda: float(next(clock)))
+        result = scan(tmp_path, 0.0, deadline=1.0)
+    assert result.truncated
+    assert 0 < result.scanned < 3000
+
+
+def test_hundred_thousand_files(tmp_path: Path) -> None:
+    root = tmp_path / "big"
+    # Hard links: creating 100,000 inodes costs seconds on a busy ext4, a link a microsecond.
+    # The scan sees 100,000 distinct directory entries and stats each one all the same.
+    for d in range(100):
+        directory = root / f"pkg{d:03}" / "src"
+        directory.mkdir(parents=True)
+        first = directory / "m0000.py"
+        first.touch()
+        base = str(directory)
+        for f in range(1, 1000):
+            os.link(first, os.path.join(base, f"m{f:04}.py"))
+    # An ignored tree alongside, which must cost nothing.
+    ignored = root / "node_modules" / "dep"
+    ignored.mkdir(parents=True)
+    (ignored / "0.js").touch()
+    for f in range(1, 2000):
+        os.link(ignored / "0.js", ignored / f"{f}.js")
+    recent = [root / "pkg007" / "src" / "new.py", root / "pkg099" / "src" / "plot.svg"]
+    for path in recent:
+        path.touch()  # their own inodes: a hard link's utime would change all its names
+    since = time.time() + 100  # after every file's ctime
+    for path in recent:
+        os.utime(path, (since + 1, since + 1))
+    start = time.perf_counter()
+    result = scan(root, since)
+    elapsed = time.perf_counter() - start
+    assert result.found == [(str(recent[0]), "file"), (str(recent[1]), "image")]
+    assert result.scanned == 100_002
+    assert not result.truncated
+    # A guard against accidental quadratic work, not a benchmark (see benchmarks/).
+    assert elapsed < 5.0, f"scan of 100,000 files took {elapsed:.2f} s"
+
+
+# --- git ---------------------------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def make_repo(path: Path, *, commit: bool = True) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q")
+    git(path, "config", "user.name", "Test")
+    git(path, "config", "user.email", "test@example.invalid")
+    git(path, "config", "commit.gpgsign", "false")
+    if commit:
+        touch(path / "tracked.txt", "one\n")
+        touch(path / "other.txt", "keep\n")
+        git(path, "add", "tracked.txt", "other.txt")
+        git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+def test_clean_repo_snapshot_is_head_and_diff_shows_changes(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    base = git_snapshot(repo)
+    assert base == git(repo, "rev-parse", "HEAD").strip()
+    assert git_diff(repo, base) == ""
+    touch(repo / "tracked.txt", "one\ntwo\n")
+    touch(repo / "untracked.txt", "not in the diff\n")
+    diff = git_diff(repo, base)
+    assert "diff --git a/tracked.txt b/tracked.txt" in diff
+    assert "+two" in diff
+    assert "untracked" not in diff
+    assert "other.txt" not in diff
+    # The agent's commits count too: the base is fixed at session start.
+    git(repo, "commit", "-q", "-am", "agent commit")
+    assert "+two" in git_diff(repo, base)
+
+
+def test_changes_made_before_the_snapshot_are_not_in_the_diff(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    touch(repo / "other.txt", "keep\nuser's work in progress\n")
+    touch(repo / "tracked.txt", "one\nstaged\n")
+    git(repo, "add", "tracked.txt")
+    status_before = git(repo, "status", "--porcelain")
+    base = git_snapshot(repo)
+    assert base is not None
+    assert base != git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "status", "--porcelain") == status_before  # nothing stashed
+    assert git(repo, "stash", "list") == ""
+    assert git_diff(repo, base) == ""
+    touch(repo / "tracked.txt", "one\nstaged\nby the agent\n")
+    diff = git_diff(repo, base)
+    assert "+by the agent" in diff
+    assert "+staged" not in diff
+    assert "work in progress" not in diff
+    assert "other.txt" not in diff
+
+
+def test_subdirectory_of_a_work_tree(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    sub = repo / "pkg"
+    touch(sub / "mod.py", "a = 1\n")
+    git(repo, "add", "pkg/mod.py")
+    git(repo, "commit", "-q", "-m", "pkg")
+    base = git_snapshot(sub)
+    assert base is not None
+    touch(sub / "mod.py", "a = 2\n")
+    assert "diff --git a/pkg/mod.py b/pkg/mod.py" in git_diff(sub, base)
+
+
+def test_repo_without_commits(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", commit=False)
+    base = git_snapshot(repo)
+    assert base == EMPTY_TREE  # nothing ever added
+    touch(repo / "new.py", "print('hi')\n")
+    git(repo, "add", "new.py")
+    diff = git_diff(repo, base)
+    assert "diff --git a/new.py b/new.py" in diff
+    assert "+print('hi')" in diff
+
+
+def test_repo_without_commits_excludes_earlier_work(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", commit=False)
+    touch(repo / "a.txt", "added\n")
+    git(repo, "add", "a.txt")
+    touch(repo / "a.txt", "added\nedited before start\n")
+    index_before = (repo / ".git" / "index").read_bytes()
+    base = git_snapshot(repo)
+    assert base is not None
+    assert base != EMPTY_TREE
+    assert (repo / ".git" / "index").read_bytes() == index_before  # real index untouched
+    assert git_diff(repo, base) == ""
+    touch(repo / "a.txt", "added\nedited before start\nedited by the agent\n")
+    diff = git_diff(repo, base)
+    assert "+edited by the agent" in diff
+    assert "+edited before start" not in diff
+
+
+def test_outside_git(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert git_snapshot(plain) is None
+    assert git_snapshot(tmp_path / "missing") is None
+    assert git_diff(plain, EMPTY_TREE) == ""
+
+
+def test_inside_the_git_dir_is_not_a_work_tree(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    assert git_snapshot(repo / ".git") is None
+
+
+def test_git_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path / "repo")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    assert git_snapshot(repo) is None
+    assert git_diff(repo, EMPTY_TREE) == ""
+
+
+def test_diff_against_an_unknown_base_is_empty(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    touch(repo / "tracked.txt", "changed\n")
+    assert git_diff(repo, "0" * 40) == ""
+    assert git_diff(repo, "HEAD") == ""  # object ids only
+    out = tmp_path / "written"
+    assert git_diff(repo, f"--output={out}") == ""
+    assert not out.exists()  # never taken as an option
+
+
+def test_git_environment_does_not_redirect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path / "repo")
+    other = make_repo(tmp_path / "other")
+    git(other, "commit", "-q", "--allow-empty", "-m", "a different HEAD")
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    assert (
+        git_snapshot(repo)
+        == git(repo, "--git-dir", str(repo / ".git"), "rev-parse", "HEAD").strip()
+    )
+
+
+def test_quoted_paths_are_not_escaped(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    touch(repo / "café.txt", "a\n")
+    git(repo, "add", "café.txt")
+    git(repo, "commit", "-q", "-m", "unicode")
+    base = git_snapshot(repo)
+    assert base is not None
+    touch(repo / "café.txt", "b\n")
+    assert "a/café.txt" in git_diff(repo, base)
+
+
+def test_save_diff(tmp_path: Path) -> None:
+    dest = tmp_path / "home" / "artifacts" / "42"
+    assert save_diff("", dest) is None
+    assert not dest.exists()
+    text = "diff --git a/x b/x\n+caf\udce9\n"  # a latin-1 byte, as git_diff decodes it
+    path = save_diff(text, dest)
+    assert path == dest / "changes.diff"
+    assert path.read_bytes() == b"diff --git a/x b/x\n+caf\xe9\n"
+    assert save_diff("second\n", dest) == path
+    assert path.read_text() == "second\n"
+    assert sorted(p.name for p in dest.iterdir()) == ["changes.diff"]  # no temp files left
+
+
+def test_non_utf8_diff_round_trips(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / "latin.txt").write_bytes(b"caf\xe9\n")
+    git(repo, "add", "latin.txt")
+    git(repo, "commit", "-q", "-m", "latin-1")
+    base = git_snapshot(repo)
+    assert base is not None
+    (repo / "latin.txt").write_bytes(b"na\xefve\n")
+    path = save_diff(git_diff(repo, base), tmp_path / "out")
+    assert path is not None
+    saved = path.read_bytes()
+    assert b"-caf\xe9\n" in saved
+    assert b"+na\xefve\n" in saved
+    check = subprocess.run(
+        ["git", "apply", "--check", "-R", str(path)], cwd=repo, capture_output=True
+    )
+    assert check.returncode == 0, check.stderr
