@@ -28,7 +28,7 @@ from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
 from c3desk.core.errors import C3Error, InvalidInput, Refused
 from c3desk.core.keys import KEYS
 from c3desk.store import database
-from c3desk.store.models import Session, Worker
+from c3desk.store.models import Artifact, Session, Worker
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,10 @@ def build_parser() -> Parser:
     ev = sub.add_parser("events", help="list a session's events")
     ev.add_argument("id")
     ev.add_argument("--json", action="store_true")
+
+    ar = sub.add_parser("artifacts", help="list the files a session produced")
+    ar.add_argument("id")
+    ar.add_argument("--json", action="store_true")
 
     st = sub.add_parser("settings", help="show or change settings")
     st.add_argument("--json", action="store_true")
@@ -269,6 +273,22 @@ def cmd_events(args: argparse.Namespace) -> int:
     else:
         for e in items:
             print(f"{e.at}  {e.kind:<14} {e.detail or ''}".rstrip())
+    return 0
+
+
+def cmd_artifacts(args: argparse.Namespace) -> int:
+    s = sess.find_session(args.id)
+    items = list(
+        Artifact.select().where(Artifact.session == s.id).order_by(Artifact.type, Artifact.path)
+    )
+    if args.json:
+        _print_json([{"type": a.type, "path": a.path, "detected_at": a.detected_at} for a in items])
+    elif items:
+        print(
+            _table(["TYPE", "DETECTED", "PATH"], [[a.type, a.detected_at, a.path] for a in items])
+        )
+    else:
+        print("no artifacts")
     return 0
 
 
@@ -463,6 +483,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "lock": cmd_lock,
     "unlock": cmd_lock,
     "events": cmd_events,
+    "artifacts": cmd_artifacts,
     "settings": cmd_settings,
     "worker": cmd_worker,
     "run": cmd_run,

@@ -23,6 +23,7 @@ from c3desk.core import clock
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
+from c3desk.core.artifact_watch import ArtifactWatcher
 from c3desk.core.awareness import Awareness, write_hook_settings
 from c3desk.core.detector import StateChange
 from c3desk.core.errors import InvalidInput, NotFound, Refused
@@ -42,6 +43,7 @@ _UUIDISH = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{7,127}")
 DEFAULT_COLS, DEFAULT_ROWS = 120, 40
 TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
 LOOK = 0.2  # how often live screens are read for needs-input detection
+ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
 FEED_BUDGET = 0.004  # seconds of parsing per loop turn before yielding to other callbacks
 KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 
@@ -88,6 +90,8 @@ class Engine:
         self._profiles: dict[str, AgentProfile] | None = None
         self._sizes: dict[str, tuple[int, int]] = {}
         self.idle_event = asyncio.Event()
+        self.artifacts = ArtifactWatcher(paths.artifacts_dir)
+        self._last_artifact_scan = 0.0
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -123,6 +127,10 @@ class Engine:
             try:
                 self.schedule()
                 self.flush_logs()
+                now = time.monotonic()
+                if now - self._last_artifact_scan >= ARTIFACT_PERIOD:
+                    self._last_artifact_scan = now
+                    self.artifacts.tick()
             except Exception:
                 log.exception("scheduling pass failed")
             self._update_idle()
@@ -152,8 +160,12 @@ class Engine:
             *(self._end(live, reason) for live in list(self.live.values())),
             return_exceptions=True,
         )
+        finishing = [t for t in self._tasks if not t.get_name().startswith("c3desk-awareness")]
+        if finishing:
+            await asyncio.wait(finishing, timeout=15)
         for task in list(self._tasks):
             task.cancel()
+        await self.artifacts.close()
         self.flush_logs()
 
     def flush_logs(self) -> None:
@@ -307,6 +319,8 @@ class Engine:
                 self._fail_start(live, f"could not start: {exc}")
                 return
             live.process = process
+            if worker.type == "local":
+                self.artifacts.start(live.id, request.cwd)
             if live.exit_status is None and not process.exited:
                 Session.update(pid=process.pid).where(Session.id == live.id).execute()
                 self._emit("changed", live.id)
@@ -368,7 +382,15 @@ class Engine:
             reason = live.end_reason or self._describe_failure(live, status)
             sess.transition(live.id, "failed", exit_code=status.code, failure_reason=reason)
         self._emit("changed", live.id)
+        self._track(asyncio.ensure_future(self._finish_artifacts(live.id)))
         self.wake()
+
+    async def _finish_artifacts(self, session_id: str) -> None:
+        try:
+            await self.artifacts.finish(session_id)
+        except Exception:
+            log.exception("recording the artifacts of %s failed", session_id)
+        self._emit("changed", session_id)
 
     @staticmethod
     def _describe_failure(live: LiveSession, status: ExitStatus) -> str:

@@ -44,6 +44,10 @@ class FocusPolicy:
     _used: dict[str, float] = field(default_factory=dict)
     _requested: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def requested(self) -> set[str]:
+        return set(self._requested)
+
     def touch(self, session_id: str, now: float) -> None:
         """The user looked at or typed into this session."""
         self._used[session_id] = now

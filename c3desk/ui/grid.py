@@ -1,0 +1,238 @@
+"""The central grid: tiles, each a header over a live terminal view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from c3desk.terminal import TerminalModel
+from c3desk.ui.terminal_view import TerminalView
+
+STATE_COLORS = {
+    "queued": "#8a8f98",
+    "active": "#3fb950",
+    "completed": "#58a6ff",
+    "failed": "#f85149",
+}
+NEEDS_INPUT_COLOR = "#f0b429"
+
+
+@dataclass(frozen=True)
+class TileInfo:
+    session_id: str
+    title: str
+    worker: str
+    status: str
+    needs_input: bool
+    reason: str = ""
+    pinned: bool = False
+
+
+class TileHeader(QFrame):
+    pin_toggled = Signal(bool)
+    maximize_requested = Signal()
+    kill_requested = Signal()
+    continue_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("tileHeader")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 2, 2)
+        layout.setSpacing(6)
+        self.title = QLabel(self)
+        self.title.setObjectName("tileTitle")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.worker = QLabel(self)
+        self.worker.setObjectName("tileWorker")
+        self.state = QLabel(self)
+        self.state.setObjectName("stateChip")
+        self.needs = QLabel("needs input", self)
+        self.needs.setObjectName("needsInputChip")
+        self.needs.setStyleSheet(
+            f"background:{NEEDS_INPUT_COLOR};color:#1b1b1b;border-radius:6px;padding:0 6px;"
+        )
+        self.pin = self._button("📌", "Pin (keep this session in view)", checkable=True)
+        self.pin.toggled.connect(self.pin_toggled)
+        self.cont = self._button("▶", "Continue this session")
+        self.cont.clicked.connect(self.continue_requested)
+        self.maximize = self._button("⛶", "Maximize / restore (double-click the header)")
+        self.maximize.clicked.connect(self.maximize_requested)
+        self.kill = self._button("✕", "Kill this session")
+        self.kill.clicked.connect(self.kill_requested)
+        for w in (self.title, self.worker, self.state, self.needs):
+            layout.addWidget(w)
+        layout.setStretch(0, 1)
+        for b in (self.pin, self.cont, self.maximize, self.kill):
+            layout.addWidget(b)
+
+    def _button(self, text: str, tip: str, checkable: bool = False) -> QToolButton:
+        b = QToolButton(self)
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setAutoRaise(True)
+        b.setCheckable(checkable)
+        b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        return b
+
+    def show_info(self, info: TileInfo) -> None:
+        self.title.setText(info.title)
+        self.title.setToolTip(info.title)
+        self.worker.setText(info.worker)
+        color = STATE_COLORS.get(info.status, "#8a8f98")
+        self.state.setText(info.status)
+        self.state.setStyleSheet(
+            f"color:{color};border:1px solid {color};border-radius:6px;padding:0 6px;"
+        )
+        self.needs.setVisible(info.needs_input)
+        self.needs.setToolTip(info.reason)
+        self.pin.blockSignals(True)
+        self.pin.setChecked(info.pinned)
+        self.pin.blockSignals(False)
+        self.cont.setVisible(info.status == "completed")
+        self.kill.setVisible(info.status == "active")
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self.maximize_requested.emit()
+        event.accept()
+
+
+class Tile(QFrame):
+    """One session in the grid. Emits ``focused`` when the user clicks or types in it."""
+
+    focused = Signal(str)
+    typed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("tile")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.session_id: str | None = None
+        self.info: TileInfo | None = None
+        self.header = TileHeader(self)
+        self.view: TerminalView | None = None
+        self.placeholder = QLabel("No session", self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setObjectName("tilePlaceholder")
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(1, 1, 1, 1)
+        self._layout.setSpacing(0)
+        self._layout.addWidget(self.header)
+        self._layout.addWidget(self.placeholder, 1)
+        self.header.hide()
+
+    def attach(
+        self,
+        info: TileInfo,
+        model: TerminalModel,
+        send: Callable[[bytes], None],
+        on_resize: Callable[[int, int], None],
+        theme: str,
+    ) -> None:
+        """Show ``info.session_id`` with its terminal model."""
+        if self.view is not None and self.session_id != info.session_id:
+            self._drop_view()
+        if self.view is None:
+            self.view = TerminalView(model, send, on_resize, self, theme=theme)
+            self.view.installEventFilter(self)
+            self._layout.addWidget(self.view, 1)
+        elif self.view.model is not model:  # the session was continued: a new model
+            self.view.set_model(model)
+        self.session_id = info.session_id
+        self.placeholder.hide()
+        self.view.show()
+        self.header.show()
+        self.set_info(info)
+
+    def _drop_view(self) -> None:
+        if self.view is not None:
+            self._layout.removeWidget(self.view)
+            self.view.removeEventFilter(self)
+            self.view.deleteLater()
+            self.view = None
+
+    def detach(self) -> None:
+        self._drop_view()
+        self.session_id = None
+        self.info = None
+        self.header.hide()
+        self.placeholder.show()
+
+    def set_info(self, info: TileInfo) -> None:
+        self.info = info
+        self.header.show_info(info)
+        color = NEEDS_INPUT_COLOR if info.needs_input else "transparent"
+        self.setStyleSheet(f"QFrame#tile {{ border: 2px solid {color}; }}")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view and self.session_id is not None:
+            if event.type() == QEvent.Type.FocusIn:
+                self.focused.emit(self.session_id)
+            elif event.type() == QEvent.Type.KeyPress:
+                self.typed.emit(self.session_id)
+        return False
+
+
+class Grid(QWidget):
+    """Tiles laid out in rows × columns; one can be maximized."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("grid")
+        self._layout = QGridLayout(self)
+        self._layout.setContentsMargins(4, 4, 4, 4)
+        self._layout.setSpacing(4)
+        self.tiles: list[Tile] = []
+        self.maximized: str | None = None
+        self._shape = (1, 1)
+
+    def ensure_tiles(self, count: int) -> list[Tile]:
+        while len(self.tiles) < count:
+            self.tiles.append(Tile(self))
+        return self.tiles[:count]
+
+    def arrange(self, shape: tuple[int, int], count: int) -> None:
+        """Lay ``count`` tiles out on a ``shape`` grid (rows, columns)."""
+        self._shape = shape
+        rows, cols = shape
+        for tile in self.tiles:
+            self._layout.removeWidget(tile)
+            tile.hide()
+        visible = self.ensure_tiles(count)
+        if self.maximized is not None:
+            for tile in visible:
+                if tile.session_id == self.maximized:
+                    self._layout.addWidget(tile, 0, 0)
+                    tile.show()
+                    return
+            self.maximized = None
+        for i, tile in enumerate(visible):
+            self._layout.addWidget(tile, i // cols, i % cols)
+            tile.show()
+        for r in range(3):
+            self._layout.setRowStretch(r, 1 if r < rows else 0)
+        for c in range(3):
+            self._layout.setColumnStretch(c, 1 if c < cols else 0)
+
+    def tile_of(self, session_id: str) -> Tile | None:
+        for tile in self.tiles:
+            if tile.session_id == session_id and tile.isVisible():
+                return tile
+        return None
+
+    def toggle_maximize(self, session_id: str, count: int) -> None:
+        self.maximized = None if self.maximized == session_id else session_id
+        self.arrange(self._shape, count)
