@@ -44,7 +44,22 @@ from c3desk.terminal import TerminalModel  # noqa: E402
 from c3desk.ui.terminal_view import TerminalView  # noqa: E402
 
 COLS, ROWS = 120, 40
-WORDS = "def class return self import from if else for while async await yield lambda".split()
+WORDS = [
+    "def",
+    "class",
+    "return",
+    "self",
+    "import",
+    "from",
+    "if",
+    "else",
+    "for",
+    "while",
+    "async",
+    "await",
+    "yield",
+    "lambda",
+]
 REQUIRED = {"one_row": 2.0, "full_tile": 8.0, "grid_3x3": 16.0, "key_to_glyph": 20.0}
 
 
@@ -159,7 +174,9 @@ def bench_key_to_glyph(keys: int) -> list[float]:
             t0 = time.perf_counter()
             QTest.keyClick(view, letter)
 
-            def painted(x: int = x, y: int = y, before: int = frames_before) -> bool:
+            def painted(
+                x: int = x, y: int = y, before: int = frames_before, letter: str = letter
+            ) -> bool:
                 if view.frames == before or model.cell(x, y)[0] != letter:
                     return False
                 image = view.grab().toImage()

@@ -1155,7 +1155,7 @@ class TerminalView(QWidget):
         p.setPen(self._color(pal.marker_text))
         p.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
         # A bar down the right edge says "history" even where the badge is not looked at.
-        p.fillRect(self.width() - 3, 0, 3, self.height(), self._color(pal.marker, 200))
+        p.fillRect(self.width() - 3, 0, 3, self.height(), self._color(pal.marker))
 
     # -- geometry ------------------------------------------------------------------------------
 
