@@ -1140,6 +1140,7 @@ class FakeClaude:
                 code = int(arg or "0")
             except ValueError:
                 code = 1
+            self.render()  # what the turn printed stays on screen, as Claude Code leaves it
             self.shutdown(code, "other")
         elif name == "signal":
             self.die_by_signal(arg)
