@@ -17,7 +17,7 @@ import math
 import sys
 import time
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import ClassVar, NamedTuple
 
@@ -418,6 +418,21 @@ def frame_governor() -> FrameGovernor:
 
 
 # -- the view -----------------------------------------------------------------------------------
+
+
+ROW_CACHE_BYTES = 48 * 1024 * 1024
+_row_caches: dict[tuple[object, ...], OrderedDict[object, tuple[QImage, object]]] = {}
+
+
+def _row_cache(key: tuple[object, ...]) -> OrderedDict[object, tuple[QImage, object]]:
+    """Rendered rows shared by the views that draw alike (same font, palette, width): nine
+    tiles of the same agent redraw the same lines. One size of view at a time is kept."""
+    cache = _row_caches.get(key)
+    if cache is None:
+        if len(_row_caches) >= 4:
+            _row_caches.pop(next(iter(_row_caches)))
+        cache = _row_caches[key] = OrderedDict()
+    return cache
 
 
 def _history_deque(model: TerminalModel) -> deque[object] | None:
@@ -853,18 +868,22 @@ class TerminalView(QWidget):
             draw = sorted(y for y in dirty if 0 <= y < rows)
         region = QRegion()
         if draw:
+            cache = _row_cache(self._render_key())
+            ch = self._ch
             p = QPainter(self._frame)
             try:
                 hist_len = model.scrollback_len
                 top_line = hist_len - self._scroll
+                row_of = getattr(getattr(model, "screen", None), "row", None)
                 for row in draw:
                     line = top_line + row
-                    runs = (
-                        model.scrollback_runs(line)
-                        if line < hist_len
-                        else model.row_runs(line - hist_len)
-                    )
-                    self._paint_row(p, row * self._ch, runs)
+                    if line < hist_len:
+                        image = self._row_image(model.scrollback_runs(line), cache)
+                    elif row_of is not None:
+                        image = self._screen_row_image(model, row_of, line - hist_len, cache)
+                    else:
+                        image = self._row_image(model.row_runs(line - hist_len), cache)
+                    p.drawImage(0, row * ch, image)
             finally:
                 p.end()
             if self._full:
@@ -883,6 +902,65 @@ class TerminalView(QWidget):
             self.update(region)
         self.frames += 1
         frame_governor().note_paint(time.perf_counter() - t0)
+
+    def _render_key(self) -> tuple[object, ...]:
+        """What a rendered row depends on besides its runs."""
+        font = self._fonts[0]
+        return (
+            font.key(),
+            self._palette.name,
+            self._cw,
+            self._ch,
+            self._frame_cols,
+            self._frame.devicePixelRatioF(),
+        )
+
+    def _screen_row_image(
+        self,
+        model: TerminalModel,
+        row_of: Callable[[int], tuple[list[str], list[Style]]],
+        y: int,
+        cache: OrderedDict[object, tuple[QImage, object]],
+    ) -> QImage:
+        """A visible row, looked up by its cells before any runs are built: building runs
+        costs more than drawing a cached row. Styles are interned by the model, so their ids
+        stand for them; the entry holds the styles so no id is reused while it exists."""
+        chars, styles = row_of(y)
+        key = ("".join(chars), tuple(map(id, styles)))
+        entry = cache.get(key)
+        if entry is not None:
+            cache.move_to_end(key)
+            return entry[0]
+        return self._row_image(model.row_runs(y), cache, key, list(styles))
+
+    def _row_image(
+        self,
+        runs: list[Run],
+        cache: OrderedDict[object, tuple[QImage, object]],
+        key: object = None,
+        keep: object = None,
+    ) -> QImage:
+        """A rendered row, from the shared cache when the same runs were drawn before."""
+        if key is None:
+            key = tuple(runs)
+        entry = cache.get(key)
+        if entry is not None:
+            cache.move_to_end(key)
+            return entry[0]
+        dpr = self._frame.devicePixelRatioF()
+        width = self._frame_cols * self._cw
+        image = QImage(round(width * dpr), round(self._ch * dpr), QImage.Format.Format_RGB32)
+        image.setDevicePixelRatio(dpr)
+        rp = QPainter(image)
+        try:
+            self._paint_row(rp, 0, runs)
+        finally:
+            rp.end()
+        cache[key] = (image, keep)
+        limit = max(64, ROW_CACHE_BYTES // max(1, image.sizeInBytes()))
+        while len(cache) > limit:
+            cache.popitem(last=False)
+        return image
 
     def _row_rect(self, row: int) -> QRect:
         return QRect(0, PADDING + row * self._ch, self.width(), self._ch)
