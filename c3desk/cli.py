@@ -58,6 +58,9 @@ def build_parser() -> Parser:
     p.add_argument("--version", action="version", version=f"c3desk {__version__}")
     p.add_argument("--home", metavar="DIR", help="data directory (default: $C3DESK_HOME)")
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
+    p.add_argument(
+        "--screenshot", metavar="PNG", help="(GUI) save the window to PNG once it has drawn, quit"
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     a = sub.add_parser("add", help="queue a new session")

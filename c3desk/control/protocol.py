@@ -8,7 +8,8 @@ Each request is one JSON object on one line; each gets exactly one reply line::
 
 Commands: ``ping`` → {pid, version, home}; ``send`` {id, text, enter}; ``key`` {id, key};
 ``screen`` {id} → [rows]; ``kill`` {id}; ``continue`` {id} → new status; ``retry`` {id};
-``pause``; ``resume``; ``wake`` (re-read the queue now); ``live`` → {id: {pid, backlog}};
+``pause``; ``resume``; ``wake`` (re-read the queue now); ``focus`` (raise the window);
+``live`` → {id: {pid, backlog}};
 ``hook`` {session, event, payload} (reports from Claude Code hooks).
 Lines longer than :data:`MAX_LINE` are refused.
 """
@@ -27,6 +28,7 @@ COMMANDS = (
     "pause",
     "resume",
     "wake",
+    "focus",
     "live",
     "hook",
 )

@@ -141,6 +141,9 @@ class ControlServer:
         if cmd in ("pause", "resume"):
             e.set_paused(cmd == "pause")
             return None
+        if cmd == "focus":
+            e.request_focus()
+            return None
         if cmd == "wake":
             e.wake()
             return None

@@ -47,7 +47,7 @@ ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new 
 FEED_BUDGET = 0.004  # seconds of parsing per loop turn before yielding to other callbacks
 KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 
-EventKind = Literal["changed", "output", "queue", "settings"]
+EventKind = Literal["changed", "output", "queue", "settings", "focus"]
 
 
 @dataclass(frozen=True)
@@ -612,6 +612,10 @@ class Engine:
         cfg.set_setting("queue_paused", "true" if paused else "false")
         self._emit("settings")
         self.wake()
+
+    def request_focus(self) -> None:
+        """Another launch of c3desk asked this instance to show its window."""
+        self._emit("focus")
 
     def live_status(self) -> dict[str, Any]:
         return {

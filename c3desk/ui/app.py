@@ -1,30 +1,90 @@
-"""The GUI's composition root: builds the application and its window on one qasync loop."""
+"""The GUI's composition root: QApplication, the qasync loop, the instance, the window."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
+from pathlib import Path
 
 import qasync
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from c3desk.config import Paths
+from c3desk.control import client as control
+from c3desk.control.server import AlreadyRunning
+from c3desk.core import settings as cfg
+from c3desk.core.errors import C3Error
+from c3desk.runtime import Instance
+from c3desk.ui.icons import app_icon
 from c3desk.ui.main_window import MainWindow
+from c3desk.ui.theme import apply_theme
 
 
 def run_gui(paths: Paths, args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("c3desk")
+    app.setOrganizationName("c3desk")
     app.setDesktopFileName("c3desk")
-    window = MainWindow(paths)
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)  # the tray may keep the app running
+    apply_theme(app, str(cfg.get_settings()["theme"]))
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    screenshot = getattr(args, "screenshot", None)
+    with loop:
+        return loop.run_until_complete(_main(app, paths, screenshot))
+
+
+async def _main(app: QApplication, paths: Paths, screenshot: str | None) -> int:
+    instance = Instance(paths)
+    try:
+        await instance.start()
+    except AlreadyRunning:
+        # The first instance owns the engine: show its window instead.
+        with contextlib.suppress(C3Error):
+            control.request(paths, {"cmd": "focus"}, timeout=3.0)
+        print(f"c3desk is already running on {paths.home}; its window was raised", file=sys.stderr)
+        return 0
+    done = asyncio.Event()
+    settings = QSettings(str(paths.home / "ui.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(paths, instance.engine, settings=settings, on_quit=done.set)
     window.show()
-
-    async def until_closed() -> None:
-        closed = asyncio.Event()
-        app.lastWindowClosed.connect(closed.set)
-        await closed.wait()
-
-    qasync.run(until_closed())
+    # Python signal handlers run only when Python code does: a timer gives them the chance.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    heartbeat = QTimer(interval=250)
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start()
+    shot = (
+        asyncio.ensure_future(_screenshot(window, Path(screenshot), done)) if screenshot else None
+    )
+    try:
+        await done.wait()
+    finally:
+        heartbeat.stop()
+        if shot is not None:
+            shot.cancel()
+        window.save_state()
+        window.hide()
+        await instance.stop()
+        app.processEvents()
     return 0
+
+
+async def _screenshot(window: MainWindow, path: Path, done: asyncio.Event) -> None:
+    """Wait until the visible tiles have drawn (or 20 s), save the window, quit."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while loop.time() < deadline:
+        views = [t.view for t in window.grid.tiles if t.isVisible() and t.view is not None]
+        if views and all(any(row.strip() for row in v.model.display) for v in views):
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.5)  # let spinners and prompts settle as a person would see them
+    window.grab().save(str(path))
+    done.set()

@@ -1,34 +1,422 @@
-"""The main window. For now: the queue as a read-only table, refreshed from the database."""
+"""The main window: queue dock, grid of live terminals, artifacts dock, status bar, tray.
+
+It wires widgets to the engine and holds no rules of its own: which sessions are shown is
+:class:`~c3desk.core.focus.FocusPolicy` (through the grid controller), when to notify is
+:class:`~c3desk.core.alerts.AlertPolicy`, and every action is an engine or core operation.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QMainWindow, QTableWidget, QTableWidgetItem
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
 
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
+from c3desk.core import settings as cfg
+from c3desk.core.alerts import AlertPolicy
+from c3desk.core.engine import Engine, EngineEvent
+from c3desk.core.errors import C3Error
+from c3desk.store.models import Session, Worker
+from c3desk.ui.artifacts_panel import ArtifactsPanel
+from c3desk.ui.dialogs import NewSessionDialog, SettingsDialog, WorkersDialog
+from c3desk.ui.grid import Grid
+from c3desk.ui.grid_controller import GridController
+from c3desk.ui.icons import app_icon
+from c3desk.ui.queue_dock import QueueDock
+from c3desk.ui.theme import apply_theme
+from c3desk.ui.tray import TrayController
 
-COLUMNS = ("position", "title", "status", "working_directory", "needs_input")
+SHORTCUTS: list[tuple[str, str]] = [
+    ("Ctrl+Shift+N", "New session"),
+    ("Ctrl+Shift+J", "Next session needing input"),
+    ("Ctrl+Shift+Right", "Focus the next tile"),
+    ("Ctrl+Shift+Left", "Focus the previous tile"),
+    ("Ctrl+Shift+M", "Maximize / restore the focused tile"),
+    ("Ctrl+Shift+P", "Pause / resume the queue"),
+    ("Ctrl+Shift+A", "Show the artifacts of the focused session"),
+    ("Ctrl+Shift+C / Ctrl+Shift+V", "Copy / paste in a terminal"),
+    ("Shift+PageUp / Shift+PageDown", "Scroll a terminal's history"),
+    ("F1", "This list"),
+]
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, paths: Paths) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        engine: Engine,
+        *,
+        settings: QSettings | None = None,
+        on_quit: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__()
         self.paths = paths
-        self.setWindowTitle("c3desk")
-        self.resize(1100, 700)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels([c.replace("_", " ") for c in COLUMNS])
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.setCentralWidget(self.table)
-        self.refresh()
-        self._timer = QTimer(self, interval=1000, timeout=self.refresh)
-        self._timer.start()
+        self.engine = engine
+        self.qsettings = settings or QSettings()
+        self._on_quit = on_quit or (lambda: QApplication.instance().quit())  # type: ignore[union-attr]
+        self._quitting = False
+        self._tasks: set[asyncio.Future[None]] = set()
+        self.setObjectName("mainWindow")
+        self.setWindowIcon(app_icon())
+        self.resize(1400, 900)
+        values = cfg.get_settings()
+        self.theme = str(values["theme"])
 
-    def refresh(self) -> None:
-        rows = [sess.as_dict(s) for s in sess.list_sessions()]
-        self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, key in enumerate(COLUMNS):
-                value = row[key]
-                self.table.setItem(r, c, QTableWidgetItem("" if value is None else str(value)))
+        self.grid = Grid(self)
+        self.setCentralWidget(self.grid)
+        self.controller = GridController(engine, self.grid, self.theme)
+        self.controller.on_error = self.show_error
+
+        self.queue = QueueDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.queue)
+        self.artifacts = ArtifactsPanel(paths, self)
+        self.artifacts_dock = QDockWidget("Artifacts", self)
+        self.artifacts_dock.setObjectName("artifactsDock")
+        self.artifacts_dock.setWidget(self.artifacts)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.artifacts_dock)
+        self.artifacts_dock.hide()
+
+        self.alerts = AlertPolicy()
+        self.tray = TrayController(self)
+        self._status = QLabel(self)
+        self.statusBar().addPermanentWidget(self._status)
+
+        self._build_actions()
+        self._connect()
+        self._refresh_timer = QTimer(self, singleShot=True, interval=100, timeout=self._refresh)
+        engine.subscribe(self._on_engine_event)
+        self.controller.refresh()
+        self.queue.model.refresh()
+        self._refresh()
+        self.restore_state()
+
+    # -- construction ------------------------------------------------------------------------
+
+    def _action(self, text: str, slot: Callable[[], Any], shortcut: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        session = bar.addMenu("&Session")
+        session.addAction(self._action("&New session…", self.new_session, "Ctrl+Shift+N"))
+        session.addAction(
+            self._action("Next needing &input", self.next_needing_input, "Ctrl+Shift+J")
+        )
+        self.pause_action = self._action("&Pause queue", self.toggle_pause, "Ctrl+Shift+P")
+        self.pause_action.setCheckable(True)
+        session.addAction(self.pause_action)
+        session.addSeparator()
+        session.addAction(self._action("&Quit", self.quit))
+        view = bar.addMenu("&View")
+        view.addAction(self._action("Next tile", lambda: self.cycle_focus(1), "Ctrl+Shift+Right"))
+        view.addAction(
+            self._action("Previous tile", lambda: self.cycle_focus(-1), "Ctrl+Shift+Left")
+        )
+        view.addAction(
+            self._action(
+                "&Maximize / restore", self.controller.toggle_maximize_focused, "Ctrl+Shift+M"
+            )
+        )
+        view.addAction(self._action("&Artifacts", self.show_focused_artifacts, "Ctrl+Shift+A"))
+        view.addSeparator()
+        view.addAction(self.queue.toggleViewAction())
+        view.addAction(self.artifacts_dock.toggleViewAction())
+        tools = bar.addMenu("&Tools")
+        tools.addAction(self._action("&Workers…", self.show_workers))
+        tools.addAction(self._action("&Settings…", self.show_settings))
+        helpm = bar.addMenu("&Help")
+        helpm.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts, "F1"))
+
+    def _connect(self) -> None:
+        q = self.queue
+        q.continueRequested.connect(lambda sid: self._op(self.engine.continue_session, sid))
+        q.retryRequested.connect(lambda sid: self._op(self.engine.retry_session, sid))
+        q.killRequested.connect(self.kill)
+        q.removeRequested.connect(lambda sid: self._op(sess.remove_session, sid))
+        q.pinRequested.connect(lambda sid, on: self._op(sess.set_lock, sid, on))
+        q.openFolderRequested.connect(self.open_folder)
+        q.artifactsRequested.connect(self.show_artifacts)
+        q.sessionSelected.connect(self.controller.request)
+        c = self.controller
+        c.kill_requested.connect(self.kill)
+        c.continue_requested.connect(lambda sid: self._op(self.engine.continue_session, sid))
+        c.pin_requested.connect(lambda sid, on: self._op(sess.set_lock, sid, on))
+        c.needs_input_changed.connect(self._on_needs_input)
+        c.counts_changed.connect(self._schedule_refresh)
+        t = self.tray
+        t.showHideRequested.connect(self.toggle_visible)
+        t.newSessionRequested.connect(self.new_session)
+        t.pauseToggled.connect(lambda paused: self.set_paused(paused))
+        t.quitRequested.connect(self.quit)
+        t.notificationClicked.connect(self.focus_session)
+
+    # -- engine → window ---------------------------------------------------------------------
+
+    def _on_engine_event(self, event: EngineEvent) -> None:
+        if event.kind == "output":
+            return
+        if event.kind == "focus":
+            self.bring_to_front()
+            return
+        if event.session_id is not None:
+            self.queue.model.refresh_session(event.session_id)
+        else:
+            self.queue.model.refresh()
+        if self.artifacts_dock.isVisible() and event.session_id == self.artifacts.session_id:
+            self.artifacts.refresh()
+        self._schedule_refresh()
+
+    def _schedule_refresh(self) -> None:
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def _refresh(self) -> None:
+        """Status bar, window title and tray count."""
+        values = cfg.get_settings()
+        active = Session.select().where(Session.status == "active").count()
+        queued = Session.select().where(Session.status == "queued").count()
+        needing = (
+            Session.select()
+            .where(
+                (Session.status == "active") & (Session.needs_input == True)  # noqa: E712
+            )
+            .count()
+        )
+        workers = Worker.select().count()
+        connected = Worker.select().where(Worker.status == "connected").count()
+        paused = bool(values["queue_paused"])
+        parts = [
+            f"Active {active}/{values['max_concurrent_sessions']}",
+            f"Queued {queued}",
+            f"Needs input {needing}",
+            f"Workers {connected}/{workers} connected",
+        ]
+        if paused:
+            parts.append("Queue paused")
+        self._status.setText("   ·   ".join(parts))
+        self.setWindowTitle(f"c3desk ({needing})" if needing else "c3desk")
+        self.tray.update_count(needing)
+        self.pause_action.blockSignals(True)
+        self.pause_action.setChecked(paused)
+        self.pause_action.blockSignals(False)
+        self.tray.set_paused(paused)
+
+    def _on_needs_input(self, sid: str, needs: bool, title: str, reason: str) -> None:
+        self.alerts.set_context(self.isActiveWindow(), self.controller.policy.typing)
+        note = self.alerts.on_change(sid, needs, title, reason, time.monotonic())
+        if note is None:
+            return
+        if self.tray.available:
+            self.tray.notify(note.session_id, note.title, note.text)
+        else:
+            self.tray.fallback_alert(self)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def _op(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except C3Error as exc:
+            self.show_error(str(exc))
+        self.engine.wake()
+        self.queue.model.refresh()
+        self.controller.refresh()
+
+    def show_error(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10_000)
+
+    def kill(self, sid: str) -> None:
+        async def run() -> None:
+            try:
+                await self.engine.kill(sid)
+            except C3Error as exc:
+                self.show_error(str(exc))
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def new_session(self) -> None:
+        dialog = NewSessionDialog(self.paths, self)
+        dialog.created.connect(self._created)
+        dialog.open()
+
+    def _created(self, sid: str) -> None:
+        self.engine.wake()
+        self.queue.model.refresh()
+
+    def show_settings(self) -> None:
+        dialog = SettingsDialog(self.paths, self)
+        dialog.settingChanged.connect(self.apply_setting)
+        dialog.open()
+
+    def apply_setting(self, key: str, value: object) -> None:
+        if key == "theme":
+            self.theme = str(value)
+            app = QApplication.instance()
+            if isinstance(app, QApplication):
+                apply_theme(app, self.theme)
+            self.controller.set_theme(self.theme)
+        self.engine.wake()
+        self.controller.refresh()
+        self._refresh()
+
+    def show_workers(self) -> None:
+        dialog = WorkersDialog(self)
+        dialog.workersChanged.connect(self._refresh)
+        dialog.open()
+
+    def show_artifacts(self, sid: str) -> None:
+        self.artifacts.show_session(sid)
+        self.artifacts_dock.show()
+        self.artifacts_dock.raise_()
+
+    def show_focused_artifacts(self) -> None:
+        sid = self.controller.policy.typing
+        if sid:
+            self.show_artifacts(sid)
+
+    def open_folder(self, sid: str) -> None:
+        try:
+            folder = sess.find_session(sid).working_directory
+        except C3Error as exc:
+            self.show_error(str(exc))
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+
+    def toggle_pause(self) -> None:
+        self.set_paused(self.pause_action.isChecked())
+
+    def set_paused(self, paused: bool) -> None:
+        self.engine.set_paused(paused)
+        self._refresh()
+
+    def next_needing_input(self) -> None:
+        waiting = self.controller.needing_input()
+        if not waiting:
+            self.show_error("No session needs input")
+            return
+        current = self.controller.policy.typing
+        later = (
+            waiting[(waiting.index(current) + 1) % len(waiting)]
+            if current in waiting
+            else (waiting[0])
+        )
+        self.focus_session(later)
+
+    def focus_session(self, sid: str) -> None:
+        self.bring_to_front()
+        self.controller.request(sid)
+
+    def cycle_focus(self, step: int) -> None:
+        tiles = [t for t in self.grid.tiles if t.isVisible() and t.view is not None]
+        if not tiles:
+            return
+        current = next((i for i, t in enumerate(tiles) if t.view and t.view.hasFocus()), -1)
+        target = tiles[(current + step) % len(tiles)]
+        if target.view is not None:
+            target.view.setFocus()
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in SHORTCUTS)
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setText(f"<table cellspacing=6>{rows}</table>")
+        box.open()
+
+    def bring_to_front(self) -> None:
+        self.show()
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.raise_()
+        self.activateWindow()
+
+    def toggle_visible(self) -> None:
+        if self.isVisible():
+            self.hide()
+        else:
+            self.bring_to_front()
+
+    # -- persistence and closing -------------------------------------------------------------
+
+    def save_state(self) -> None:
+        s = self.qsettings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("grid/tiles", [t or "" for t in self.controller.policy.tiles])
+
+    def restore_state(self) -> None:
+        s = self.qsettings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        tiles = s.value("grid/tiles")
+        if isinstance(tiles, list):
+            known = {row.id for row in Session.select(Session.id)}
+            now = time.monotonic()
+            for sid in tiles:
+                if isinstance(sid, str) and sid in known:
+                    self.controller.policy.request(sid, now)
+            self.controller.refresh()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._quitting:
+            self.save_state()
+            event.accept()
+            return
+        if self.engine.live:
+            event.ignore()
+            self._ask_before_closing()
+            return
+        self.save_state()
+        event.accept()
+        self.quit()
+
+    def _ask_before_closing(self) -> None:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Quit c3desk?")
+        box.setText(
+            f"{len(self.engine.live)} session(s) are running. Quitting ends them "
+            "(their scrollback is kept)."
+        )
+        quit_button = box.addButton("Quit and end sessions", QMessageBox.ButtonRole.AcceptRole)
+        tray_button = box.addButton("Keep running in the tray", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        tray_button.setEnabled(self.tray.available)
+
+        def answered(button: QWidget) -> None:
+            if button is quit_button:
+                self.quit()
+            elif button is tray_button:
+                self.save_state()
+                self.hide()
+
+        box.buttonClicked.connect(answered)
+        box.open()
+
+    def quit(self) -> None:
+        self._quitting = True
+        self.save_state()
+        self._on_quit()
