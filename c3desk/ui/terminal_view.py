@@ -12,9 +12,7 @@ data is never throttled, only painting.
 
 from __future__ import annotations
 
-import ctypes
 import math
-import sys
 import time
 import weakref
 from collections import OrderedDict, deque
@@ -60,22 +58,6 @@ from c3desk.terminal import Run, Style, TerminalModel
 from c3desk.ui.keymap import key_to_bytes
 from c3desk.ui.palette import DARK, RGB, TerminalPalette, palette_for
 from c3desk.ui.selection import Selection, SelectionMode, text_to_cells
-
-
-def _guard_none_refcount() -> None:
-    """Work around PySide6 6.12's abi3 wheels on Python 3.11: every call of a C++ method that
-    returns void drops a reference to ``None`` it never took (they assume 3.12's immortal
-    None), so a few thousand paint calls end the process with "deallocating None". Give
-    ``None`` a practically endless count, as 3.12 does; harmless where the bug is absent.
-    """
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
-        return
-    refcount = ctypes.c_ssize_t.from_address(id(None))
-    if refcount.value < 1 << 40:
-        refcount.value += 1 << 50
-
-
-_guard_none_refcount()
 
 DEBOUNCE = 0.010  # after output, wait this long for more before painting
 CAP = 0.040  # but never more than this after the first unpainted output
