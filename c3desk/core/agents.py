@@ -386,7 +386,8 @@ AIDER = AgentProfile(
     idle_tail=1,
 )
 
-SHELL = AgentProfile(name="shell", command=(), prompt_args=(), id_source="none")
+# The user's login shell; with a prompt, the prompt is the command line it runs.
+SHELL = AgentProfile(name="shell", command=(), prompt_args=("-c", "{prompt}"), id_source="none")
 
 BUILTIN_PROFILES: Mapping[str, AgentProfile] = {
     p.name: p for p in (CLAUDE, CODEX, GEMINI, AIDER, SHELL)

@@ -47,11 +47,14 @@ def session_environment(base: Mapping[str, str] | None = None) -> dict[str, str]
 
 
 def command_for(profile: AgentProfile, settings: Mapping[str, object]) -> list[str]:
-    """The profile's command, or the setting that overrides it (``claude_command``)."""
+    """The profile's command, the setting that overrides it (``claude_command``), or for a
+    profile without one (``shell``) the user's shell."""
     if profile.command_setting:
         value = settings.get(profile.command_setting)
         if isinstance(value, str) and value.strip():
             return shlex.split(value)
+    if not profile.command:
+        return [os.environ.get("SHELL") or "/bin/sh"]
     return list(profile.command)
 
 

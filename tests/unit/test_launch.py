@@ -1,0 +1,111 @@
+"""Launch planning: argv for fresh, continued and retried sessions; PATH; transcripts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from c3desk.core.agents import load_profiles
+from c3desk.core.launch import (
+    command_for,
+    encode_project_dir,
+    plan_launch,
+    session_environment,
+    transcript_path,
+)
+from c3desk.transports import shellpath
+
+PROFILES = load_profiles(None)
+CLAUDE = PROFILES["claude"]
+
+
+def plan(mode: str, tmp_path: Path, cid: str | None = None, prompt: str | None = "hi") -> list[str]:
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "cfg")}
+    return plan_launch(
+        CLAUDE,
+        ["claude"],
+        mode=mode,  # type: ignore[arg-type]
+        prompt=prompt,
+        conversation_id=cid,
+        cwd=str(tmp_path),
+        env=env,
+        new_id="11111111-2222-3333-4444-555555555555",
+    ).argv
+
+
+def make_transcript(tmp_path: Path, cid: str) -> None:
+    path = transcript_path(str(tmp_path), cid, {"CLAUDE_CONFIG_DIR": str(tmp_path / "cfg")})
+    path.parent.mkdir(parents=True)
+    path.write_text("{}\n")
+
+
+def test_encoding_of_project_dirs() -> None:
+    assert encode_project_dir("/home/me/my_proj.v2") == "-home-me-my-proj-v2"
+
+
+def test_fresh_start_assigns_the_id(tmp_path: Path) -> None:
+    assert plan("fresh", tmp_path) == [
+        "claude",
+        "--session-id",
+        "11111111-2222-3333-4444-555555555555",
+        "hi",
+    ]
+
+
+def test_continue_resumes_by_id_when_the_transcript_exists(tmp_path: Path) -> None:
+    assert plan("continue", tmp_path, "abc") == ["claude", "-c"]
+    make_transcript(tmp_path, "abc")
+    assert plan("continue", tmp_path, "abc") == ["claude", "--resume", "abc"]
+
+
+def test_retry_resumes_with_the_prompt_or_starts_over(tmp_path: Path) -> None:
+    assert plan("retry", tmp_path, "abc") == ["claude", "--session-id", "abc", "hi"]
+    make_transcript(tmp_path, "abc")
+    assert plan("retry", tmp_path, "abc") == ["claude", "--resume", "abc", "hi"]
+
+
+def test_prompt_text_is_one_argument_never_parsed(tmp_path: Path) -> None:
+    nasty = "$(rm -rf ~); `x` {id} {prompt} 'q' \"d\""
+    argv = plan("fresh", tmp_path, prompt=nasty)
+    assert argv[-1] == nasty
+
+
+def test_shell_profile_runs_the_prompt_with_the_users_shell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHELL", "/bin/bash")
+    shell = PROFILES["shell"]
+    command = command_for(shell, {})
+    assert command == ["/bin/bash"]
+    assert shell.launch_argv("make test", None, command) == ["/bin/bash", "-c", "make test"]
+    assert shell.launch_argv(None, None, command) == ["/bin/bash"]
+
+
+def test_claude_command_setting_is_split_like_a_shell_would(tmp_path: Path) -> None:
+    cmd = command_for(CLAUDE, {"claude_command": "'/opt/my tools/claude' --model opus"})
+    assert cmd == ["/opt/my tools/claude", "--model", "opus"]
+
+
+def test_login_shell_path_is_merged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_shell = tmp_path / "loginsh"
+    fake_shell.write_text(
+        "#!/bin/sh\n"
+        'echo "noise from a profile script"\n'
+        'PATH="/opt/npm-global/bin:$PATH"\n'
+        'shift; eval "$2"\n'
+    )
+    fake_shell.chmod(0o755)
+    monkeypatch.setenv("SHELL", str(fake_shell))
+    shellpath.login_shell_path.cache_clear()
+    try:
+        merged = shellpath.merged_path("/usr/bin:/bin")
+    finally:
+        shellpath.login_shell_path.cache_clear()
+    parts = merged.split(os.pathsep)
+    assert parts[:2] == ["/usr/bin", "/bin"]
+    assert "/opt/npm-global/bin" in parts
+    env = session_environment({"PATH": "/usr/bin", "CLAUDECODE": "1"})
+    assert env["TERM"] == "xterm-256color" and env["COLORTERM"] == "truecolor"
+    assert "CLAUDECODE" not in env
