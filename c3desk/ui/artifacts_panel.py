@@ -1,0 +1,637 @@
+"""A session's artifacts (images, PDFs, diffs, other files) with a preview, and its events.
+
+The panel reads the database on the GUI thread, which under qasync is the loop that owns it.
+Previews read at most a bounded part of each file (image size capped, PDF first page only, a diff
+truncated, the first KB of other files), and a missing or unreadable file is shown as such.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from PySide6.QtCore import QMimeDatabase, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QFontDatabase,
+    QImage,
+    QImageReader,
+    QPixmap,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from c3desk.store.models import Artifact, Session, SessionEvent
+from c3desk.ui.diff_highlighter import DiffHighlighter
+from c3desk.ui.theme import current_theme, theme_colors
+
+TYPES: Final = ("image", "pdf", "diff", "file")
+TYPE_LABELS: Final = {"image": "Images", "pdf": "PDFs", "diff": "Diffs", "file": "Files"}
+#: Diffs larger than this are shown truncated, with a note.
+MAX_DIFF_BYTES: Final = 512 * 1024
+#: Other files: this much is shown when it is text.
+TEXT_PREVIEW_BYTES: Final = 1024
+#: Images are decoded at most this large (a 20000 px screenshot is scaled while reading).
+MAX_IMAGE_SIDE: Final = 4096
+#: The PDF page is rendered this wide (pixels), whatever its size in points.
+PDF_RENDER_WIDTH: Final = 900
+#: Events shown (the newest).
+MAX_EVENTS: Final = 500
+
+PATH_ROLE: Final = Qt.ItemDataRole.UserRole
+ID_ROLE: Final = Qt.ItemDataRole.UserRole + 1
+TYPE_ROLE: Final = Qt.ItemDataRole.UserRole + 2
+
+UrlOpener = Callable[[QUrl], Any]
+
+
+def _size_text(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"  # unreachable; keeps type checkers content
+
+
+# --- previews (pure functions of a path: easy to test, no widgets) -----------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What to show for one file: an image, text (maybe a diff), or only a message."""
+
+    kind: str  # "image" | "text" | "diff" | "message"
+    message: str = ""  # a one-line description under the preview (size, truncation, error)
+    image: QImage | None = None
+    text: str = ""
+
+
+def image_preview(path: Path) -> Preview:
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid() and max(size.width(), size.height()) > MAX_IMAGE_SIDE:
+        reader.setScaledSize(
+            size.scaled(MAX_IMAGE_SIDE, MAX_IMAGE_SIDE, Qt.AspectRatioMode.KeepAspectRatio)
+        )
+    image = reader.read()
+    if image.isNull():
+        return Preview("message", f"Cannot show this image: {reader.errorString()}")
+    w, h = (size.width(), size.height()) if size.isValid() else (image.width(), image.height())
+    return Preview("image", f"{w} × {h} px · {_size_text(path.stat().st_size)}", image=image)
+
+
+def pdf_preview(path: Path, width: int = PDF_RENDER_WIDTH) -> Preview:
+    """The first page of a PDF, rendered with pdfium ``width`` pixels wide."""
+    import pypdfium2 as pdfium  # imported on first use: start-up does not pay for it
+
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except (pdfium.PdfiumError, OSError) as exc:
+        return Preview("message", f"Cannot read this PDF: {exc}")
+    try:
+        pages = len(document)
+        if pages == 0:
+            return Preview("message", "This PDF has no pages")
+        page = document[0]
+        try:
+            page_width, _ = page.get_size()
+            scale = width / page_width if page_width > 0 else 1.0
+            bitmap = page.render(scale=scale, rev_byteorder=True, prefer_bgrx=True)
+            try:
+                # RGBX bytes straight into a QImage; copy() detaches it from pdfium's buffer.
+                image = QImage(
+                    bytes(bitmap.buffer),
+                    bitmap.width,
+                    bitmap.height,
+                    bitmap.stride,
+                    QImage.Format.Format_RGBX8888,
+                ).copy()
+            finally:
+                bitmap.close()
+        finally:
+            page.close()
+    except pdfium.PdfiumError as exc:
+        return Preview("message", f"Cannot render this PDF: {exc}")
+    finally:
+        document.close()
+    plural = "page" if pages == 1 else "pages"
+    return Preview(
+        "image",
+        f"Page 1 of {pages} {plural} · {_size_text(path.stat().st_size)}",
+        image=image,
+    )
+
+
+def _read_head(path: Path, limit: int) -> tuple[bytes, int]:
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        return handle.read(limit), size
+
+
+def diff_preview(path: Path, limit: int = MAX_DIFF_BYTES) -> Preview:
+    data, size = _read_head(path, limit)
+    text = data.decode("utf-8", "replace")
+    if size > limit:
+        text = text[: text.rfind("\n") + 1] if "\n" in text else text
+        shown = text.count("\n")
+        note = f"Truncated: the first {shown} lines ({_size_text(limit)} of {_size_text(size)})"
+    else:
+        note = f"{text.count(chr(10))} lines · {_size_text(size)}"
+    return Preview("diff", note, text=text)
+
+
+def _looks_like_text(data: bytes) -> str | None:
+    if b"\x00" in data:
+        return None
+    try:
+        # final=False: a multi-byte character cut at the end of the head is not an error.
+        return codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
+def file_preview(path: Path, limit: int = TEXT_PREVIEW_BYTES) -> Preview:
+    data, size = _read_head(path, limit)
+    mime = QMimeDatabase().mimeTypeForFile(str(path))
+    text = _looks_like_text(data)
+    if text is not None:
+        more = f" · showing the first {_size_text(limit)}" if size > limit else ""
+        return Preview("text", f"{mime.name()} · {_size_text(size)}{more}", text=text)
+    return Preview(
+        "message", f"{mime.comment() or mime.name()} ({mime.name()})\n{_size_text(size)}"
+    )
+
+
+def preview_for(kind: str, path: Path) -> Preview:
+    """The preview of artifact ``path`` of type ``kind``; a message when it cannot be shown."""
+    try:
+        if not path.exists():
+            return Preview("message", f"Missing: {path} no longer exists")
+        if path.is_dir():
+            return Preview("message", f"{path} is a folder")
+        if kind == "image":
+            return image_preview(path)
+        if kind == "pdf":
+            return pdf_preview(path)
+        if kind == "diff":
+            return diff_preview(path)
+        return file_preview(path)
+    except OSError as exc:
+        return Preview("message", f"Cannot read {path}: {exc.strerror or exc}")
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+def describe_event(kind: str, detail: str | None) -> tuple[str, str]:
+    """A one-line summary of a session event, and its full text (for a tooltip)."""
+    try:
+        data: Any = json.loads(detail) if detail else {}
+    except json.JSONDecodeError:
+        data = detail
+    if not isinstance(data, dict):
+        text = f"{kind}: {data}" if data else kind
+        return text, text
+    summary = kind.replace("_", " ")
+    full = ""
+    if kind == "state":
+        summary = f"{data.get('from', '?')} → {data.get('to', '?')}"
+        extras = []
+        if data.get("exit_code") is not None:
+            extras.append(f"exit code {data['exit_code']}")
+        if data.get("failure_reason"):
+            extras.append(str(data["failure_reason"]))
+        if data.get("pid") is not None:
+            extras.append(f"pid {data['pid']}")
+        if extras:
+            summary += f" ({'; '.join(extras)})"
+    elif kind == "auto_approved":
+        prompt = str(data.get("prompt", "")).strip()
+        lines = [row.strip() for row in prompt.splitlines() if row.strip()]
+        first = lines[0] if lines else ""
+        summary = f"auto-approved ({data.get('reason', '?')}): {first[:120]}"
+        full = prompt
+    elif kind == "agent":
+        summary = f"agent {data.get('state', '?')}"
+        if data.get("reason"):
+            summary += f" ({data['reason']})"
+        if data.get("needs_input"):
+            summary += " · needs input"
+    elif kind == "created":
+        summary = f"created at queue position {data.get('position', '?')}"
+    elif kind == "moved":
+        summary = f"moved from position {data.get('from', '?')} to {data.get('to', '?')}"
+    elif kind == "launch":
+        argv = data.get("argv")
+        command = shlex.join(str(a) for a in argv) if isinstance(argv, list) else "?"
+        summary = f"launched ({data.get('mode', 'new')}): {command}"
+    elif kind == "conversation":
+        summary = f"conversation id {data.get('id', '?')}"
+    elif kind in ("locked", "unlocked"):
+        summary = "pinned" if kind == "locked" else "unpinned"
+    elif kind == "worker_removed":
+        summary = f"worker {data.get('worker', '?')} removed; runs on any worker"
+    elif data:
+        summary += ": " + ", ".join(f"{k}={v}" for k, v in sorted(data.items()))
+    return summary, full or summary
+
+
+def _event_severity(kind: str, detail: str | None) -> str:
+    if kind == "auto_approved":
+        return "accent"
+    if kind == "agent" and detail and '"needs_input": true' in detail:
+        return "needs_input"
+    if kind in ("error", "failed") or (kind == "state" and detail and '"to": "failed"' in detail):
+        return "failed"
+    return ""
+
+
+# --- the panel ---------------------------------------------------------------------------------
+
+
+class _ImageView(QLabel):
+    """An image scaled to fit (never enlarged), rescaled as the panel resizes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setMinimumSize(80, 80)
+        self._image = QImage()
+
+    def set_image(self, image: QImage) -> None:
+        self._image = image
+        self._rescale()
+
+    def image(self) -> QImage:
+        return self._image
+
+    def _rescale(self) -> None:
+        if self._image.isNull():
+            self.clear()
+            return
+        dpr = self.devicePixelRatioF()
+        box = QSize(max(self.width(), 1), max(self.height(), 1)) * dpr
+        size = self._image.size()
+        if size.width() > box.width() or size.height() > box.height():
+            size = size.scaled(box, Qt.AspectRatioMode.KeepAspectRatio)
+        pixmap = QPixmap.fromImage(
+            self._image.scaled(
+                size,
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            if size != self._image.size()
+            else self._image
+        )
+        pixmap.setDevicePixelRatio(dpr)
+        self.setPixmap(pixmap)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+
+class ArtifactsPanel(QWidget):
+    """The artifacts of one session, grouped by type, with a preview; the session's events.
+
+    ``show_session(id)`` chooses the session (None: none); ``refresh()`` reloads both lists.
+    ``open_url`` opens files and folders (QDesktopServices.openUrl: the system's application,
+    never a shell); tests pass a recorder.
+    """
+
+    artifactSelected = Signal(str)  # the selected artifact's path ("" when none)
+
+    def __init__(self, parent: QWidget | None = None, *, open_url: UrlOpener | None = None) -> None:
+        super().__init__(parent)
+        self.session_id: str | None = None
+        self._open_url: UrlOpener = open_url or QDesktopServices.openUrl
+        self._theme = current_theme()
+        colors = theme_colors(self._theme)
+
+        self.heading = QLabel()
+        self.heading.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.heading.font()
+        font.setBold(True)
+        self.heading.setFont(font)
+        self.type_filter = QComboBox()
+        self.type_filter.addItem("All types", None)
+        for kind in TYPES:
+            self.type_filter.addItem(TYPE_LABELS[kind], kind)
+        self.type_filter.setToolTip("Show only artifacts of this type")
+        self.refresh_button = QPushButton("Refresh")
+        header = QHBoxLayout()
+        header.addWidget(self.heading, 1)
+        header.addWidget(self.type_filter)
+        header.addWidget(self.refresh_button)
+
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setMinimumWidth(180)
+
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.placeholder = QLabel()
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setEnabled(False)
+        self.image_view = _ImageView()
+        self.image_scroll = QScrollArea()
+        self.image_scroll.setWidget(self.image_view)
+        self.image_scroll.setWidgetResizable(True)
+        self.image_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.diff_view = QPlainTextEdit()
+        self.diff_view.setReadOnly(True)
+        self.diff_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.diff_view.setFont(mono)
+        self.highlighter = DiffHighlighter(self.diff_view.document(), self._theme)
+        self.text_view = QPlainTextEdit()
+        self.text_view.setReadOnly(True)
+        self.text_view.setFont(mono)
+        self.stack = QStackedWidget()
+        for page in (self.placeholder, self.image_scroll, self.diff_view, self.text_view):
+            self.stack.addWidget(page)
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.path_label = QLabel()
+        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.path_label.setStyleSheet(f"color: {colors['dim_text']};")
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Open with the system's application")
+        self.reveal_button = QPushButton("Reveal in folder")
+        self.reveal_button.setToolTip("Open the folder that holds this file")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.info, 1)
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.reveal_button)
+        preview = QWidget()
+        preview_layout = QVBoxLayout(preview)
+        preview_layout.setContentsMargins(0, 0, 0, 0)
+        preview_layout.addWidget(self.stack, 1)
+        preview_layout.addWidget(self.path_label)
+        preview_layout.addLayout(buttons)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.tree)
+        top.addWidget(preview)
+        top.setStretchFactor(0, 1)
+        top.setStretchFactor(1, 3)
+        top.setChildrenCollapsible(False)
+
+        self.events = QTreeWidget()
+        self.events.setColumnCount(3)
+        self.events.setHeaderLabels(["Time", "Event", "Detail"])
+        self.events.setRootIsDecorated(False)
+        self.events.setUniformRowHeights(True)
+        self.events.setAlternatingRowColors(True)
+        self.events.setWordWrap(False)
+        self.events.header().setStretchLastSection(True)
+        events_box = QWidget()
+        events_layout = QVBoxLayout(events_box)
+        events_layout.setContentsMargins(0, 0, 0, 0)
+        events_title = QLabel("Events (newest first)")
+        events_title.setFont(font)
+        events_layout.addWidget(events_title)
+        events_layout.addWidget(self.events)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(events_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.splitter, 1)
+
+        self.tree.currentItemChanged.connect(lambda _c, _p: self._show_current())
+        self.type_filter.currentIndexChanged.connect(lambda _i: self._fill_tree())
+        self.refresh_button.clicked.connect(self.refresh)
+        self.open_button.clicked.connect(self.open_current)
+        self.reveal_button.clicked.connect(self.reveal_current)
+        self._artifacts: list[Artifact] = []
+        self.show_session(None)
+
+    # --- public API ------------------------------------------------------------------------
+
+    def show_session(self, session_id: str | None) -> None:
+        """Show the artifacts and events of session ``session_id`` (None: nothing)."""
+        self.session_id = session_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the session's artifacts and events; keep the selected artifact selected."""
+        session = Session.get_or_none(Session.id == self.session_id) if self.session_id else None
+        if session is None:
+            self._artifacts = []
+            self.heading.setText(
+                "No session selected" if self.session_id is None else "Session not found"
+            )
+        else:
+            self.heading.setText(f"Artifacts of “{session.title or session.id}”")
+            self._artifacts = list(
+                Artifact.select()
+                .where(Artifact.session == session.id)
+                .order_by(Artifact.detected_at.desc(), Artifact.path)
+            )
+        self._fill_tree()
+        self._fill_events(session.id if session is not None else None)
+
+    @property
+    def theme(self) -> str:
+        """The theme the panel's own colours (diff, events) are drawn in."""
+        return self._theme
+
+    def set_theme(self, name: str) -> None:
+        """Recolour the diff view and events for theme ``name``."""
+        self._theme = name
+        self.highlighter.set_theme(name)
+        self.path_label.setStyleSheet(f"color: {theme_colors(name)['dim_text']};")
+        self._fill_events(self.session_id)
+
+    def artifact_items(self) -> dict[str, list[str]]:
+        """The listed paths by type, in display order (for tests and accessibility)."""
+        out: dict[str, list[str]] = {}
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            kind = group.data(0, TYPE_ROLE)
+            out[kind] = [group.child(j).data(0, PATH_ROLE) for j in range(group.childCount())]
+        return out
+
+    def select_path(self, path: str) -> bool:
+        """Select the artifact at ``path``; False when it is not listed."""
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            for j in range(group.childCount()):
+                item = group.child(j)
+                if item.data(0, PATH_ROLE) == path:
+                    self.tree.setCurrentItem(item)
+                    return True
+        return False
+
+    def current_path(self) -> str | None:
+        item = self.tree.currentItem()
+        path = item.data(0, PATH_ROLE) if item is not None else None
+        return path if isinstance(path, str) else None
+
+    def open_current(self) -> None:
+        """Open the selected file with the system's application."""
+        path = self.current_path()
+        if path and Path(path).exists():
+            self._open_url(QUrl.fromLocalFile(path))
+
+    def reveal_current(self) -> None:
+        """Open the folder holding the selected file."""
+        path = self.current_path()
+        if path and Path(path).parent.is_dir():
+            self._open_url(QUrl.fromLocalFile(str(Path(path).parent)))
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _fill_tree(self) -> None:
+        selected = self.current_path()
+        wanted = self.type_filter.currentData()
+        dim = QColor(theme_colors(self._theme)["dim_text"])
+        self.tree.blockSignals(True)
+        try:
+            self.tree.clear()
+            for kind in TYPES:
+                if wanted is not None and kind != wanted:
+                    continue
+                rows = [a for a in self._artifacts if a.type == kind]
+                if not rows:
+                    continue
+                group = QTreeWidgetItem([f"{TYPE_LABELS[kind]} ({len(rows)})"])
+                group.setData(0, TYPE_ROLE, kind)
+                group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                bold = group.font(0)
+                bold.setBold(True)
+                group.setFont(0, bold)
+                for artifact in rows:
+                    path = Path(str(artifact.path))
+                    missing = not path.exists()
+                    item = QTreeWidgetItem([path.name + (" (missing)" if missing else "")])
+                    item.setData(0, PATH_ROLE, str(artifact.path))
+                    item.setData(0, ID_ROLE, str(artifact.id))
+                    item.setData(0, TYPE_ROLE, kind)
+                    item.setToolTip(0, f"{artifact.path}\ndetected {artifact.detected_at}")
+                    if missing:
+                        item.setForeground(0, dim)
+                        italic = item.font(0)
+                        italic.setItalic(True)
+                        item.setFont(0, italic)
+                    group.addChild(item)
+                self.tree.addTopLevelItem(group)
+                group.setExpanded(True)
+        finally:
+            self.tree.blockSignals(False)
+        if not (selected and self.select_path(selected)):
+            first = self.tree.topLevelItem(0)
+            if first is not None and first.childCount():
+                self.tree.setCurrentItem(first.child(0))
+            else:
+                self._show_current()
+
+    def _show_current(self) -> None:
+        item = self.tree.currentItem()
+        path = item.data(0, PATH_ROLE) if item is not None else None
+        if not isinstance(path, str):
+            if self.session_id is None:
+                text = "Choose a session to see its artifacts"
+            elif self._artifacts:
+                text = "Select an artifact to preview it"
+            else:
+                text = "This session has no artifacts yet"
+            self._show_message(text)
+            self.path_label.clear()
+            self.open_button.setEnabled(False)
+            self.reveal_button.setEnabled(False)
+            self.artifactSelected.emit("")
+            return
+        kind = str(item.data(0, TYPE_ROLE))
+        preview = preview_for(kind, Path(path))
+        self.path_label.setText(path)
+        exists = Path(path).exists()
+        self.open_button.setEnabled(exists)
+        self.reveal_button.setEnabled(Path(path).parent.is_dir())
+        if preview.kind == "image" and preview.image is not None:
+            self.image_view.set_image(preview.image)
+            self.stack.setCurrentWidget(self.image_scroll)
+        elif preview.kind == "diff":
+            self.diff_view.setPlainText(preview.text)
+            self.stack.setCurrentWidget(self.diff_view)
+        elif preview.kind == "text":
+            self.text_view.setPlainText(preview.text)
+            self.stack.setCurrentWidget(self.text_view)
+        else:
+            self._show_message(preview.message)
+            self.info.clear()
+            self.artifactSelected.emit(path)
+            return
+        self.info.setText(preview.message)
+        self.artifactSelected.emit(path)
+
+    def _show_message(self, text: str) -> None:
+        self.image_view.set_image(QImage())
+        self.placeholder.setText(text)
+        self.stack.setCurrentWidget(self.placeholder)
+        self.info.clear()
+
+    def _fill_events(self, session_id: str | None) -> None:
+        self.events.clear()
+        if session_id is None:
+            return
+        colors = theme_colors(self._theme)
+        rows = (
+            SessionEvent.select()
+            .where(SessionEvent.session == session_id)
+            .order_by(SessionEvent.id.desc())
+            .limit(MAX_EVENTS)
+        )
+        items = []
+        for event in rows:
+            detail = event.detail if event.detail is None else str(event.detail)
+            summary, full = describe_event(str(event.kind), detail)
+            at = str(event.at)
+            item = QTreeWidgetItem([at[11:19] if len(at) >= 19 else at, str(event.kind), summary])
+            item.setToolTip(0, at)
+            item.setToolTip(2, full)
+            severity = _event_severity(str(event.kind), detail)
+            if severity:
+                for column in range(3):
+                    item.setForeground(column, QColor(colors[severity]))
+            items.append(item)
+        self.events.addTopLevelItems(items)
+        self.events.resizeColumnToContents(0)
+        self.events.resizeColumnToContents(1)
+
+    def event_rows(self) -> list[tuple[str, str]]:
+        """The listed events as (kind, summary), newest first."""
+        return [
+            (self.events.topLevelItem(i).text(1), self.events.topLevelItem(i).text(2))
+            for i in range(self.events.topLevelItemCount())
+        ]

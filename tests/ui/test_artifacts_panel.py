@@ -1,0 +1,334 @@
+"""The artifacts panel on real files: PNG, PDF, diff, text, binary and a missing file."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QColor, QImage, QPageSize, QPainter, QPdfWriter
+from pytestqt.qtbot import QtBot
+
+from c3desk.config import Paths
+from c3desk.core import sessions as sess
+from c3desk.store.models import Artifact, Session
+from c3desk.ui.artifacts_panel import (
+    TEXT_PREVIEW_BYTES,
+    ArtifactsPanel,
+    describe_event,
+    diff_preview,
+    pdf_preview,
+)
+from c3desk.ui.diff_highlighter import DiffHighlighter, line_kind
+from c3desk.ui.theme import theme_colors
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+DIFF = """\
+diff --git a/app.py b/app.py
+index 3b18e51..a9c4f0d 100644
+--- a/app.py
++++ b/app.py
+@@ -1,3 +1,3 @@ def main():
+ import sys
+-print("old")
++print("new")
+"""
+
+
+def make_png(path: Path, width: int, height: int) -> Path:
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    image.fill(QColor("#3b78d8"))
+    assert image.save(str(path), "PNG")
+    return path
+
+
+def make_pdf(path: Path) -> Path:
+    writer = QPdfWriter(str(path))
+    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A6))
+    painter = QPainter(writer)
+    painter.fillRect(200, 200, 1200, 800, QColor("#d64541"))
+    painter.drawText(200, 1400, "first page")
+    writer.newPage()
+    painter.drawText(200, 200, "second page")
+    painter.end()
+    return path
+
+
+class Opened:
+    def __init__(self) -> None:
+        self.urls: list[QUrl] = []
+
+    def __call__(self, url: QUrl) -> bool:
+        self.urls.append(url)
+        return True
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "changes.diff").write_text(DIFF)
+    (folder / "notes.txt").write_text("héllo\n" * 400)  # more than a KB, non-ASCII
+    (folder / "blob.bin").write_bytes(bytes(range(256)) * 8)
+    return {
+        "image": make_png(folder / "chart.png", 64, 48),
+        "pdf": make_pdf(folder / "report.pdf"),
+        "diff": folder / "changes.diff",
+        "text": folder / "notes.txt",
+        "binary": folder / "blob.bin",
+        "missing": folder / "gone.png",
+    }
+
+
+@pytest.fixture
+def session(db: Paths, files: dict[str, Path]) -> Session:
+    s = sess.create_session(title="Make a report", working_directory=str(files["image"].parent))
+    for kind, key in (
+        ("image", "image"),
+        ("image", "missing"),
+        ("pdf", "pdf"),
+        ("diff", "diff"),
+        ("file", "text"),
+        ("file", "binary"),
+    ):
+        Artifact.create(id=str(uuid.uuid4()), session=s.id, type=kind, path=str(files[key]))
+    sess.transition(s.id, "active", pid=4242)
+    sess.record_event(
+        s.id,
+        "auto_approved",
+        {"reason": "tool-permission", "prompt": "Bash command\n  rm -rf build\nProceed?"},
+    )
+    sess.transition(s.id, "failed", exit_code=3, failure_reason="agent exited with status 3")
+    return s
+
+
+@pytest.fixture
+def panel(qtbot: QtBot) -> ArtifactsPanel:
+    widget = ArtifactsPanel(open_url=Opened())
+    qtbot.addWidget(widget)
+    widget.resize(900, 640)
+    widget.show()
+    return widget
+
+
+def test_lists_artifacts_grouped_by_type(
+    panel: ArtifactsPanel, session: Session, files: dict[str, Path]
+) -> None:
+    panel.show_session(session.id)
+    items = panel.artifact_items()
+    assert list(items) == ["image", "pdf", "diff", "file"]
+    assert sorted(items["image"]) == sorted([str(files["image"]), str(files["missing"])])
+    assert items["pdf"] == [str(files["pdf"])]
+    assert items["diff"] == [str(files["diff"])]
+    assert sorted(items["file"]) == sorted([str(files["text"]), str(files["binary"])])
+
+    panel.type_filter.setCurrentIndex(panel.type_filter.findData("pdf"))
+    assert panel.artifact_items() == {"pdf": [str(files["pdf"])]}
+    panel.type_filter.setCurrentIndex(0)
+    assert len(panel.artifact_items()) == 4
+
+
+def test_image_preview_has_the_image_size(
+    panel: ArtifactsPanel, session: Session, files: dict[str, Path]
+) -> None:
+    panel.show_session(session.id)
+    assert panel.select_path(str(files["image"]))
+    assert panel.stack.currentWidget() is panel.image_scroll
+    pixmap = panel.image_view.pixmap()
+    assert not pixmap.isNull()
+    # Small enough to fit: shown at its own size, never enlarged.
+    assert (pixmap.width(), pixmap.height()) == (64, 48)
+    assert "64 × 48 px" in panel.info.text()
+
+
+def test_large_image_is_scaled_to_fit_keeping_its_shape(
+    panel: ArtifactsPanel, db: Paths, tmp_path: Path
+) -> None:
+    big = make_png(tmp_path / "big.png", 4000, 1000)
+    s = sess.create_session(title="big", working_directory=str(tmp_path))
+    Artifact.create(id=str(uuid.uuid4()), session=s.id, type="image", path=str(big))
+    panel.show_session(s.id)
+    pixmap = panel.image_view.pixmap()
+    assert 0 < pixmap.width() <= panel.image_view.width()
+    assert abs(pixmap.width() / pixmap.height() - 4.0) < 0.05
+    assert "4000 × 1000 px" in panel.info.text()
+
+
+def test_pdf_preview_renders_the_first_page(
+    panel: ArtifactsPanel, session: Session, files: dict[str, Path]
+) -> None:
+    panel.show_session(session.id)
+    assert panel.select_path(str(files["pdf"]))
+    assert panel.stack.currentWidget() is panel.image_scroll
+    assert "Page 1 of 2 pages" in panel.info.text()
+    image = panel.image_view.image()
+    assert not image.isNull()
+    # A6 is taller than wide; the page is white with a red block drawn on it.
+    assert image.height() > image.width()
+    colors = {
+        image.pixelColor(x, y).name()
+        for x in range(0, image.width(), 8)
+        for y in range(0, image.height(), 8)
+    }
+    assert "#ffffff" in colors
+    reds = [c for c in colors if QColor(c).red() > 180 and QColor(c).green() < 120]
+    assert reds, "the red block of the first page is rendered"
+
+
+def test_broken_pdf_is_reported_not_raised(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4 this is not really a pdf")
+    preview = pdf_preview(bad)
+    assert preview.kind == "message"
+    assert "PDF" in preview.message
+
+
+def test_diff_lines_are_coloured(
+    panel: ArtifactsPanel, session: Session, files: dict[str, Path]
+) -> None:
+    panel.show_session(session.id)
+    assert panel.select_path(str(files["diff"]))
+    assert panel.stack.currentWidget() is panel.diff_view
+    assert panel.diff_view.isReadOnly()
+    colors = theme_colors(panel.theme)
+    document = panel.diff_view.document()
+    seen: dict[str, str] = {}
+    block = document.begin()
+    while block.isValid():
+        formats = block.layout().formats()
+        if formats:
+            seen[block.text()] = formats[0].format.foreground().color().name()
+        block = block.next()
+    assert seen['+print("new")'] == colors["diff_added"]
+    assert seen['-print("old")'] == colors["diff_removed"]
+    assert seen["@@ -1,3 +1,3 @@ def main():"] == colors["diff_hunk"]
+    assert seen["+++ b/app.py"] == colors["diff_header"]
+    assert seen["--- a/app.py"] == colors["diff_header"]
+    assert " import sys" not in seen  # context lines keep the view's colours
+
+    other = "light" if panel.theme == "dark" else "dark"
+    panel.set_theme(other)
+    added = panel.diff_view.document().findBlockByNumber(7)
+    assert added.text() == '+print("new")'
+    formats = added.layout().formats()
+    assert formats[0].format.foreground().color().name() == theme_colors(other)["diff_added"]
+
+
+def test_highlighter_follows_the_theme(qtbot: QtBot) -> None:
+    from PySide6.QtGui import QTextDocument
+
+    document = QTextDocument()
+    highlighter = DiffHighlighter(document, "light")
+    added = highlighter.format_for("added")
+    assert added is not None
+    assert added.foreground().color().name() == theme_colors("light")["diff_added"]
+    highlighter.set_theme("dark")
+    added = highlighter.format_for("added")
+    assert added is not None
+    assert added.foreground().color().name() == theme_colors("dark")["diff_added"]
+    assert highlighter.format_for("context") is None
+    assert [line_kind(t) for t in ("+a", "-b", "@@ x", "+++ b", " c", "\\ No newline")] == [
+        "added",
+        "removed",
+        "hunk",
+        "header",
+        "context",
+        "note",
+    ]
+
+
+def test_large_diff_is_truncated_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "huge.diff"
+    path.write_text(DIFF + "".join(f"+line {i}\n" for i in range(20_000)))
+    preview = diff_preview(path, limit=4096)
+    assert preview.kind == "diff"
+    assert len(preview.text) <= 4096
+    assert preview.text.endswith("\n")
+    assert preview.message.startswith("Truncated")
+
+
+def test_text_and_binary_files(
+    panel: ArtifactsPanel, session: Session, files: dict[str, Path]
+) -> None:
+    panel.show_session(session.id)
+    assert panel.select_path(str(files["text"]))
+    assert panel.stack.currentWidget() is panel.text_view
+    shown = panel.text_view.toPlainText()
+    assert shown.startswith("héllo\n")
+    assert len(shown.encode()) <= TEXT_PREVIEW_BYTES
+    assert "first 1.0 KB" in panel.info.text()
+
+    assert panel.select_path(str(files["binary"]))
+    assert panel.stack.currentWidget() is panel.placeholder
+    assert "2.0 KB" in panel.placeholder.text()
+
+
+def test_missing_file_is_shown_as_missing(
+    panel: ArtifactsPanel, session: Session, files: dict[str, Path]
+) -> None:
+    panel.show_session(session.id)
+    assert panel.select_path(str(files["missing"]))
+    item = panel.tree.currentItem()
+    assert item is not None and "(missing)" in item.text(0)
+    assert panel.stack.currentWidget() is panel.placeholder
+    assert "Missing" in panel.placeholder.text()
+    assert not panel.open_button.isEnabled()
+    assert panel.reveal_button.isEnabled()  # its folder is still there
+
+
+def test_open_and_reveal_use_file_urls(
+    panel: ArtifactsPanel, session: Session, files: dict[str, Path]
+) -> None:
+    opened = panel._open_url
+    assert isinstance(opened, Opened)
+    panel.show_session(session.id)
+    panel.select_path(str(files["pdf"]))
+    panel.open_button.click()
+    panel.reveal_button.click()
+    assert [u.toLocalFile() for u in opened.urls] == [str(files["pdf"]), str(files["pdf"].parent)]
+    assert all(u.scheme() == "file" for u in opened.urls)
+
+
+def test_events_are_listed_newest_first(panel: ArtifactsPanel, session: Session) -> None:
+    panel.show_session(session.id)
+    rows = panel.event_rows()
+    kinds = [kind for kind, _ in rows]
+    assert kinds == ["state", "auto_approved", "state", "created"]
+    assert "active → failed" in rows[0][1]
+    assert "exit code 3" in rows[0][1]
+    assert "auto-approved (tool-permission): Bash command" in rows[1][1]
+    assert panel.events.topLevelItem(1).toolTip(2).endswith("rm -rf build\nProceed?")
+
+
+def test_refresh_picks_up_new_artifacts_and_keeps_the_selection(
+    panel: ArtifactsPanel, session: Session, files: dict[str, Path], tmp_path: Path
+) -> None:
+    panel.show_session(session.id)
+    panel.select_path(str(files["diff"]))
+    extra = make_png(tmp_path / "later.png", 10, 10)
+    Artifact.create(id=str(uuid.uuid4()), session=session.id, type="image", path=str(extra))
+    panel.refresh()
+    assert str(extra) in panel.artifact_items()["image"]
+    assert panel.current_path() == str(files["diff"])
+
+
+def test_no_session_and_deleted_session(panel: ArtifactsPanel, session: Session) -> None:
+    panel.show_session(None)
+    assert panel.artifact_items() == {}
+    assert panel.event_rows() == []
+    assert not panel.open_button.isEnabled()
+    panel.show_session(session.id)
+    sess.remove_session(session.id)
+    panel.refresh()
+    assert panel.heading.text() == "Session not found"
+    assert panel.artifact_items() == {}
+
+
+def test_describe_event_handles_odd_details() -> None:
+    assert describe_event("state", "not json")[0] == "state: not json"
+    assert describe_event("custom", '{"b": 2, "a": 1}')[0] == "custom: a=1, b=2"
+    assert describe_event("locked", None)[0] == "pinned"
+    summary, _ = describe_event("launch", '{"argv": ["claude", "a b"], "mode": "new"}')
+    assert summary == "launched (new): claude 'a b'"
