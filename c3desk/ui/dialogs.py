@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -463,6 +464,8 @@ class SettingsDialog(QDialog):
         scrollback.setSuffix(" MB")
         for spin in (concurrent, visible, scrollback):
             spin.setKeyboardTracking(False)  # typing "12" stores 12, not 1 then 12
+            spin.setMinimumWidth(110)
+            spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         grid = QComboBox()
         for text, value in (("Automatic", "auto"), ("1×1", "1x1"), ("2×2", "2x2"), ("3×3", "3x3")):
             grid.addItem(text, value)
@@ -522,6 +525,8 @@ class SettingsDialog(QDialog):
         _not_default(*self.buttons.buttons())
         note = QLabel("Changes apply immediately.")
         note.setEnabled(False)
+
+        _align_labels(queue_form, view_form, alert_form)
 
         layout = QVBoxLayout(self)
         layout.addWidget(queue_box)
@@ -654,6 +659,20 @@ def _without_key(message: str, key: str) -> str:
     """The core's message without its "key: " prefix (the field already names it)."""
     prefix = f"{key}: "
     return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+def _align_labels(*forms: QFormLayout) -> None:
+    """Give the label columns of several forms one width, so their fields line up."""
+    labels = []
+    for form in forms:
+        for row in range(form.rowCount()):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            widget = item.widget() if item is not None else None
+            if isinstance(widget, QLabel):
+                labels.append(widget)
+    width = max((label.sizeHint().width() for label in labels), default=0)
+    for label in labels:  # empty labels ("" rows) count too: their check boxes line up
+        label.setMinimumWidth(width)
 
 
 def _buddy(form: QFormLayout, widget: QWidget) -> None:

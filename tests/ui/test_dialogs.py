@@ -205,6 +205,10 @@ def test_new_session_folder_picker_does_not_block(qtbot: QtBot, db: Paths, proje
     picker.reject()
     assert dialog.folder() == str(project)
     assert dialog.errors["folder"].message == ""
+    # A file dialog saves its history (QtProject.conf) when destroyed: do it while QSettings
+    # still points at the temporary folder.
+    with qtbot.waitSignal(picker.destroyed, timeout=2000):
+        picker.deleteLater()
 
 
 # --- Settings ----------------------------------------------------------------------------------
