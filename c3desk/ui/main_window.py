@@ -80,9 +80,9 @@ class MainWindow(QMainWindow):
         self.controller = GridController(engine, self.grid, self.theme)
         self.controller.on_error = self.show_error
 
-        self.queue = QueueDock(self)
+        self.queue = QueueDock(parent=self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.queue)
-        self.artifacts = ArtifactsPanel(paths, self)
+        self.artifacts = ArtifactsPanel(self)
         self.artifacts_dock = QDockWidget("Artifacts", self)
         self.artifacts_dock.setObjectName("artifactsDock")
         self.artifacts_dock.setWidget(self.artifacts)
@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         q.openFolderRequested.connect(self.open_folder)
         q.artifactsRequested.connect(self.show_artifacts)
         q.sessionSelected.connect(self.controller.request)
+        q.model.moveFailed.connect(self.show_error)
         c = self.controller
         c.kill_requested.connect(self.kill)
         c.continue_requested.connect(lambda sid: self._op(self.engine.continue_session, sid))
@@ -265,7 +266,7 @@ class MainWindow(QMainWindow):
         self.queue.model.refresh()
 
     def show_settings(self) -> None:
-        dialog = SettingsDialog(self.paths, self)
+        dialog = SettingsDialog(self)
         dialog.settingChanged.connect(self.apply_setting)
         dialog.open()
 

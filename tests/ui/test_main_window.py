@@ -1,0 +1,218 @@
+"""The desktop app end to end, offscreen: the real engine on qasync's loop, fake agents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qasync
+from helpers.engine import FAKE
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from c3desk.config import Paths
+from c3desk.core import sessions as sess
+from c3desk.core import settings as cfg
+from c3desk.runtime import Instance
+from c3desk.store.models import Session, Worker
+from c3desk.ui.main_window import MainWindow
+from c3desk.ui.queue_model import Group
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Let the Qt and asyncio loop run until ``predicate`` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+def add(title: str, cwd: Path, prompt: str) -> str:
+    return str(sess.create_session(title=title, working_directory=str(cwd), prompt=prompt).id)
+
+
+def row(sid: str) -> Session:
+    return Session.get_by_id(sid)
+
+
+@pytest.fixture
+def app_env(db: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+    monkeypatch.setenv("FAKE_CLAUDE_SPEED", "10")
+    cfg.set_setting("claude_command", str(FAKE))
+    return db
+
+
+def test_window_runs_sessions_surfaces_prompts_and_continues(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    cfg.set_setting("max_concurrent_sessions", "2")
+    cfg.set_setting("max_visible_sessions", "4")
+    plain = add("Plain", work, "say hello")
+    asks = add("Asks", work, "ask make test")
+    third = add("Third", work, "write chart.png; write report.pdf; say made them")
+
+    async def scenario() -> None:
+        instance = Instance(app_env)
+        await instance.start()
+        settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(app_env, instance.engine, settings=settings, on_quit=lambda: None)
+        qtbot.addWidget(window)
+        alerts: list[str] = []
+        window.tray.notify = lambda sid, title, text: alerts.append(sid)  # type: ignore[method-assign]
+        window.tray.fallback_alert = lambda w: alerts.append("alert")  # type: ignore[method-assign]
+        window.show()
+        try:
+            # Limit 2: two active, the third queued.
+            await until(lambda: row(plain).status == "active" and row(asks).status == "active")
+            assert row(third).status == "queued"
+            # The permission prompt surfaces: a tile, the title count, one alert.
+            await until(lambda: row(asks).needs_input)
+            await until(
+                lambda: window.windowTitle() == "c3desk (1)" or window.windowTitle() == "c3desk (2)"
+            )
+            tile = await until(lambda: window.grid.tile_of(asks))
+            # The hook says "permission_prompt" first; the screen then names the prompt.
+            await until(lambda: tile.info is not None and tile.info.reason == "bash")
+            assert tile.info is not None and tile.info.needs_input
+            assert len(alerts) >= 1
+            count = len(alerts)
+            # Typing 1 in its tile approves.
+            assert tile.view is not None
+            tile.view.setFocus()
+            QTest.keyClick(tile.view, Qt.Key.Key_1)
+            await until(lambda: any("Ran make test" in ln for ln in tile.view.model.display))
+            assert len([a for a in alerts[count:] if a == asks]) == 0
+            # Finish "Plain": the queued one starts in its slot.
+            plain_tile = window.grid.tile_of(plain)
+            assert plain_tile is not None and plain_tile.view is not None
+            await until(
+                lambda: any("? for shortcuts" in ln for ln in plain_tile.view.model.display)
+            )
+            await instance.engine.send_text(plain, "/exit")
+            await until(lambda: row(plain).status == "completed")
+            await until(lambda: row(third).status == "active")
+            # Continue from the tile header of the completed session.
+            done_tile = await until(lambda: window.grid.tile_of(plain))
+            await until(
+                lambda: done_tile.header.cont.isVisible() or row(plain).status != "completed"
+            )
+            await instance.engine.send_text(asks, "/exit")
+            await until(lambda: row(asks).status == "completed")
+            done_tile.header.cont.click()
+            await until(lambda: row(plain).status == "active")
+            assert row(plain).continuation_count == 1
+            launches = [
+                json.loads(e.detail or "{}") for e in sess.events(plain) if e.kind == "launch"
+            ]
+            assert launches[-1]["mode"] == "continue"
+            # The artifacts panel lists what the third session made.
+            await until(
+                lambda: any("made them" in ln for ln in instance.engine.model_of(third).display)
+            )
+            await instance.engine.send_text(third, "/exit")
+            await until(lambda: row(third).status == "completed")
+            await until(lambda: len(list(Session.get_by_id(third).artifacts)) >= 2)
+            window.show_artifacts(third)
+            items = window.artifacts.artifact_items()
+            assert any(p.endswith("chart.png") for p in items.get("image", []))
+            assert any(p.endswith("report.pdf") for p in items.get("pdf", []))
+            # Status bar and the queue dock reflect the state.
+            assert "Active" in window._status.text()
+        finally:
+            await instance.stop()
+            window.close()
+
+    loop.run_until_complete(scenario())
+
+
+def test_drag_and_drop_reorder_reaches_the_database(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    cfg.set_setting("queue_paused", "true")
+    ids = [add(f"q{i}", tmp_path, "say hi") for i in range(4)]
+
+    async def scenario() -> None:
+        instance = Instance(app_env)
+        await instance.start()
+        settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(app_env, instance.engine, settings=settings, on_quit=lambda: None)
+        qtbot.addWidget(window)
+        try:
+            model = window.queue.model
+            source = model.index_of(ids[3])
+            data = model.mimeData([source])
+            from c3desk.ui.queue_model import Group
+
+            target_parent = (
+                model.group_index(Group.QUEUED)
+                if hasattr(model, "group_index")
+                else window.queue.group_index(Group.QUEUED)
+            )
+            assert model.dropMimeData(data, Qt.DropAction.MoveAction, 0, 0, target_parent)
+            order = [s.id for s in sess.list_sessions("queued")]
+            assert order == [ids[3], ids[0], ids[1], ids[2]]
+        finally:
+            await instance.stop()
+            window.close()
+
+    loop.run_until_complete(scenario())
+
+
+def test_focused_tile_is_not_swapped_and_restore(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    cfg.set_setting("max_concurrent_sessions", "3")
+    cfg.set_setting("max_visible_sessions", "1")
+    Worker.update(max_sessions=3).where(Worker.type == "local").execute()
+    first = add("First", tmp_path, "think 600")
+
+    async def scenario() -> None:
+        instance = Instance(app_env)
+        await instance.start()
+        settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(app_env, instance.engine, settings=settings, on_quit=lambda: None)
+        qtbot.addWidget(window)
+        window.show()
+        try:
+            tile = await until(lambda: window.grid.tile_of(first))
+            assert tile.view is not None
+            tile.view.setFocus()
+            window.controller.policy.typing = first  # the user types here
+            second = add("Second", tmp_path, "ask deploy")
+            instance.engine.wake()
+            await until(lambda: row(second).needs_input)
+            window.controller.refresh()
+            assert window.grid.tile_of(first) is not None
+            assert window.grid.tile_of(second) is None
+            # Not typing there any more: the session needing input takes the tile.
+            window.controller.policy.typing = None
+            window.controller.refresh()
+            await until(lambda: window.grid.tile_of(second))
+            window.save_state()
+        finally:
+            await instance.stop()
+            window.close()
+
+    loop.run_until_complete(scenario())
