@@ -163,14 +163,8 @@ def test_drag_and_drop_reorder_reaches_the_database(
             model = window.queue.model
             source = model.index_of(ids[3])
             data = model.mimeData([source])
-            from c3desk.ui.queue_model import Group
-
-            target_parent = (
-                model.group_index(Group.QUEUED)
-                if hasattr(model, "group_index")
-                else window.queue.group_index(Group.QUEUED)
-            )
-            assert model.dropMimeData(data, Qt.DropAction.MoveAction, 0, 0, target_parent)
+            queued = window.queue.group_index(Group.QUEUED)
+            assert model.dropMimeData(data, Qt.DropAction.MoveAction, 0, 0, queued)
             order = [s.id for s in sess.list_sessions("queued")]
             assert order == [ids[3], ids[0], ids[1], ids[2]]
         finally:
