@@ -1,0 +1,810 @@
+"""The queue as a Qt tree model: five group rows, the sessions under them, no widget per row.
+
+Rows are plain tuples straight from one SELECT (no peewee model objects): 10,000 sessions load in
+a few tens of milliseconds. The filter is built in (a substring test over precomputed lowercase
+text) instead of a QSortFilterProxyModel, whose per-row Python callback is the slow part at this
+size. Engine events call :meth:`QueueModel.refresh_session`; calls are coalesced and applied as
+row-level changes so that the view keeps its selection and scroll position.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPainter, QPainterPath, QPixmap
+
+from c3desk.core import sessions as sess
+from c3desk.core.errors import C3Error
+from c3desk.store.models import Session, Worker
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+MIME_TYPE: Final = "application/x-c3desk-session-ids"
+
+
+class Group(enum.IntEnum):
+    """The group rows, in display order."""
+
+    NEEDS_INPUT = 0
+    ACTIVE = 1
+    QUEUED = 2
+    COMPLETED = 3
+    FAILED = 4
+
+
+GROUP_LABELS: Final = {
+    Group.NEEDS_INPUT: "Needs input",
+    Group.ACTIVE: "Active",
+    Group.QUEUED: "Queued",
+    Group.COMPLETED: "Completed",
+    Group.FAILED: "Failed",
+}
+
+
+class Column(enum.IntEnum):
+    TITLE = 0
+    WORKER = 1
+    STATE = 2
+    ELAPSED = 3
+    CONTINUATIONS = 4
+    PINNED = 5
+
+
+COLUMN_LABELS: Final = ("Title", "Worker", "State", "Elapsed", "Cont.", "Pin")
+COLUMN_TIPS: Final = (
+    "Session title",
+    "Worker running the session",
+    "Session state",
+    "Time since the session started (finished: how long it ran)",
+    "How many times the session was continued",
+    "Pinned sessions stay in the grid",
+)
+
+# Custom roles
+SessionIdRole: Final = int(Qt.ItemDataRole.UserRole) + 1
+StatusRole: Final = SessionIdRole + 1
+NeedsInputRole: Final = SessionIdRole + 2
+PinnedRole: Final = SessionIdRole + 3
+GroupRole: Final = SessionIdRole + 4
+ClaudeSessionIdRole: Final = SessionIdRole + 5
+WorkingDirectoryRole: Final = SessionIdRole + 6
+IsGroupRole: Final = SessionIdRole + 7
+
+# Row tuple layout: the SELECT below, in this order.
+FIELDS: Final = (
+    Session.id,
+    Session.title,
+    Session.status,
+    Session.working_directory,
+    Session.worker,
+    Session.needs_input,
+    Session.lock,
+    Session.continuation_count,
+    Session.started_at,
+    Session.completed_at,
+    Session.position,
+    Session.claude_session_id,
+    Session.updated_at,
+)
+(
+    ID,
+    TITLE,
+    STATUS,
+    WD,
+    WORKER,
+    NEEDS,
+    LOCK,
+    CONT,
+    STARTED,
+    COMPLETED,
+    POSITION,
+    CLAUDE_ID,
+    UPDATED,
+) = range(len(FIELDS))
+Row = tuple[Any, ...]
+
+STATE_COLOURS: Final = {
+    "needs input": QColor("#f5a524"),
+    "active": QColor("#3fb950"),
+    "queued": QColor("#8b949e"),
+    "completed": QColor("#58a6ff"),
+    "failed": QColor("#f85149"),
+}
+
+FULL_REFRESH_ABOVE = 200  # pending single-row updates beyond this: one full reload is cheaper
+GROUP_NODE = 0  # internalId of a group row; a session row carries its group + 1
+
+
+def group_of(row: Row) -> Group:
+    status = row[STATUS]
+    if status == "active":
+        return Group.NEEDS_INPUT if row[NEEDS] else Group.ACTIVE
+    if status == "queued":
+        return Group.QUEUED
+    if status == "completed":
+        return Group.COMPLETED
+    return Group.FAILED
+
+
+def _sort_key(group: Group, row: Row) -> tuple[Any, ...]:
+    if group is Group.QUEUED:
+        return (row[POSITION] or 0, row[ID])
+    if group is Group.NEEDS_INPUT:
+        return (row[UPDATED] or "", row[ID])
+    if group is Group.ACTIVE:
+        return (row[STARTED] or "", row[ID])
+    return (row[COMPLETED] or "", row[ID])
+
+
+def _descending(group: Group) -> bool:
+    """Queued in queue order; every other group newest first."""
+    return group is not Group.QUEUED
+
+
+@functools.lru_cache(maxsize=65_536)
+def _epoch(stamp: str) -> float:
+    """An SQLite UTC timestamp as POSIX seconds (cached: the same few hundred are drawn often)."""
+    return datetime.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+
+
+def format_elapsed(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m {s:02}s"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h {m:02}m"
+    d, h = divmod(h, 24)
+    return f"{d}d {h}h"
+
+
+def _haystack(row: Row) -> str:
+    return f"{row[TITLE]}\n{row[WD]}".casefold()
+
+
+def _dot_icon(colour: QColor, *, mark: str | None = None, size: int = 16) -> QIcon:
+    image = QImage(size * 2, size * 2, QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(2.0)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    if mark is None:
+        painter.drawEllipse(QRectF(size * 0.3, size * 0.3, size * 0.4, size * 0.4))
+    else:
+        painter.drawEllipse(QRectF(1, 1, size - 2, size - 2))
+        font = QFont()
+        font.setBold(True)
+        font.setPixelSize(int(size * 0.75))
+        painter.setFont(font)
+        painter.setPen(QColor("#1b1300"))
+        painter.drawText(QRectF(0, 0, size, size), Qt.AlignmentFlag.AlignCenter, mark)
+    painter.end()
+    return QIcon(QPixmap.fromImage(image))
+
+
+def _pin_icon(size: int = 16) -> QIcon:
+    image = QImage(size * 2, size * 2, QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(2.0)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    colour = QColor("#d29922")
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    head = QPainterPath()
+    head.addRoundedRect(QRectF(size * 0.28, size * 0.1, size * 0.44, size * 0.18), 1.5, 1.5)
+    head.addRect(QRectF(size * 0.36, size * 0.28, size * 0.28, size * 0.25))
+    head.addRoundedRect(QRectF(size * 0.2, size * 0.5, size * 0.6, size * 0.12), 1.5, 1.5)
+    painter.drawPath(head)
+    painter.setPen(colour.darker(115))
+    painter.drawLine(int(size * 0.5), int(size * 0.62), int(size * 0.5), int(size * 0.92))
+    painter.end()
+    return QIcon(QPixmap.fromImage(image))
+
+
+class _GroupRows:
+    """One group's sessions: all of them, and those the filter shows, in display order."""
+
+    __slots__ = ("_shown_pos", "all", "group", "shown")
+
+    def __init__(self, group: Group) -> None:
+        self.group = group
+        self.all: list[Row] = []
+        self.shown: list[Row] = []
+        self._shown_pos: dict[str, int] | None = None
+
+    def shown_row(self, session_id: str) -> int | None:
+        if self._shown_pos is None:
+            self._shown_pos = {r[ID]: i for i, r in enumerate(self.shown)}
+        return self._shown_pos.get(session_id)
+
+    def changed(self) -> None:
+        self._shown_pos = None
+
+    def insertion(self, rows: Sequence[Row], row: Row) -> int:
+        """Where ``row`` goes in ``rows`` (sorted by the group's order)."""
+        key = _sort_key(self.group, row)
+        if _descending(self.group):
+            for i, other in enumerate(rows):
+                if _sort_key(self.group, other) < key:
+                    return i
+        else:
+            for i, other in enumerate(rows):
+                if _sort_key(self.group, other) > key:
+                    return i
+        return len(rows)
+
+
+class QueueModel(QAbstractItemModel):
+    """Sessions grouped by what they need from the user; reorderable within Queued."""
+
+    moveFailed = Signal(str)  # a refused drop: the reason, for the status bar
+    filterChanged = Signal(str)
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        now: Callable[[], float] = time.time,
+        coalesce_ms: int = 50,
+        tick_ms: int = 1000,
+    ) -> None:
+        super().__init__(parent)
+        self._now = now
+        self._groups = [_GroupRows(g) for g in Group]
+        self._where: dict[str, Group] = {}
+        self._workers: dict[str, str] = {}
+        self._filter = ""
+        self._pending: set[str] = set()
+        self._coalesce = QTimer(self, singleShot=True, interval=coalesce_ms)
+        self._coalesce.timeout.connect(self.flush)
+        # Elapsed times of running sessions change every second; nothing else does.
+        self._ticker = QTimer(self, interval=tick_ms)
+        self._ticker.timeout.connect(self._tick)
+        self._group_font = QFont()
+        self._group_font.setBold(True)
+        self._icons = {name: _dot_icon(c) for name, c in STATE_COLOURS.items()}
+        self._needs_icon = _dot_icon(STATE_COLOURS["needs input"], mark="!")
+        self._pin = _pin_icon()
+        self._dim = QBrush(QColor(128, 128, 128))
+
+    # -- loading -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _select() -> Any:
+        return Session.select(*FIELDS).tuples()
+
+    def _load_workers(self) -> None:
+        self._workers = dict(Worker.select(Worker.id, Worker.name).tuples())
+
+    def refresh(self) -> None:
+        """Re-read every session from the database."""
+        self._pending.clear()
+        self._coalesce.stop()
+        self._load_workers()
+        parts: list[list[Row]] = [[] for _ in Group]
+        where: dict[str, Group] = {}
+        for row in self._select().iterator():
+            g = group_of(row)
+            parts[g].append(row)
+            where[row[ID]] = g
+        self.beginResetModel()
+        for g, rows in zip(Group, parts, strict=True):
+            rows.sort(key=functools.partial(_sort_key, g), reverse=_descending(g))
+            rows_of = self._groups[g]
+            rows_of.all = rows
+            rows_of.shown = self._apply_filter(rows)
+            rows_of.changed()
+        self._where = where
+        self.endResetModel()
+        self._update_ticker()
+
+    def refresh_session(self, session_id: str) -> None:
+        """Schedule a re-read of one session; calls within ``coalesce_ms`` are applied together."""
+        self._pending.add(session_id)
+        if not self._coalesce.isActive():
+            self._coalesce.start()
+
+    def flush(self) -> None:
+        """Apply the pending :meth:`refresh_session` calls now."""
+        self._coalesce.stop()
+        pending, self._pending = self._pending, set()
+        if not pending:
+            return
+        if len(pending) > FULL_REFRESH_ABOVE:
+            self.refresh()
+            return
+        ids = sorted(pending)
+        fresh: dict[str, Row] = {}
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            query = self._select().where(Session.id.in_(ids[start : start + 500]))
+            fresh.update((row[ID], row) for row in query)
+        if any(r[WORKER] is not None and r[WORKER] not in self._workers for r in fresh.values()):
+            self._load_workers()
+        queue_touched = False
+        for sid in ids:
+            row = fresh.get(sid)
+            old = self._where.get(sid)
+            queue_touched |= Group.QUEUED in (old, None if row is None else group_of(row))
+            self._apply_row(sid, row)
+        if queue_touched:
+            # A session entering or leaving the queue shifts every later position.
+            self._reload_queue_positions()
+        self._update_ticker()
+
+    def _apply_row(self, sid: str, row: Row | None) -> None:
+        old = self._where.get(sid)
+        new = None if row is None else group_of(row)
+        if old is not None and old == new and row is not None:
+            rows_of = self._groups[old]
+            i_all = next(i for i, r in enumerate(rows_of.all) if r[ID] == sid)
+            before = rows_of.all[i_all]
+            if _sort_key(old, before) == _sort_key(old, row):
+                rows_of.all[i_all] = row
+                shown = rows_of.shown_row(sid)
+                visible = self._accepts(row)
+                if shown is not None and visible:
+                    rows_of.shown[shown] = row
+                    parent = self.index(old, 0)
+                    self.dataChanged.emit(
+                        self.index(shown, 0, parent), self.index(shown, len(Column) - 1, parent)
+                    )
+                    return
+                if shown is None and not visible:
+                    return
+            # The order or the visibility changed: take it out and put it back in place.
+        if old is not None:
+            self._remove_row(old, sid)
+        if row is not None and new is not None:
+            self._insert_row(new, row)
+
+    def _remove_row(self, group: Group, sid: str) -> None:
+        rows_of = self._groups[group]
+        rows_of.all = [r for r in rows_of.all if r[ID] != sid]
+        shown = rows_of.shown_row(sid)
+        if shown is not None:
+            self.beginRemoveRows(self.index(group, 0), shown, shown)
+            del rows_of.shown[shown]
+            rows_of.changed()
+            self.endRemoveRows()
+            self._group_changed(group)
+        self._where.pop(sid, None)
+
+    def _insert_row(self, group: Group, row: Row) -> None:
+        rows_of = self._groups[group]
+        rows_of.all.insert(rows_of.insertion(rows_of.all, row), row)
+        self._where[row[ID]] = group
+        if not self._accepts(row):
+            return
+        at = rows_of.insertion(rows_of.shown, row)
+        self.beginInsertRows(self.index(group, 0), at, at)
+        rows_of.shown.insert(at, row)
+        rows_of.changed()
+        self.endInsertRows()
+        self._group_changed(group)
+
+    def _group_changed(self, group: Group) -> None:
+        index = self.index(group, 0)
+        self.dataChanged.emit(index, index)
+
+    def _reload_queue_positions(self) -> None:
+        """Re-read the queue order and rearrange the Queued group without resetting the view."""
+        query = (
+            Session.select(Session.id, Session.position)
+            .where(Session.status == "queued")
+            .order_by(Session.position)
+            .tuples()
+        )
+        positions = dict(query)
+        rows_of = self._groups[Group.QUEUED]
+        if set(positions) != {r[ID] for r in rows_of.all}:
+            self.refresh()  # someone else changed the queue meanwhile
+            return
+        if all(positions[r[ID]] == r[POSITION] for r in rows_of.all):
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_ids = [r[ID] for r in rows_of.shown]
+        fix = POSITION
+        rows_of.all = sorted(
+            ((*r[:fix], positions[r[ID]], *r[fix + 1 :]) for r in rows_of.all),
+            key=lambda r: r[POSITION],
+        )
+        rows_of.shown = self._apply_filter(rows_of.all)
+        rows_of.changed()
+        new_row = {r[ID]: i for i, r in enumerate(rows_of.shown)}
+        group_index = self.index(Group.QUEUED, 0)
+        for persistent in self.persistentIndexList():
+            if persistent.parent() != group_index:
+                continue
+            old_row = persistent.row()
+            if 0 <= old_row < len(old_ids):
+                target = new_row[old_ids[old_row]]
+                self.changePersistentIndex(
+                    persistent, self.createIndex(target, persistent.column(), Group.QUEUED + 1)
+                )
+        self.layoutChanged.emit()
+
+    # -- filtering ---------------------------------------------------------------------------
+
+    @property
+    def filter_text(self) -> str:
+        return self._filter
+
+    def _accepts(self, row: Row) -> bool:
+        return not self._filter or self._filter in _haystack(row)
+
+    def _apply_filter(self, rows: list[Row]) -> list[Row]:
+        if not self._filter:
+            return list(rows)
+        needle = self._filter
+        return [r for r in rows if needle in _haystack(r)]
+
+    def set_filter(self, text: str) -> None:
+        """Show only sessions whose title or working directory contains ``text`` (any case)."""
+        needle = text.strip().casefold()
+        if needle == self._filter:
+            return
+        narrowing = bool(self._filter) and needle.startswith(self._filter)
+        self._filter = needle
+        self.beginResetModel()
+        for rows_of in self._groups:
+            # Typing more letters only narrows: search what is shown, not everything.
+            source = rows_of.shown if narrowing else rows_of.all
+            rows_of.shown = self._apply_filter(source)
+            rows_of.changed()
+        self.endResetModel()
+        self.filterChanged.emit(text)
+
+    # -- ticking -----------------------------------------------------------------------------
+
+    def _update_ticker(self) -> None:
+        running = self._groups[Group.ACTIVE].shown or self._groups[Group.NEEDS_INPUT].shown
+        if running and not self._ticker.isActive():
+            self._ticker.start()
+        elif not running and self._ticker.isActive():
+            self._ticker.stop()
+
+    def _tick(self) -> None:
+        for g in (Group.NEEDS_INPUT, Group.ACTIVE):
+            n = len(self._groups[g].shown)
+            if n:
+                parent = self.index(g, 0)
+                self.dataChanged.emit(
+                    self.index(0, Column.ELAPSED, parent),
+                    self.index(n - 1, Column.ELAPSED, parent),
+                    [Qt.ItemDataRole.DisplayRole],
+                )
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def group_count(self, group: Group) -> int:
+        """Sessions shown in ``group`` (after the filter)."""
+        return len(self._groups[group].shown)
+
+    def total_count(self, group: Group) -> int:
+        return len(self._groups[group].all)
+
+    def session_ids(self, group: Group) -> list[str]:
+        return [r[ID] for r in self._groups[group].shown]
+
+    def index_of(self, session_id: str, column: int = 0) -> QModelIndex:
+        """The index of a shown session, or an invalid index."""
+        group = self._where.get(session_id)
+        if group is None:
+            return QModelIndex()
+        row = self._groups[group].shown_row(session_id)
+        if row is None:
+            return QModelIndex()
+        return self.createIndex(row, column, group + 1)
+
+    def row_of(self, index: ModelIndex) -> Row | None:
+        node = index.internalId() if index.isValid() else GROUP_NODE
+        if node == GROUP_NODE:
+            return None
+        shown = self._groups[node - 1].shown
+        r = index.row()
+        return shown[r] if 0 <= r < len(shown) else None
+
+    # -- the model interface -----------------------------------------------------------------
+
+    def index(self, row: int, column: int, parent: ModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if column < 0 or column >= len(Column) or row < 0:
+            return QModelIndex()
+        if not parent.isValid():
+            return self.createIndex(row, column, GROUP_NODE) if row < len(Group) else QModelIndex()
+        if parent.internalId() != GROUP_NODE or row >= len(self._groups[parent.row()].shown):
+            return QModelIndex()
+        return self.createIndex(row, column, parent.row() + 1)
+
+    def parent(self, index: ModelIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not index.isValid():
+            return QModelIndex()
+        node = index.internalId()
+        if node == GROUP_NODE:
+            return QModelIndex()
+        return self.createIndex(node - 1, 0, GROUP_NODE)
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        if not parent.isValid():
+            return len(Group)
+        if parent.internalId() != GROUP_NODE or parent.column() != 0:
+            return 0
+        return len(self._groups[parent.row()].shown)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return len(Column)
+
+    def hasChildren(self, parent: ModelIndex = QModelIndex()) -> bool:  # noqa: B008
+        # The view asks this for every expanded row; one cheap answer instead of two calls.
+        if not parent.isValid():
+            return True
+        return parent.internalId() == GROUP_NODE and bool(self._groups[parent.row()].shown)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(Column):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMN_LABELS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        node = index.internalId()
+        if node == GROUP_NODE:
+            return self._group_data(Group(index.row()), index.column(), role)
+        shown = self._groups[node - 1].shown
+        r = index.row()
+        if r >= len(shown):
+            return None
+        return self._session_data(shown[r], Group(node - 1), index.column(), role)
+
+    def _group_data(self, group: Group, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column != 0:
+                return None
+            shown, total = len(self._groups[group].shown), len(self._groups[group].all)
+            count = f"{shown}" if shown == total else f"{shown} of {total}"
+            return f"{GROUP_LABELS[group]}  ({count})"
+        if role == Qt.ItemDataRole.FontRole:
+            return self._group_font
+        if role == Qt.ItemDataRole.ForegroundRole and not self._groups[group].shown:
+            return self._dim
+        if role == GroupRole:
+            return int(group)
+        if role == IsGroupRole:
+            return True
+        return None
+
+    def _state_text(self, row: Row) -> str:
+        if row[STATUS] == "active" and row[NEEDS]:
+            return "needs input"
+        if row[STATUS] == "queued" and row[POSITION] is not None:
+            return f"queued #{row[POSITION]}"
+        return str(row[STATUS])
+
+    def _elapsed(self, row: Row) -> str:
+        started = row[STARTED]
+        if not started or row[STATUS] == "queued":
+            return ""
+        try:
+            start = _epoch(started)
+            end = _epoch(row[COMPLETED]) if row[COMPLETED] else self._now()
+        except ValueError:
+            return ""
+        return format_elapsed(end - start)
+
+    def _session_data(self, row: Row, group: Group, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == Column.TITLE:
+                return row[TITLE] or "(untitled)"
+            if column == Column.WORKER:
+                return self._workers.get(row[WORKER], "any") if row[WORKER] else "any"
+            if column == Column.STATE:
+                return self._state_text(row)
+            if column == Column.ELAPSED:
+                return self._elapsed(row)
+            if column == Column.CONTINUATIONS:
+                return str(row[CONT]) if row[CONT] else ""
+            return None
+        if role == Qt.ItemDataRole.DecorationRole:
+            if column == Column.TITLE:
+                if group is Group.NEEDS_INPUT:
+                    return self._needs_icon
+                return self._icons.get(str(row[STATUS]))
+            if column == Column.PINNED and row[LOCK]:
+                return self._pin
+            return None
+        if role == SessionIdRole:
+            return row[ID]
+        if role == StatusRole:
+            return row[STATUS]
+        if role == NeedsInputRole:
+            return bool(row[NEEDS]) and row[STATUS] == "active"
+        if role == PinnedRole:
+            return bool(row[LOCK])
+        if role == GroupRole:
+            return int(group)
+        if role == ClaudeSessionIdRole:
+            return row[CLAUDE_ID]
+        if role == WorkingDirectoryRole:
+            return row[WD]
+        if role == IsGroupRole:
+            return False
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [row[TITLE] or "(untitled)", row[WD], f"state: {self._state_text(row)}"]
+            if row[CLAUDE_ID]:
+                lines.append(f"Claude session: {row[CLAUDE_ID]}")
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.ForegroundRole and column == Column.STATE:
+            colour = STATE_COLOURS.get(self._state_text(row).split(" #")[0])
+            return QBrush(colour) if colour is not None else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (
+            Column.ELAPSED,
+            Column.CONTINUATIONS,
+        ):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.SizeHintRole and column == Column.PINNED:
+            return QSize(24, 0)
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        node = index.internalId()
+        if node == GROUP_NODE:
+            flags = Qt.ItemFlag.ItemIsEnabled
+            if index.row() == Group.QUEUED:
+                flags |= Qt.ItemFlag.ItemIsDropEnabled
+            return flags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if node - 1 == Group.QUEUED:
+            flags |= Qt.ItemFlag.ItemIsDragEnabled
+        return flags
+
+    # -- drag and drop -----------------------------------------------------------------------
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [MIME_TYPE]
+
+    def mimeData(self, indexes: Iterable[QModelIndex]) -> QMimeData:
+        """The ids of the dragged queued sessions (rows of other groups are left out)."""
+        ids: list[str] = []
+        for index in indexes:
+            row = self.row_of(index)
+            if row is not None and row[STATUS] == "queued" and row[ID] not in ids:
+                ids.append(row[ID])
+        mime = QMimeData()
+        mime.setData(MIME_TYPE, QByteArray(json.dumps(ids).encode()))
+        return mime
+
+    @staticmethod
+    def _ids_from(data: QMimeData) -> list[str]:
+        if not data.hasFormat(MIME_TYPE):
+            return []
+        try:
+            ids = json.loads(bytes(data.data(MIME_TYPE).data()).decode())
+        except (ValueError, UnicodeDecodeError):
+            return []
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return []
+        return ids
+
+    def _drop_target(self, row: int, parent: ModelIndex) -> int | None:
+        """The shown row in Queued a drop lands before (``len`` = the end), or None if refused."""
+        if not parent.isValid():
+            return None
+        node = parent.internalId()
+        n = len(self._groups[Group.QUEUED].shown)
+        if node == GROUP_NODE:
+            if parent.row() != Group.QUEUED:
+                return None
+            # Between two rows, or onto the group row itself (= to the top of the queue).
+            return 0 if row < 0 else min(row, n)
+        if node - 1 != Group.QUEUED:
+            return None
+        return parent.row()  # onto a queued row: take its place
+
+    def canDropMimeData(
+        self,
+        data: QMimeData,
+        action: Qt.DropAction,
+        row: int,
+        column: int,
+        parent: ModelIndex,
+    ) -> bool:
+        if action not in (Qt.DropAction.MoveAction, Qt.DropAction.IgnoreAction):
+            return False
+        ids = self._ids_from(data)
+        if len(ids) != 1 or self._where.get(ids[0]) is not Group.QUEUED:
+            return False
+        return self._drop_target(row, parent) is not None
+
+    def dropMimeData(
+        self,
+        data: QMimeData,
+        action: Qt.DropAction,
+        row: int,
+        column: int,
+        parent: ModelIndex,
+    ) -> bool:
+        """Move the dropped queued session in the database at once, then show the new order."""
+        if action == Qt.DropAction.IgnoreAction:
+            return True
+        if not self.canDropMimeData(data, action, row, column, parent):
+            return False
+        target = self._drop_target(row, parent)
+        assert target is not None
+        sid = self._ids_from(data)[0]
+        position = self._new_position(sid, target)
+        if position is None:
+            return False
+        try:
+            sess.move_session(sid, position)
+        except C3Error as exc:
+            self.moveFailed.emit(str(exc))
+            self.refresh()
+            return False
+        self._reload_queue_positions()
+        return True
+
+    def _new_position(self, sid: str, target: int) -> int | None:
+        """The queue position (1-based, whole queue) that puts ``sid`` before shown row ``target``.
+
+        With a filter only some rows are shown: the position is that of the shown neighbour.
+        """
+        shown = self._groups[Group.QUEUED].shown
+        mine = next((r[POSITION] for r in shown if r[ID] == sid), None)
+        if mine is None:
+            mine = next((r[POSITION] for r in self._groups[Group.QUEUED].all if r[ID] == sid), None)
+        if mine is None:
+            return None
+        if target < len(shown):
+            before = shown[target][POSITION]
+            return int(before if before <= mine else before - 1)
+        last = shown[-1][POSITION] if shown else mine
+        return int(last if last >= mine else last + 1)
+
+    def move_to(self, session_id: str, position: int) -> bool:
+        """Move a queued session to ``position`` (1-based) as a drop would; False if refused."""
+        try:
+            sess.move_session(session_id, position)
+        except C3Error as exc:
+            self.moveFailed.emit(str(exc))
+            return False
+        self._reload_queue_positions()
+        return True

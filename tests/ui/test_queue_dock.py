@@ -1,0 +1,594 @@
+"""The queue dock and its model: grouping, row refresh, drag and drop, filter, actions."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from c3desk.config import Paths
+from c3desk.core import sessions as sess
+from c3desk.store.models import Session, Worker
+from c3desk.ui.queue_dock import QueueDock
+from c3desk.ui.queue_model import (
+    MIME_TYPE,
+    ClaudeSessionIdRole,
+    Column,
+    Group,
+    NeedsInputRole,
+    PinnedRole,
+    QueueModel,
+    SessionIdRole,
+    StatusRole,
+    format_elapsed,
+)
+
+NOW = 1_700_000_000.0
+
+# The offscreen platform cannot pass a window's size constraints on; harmless here.
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
+
+
+def ts(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def add(
+    title: str,
+    status: str = "queued",
+    *,
+    wd: str = "/srv/project",
+    needs: bool = False,
+    lock: bool = False,
+    cont: int = 0,
+    started: float | None = None,
+    completed: float | None = None,
+    position: int | None = None,
+    worker: str | None = None,
+    claude_id: str | None = None,
+) -> str:
+    sid = str(uuid.uuid4())
+    Session.insert(
+        id=sid,
+        title=title,
+        status=status,
+        working_directory=wd,
+        needs_input=needs,
+        lock=lock,
+        continuation_count=cont,
+        started_at=ts(started) if started else None,
+        completed_at=ts(completed) if completed else None,
+        position=position,
+        worker=worker,
+        claude_session_id=claude_id,
+        created_at=ts(NOW - 10_000),
+        updated_at=ts(completed or started or NOW - 10_000),
+    ).execute()
+    return sid
+
+
+@pytest.fixture
+def ids(db: Paths) -> dict[str, str]:
+    """A queue with every state: two needing input, one running, three queued, two finished."""
+    local = Worker.get(Worker.type == "local").id
+    return {
+        "ask": add("Answer me", "active", needs=True, started=NOW - 120, worker=local),
+        "ask2": add("Also asking", "active", needs=True, started=NOW - 60, worker=local),
+        "run": add(
+            "Running", "active", started=NOW - 3725, worker=local, cont=2, claude_id="claude-run"
+        ),
+        "q1": add("First queued", position=1, wd="/srv/alpha"),
+        "q2": add("Second queued", position=2, wd="/srv/beta", lock=True),
+        "q3": add("Third queued", position=3, wd="/srv/gamma"),
+        "done": add(
+            "Finished",
+            "completed",
+            started=NOW - 9000,
+            completed=NOW - 7000,
+            worker=local,
+            claude_id="claude-done",
+        ),
+        "bad": add("Broken", "failed", started=NOW - 500, completed=NOW - 490, worker=local),
+    }
+
+
+@pytest.fixture
+def model(ids: dict[str, str], qtbot: QtBot) -> Iterator[QueueModel]:
+    m = QueueModel(now=lambda: NOW, coalesce_ms=10)
+    m.refresh()
+    yield m
+    m.deleteLater()
+
+
+@pytest.fixture
+def dock(model: QueueModel, qtbot: QtBot) -> QueueDock:
+    d = QueueDock(model)
+    qtbot.addWidget(d)
+    d.resize(700, 500)
+    return d
+
+
+def shown(model: QueueModel, group: Group) -> list[str]:
+    return model.session_ids(group)
+
+
+def queued_in_db() -> list[str]:
+    return [s.id for s in sess.list_sessions("queued")]
+
+
+def cell(
+    model: QueueModel, sid: str, column: Column, role: int = Qt.ItemDataRole.DisplayRole
+) -> Any:
+    return model.index_of(sid, column).data(role)
+
+
+# -- grouping and data -------------------------------------------------------------------------
+
+
+def test_sessions_are_grouped_needs_input_apart_from_active(
+    model: QueueModel, ids: dict[str, str]
+) -> None:
+    root = QModelIndex()
+    assert model.rowCount(root) == 5
+    labels = [model.index(g, 0).data() for g in Group]
+    assert labels == [
+        "Needs input  (2)",
+        "Active  (1)",
+        "Queued  (3)",
+        "Completed  (1)",
+        "Failed  (1)",
+    ]
+    assert shown(model, Group.NEEDS_INPUT) == [ids["ask2"], ids["ask"]]  # newest first
+    assert shown(model, Group.ACTIVE) == [ids["run"]]
+    assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"], ids["q3"]]
+    assert shown(model, Group.COMPLETED) == [ids["done"]]
+    assert shown(model, Group.FAILED) == [ids["bad"]]
+    for g in Group:
+        assert model.rowCount(model.index(g, 0)) == model.group_count(g)
+
+
+def test_row_data_and_roles(model: QueueModel, ids: dict[str, str]) -> None:
+    run = ids["run"]
+    assert cell(model, run, Column.TITLE) == "Running"
+    assert cell(model, run, Column.WORKER) == Worker.get(Worker.type == "local").name
+    assert cell(model, run, Column.STATE) == "active"
+    assert cell(model, run, Column.ELAPSED) == "1h 02m"
+    assert cell(model, run, Column.CONTINUATIONS) == "2"
+    assert cell(model, run, Column.TITLE, SessionIdRole) == run
+    assert cell(model, run, Column.TITLE, StatusRole) == "active"
+    assert cell(model, run, Column.TITLE, NeedsInputRole) is False
+    assert cell(model, run, Column.TITLE, ClaudeSessionIdRole) == "claude-run"
+    ask = ids["ask"]
+    assert cell(model, ask, Column.TITLE, NeedsInputRole) is True
+    assert cell(model, ask, Column.STATE) == "needs input"
+    assert cell(model, ask, Column.TITLE, Qt.ItemDataRole.DecorationRole) is not None
+    # Finished sessions show how long they ran; queued ones their place and no time.
+    assert cell(model, ids["done"], Column.ELAPSED) == "33m 20s"
+    assert cell(model, ids["q2"], Column.STATE) == "queued #2"
+    assert cell(model, ids["q2"], Column.ELAPSED) == ""
+    assert cell(model, ids["q2"], Column.WORKER) == "any"
+    # The pin mark.
+    assert cell(model, ids["q2"], Column.TITLE, PinnedRole) is True
+    assert cell(model, ids["q2"], Column.PINNED, Qt.ItemDataRole.DecorationRole) is not None
+    assert cell(model, ids["q1"], Column.PINNED, Qt.ItemDataRole.DecorationRole) is None
+    # Group rows carry no session.
+    assert model.index(Group.QUEUED, 0).data(SessionIdRole) is None
+
+
+def test_elapsed_format() -> None:
+    assert format_elapsed(-3) == "0s"
+    assert format_elapsed(59) == "59s"
+    assert format_elapsed(61) == "1m 01s"
+    assert format_elapsed(3600 * 5 + 61) == "5h 01m"
+    assert format_elapsed(86400 * 2 + 3600 * 3) == "2d 3h"
+
+
+def test_running_rows_tick_every_second(ids: dict[str, str], qtbot: QtBot) -> None:
+    clock = [NOW]
+    m = QueueModel(now=lambda: clock[0], tick_ms=20)
+    m.refresh()
+    assert cell(m, ids["run"], Column.ELAPSED) == "1h 02m"
+    clock[0] += 120
+    with qtbot.waitSignal(m.dataChanged, timeout=2000) as blocker:
+        pass
+    top, bottom = blocker.args[0], blocker.args[1]
+    assert top.column() == bottom.column() == Column.ELAPSED
+    assert cell(m, ids["run"], Column.ELAPSED) == "1h 04m"
+
+
+def test_refresh_session_updates_one_row_in_place(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    dock.select_session(ids["run"])
+    changes: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, *_: changes.append((a.row(), b.row())))
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    Session.update(title="Renamed").where(Session.id == ids["run"]).execute()
+    for _ in range(5):  # engine events come in bursts; they are applied once
+        model.refresh_session(ids["run"])
+    qtbot.waitUntil(lambda: cell(model, ids["run"], Column.TITLE) == "Renamed", timeout=2000)
+    assert changes == [(0, 0)]
+    assert not resets
+    assert dock.current_session_id() == ids["run"]
+
+
+def test_refresh_session_moves_rows_between_groups(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    dock.select_session(ids["q3"])
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    # The first queued session starts; it then asks for input; another finishes.
+    sess.transition(ids["q1"], "active")
+    model.refresh_session(ids["q1"])
+    model.flush()
+    assert shown(model, Group.QUEUED) == [ids["q2"], ids["q3"]]
+    assert shown(model, Group.ACTIVE)[0] == ids["q1"]
+    assert cell(model, ids["q3"], Column.STATE) == "queued #2"  # positions re-read
+    Session.update(needs_input=True, updated_at=ts(NOW + 5)).where(
+        Session.id == ids["q1"]
+    ).execute()
+    model.refresh_session(ids["q1"])
+    sess.transition(ids["run"], "completed")
+    model.refresh_session(ids["run"])
+    model.flush()
+    assert shown(model, Group.NEEDS_INPUT)[0] == ids["q1"]
+    assert ids["q1"] not in shown(model, Group.ACTIVE)
+    assert shown(model, Group.COMPLETED)[0] == ids["run"]  # newest first
+    assert model.index(Group.NEEDS_INPUT, 0).data() == "Needs input  (3)"
+    # A new session appears, a removed one disappears.
+    new = add("Brand new", position=3)
+    model.refresh_session(new)
+    sess.remove_session(ids["bad"])
+    model.refresh_session(ids["bad"])
+    model.flush()
+    assert shown(model, Group.QUEUED) == [ids["q2"], ids["q3"], new]
+    assert shown(model, Group.FAILED) == []
+    assert not resets
+    assert dock.current_session_id() == ids["q3"]
+
+
+# -- drag and drop -----------------------------------------------------------------------------
+
+
+def drag(model: QueueModel, sid: str) -> QMimeData:
+    return model.mimeData([model.index_of(sid)])
+
+
+def test_drop_reorders_the_queue_in_the_database(
+    model: QueueModel, ids: dict[str, str], cli: Any
+) -> None:
+    queued = model.index(Group.QUEUED, 0)
+    # Drag the third to the top (before row 0).
+    assert model.dropMimeData(drag(model, ids["q3"]), Qt.DropAction.MoveAction, 0, 0, queued)
+    expected = [ids["q3"], ids["q1"], ids["q2"]]
+    assert queued_in_db() == expected
+    assert shown(model, Group.QUEUED) == expected
+    # Drag the (new) first to the end.
+    n = model.rowCount(queued)
+    assert model.dropMimeData(drag(model, ids["q3"]), Qt.DropAction.MoveAction, n, 0, queued)
+    expected = [ids["q1"], ids["q2"], ids["q3"]]
+    assert queued_in_db() == expected
+    # Dropped onto a row: takes that row's place.
+    target = model.index_of(ids["q1"])
+    assert model.dropMimeData(drag(model, ids["q2"]), Qt.DropAction.MoveAction, -1, -1, target)
+    expected = [ids["q2"], ids["q1"], ids["q3"]]
+    assert queued_in_db() == expected
+    assert [cell(model, s, Column.STATE) for s in expected] == [
+        "queued #1",
+        "queued #2",
+        "queued #3",
+    ]
+    # `c3desk list` sees the new order.
+    listed = [s["id"] for s in cli("list", "--json", check=True).json() if s["status"] == "queued"]
+    assert listed == expected
+
+
+def test_drop_keeps_selection_on_the_moved_row(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str]
+) -> None:
+    dock.select_session(ids["q1"])
+    queued = model.index(Group.QUEUED, 0)
+    assert model.dropMimeData(drag(model, ids["q1"]), Qt.DropAction.MoveAction, 3, 0, queued)
+    assert dock.current_session_id() == ids["q1"]
+    assert dock.view.currentIndex().row() == 2
+
+
+def test_only_queued_rows_drag_and_only_into_the_queue(
+    model: QueueModel, ids: dict[str, str]
+) -> None:
+    flags = model.flags(model.index_of(ids["q1"]))
+    assert flags & Qt.ItemFlag.ItemIsDragEnabled
+    for key in ("ask", "run", "done", "bad"):
+        assert not model.flags(model.index_of(ids[key])) & Qt.ItemFlag.ItemIsDragEnabled
+    before = queued_in_db()
+    queued = model.index(Group.QUEUED, 0)
+    move = Qt.DropAction.MoveAction
+    # A running session's row carries nothing to drop.
+    data = drag(model, ids["run"])
+    assert not model.canDropMimeData(data, move, 0, 0, queued)
+    assert not model.dropMimeData(data, move, 0, 0, queued)
+    # A queued row dropped into another group, between groups or on a finished row.
+    data = drag(model, ids["q3"])
+    for row, parent in (
+        (0, model.index(Group.COMPLETED, 0)),
+        (1, QModelIndex()),
+        (-1, model.index_of(ids["done"])),
+        (0, model.index(Group.ACTIVE, 0)),
+    ):
+        assert not model.canDropMimeData(data, move, row, 0, parent)
+        assert not model.dropMimeData(data, move, row, 0, parent)
+    # Foreign data, or a copy.
+    foreign = QMimeData()
+    foreign.setText(ids["q3"])
+    assert not model.dropMimeData(foreign, move, 0, 0, queued)
+    assert not model.dropMimeData(data, Qt.DropAction.CopyAction, 0, 0, queued)
+    assert queued_in_db() == before
+
+
+def test_refused_move_is_reported_and_the_view_resynced(
+    model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    data = drag(model, ids["q3"])
+    sess.transition(ids["q3"], "active")  # started meanwhile, the model not yet told
+    with qtbot.waitSignal(model.moveFailed, timeout=1000) as blocker:
+        assert not model.dropMimeData(
+            data, Qt.DropAction.MoveAction, 0, 0, model.index(Group.QUEUED, 0)
+        )
+    assert "only queued sessions move" in blocker.args[0]
+    assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"]]
+
+
+def test_drop_with_a_filter_uses_the_neighbours_positions(
+    model: QueueModel, ids: dict[str, str]
+) -> None:
+    model.set_filter("queued")  # all three; then narrow to two
+    model.set_filter("/srv/")
+    assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"], ids["q3"]]
+    model.set_filter("i")  # "First queued", "Third queued"; "Second" hidden
+    assert shown(model, Group.QUEUED) == [ids["q1"], ids["q3"]]
+    queued = model.index(Group.QUEUED, 0)
+    assert model.dropMimeData(drag(model, ids["q3"]), Qt.DropAction.MoveAction, 0, 0, queued)
+    assert queued_in_db() == [ids["q3"], ids["q1"], ids["q2"]]
+    assert shown(model, Group.QUEUED) == [ids["q3"], ids["q1"]]
+
+
+def _drop_on_view(dock: QueueDock, data: QMimeData, point: QPoint) -> bool:
+    """Enter, move and drop as a drag does (without QDrag's own event loop); True if accepted."""
+    viewport = dock.view.viewport()
+    move = Qt.DropAction.MoveAction
+    left, none = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    for kind in (QDragEnterEvent, QDragMoveEvent):
+        QApplication.sendEvent(viewport, kind(point, move, data, left, none))
+    drop = QDropEvent(QPointF(point), move, data, left, none)
+    QApplication.sendEvent(viewport, drop)
+    return drop.isAccepted()
+
+
+def test_drop_through_the_view(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    dock.show()
+    qtbot.waitExposed(dock)
+    view = dock.view
+    # Drop the third queued row on the upper edge of the first: it goes before it.
+    top = view.visualRect(model.index_of(ids["q1"]))
+    data = drag(model, ids["q3"])
+    assert _drop_on_view(dock, data, QPoint(top.center().x(), top.top() + 1))
+    assert queued_in_db() == [ids["q3"], ids["q1"], ids["q2"]]
+    # Onto a completed row: refused, nothing moves.
+    done = view.visualRect(model.index_of(ids["done"]))
+    data = drag(model, ids["q3"])
+    assert not _drop_on_view(dock, data, done.center())
+    assert queued_in_db() == [ids["q3"], ids["q1"], ids["q2"]]
+    # Below the last queued row: to the end.
+    last = view.visualRect(model.index_of(ids["q2"]))
+    data = drag(model, ids["q3"])
+    assert _drop_on_view(dock, data, QPoint(last.center().x(), last.bottom()))
+    assert queued_in_db() == [ids["q1"], ids["q2"], ids["q3"]]
+    assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"], ids["q3"]]
+
+
+def test_view_drag_starts_only_from_queued_rows(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str]
+) -> None:
+    assert dock.view.dragEnabled()
+    payload = model.mimeData([model.index_of(ids["run"]), model.index_of(ids["q1"])])
+    assert payload.hasFormat(MIME_TYPE)
+    assert bytes(payload.data(MIME_TYPE).data()).decode() == f'["{ids["q1"]}"]'
+
+
+# -- filter ------------------------------------------------------------------------------------
+
+
+def test_filter_on_title_and_folder(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str]
+) -> None:
+    dock.filter_edit.setText("BETA")  # folder, any case
+    assert shown(model, Group.QUEUED) == [ids["q2"]]
+    assert sum(model.group_count(g) for g in Group) == 1
+    assert model.index(Group.QUEUED, 0).data() == "Queued  (1 of 3)"
+    dock.filter_edit.setText("queued")  # title
+    assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"], ids["q3"]]
+    dock.filter_edit.setText("nothing like this")
+    assert sum(model.group_count(g) for g in Group) == 0
+    dock.filter_edit.clear()
+    assert sum(model.group_count(g) for g in Group) == len(ids)
+    # Groups stay expanded across the filter's resets.
+    assert all(dock.view.isExpanded(model.index(g, 0)) for g in Group)
+
+
+def test_filter_applies_to_rows_refreshed_later(model: QueueModel, ids: dict[str, str]) -> None:
+    model.set_filter("alpha")
+    assert shown(model, Group.QUEUED) == [ids["q1"]]
+    Session.update(title="Now with alpha").where(Session.id == ids["q2"]).execute()
+    Session.update(working_directory="/srv/elsewhere").where(Session.id == ids["q1"]).execute()
+    model.refresh_session(ids["q1"])
+    model.refresh_session(ids["q2"])
+    model.flush()
+    assert shown(model, Group.QUEUED) == [ids["q2"]]
+    model.set_filter("")
+    assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"], ids["q3"]]
+
+
+def test_ten_thousand_sessions_load_and_filter(db: Paths) -> None:
+    rows = [
+        {
+            "id": f"s{i:05}",
+            "title": f"Task {i}",
+            "status": "queued",
+            "working_directory": f"/srv/p{i % 100}",
+            "position": i + 1,
+        }
+        for i in range(10_000)
+    ]
+    with Session._meta.database.atomic():
+        for start in range(0, len(rows), 500):
+            Session.insert_many(rows[start : start + 500]).execute()
+    m = QueueModel()
+    m.refresh()
+    assert m.group_count(Group.QUEUED) == 10_000
+    m.set_filter("/srv/p7")  # p7 and p70..p79
+    assert m.group_count(Group.QUEUED) == 1_100
+    m.set_filter("task 9999")
+    assert m.session_ids(Group.QUEUED) == ["s09999"]
+
+
+# -- actions -----------------------------------------------------------------------------------
+
+ENABLED = {
+    "ask": {"kill", "pin", "open_folder", "artifacts"},
+    "run": {"kill", "pin", "open_folder", "copy_id", "artifacts"},
+    "q1": {"remove", "pin", "open_folder", "artifacts"},
+    "done": {"continue", "remove", "pin", "open_folder", "copy_id", "artifacts"},
+    "bad": {"retry", "remove", "pin", "open_folder", "artifacts"},
+}
+
+
+@pytest.mark.parametrize("key", sorted(ENABLED))
+def test_actions_enabled_per_state(dock: QueueDock, ids: dict[str, str], key: str) -> None:
+    assert dock.select_session(ids[key])
+    enabled = {name for name, a in dock.actions_by_name.items() if a.isEnabled()}
+    assert enabled == ENABLED[key]
+    menu = dock.build_menu()
+    assert {a.objectName() for a in menu.actions() if a.isEnabled() and not a.isSeparator()} == {
+        f"queue_{n}" for n in ENABLED[key]
+    }
+
+
+def test_nothing_enabled_on_a_group_row(dock: QueueDock, model: QueueModel) -> None:
+    dock.view.setCurrentIndex(model.index(Group.QUEUED, 0))
+    assert not any(a.isEnabled() for a in dock.actions_by_name.values())
+
+
+def test_actions_emit_signals(dock: QueueDock, ids: dict[str, str], qtbot: QtBot) -> None:
+    a = dock.actions_by_name
+    cases = [
+        ("done", "continue", dock.continueRequested),
+        ("bad", "retry", dock.retryRequested),
+        ("run", "kill", dock.killRequested),
+        ("q1", "remove", dock.removeRequested),
+        ("q1", "open_folder", dock.openFolderRequested),
+        ("run", "artifacts", dock.artifactsRequested),
+    ]
+    for key, name, signal in cases:
+        dock.select_session(ids[key])
+        with qtbot.waitSignal(signal, timeout=1000) as blocker:
+            a[name].trigger()
+        assert blocker.args == [ids[key]]
+    dock.select_session(ids["q2"])  # pinned
+    assert a["pin"].text().replace("&", "") == "Unpin"
+    with qtbot.waitSignal(dock.pinRequested, timeout=1000) as blocker:
+        a["pin"].trigger()
+    assert blocker.args == [ids["q2"], False]
+    dock.select_session(ids["q1"])
+    assert a["pin"].text().replace("&", "") == "Pin"
+    with qtbot.waitSignal(dock.pinRequested, timeout=1000) as blocker:
+        a["pin"].trigger()
+    assert blocker.args == [ids["q1"], True]
+
+
+def test_copy_claude_session_id(dock: QueueDock, ids: dict[str, str]) -> None:
+    dock.select_session(ids["done"])
+    dock.actions_by_name["copy_id"].trigger()
+    assert QGuiApplication.clipboard().text() == "claude-done"
+
+
+def test_state_change_updates_enabled_actions(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    dock.select_session(ids["run"])
+    assert dock.actions_by_name["kill"].isEnabled()
+    sess.transition(ids["run"], "completed")
+    model.refresh_session(ids["run"])
+    with qtbot.assertNotEmitted(dock.sessionSelected):  # the model moved it, not the user
+        model.flush()
+    assert dock.current_session_id() == ids["run"]
+    assert not dock.actions_by_name["kill"].isEnabled()
+    assert dock.actions_by_name["continue"].isEnabled()
+
+
+def test_keys_trigger_actions(dock: QueueDock, ids: dict[str, str], qtbot: QtBot) -> None:
+    dock.show()
+    qtbot.waitExposed(dock)
+    dock.activateWindow()
+    dock.view.setFocus()
+    qtbot.waitUntil(dock.view.hasFocus, timeout=2000)
+    dock.select_session(ids["q1"])
+    with qtbot.waitSignal(dock.removeRequested, timeout=1000) as blocker:
+        qtbot.keyClick(dock.view, Qt.Key.Key_Delete)
+    assert blocker.args == [ids["q1"]]
+    dock.select_session(ids["run"])
+    with qtbot.waitSignal(dock.killRequested, timeout=1000) as blocker:
+        qtbot.keyClick(
+            dock.view,
+            Qt.Key.Key_K,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
+    assert blocker.args == [ids["run"]]
+
+
+def test_selection_and_activation_emit_session_selected(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    with qtbot.waitSignal(dock.sessionSelected, timeout=1000) as blocker:
+        dock.view.setCurrentIndex(model.index_of(ids["ask"]))
+    assert blocker.args == [ids["ask"]]
+    with qtbot.waitSignal(dock.sessionSelected, timeout=1000) as blocker:
+        dock.view.activated.emit(model.index_of(ids["ask"]))
+    assert blocker.args == [ids["ask"]]
+    # Programmatic selection (the window revealing a session) does not echo back.
+    with qtbot.assertNotEmitted(dock.sessionSelected):
+        dock.select_session(ids["run"])
+
+
+@pytest.mark.qt_log_ignore(r"This plugin does not support (raise|grabbing|propagateSizeHints)")
+def test_context_menu_pops_up_for_a_session_row(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    dock.show()
+    qtbot.waitExposed(dock)
+    rect = dock.view.visualRect(model.index_of(ids["done"]))
+    dock.view.customContextMenuRequested.emit(rect.center())
+    menu = dock.findChild(type(dock.build_menu()), "queueMenu")
+    assert menu is not None
+    qtbot.waitUntil(menu.isVisible, timeout=2000)
+    assert dock.current_session_id() == ids["done"]
+    menu.close()
+
+
+def test_dock_identity(dock: QueueDock) -> None:
+    assert dock.objectName() == "queueDock"
+    assert dock.filter_edit.placeholderText()
