@@ -104,7 +104,10 @@ def image_preview(path: Path) -> Preview:
 
 def pdf_preview(path: Path, width: int = PDF_RENDER_WIDTH) -> Preview:
     """The first page of a PDF, rendered with pdfium ``width`` pixels wide."""
-    import pypdfium2 as pdfium  # imported on first use: start-up does not pay for it
+    try:
+        import pypdfium2 as pdfium  # imported on first use: start-up does not pay for it
+    except ImportError:
+        return Preview("message", "PDF previews need the pypdfium2 package")
 
     try:
         document = pdfium.PdfDocument(str(path))

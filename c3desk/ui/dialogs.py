@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from PySide6.QtCore import QSettings, Qt, Signal
+import peewee as pw
+from PySide6.QtCore import QDir, QSettings, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -193,7 +194,7 @@ class NewSessionDialog(QDialog):
         self.create_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.create_button.setText("&Create")
         self.buttons.rejected.connect(self.reject)
-        self.create_button.clicked.connect(self.create)
+        self.create_button.clicked.connect(self.submit)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -309,7 +310,7 @@ class NewSessionDialog(QDialog):
             self._touch("folder")
             self.folder_edit.setText(path)
 
-    def create(self) -> None:
+    def submit(self) -> None:
         """Validate everything, create the session, emit ``created`` and close; else show why."""
         self._touched.update(("title", "folder"))
         problems = self._check()
@@ -343,6 +344,9 @@ class NewSessionDialog(QDialog):
             field = _route(str(exc), self._ROUTES, "general")
             self.errors[field].show_error(str(exc))
             self._focus_first({field: str(exc)})
+            return
+        except pw.OperationalError as exc:  # the database is locked or gone: say so, stay open
+            self.errors["general"].show_error(f"the session could not be saved: {exc}")
             return
         self.created.emit(str(session.id))
         self.accept()
@@ -406,7 +410,7 @@ def load_ui_preferences(store: QSettings | None = None) -> UiPreferences:
     family = store.value(KEY_FONT_FAMILY, fixed.family(), type=str)
     default_size = fixed.pointSize() if fixed.pointSize() > 0 else 10
     try:
-        size = int(store.value(KEY_FONT_SIZE, default_size))
+        size = int(str(store.value(KEY_FONT_SIZE, default_size)))
     except (TypeError, ValueError):
         size = default_size
     size = min(max(size, FONT_SIZES[0]), FONT_SIZES[1])
@@ -819,7 +823,7 @@ class WorkerForm(QGroupBox):
             picker = QFileDialog(self, "Choose the SSH private key")
             picker.setFileMode(QFileDialog.FileMode.ExistingFile)
             picker.setOption(QFileDialog.Option.DontResolveSymlinks, True)
-            picker.setFilter(picker.filter() | QFileDialog.Filter.Hidden)
+            picker.setFilter(picker.filter() | QDir.Filter.Hidden)
             picker.fileSelected.connect(self.key_edit.setText)
             self.key_picker = picker
         ssh = Path.home() / ".ssh"

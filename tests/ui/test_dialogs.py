@@ -79,7 +79,7 @@ def test_new_session_empty_title_is_refused_inline(qtbot: QtBot, db: Paths, proj
     assert "empty" in dialog.errors["title"].message.lower()
 
     with qtbot.assertNotEmitted(dialog.created):
-        dialog.create()
+        dialog.submit()
     assert dialog.isVisible()
     assert "empty" in dialog.errors["title"].message.lower()
     assert session_count() == 0
@@ -102,7 +102,7 @@ def test_new_session_bad_folder_is_refused_inline(
     assert not dialog.create_button.isEnabled()
 
     with qtbot.assertNotEmitted(dialog.created):
-        dialog.create()
+        dialog.submit()
     assert expected in dialog.errors["folder"].message.lower()
     assert dialog.errors["title"].message == ""
     assert dialog.isVisible()
@@ -171,7 +171,7 @@ def test_new_session_remote_worker_accepts_a_folder_checked_later(qtbot: QtBot, 
     qtbot.keyClicks(dialog.folder_edit, "/srv/checkouts/app")
     assert dialog.create_button.isEnabled()
     with qtbot.waitSignal(dialog.created, timeout=2000) as signal:
-        dialog.create()
+        dialog.submit()
     row = Session.get_by_id(signal.args[0])
     assert row.worker.name == "build-box"
     assert row.working_directory == "/srv/checkouts/app"
@@ -192,7 +192,7 @@ def test_new_session_lists_agent_profiles_and_reports_a_bad_file(
     assert broken.agent() == "claude"  # the built-ins still work
     qtbot.keyClicks(broken.title_edit, "Still possible")
     with qtbot.waitSignal(broken.created, timeout=2000):
-        broken.create()
+        broken.submit()
 
 
 def test_new_session_folder_picker_does_not_block(qtbot: QtBot, db: Paths, project: Path) -> None:
@@ -445,6 +445,21 @@ def test_workers_add_refuses_a_duplicate_name(qtbot: QtBot, db: Paths) -> None:
     dialog.form.save_button.click()
     assert "already exists" in dialog.form.errors["name"].message
     assert Worker.get(Worker.name == "build-box").ssh_host == "a.example.org"
+
+
+def test_workers_key_file_picker_does_not_block(qtbot: QtBot, db: Paths, tmp_path: Path) -> None:
+    key = tmp_path / "id_test"
+    key.write_text("key\n")
+    dialog = workers_dialog(qtbot)
+    dialog.add()
+    qtbot.mouseClick(dialog.form.key_button, Qt.MouseButton.LeftButton)
+    picker = dialog.form.key_picker
+    assert picker is not None and picker.isVisible()
+    picker.fileSelected.emit(str(key))
+    picker.reject()
+    assert dialog.form.key_edit.text() == str(key)
+    with qtbot.waitSignal(picker.destroyed, timeout=2000):
+        picker.deleteLater()
 
 
 def test_workers_edit(qtbot: QtBot, db: Paths) -> None:
