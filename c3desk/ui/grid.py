@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSizePolicy,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -20,14 +21,14 @@ from PySide6.QtWidgets import (
 
 from c3desk.terminal import TerminalModel
 from c3desk.ui.terminal_view import TerminalView
+from c3desk.ui.theme import theme_colors
 
-STATE_COLORS = {
-    "queued": "#8a8f98",
-    "active": "#3fb950",
-    "completed": "#58a6ff",
-    "failed": "#f85149",
-}
-NEEDS_INPUT_COLOR = "#f0b429"
+
+def _set_property(widget: QWidget, name: str, value: str) -> None:
+    if widget.property(name) != value:
+        widget.setProperty(name, value)
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,19 @@ class TileHeader(QFrame):
         self.state.setObjectName("stateChip")
         self.needs = QLabel("needs input", self)
         self.needs.setObjectName("needsInputChip")
-        self.needs.setStyleSheet(
-            f"background:{NEEDS_INPUT_COLOR};color:#1b1b1b;border-radius:6px;padding:0 6px;"
-        )
+        style = self.style()
+        sp = QStyle.StandardPixmap
         self.pin = self._button("📌", "Pin (keep this session in view)", checkable=True)
         self.pin.toggled.connect(self.pin_toggled)
-        self.cont = self._button("▶", "Continue this session")
+        self.cont = self._button("Continue", "Continue this session (claude --resume)")
+        self.cont.setIcon(style.standardIcon(sp.SP_MediaPlay))
+        self.cont.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.cont.clicked.connect(self.continue_requested)
-        self.maximize = self._button("⛶", "Maximize / restore (double-click the header)")
+        self.maximize = self._button("", "Maximize / restore (double-click the header)")
+        self.maximize.setIcon(style.standardIcon(sp.SP_TitleBarMaxButton))
         self.maximize.clicked.connect(self.maximize_requested)
-        self.kill = self._button("✕", "Kill this session")
+        self.kill = self._button("", "Kill this session")
+        self.kill.setIcon(style.standardIcon(sp.SP_TitleBarCloseButton))
         self.kill.clicked.connect(self.kill_requested)
         for w in (self.title, self.worker, self.state, self.needs):
             layout.addWidget(w)
@@ -92,11 +96,10 @@ class TileHeader(QFrame):
         self.title.setText(info.title)
         self.title.setToolTip(info.title)
         self.worker.setText(info.worker)
-        color = STATE_COLORS.get(info.status, "#8a8f98")
         self.state.setText(info.status)
-        self.state.setStyleSheet(
-            f"color:{color};border:1px solid {color};border-radius:6px;padding:0 6px;"
-        )
+        # The theme styles the chip and header by these properties (c3desk/ui/theme.py).
+        _set_property(self.state, "state", info.status)
+        _set_property(self, "needsInput", "true" if info.needs_input else "false")
         self.needs.setVisible(info.needs_input)
         self.needs.setToolTip(info.reason)
         self.pin.blockSignals(True)
@@ -122,6 +125,7 @@ class Tile(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.session_id: str | None = None
         self.info: TileInfo | None = None
+        self._theme_name = "dark"
         self.header = TileHeader(self)
         self.view: TerminalView | None = None
         self.placeholder = QLabel("No session", self)
@@ -143,6 +147,7 @@ class Tile(QFrame):
         theme: str,
     ) -> None:
         """Show ``info.session_id`` with its terminal model."""
+        self._theme_name = theme
         if self.view is not None and self.session_id != info.session_id:
             self._drop_view()
         if self.view is None:
@@ -174,8 +179,11 @@ class Tile(QFrame):
     def set_info(self, info: TileInfo) -> None:
         self.info = info
         self.header.show_info(info)
-        color = NEEDS_INPUT_COLOR if info.needs_input else "transparent"
+        color = theme_colors(self._theme())["needs_input"] if info.needs_input else "transparent"
         self.setStyleSheet(f"QFrame#tile {{ border: 2px solid {color}; }}")
+
+    def _theme(self) -> str:
+        return self._theme_name
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.view and self.session_id is not None:

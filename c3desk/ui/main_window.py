@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
 
         self.queue = QueueDock(parent=self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.queue)
+        self.resizeDocks([self.queue], [380], Qt.Orientation.Horizontal)
         self.artifacts = ArtifactsPanel(self)
         self.artifacts_dock = QDockWidget("Artifacts", self)
         self.artifacts_dock.setObjectName("artifactsDock")
