@@ -58,7 +58,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
 
 
 class QueueTreeView(QTreeView):
-    """The tree: group rows span every column; groups stay expanded across model resets."""
+    """The tree: groups stay expanded across model changes unless the user collapsed them."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,14 +90,17 @@ class QueueTreeView(QTreeView):
             self._collapsed.discard(index.row())
 
     def restore_groups(self) -> None:
-        """Span the group rows and expand those the user did not collapse."""
+        """Expand the groups the user did not collapse.
+
+        Group rows are not first-column-spanned: a spanned row makes the tree ask the model for
+        one more index per row on every layout, which shows at 10,000 rows.
+        """
         model = self.model()
         if model is None:
             return
         root = QModelIndex()
         for row in range(model.rowCount(root)):
-            self.setFirstColumnSpanned(row, root, True)
-            if row not in self._collapsed:
+            if row not in self._collapsed and not self.isExpanded(model.index(row, 0, root)):
                 self.blockSignals(True)
                 self.expand(model.index(row, 0, root))
                 self.blockSignals(False)
@@ -189,6 +192,7 @@ class QueueDock(QDockWidget):
         self.model.dataChanged.connect(self._on_data_changed)
         self.model.rowsRemoved.connect(self._after_rows_removed)
         self.model.rowsInserted.connect(self._after_rows_inserted)
+        self.model.rowsInserted.connect(self.view.restore_groups)
         selection = self.view.selectionModel()
         selection.currentRowChanged.connect(self._on_current_changed)
         self.view.activated.connect(self._on_activated)
