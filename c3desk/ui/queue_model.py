@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -328,8 +328,8 @@ class QueueModel(QAbstractItemModel):
         return Session.select(*FIELDS).tuples()
 
     def _load_workers(self) -> None:
-        query: Iterable[tuple[str, str]] = Worker.select(Worker.id, Worker.name).tuples()
-        self._workers = dict(query)
+        query = Worker.select(Worker.id, Worker.name).tuples()
+        self._workers = dict(cast("Iterable[tuple[str, str]]", query))
 
     def refresh(self) -> None:
         """Re-read every session from the database."""
@@ -472,13 +472,13 @@ class QueueModel(QAbstractItemModel):
 
     def _reload_queue_positions(self) -> None:
         """Re-read the queue order and rearrange the Queued group without resetting the view."""
-        query: Iterable[tuple[str, int]] = (
+        query = (
             Session.select(Session.id, Session.position)
             .where(Session.status == "queued")
             .order_by(Session.position)
             .tuples()
         )
-        positions = dict(query)
+        positions = dict(cast("Iterable[tuple[str, int]]", query))
         rows_of = self._groups[Group.QUEUED]
         if set(positions) != {r[ID] for r in rows_of.all}:
             self.refresh()  # someone else changed the queue meanwhile
