@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import groupby
+from itertools import compress, islice, repeat
+from operator import eq, is_not, sub
 from typing import NamedTuple
 
 from c3desk.terminal.screen import FastScreen, HistoryLine
@@ -54,23 +55,56 @@ class Notification(NamedTuple):
     body: str
 
 
+_new_tuple = tuple.__new__
+
+
 def _runs(
     cells: str | tuple[str, ...] | list[str], styles: Style | tuple[Style, ...] | list[Style]
 ) -> list[Run]:
+    """Cells grouped into runs of equal style.
+
+    Styles are interned (equal styles are one object), so run boundaries are found by identity
+    with C-level iteration only; the rare equal-but-distinct neighbours are merged afterwards.
+    """
     if isinstance(styles, Style):
         text = cells if isinstance(cells, str) else "".join(cells)
         return [Run(0, len(cells), text, styles)]
     n = len(styles)
-    if styles.count(styles[0]) == n:
+    first = styles[0]
+    if first is styles[-1] and styles.count(first) == n:
         text = cells if isinstance(cells, str) else "".join(cells)
-        return [Run(0, n, text, styles[0])]
+        return [Run(0, n, text, first)]
+    ends = list(compress(range(1, n), map(is_not, islice(styles, 1, None), styles)))
+    starts = [0, *ends]
+    ends.append(n)
+    run_styles = list(map(styles.__getitem__, starts))
+    if any(map(eq, islice(run_styles, 1, None), run_styles)):
+        return _merge_equal(cells, starts, ends, run_styles)
+    parts = map(cells.__getitem__, map(slice, starts, ends))
+    texts = parts if isinstance(cells, str) else map("".join, parts)
+    return list(
+        map(
+            _new_tuple,
+            repeat(Run),
+            zip(starts, map(sub, ends, starts), texts, run_styles, strict=True),
+        )
+    )
+
+
+def _merge_equal(
+    cells: str | tuple[str, ...] | list[str],
+    starts: list[int],
+    ends: list[int],
+    run_styles: list[Style],
+) -> list[Run]:
     out: list[Run] = []
-    col = 0
-    for style, group in groupby(range(n), styles.__getitem__):
-        idx = list(group)
-        text = "".join(cells[i] for i in idx)
-        out.append(Run(col, len(idx), text, style))
-        col += len(idx)
+    a = 0
+    for k in range(len(starts)):
+        if k + 1 < len(starts) and run_styles[k + 1] == run_styles[k]:
+            continue
+        b = ends[k]
+        out.append(Run(a, b - a, "".join(cells[a:b]), run_styles[k]))
+        a = b
     return out
 
 
@@ -151,6 +185,12 @@ class TerminalModel:
     @property
     def scrollback_len(self) -> int:
         return len(self.screen.history)
+
+    @property
+    def lines_pushed(self) -> int:
+        """Lines ever pushed into scrollback (never decreases, also when old lines are dropped
+        or the scrollback is cleared): a view follows history by the difference."""
+        return self.screen.lines_pushed
 
     def scrollback_text(self, i: int) -> str:
         """Scrollback line ``i`` (0 = oldest) as text."""

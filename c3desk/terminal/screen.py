@@ -19,7 +19,7 @@ import pyte
 from pyte import modes as mo
 from pyte.screens import wcwidth
 
-from c3desk.terminal.style import DEFAULT_STYLE, Style, apply_sgr, blank_style
+from c3desk.terminal.style import DEFAULT_STYLE, Style, apply_sgr, blank_style, intern_style
 
 #: A scrollback line: the cells as one string when every cell holds exactly one character (else a
 #: tuple of cell texts), and one style for the whole line when uniform (else a tuple of styles).
@@ -67,8 +67,8 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
         # (params, id(style)) -> (style, result). Holding the source style in the entry keeps
         # its id from being reused while the entry exists, and ids hash far faster than tuples.
         self._sgr_cache: dict[tuple[str, int], tuple[Style, Style]] = {}
-        self._style_intern: dict[Style, Style] = {DEFAULT_STYLE: DEFAULT_STYLE}
         self.answers = bytearray()
+        self.lines_pushed = 0
         self.bell_count = 0
         self.title_version = 0
         self.notifications: deque[tuple[str, str, str]] = deque(maxlen=32)
@@ -357,9 +357,6 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
         cache = self._sgr_cache
         if len(cache) >= _SGR_CACHE_SIZE:
             cache.clear()
-        intern = self._style_intern
-        if len(intern) >= _SGR_CACHE_SIZE:
-            intern.clear()
         rgb = _RGB_SGR.fullmatch(params)
         if rgb is not None and max(len(rgb[2]), len(rgb[3]), len(rgb[4])) <= 3:
             # A lone truecolour change, the commonest miss: skip the general parser.
@@ -372,8 +369,9 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
                 new = tuple.__new__(Style, (current[0], color, *current[2:]))
         else:
             new = apply_sgr(current, params)
-        # Equal styles share one object, so the transition cache (keyed by identity) settles.
-        new = intern.setdefault(new, new)
+        # Equal styles share one object (in every model), so the transition cache (keyed by
+        # identity) settles and renderers can key their caches by identity.
+        new = intern_style(new)
         cache[(params, id(current))] = (current, new)
         return new
 
@@ -637,6 +635,7 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
 
     def _push_history(self, chars: list[str], styles: list[Style]) -> None:
         """Keep a row that left the screen; ``chars`` and ``styles`` are no longer on screen."""
+        self.lines_pushed += 1
         text = "".join(chars)
         n = len(chars)
         cells: str | tuple[str, ...] = (

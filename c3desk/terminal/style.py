@@ -134,8 +134,38 @@ def apply_sgr(style: Style, params: str) -> Style:
     return Style(*fields)  # type: ignore[arg-type]
 
 
+#: Interned styles, shared by every model in the process: equal styles are one object, so a
+#: renderer can key caches by ``id(style)`` across sessions. Bounded: when it fills up it starts
+#: over (styles made before then stay valid, they just stop being shared with newer equal ones).
+INTERN_LIMIT = 8192
+_intern: dict[Style, Style] = {DEFAULT_STYLE: DEFAULT_STYLE}
+
+
+def intern_style(style: Style) -> Style:
+    """The shared object equal to ``style``."""
+    got = _intern.get(style)
+    if got is not None:
+        return got
+    if len(_intern) >= INTERN_LIMIT:
+        _intern.clear()
+        _intern[DEFAULT_STYLE] = DEFAULT_STYLE
+    _intern[style] = style
+    return style
+
+
+_blank: dict[int, tuple[Style, Style]] = {}
+
+
 def blank_style(style: Style) -> Style:
-    """The style erased cells take: the current background only (xterm's behaviour)."""
-    if style.bg is None and style == DEFAULT_STYLE:
+    """The style erased cells take: the current background only (xterm's behaviour), interned."""
+    bg = style.bg
+    if bg is None:
         return DEFAULT_STYLE
-    return Style(bg=style.bg)
+    hit = _blank.get(id(style))
+    if hit is not None and hit[0] is style:
+        return hit[1]
+    if len(_blank) >= 1024:
+        _blank.clear()
+    out = intern_style(Style(bg=bg))
+    _blank[id(style)] = (style, out)
+    return out

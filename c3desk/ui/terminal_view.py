@@ -49,6 +49,8 @@ from PySide6.QtGui import (
     QRegion,
     QResizeEvent,
     QShowEvent,
+    QStaticText,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QWidget
@@ -403,18 +405,30 @@ def frame_governor() -> FrameGovernor:
 
 
 ROW_CACHE_BYTES = 48 * 1024 * 1024
-_row_caches: dict[tuple[object, ...], OrderedDict[object, tuple[QImage, object]]] = {}
+TEXT_CACHE_SIZE = 16384
 
 
-def _row_cache(key: tuple[object, ...]) -> OrderedDict[object, tuple[QImage, object]]:
-    """Rendered rows shared by the views that draw alike (same font, palette, width): nine
-    tiles of the same agent redraw the same lines. One size of view at a time is kept."""
-    cache = _row_caches.get(key)
-    if cache is None:
-        if len(_row_caches) >= 4:
-            _row_caches.pop(next(iter(_row_caches)))
-        cache = _row_caches[key] = OrderedDict()
-    return cache
+class _RenderCaches:
+    """What views that draw alike (same font, palette, width) share: rendered rows (nine tiles
+    of the same agent redraw the same lines) and prepared text runs (QStaticText: laid out
+    once, drawn without shaping)."""
+
+    def __init__(self) -> None:
+        self.rows: OrderedDict[object, tuple[QImage, object]] = OrderedDict()
+        self.texts: dict[tuple[str, int], QStaticText] = {}
+
+
+_render_caches: dict[tuple[object, ...], _RenderCaches] = {}
+
+
+def _caches_for(key: tuple[object, ...]) -> _RenderCaches:
+    """One set of caches per way of drawing; a few are kept (views of other sizes)."""
+    caches = _render_caches.get(key)
+    if caches is None:
+        if len(_render_caches) >= 4:
+            _render_caches.pop(next(iter(_render_caches)))
+        caches = _render_caches[key] = _RenderCaches()
+    return caches
 
 
 def _history_deque(model: TerminalModel) -> deque[object] | None:
@@ -464,7 +478,14 @@ class TerminalView(QWidget):
         self._box = BoxGlyphs(1, 1)
         self._plain: dict[str, bool] = {}
         self._widths: dict[str, int] = {}
-        self._styles: dict[Style, _Resolved] = {}
+        # id(style) -> (resolved, style): styles are interned model-wide, and holding the
+        # style keeps its id from being reused while the entry exists.
+        self._styles: dict[int, tuple[_Resolved, Style]] = {}
+        self._text_dy: list[float] = [0.0] * 4
+        # Painter state while rows are drawn (set by _draw_rows).
+        self._texts: dict[tuple[str, int], QStaticText] = {}
+        self._pen: QColor | None = None
+        self._font_index = -1
         self._colors: dict[tuple[int, int, int, int], QColor] = {}
         self._frame = QImage()
         self._frame_cols = self._frame_rows = 0
@@ -483,6 +504,12 @@ class TerminalView(QWidget):
         self._fps = MAX_FPS
         self._high_priority = True
         self.frames = 0  # frames rendered, for tests and benchmarks
+        self.rows_painted = 0  # rows drawn from their runs (row cache misses)
+        self.rows_blitted = 0  # rows copied from the shared row cache
+        self.rows_unchanged = 0  # dirty rows whose content was already in the frame
+        # What each row of the frame image shows (its cache key), and for which caches.
+        self._shown: list[tuple[str, object] | None] = []
+        self._shown_for: _RenderCaches | None = None
 
         # State captured at the last frame (painted until the next one).
         self._cursor = _CursorSnap(0, 0, False, _BLOCK, " ", Style(), False)
@@ -694,6 +721,8 @@ class TerminalView(QWidget):
             font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, self._cw - adv)
         self._fonts = fonts
         self._metrics = [QFontMetricsF(f) for f in fonts]
+        # QStaticText is placed by its top-left corner: where the baseline lands at _ascent.
+        self._text_dy = [self._ascent - m.ascent() for m in self._metrics]
         self._box = BoxGlyphs(self._cw, self._ch)
         self._plain.clear()
         self._full = True
@@ -733,8 +762,16 @@ class TerminalView(QWidget):
             style.underline,
             style.strikethrough,
         )
-        self._styles[style] = res
+        if len(self._styles) >= 4096:
+            self._styles.clear()
+        self._styles[id(style)] = (res, style)
         return res
+
+    def _resolved(self, style: Style) -> _Resolved:
+        entry = self._styles.get(id(style))
+        if entry is not None and entry[1] is style:
+            return entry[0]
+        return self._resolve(style)
 
     def _is_plain(self, ch: str) -> bool:
         """A one-cell character the main font draws at exactly one cell's advance."""
@@ -833,6 +870,7 @@ class TerminalView(QWidget):
             image.setDevicePixelRatio(dpr)
             self._frame = image
             self._frame_cols, self._frame_rows = cols, rows
+            self._shown_for = None
             self._full = True
 
     def _render_frame(self, now: float) -> None:
@@ -850,29 +888,8 @@ class TerminalView(QWidget):
             draw = sorted(y for y in dirty if 0 <= y < rows)
         region = QRegion()
         if draw:
-            cache = _row_cache(self._render_key())
-            ch = self._ch
-            p = QPainter(self._frame)
-            try:
-                hist_len = model.scrollback_len
-                top_line = hist_len - self._scroll
-                row_of = getattr(getattr(model, "screen", None), "row", None)
-                for row in draw:
-                    line = top_line + row
-                    if line < hist_len:
-                        image = self._row_image(model.scrollback_runs(line), cache)
-                    elif row_of is not None:
-                        image = self._screen_row_image(model, row_of, line - hist_len, cache)
-                    else:
-                        image = self._row_image(model.row_runs(line - hist_len), cache)
-                    p.drawImage(0, row * ch, image)
-            finally:
-                p.end()
-            if self._full:
-                region = QRegion(self.rect())
-            else:
-                for row in draw:
-                    region += self._row_rect(row)
+            changed = self._draw_rows(draw)
+            region = QRegion(self.rect()) if self._full else self._rows_region(changed)
         self._full = False
         old = self._cursor
         self._cursor = self._snap_cursor()
@@ -897,89 +914,188 @@ class TerminalView(QWidget):
             self._frame.devicePixelRatioF(),
         )
 
-    def _screen_row_image(
-        self,
-        model: TerminalModel,
-        row_of: Callable[[int], tuple[list[str], list[Style]]],
-        y: int,
-        cache: OrderedDict[object, tuple[QImage, object]],
-    ) -> QImage:
-        """A visible row, looked up by its cells before any runs are built: building runs
-        costs more than drawing a cached row. Styles are interned by the model, so their ids
-        stand for them; the entry holds the styles so no id is reused while it exists."""
-        chars, styles = row_of(y)
-        key = ("".join(chars), tuple(map(id, styles)))
-        entry = cache.get(key)
-        if entry is not None:
-            cache.move_to_end(key)
-            return entry[0]
-        return self._row_image(model.row_runs(y), cache, key, list(styles))
+    def _draw_rows(self, draw: range | list[int]) -> list[int]:
+        """Bring rows ``draw`` of the frame image up to date.
 
-    def _row_image(
-        self,
-        runs: list[Run],
-        cache: OrderedDict[object, tuple[QImage, object]],
-        key: object = None,
-        keep: object = None,
-    ) -> QImage:
-        """A rendered row, from the shared cache when the same runs were drawn before."""
-        if key is None:
-            key = tuple(runs)
-        entry = cache.get(key)
-        if entry is not None:
-            cache.move_to_end(key)
-            return entry[0]
-        dpr = self._frame.devicePixelRatioF()
+        A row whose content was drawn before (by any view drawing alike) is blitted from the
+        shared row cache; others are painted straight into the frame, then copied into the
+        cache. Visible rows are looked up by their cells before any runs are built: building
+        runs costs more than blitting a cached row. Styles are interned model-wide, so their
+        ids stand for them; an entry holds its styles so no id is reused while it exists.
+        """
+        model = self._model
+        caches = _caches_for(self._render_key())
+        if self._shown_for is not caches:
+            self._shown_for = caches
+            self._shown = [None] * self._frame_rows
+        shown = self._shown
+        changed: list[int] = []
+        cache = caches.rows
+        frame = self._frame
+        dpr = frame.devicePixelRatioF()
+        ch = self._ch
         width = self._frame_cols * self._cw
-        image = QImage(round(width * dpr), round(self._ch * dpr), QImage.Format.Format_RGB32)
-        image.setDevicePixelRatio(dpr)
-        rp = QPainter(image)
+        limit = 0
+        hist_len = model.scrollback_len
+        top_line = hist_len - self._scroll
+        row_of = getattr(getattr(model, "screen", None), "row", None)
+        join = "".join
+        p: QPainter | None = None
         try:
-            self._paint_row(rp, 0, runs)
+            for row in draw:
+                line = top_line + row
+                runs: list[Run] | None = None
+                keep: object = None
+                now: tuple[str, object] | None = None
+                if line < hist_len:
+                    runs = model.scrollback_runs(line)
+                    key: object = tuple(runs)
+                elif row_of is not None:
+                    chars, styles = row_of(line - hist_len)
+                    text = join(chars)
+                    styles_now = tuple(styles)
+                    seen = shown[row]
+                    # Compared by identity element by element, in C: cheap when equal.
+                    if seen is not None and seen[0] == text and seen[1] == styles_now:
+                        # A redraw of what the row already shows (a full-clear redraw of an
+                        # unchanged screen): its pixels are right.
+                        self.rows_unchanged += 1
+                        continue
+                    # Styles are interned: their ids stand for them (and hash fast).
+                    key = (text, tuple(map(id, styles_now)))
+                    keep = styles_now
+                    now = (text, styles_now)
+                else:
+                    runs = model.row_runs(line - hist_len)
+                    key = tuple(runs)
+                changed.append(row)
+                if p is None:
+                    p = QPainter(frame)
+                    self._texts = caches.texts
+                    self._pen = None
+                    self._font_index = -1
+                entry = cache.get(key)
+                top = row * ch
+                if entry is not None:
+                    cache.move_to_end(key)
+                    p.drawImage(0, top, entry[0])
+                    shown[row] = now
+                    self.rows_blitted += 1
+                    continue
+                self.rows_painted += 1
+                if runs is None:
+                    runs = model.row_runs(line - hist_len)
+                self._paint_row(p, top, runs)
+                shown[row] = now
+                cache[key] = (
+                    frame.copy(0, round(top * dpr), round(width * dpr), round(ch * dpr)),
+                    keep,
+                )
+                if not limit:
+                    limit = max(64, ROW_CACHE_BYTES // max(1, round(width * dpr) * ch * 4))
+                while len(cache) > limit:
+                    cache.popitem(last=False)
         finally:
-            rp.end()
-        cache[key] = (image, keep)
-        limit = max(64, ROW_CACHE_BYTES // max(1, image.sizeInBytes()))
-        while len(cache) > limit:
-            cache.popitem(last=False)
-        return image
+            if p is not None:
+                p.end()
+        return changed
 
     def _row_rect(self, row: int) -> QRect:
         return QRect(0, PADDING + row * self._ch, self.width(), self._ch)
 
+    def _rows_region(self, rows: list[int]) -> QRegion:
+        """The widget area of ``rows`` (ascending), one rectangle per consecutive span."""
+        region = QRegion()
+        start = prev = -2
+        for row in [*rows, -2]:
+            if row != prev + 1:
+                if start >= 0:
+                    region += QRect(
+                        0, PADDING + start * self._ch, self.width(), (prev - start + 1) * self._ch
+                    )
+                start = row
+            prev = row
+        return region
+
     def _paint_row(self, p: QPainter, top: int, runs: list[Run]) -> None:
-        """Draw one line: backgrounds, then text, then decorations, run by run."""
+        """Draw one line: backgrounds as merged rectangles, then one prepared text per run
+        (non-ASCII runs: see :meth:`_draw_complex`), then decorations.
+
+        This is the cold path of painting (rows never drawn before), so it is written for
+        few Python operations per run: one pass resolves styles and fills backgrounds while
+        collecting the text to draw, a second draws it.
+        """
         cw, ch = self._cw, self._ch
-        width = self._frame_cols * cw
-        styles = self._styles
-        p.fillRect(0, top, width, ch, self._color(self._palette.background))
-        resolved: list[_Resolved] = []
-        for run in runs:
-            res = styles.get(run.style) or self._resolve(run.style)
-            resolved.append(res)
-            if res.bg is not None:
-                p.fillRect(run.col * cw, top, run.width * cw, ch, res.bg)
-        baseline = top + self._ascent
-        font_index = -1
-        pen: QColor | None = None
-        for run, res in zip(runs, resolved, strict=True):
-            text = run.text
-            decorated = res.underline or res.strike
-            if text.isspace() and not decorated:
-                continue
-            if res.font != font_index:
-                font_index = res.font
-                p.setFont(self._fonts[font_index])
-            if res.fg is not pen:
-                pen = res.fg
-                p.setPen(pen)
-            x = run.col * cw
+        fill = p.fillRect
+        fill(0, top, self._frame_cols * cw, ch, self._color(self._palette.background))
+        style_get = self._styles.get
+        resolve = self._resolve
+        texts: list[tuple[int, int, str, _Resolved]] = []
+        add = texts.append
+        fill_bg: QColor | None = None
+        fill_from = fill_to = 0
+        for col, width, text, style in runs:
+            entry = style_get(id(style))
+            res = entry[0] if entry is not None and entry[1] is style else resolve(style)
+            bg = res[1]
+            if bg is not fill_bg:
+                if fill_bg is not None:
+                    fill(fill_from * cw, top, (fill_to - fill_from) * cw, ch, fill_bg)
+                fill_bg = bg
+                fill_from = col
+            fill_to = col + width
+            if res[3] or res[4] or not text.isspace():
+                add((col, width, text, res))
+        if fill_bg is not None:
+            fill(fill_from * cw, top, (fill_to - fill_from) * cw, ch, fill_bg)
+        if not texts:
+            return
+        static_get = self._texts.get
+        text_dy = self._text_dy
+        draw = p.drawStaticText
+        font_index = self._font_index
+        pen = self._pen
+        for col, width, text, res in texts:
+            fg, _bg, font, underline, strike = res
+            if font != font_index:
+                font_index = self._font_index = font
+                p.setFont(self._fonts[font])
+            if fg is not pen:
+                pen = self._pen = fg
+                p.setPen(fg)
+            x = col * cw
             if text.isascii():
-                p.drawText(x, baseline, text.rstrip(" ") if not decorated else text)
+                body = text.strip(" ")
+                if body:
+                    static = static_get((body, font)) or self._prepare_text(body, font)
+                    if text[0] == " ":
+                        x += (len(text) - len(text.lstrip(" "))) * cw
+                    draw(QPointF(x, top + text_dy[font]), static)
+                    x = col * cw
             else:
-                self._draw_complex(p, x, top, baseline, text, res.fg)
-            if decorated:
-                self._decorate(p, x, top, run.width * cw, res)
+                self._draw_complex(p, x, top, top + round(self._ascent), text, fg)
+            if underline or strike:
+                self._decorate(p, x, top, width * cw, res)
+
+    def _prepare_text(self, text: str, font: int) -> QStaticText:
+        """A run's text laid out once in a font variant; drawn later without shaping."""
+        texts = self._texts
+        if len(texts) >= TEXT_CACHE_SIZE:
+            texts.clear()
+        static = QStaticText(text)
+        static.setTextFormat(Qt.TextFormat.PlainText)
+        static.setPerformanceHint(QStaticText.PerformanceHint.AggressiveCaching)
+        static.prepare(QTransform(), self._fonts[font])
+        texts[(text, font)] = static
+        return static
+
+    def _draw_plain(self, p: QPainter, x: int, top: int, text: str) -> None:
+        """Plain one-cell characters at ``x`` in the painter's current font variant."""
+        font = self._font_index
+        static = self._texts.get((text, font))
+        if static is None:
+            static = self._prepare_text(text, font)
+        p.drawStaticText(QPointF(x, top + self._text_dy[font]), static)
 
     def _draw_complex(
         self, p: QPainter, x0: int, top: int, baseline: int, text: str, color: QColor
@@ -1008,7 +1124,7 @@ class TerminalView(QWidget):
                 i = j
                 continue
             if seg:
-                p.drawText(x0 + seg_start * cw, baseline, "".join(seg))
+                self._draw_plain(p, x0 + seg_start * cw, top, "".join(seg))
                 seg = []
             cells = 2 if (widths.get(ch) or _width(widths, ch)) == 2 else 1
             x = x0 + col * cw
@@ -1039,7 +1155,7 @@ class TerminalView(QWidget):
             col += cells
             i = j
         if seg:
-            p.drawText(x0 + seg_start * cw, baseline, "".join(seg))
+            self._draw_plain(p, x0 + seg_start * cw, top, "".join(seg))
 
     def _decorate(self, p: QPainter, x: int, top: int, width: int, res: _Resolved) -> None:
         ch = self._ch
@@ -1192,7 +1308,7 @@ class TerminalView(QWidget):
         else:
             p.fillRect(x, y, w, ch, color)
             if cur.text.strip():
-                res = self._styles.get(cur.style) or self._resolve(cur.style)
+                res = self._resolved(cur.style)
                 p.setFont(self._fonts[res.font])
                 p.setPen(self._color(pal.cursor_text))
                 p.drawText(x, y + self._ascent, cur.text)
