@@ -44,7 +44,7 @@ DEFAULT_COLS, DEFAULT_ROWS = 120, 40
 TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
 LOOK = 0.2  # how often live screens are read for needs-input detection
 ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
-FEED_BUDGET = 0.004  # seconds of parsing per loop turn before yielding to other callbacks
+FEED_BUDGET = 0.008  # seconds of parsing per loop turn before yielding to other callbacks
 KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 
 EventKind = Literal["changed", "output", "queue", "settings", "focus"]
@@ -165,6 +165,7 @@ class Engine:
             await asyncio.wait(finishing, timeout=15)
         for task in list(self._tasks):
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.artifacts.close()
         self.flush_logs()
 
@@ -493,7 +494,8 @@ class Engine:
                     sess.record_event(session_id, "conversation", {"id": new_id})
                     self._emit("changed", session_id)
             return
-        reason = ""
+        reasons = {"busy": "prompt submitted", "idle": "turn finished"}
+        reason = reasons.get(event, "")
         if event == "waiting":
             reason = str(payload.get("notification_type") or payload.get("tool_name") or "")
         self._apply_changes(live, live.awareness.hook(event, time.monotonic(), reason))

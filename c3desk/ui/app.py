@@ -72,7 +72,6 @@ async def _main(app: QApplication, paths: Paths, screenshot: str | None) -> int:
         window.save_state()
         window.hide()
         await instance.stop()
-        app.processEvents()
     return 0
 
 

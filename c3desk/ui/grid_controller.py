@@ -6,6 +6,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
 
@@ -148,15 +149,7 @@ class GridController(QObject):
         if s is None:
             return None
         worker = Worker.get_or_none(Worker.id == s.worker_id) if s.worker_id else None
-        reason = ""
-        if s.needs_input:
-            last = (
-                SessionEvent.select(SessionEvent.detail)
-                .where((SessionEvent.session == sid) & (SessionEvent.kind == "agent"))
-                .order_by(SessionEvent.id.desc())
-                .first()
-            )
-            reason = _reason(last.detail if last else None)
+        reason = str(_last_agent(sid).get("reason", "")) if s.needs_input else ""
         return TileInfo(
             sid,
             s.title,
@@ -222,7 +215,14 @@ class GridController(QObject):
             signal.emit(tile.session_id)
 
     def needing_input(self) -> list[str]:
-        return [sid for sid, flag in self._needs.items() if flag]
+        """Sessions needing input: those blocked on a prompt first, then idle ones, oldest
+        first within each."""
+        waiting = [sid for sid, flag in self._needs.items() if flag]
+        states = {sid: _last_agent(sid).get("state") for sid in waiting}
+        return sorted(
+            waiting,
+            key=lambda sid: (states[sid] != "waiting", self._needs_since.get(sid, 0.0)),
+        )
 
     def set_theme(self, theme: str) -> None:
         self.theme = theme
@@ -231,9 +231,16 @@ class GridController(QObject):
                 tile.view.set_theme(theme)
 
 
-def _reason(detail: str | None) -> str:
+def _last_agent(sid: str) -> dict[str, Any]:
+    """The session's latest needs-input change (state, reason, source) as recorded."""
+    last = (
+        SessionEvent.select(SessionEvent.detail)
+        .where((SessionEvent.session == sid) & (SessionEvent.kind == "agent"))
+        .order_by(SessionEvent.id.desc())
+        .first()
+    )
     try:
-        data = json.loads(detail or "{}")
+        data = json.loads(last.detail or "{}") if last is not None else {}
     except ValueError:
-        return ""
-    return str(data.get("reason", "")) if isinstance(data, dict) else ""
+        return {}
+    return data if isinstance(data, dict) else {}

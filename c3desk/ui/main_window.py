@@ -8,6 +8,7 @@ It wires widgets to the engine and holds no rules of its own: which sessions are
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
-from c3desk.core.alerts import AlertPolicy
+from c3desk.core.alerts import AlertPolicy, Notification
 from c3desk.core.engine import Engine, EngineEvent
 from c3desk.core.errors import C3Error
 from c3desk.store.models import Session, Worker
@@ -39,14 +40,21 @@ from c3desk.ui.queue_dock import QueueDock
 from c3desk.ui.theme import apply_theme
 from c3desk.ui.tray import TrayController
 
+log = logging.getLogger(__name__)
+
 SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+Shift+N", "New session"),
     ("Ctrl+Shift+J", "Next session needing input"),
     ("Ctrl+Shift+Right", "Focus the next tile"),
     ("Ctrl+Shift+Left", "Focus the previous tile"),
     ("Ctrl+Shift+M", "Maximize / restore the focused tile"),
-    ("Ctrl+Shift+P", "Pause / resume the queue"),
-    ("Ctrl+Shift+A", "Show the artifacts of the focused session"),
+    ("Ctrl+Shift+Space", "Pause / resume the queue"),
+    ("Ctrl+Shift+E", "Show the artifacts of the focused session"),
+    (
+        "Ctrl+Return, Delete, Ctrl+Shift+R/K/P/O/C/A",
+        "In the queue: continue, remove, retry, kill, pin, open folder, copy id, artifacts",
+    ),
+    ("Ctrl+F", "Filter the queue"),
     ("Ctrl+Shift+C / Ctrl+Shift+V", "Copy / paste in a terminal"),
     ("Shift+PageUp / Shift+PageDown", "Scroll a terminal's history"),
     ("F1", "This list"),
@@ -91,6 +99,7 @@ class MainWindow(QMainWindow):
         self.artifacts_dock.hide()
 
         self.alerts = AlertPolicy()
+        self._alert_timer = QTimer(self, singleShot=True, timeout=self._alert_tick)
         self.tray = TrayController(self)
         self._status = QLabel(self)
         self.statusBar().addPermanentWidget(self._status)
@@ -122,7 +131,7 @@ class MainWindow(QMainWindow):
         session.addAction(
             self._action("Next needing &input", self.next_needing_input, "Ctrl+Shift+J")
         )
-        self.pause_action = self._action("&Pause queue", self.toggle_pause, "Ctrl+Shift+P")
+        self.pause_action = self._action("&Pause queue", self.toggle_pause, "Ctrl+Shift+Space")
         self.pause_action.setCheckable(True)
         session.addAction(self.pause_action)
         session.addSeparator()
@@ -137,7 +146,7 @@ class MainWindow(QMainWindow):
                 "&Maximize / restore", self.controller.toggle_maximize_focused, "Ctrl+Shift+M"
             )
         )
-        view.addAction(self._action("&Artifacts", self.show_focused_artifacts, "Ctrl+Shift+A"))
+        view.addAction(self._action("&Artifacts", self.show_focused_artifacts, "Ctrl+Shift+E"))
         view.addSeparator()
         view.addAction(self.queue.toggleViewAction())
         view.addAction(self.artifacts_dock.toggleViewAction())
@@ -224,9 +233,26 @@ class MainWindow(QMainWindow):
 
     def _on_needs_input(self, sid: str, needs: bool, title: str, reason: str) -> None:
         self.alerts.set_context(self.isActiveWindow(), self.controller.policy.typing)
-        note = self.alerts.on_change(sid, needs, title, reason, time.monotonic())
+        self._deliver(self.alerts.on_change(sid, needs, title, reason, time.monotonic()))
+
+    def _alert_tick(self) -> None:
+        """Notifications the rate limit held back are due now (one summary for a burst)."""
+        self.alerts.set_context(self.isActiveWindow(), self.controller.policy.typing)
+        self._deliver(self.alerts.tick(time.monotonic()))
+
+    def _deliver(self, note: Notification | None) -> None:
+        deadline = self.alerts.next_deadline()
+        if deadline is not None:
+            wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            self._alert_timer.start(wait_ms)
         if note is None:
             return
+        log.info(
+            "needs input: %s (%s) — notifying via %s",
+            note.title,
+            note.text,
+            "tray" if self.tray.available else "window alert",
+        )
         if self.tray.available:
             self.tray.notify(note.session_id, note.title, note.text)
         else:
