@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self._tasks: set[asyncio.Future[None]] = set()
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
-        self.resize(1400, 900)
+        self.resize(1500, 940)
         values = cfg.get_settings()
         self.theme = str(values["theme"])
 
@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
 
         self.queue = QueueDock(parent=self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.queue)
-        self.resizeDocks([self.queue], [380], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.queue], [460], Qt.Orientation.Horizontal)
         self.artifacts = ArtifactsPanel(self)
         self.artifacts_dock = QDockWidget("Artifacts", self)
         self.artifacts_dock.setObjectName("artifactsDock")

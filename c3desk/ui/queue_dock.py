@@ -150,11 +150,11 @@ class QueueDock(QDockWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
         for column, width in (
-            (Column.WORKER, 90),
-            (Column.STATE, 96),
-            (Column.ELAPSED, 70),
-            (Column.CONTINUATIONS, 44),
-            (Column.PINNED, 30),
+            (Column.WORKER, 64),
+            (Column.STATE, 92),
+            (Column.ELAPSED, 56),
+            (Column.CONTINUATIONS, 38),
+            (Column.PINNED, 28),
         ):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, width)
