@@ -37,7 +37,18 @@ def run_gui(paths: Paths, args: argparse.Namespace) -> int:
     asyncio.set_event_loop(loop)
     screenshot = getattr(args, "screenshot", None)
     with loop:
-        return loop.run_until_complete(_main(app, paths, screenshot))
+        code = loop.run_until_complete(_main(app, paths, screenshot))
+        _drain(loop)
+        return code
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and finish what is still pending, as asyncio.run does, before the loop closes."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 async def _main(app: QApplication, paths: Paths, screenshot: str | None) -> int:
