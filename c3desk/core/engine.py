@@ -44,7 +44,7 @@ DEFAULT_COLS, DEFAULT_ROWS = 120, 40
 TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
 LOOK = 0.2  # how often live screens are read for needs-input detection
 ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
-FEED_BUDGET = 0.008  # seconds of parsing per loop turn before yielding to other callbacks
+FEED_BUDGET = 0.006  # seconds of parsing per loop turn before yielding to other callbacks
 KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 
 EventKind = Literal["changed", "output", "queue", "settings", "focus"]
@@ -92,6 +92,8 @@ class Engine:
         self.idle_event = asyncio.Event()
         self.artifacts = ArtifactWatcher(paths.artifacts_dir)
         self._last_artifact_scan = 0.0
+        self._gate = asyncio.Event()
+        self._gate.set()
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -122,7 +124,16 @@ class Engine:
         for s in Session.select().where(Session.status == "active"):
             sess.transition(s.id, "failed", failure_reason="c3desk stopped while the session ran")
 
+    def hold_scheduling(self) -> None:
+        """Start no session until :meth:`release_scheduling` (the GUI measures its tiles)."""
+        self._gate.clear()
+
+    def release_scheduling(self) -> None:
+        self._gate.set()
+        self.wake()
+
     async def _run(self) -> None:
+        await self._gate.wait()
         while not self._stopping:
             try:
                 self.schedule()
@@ -533,6 +544,10 @@ class Engine:
             raise InvalidInput(f"unknown key {name!r}; known: {', '.join(KEYS)}")
         data = APP_CURSOR.get(key) if live.model.modes.app_cursor else None
         self.write(ref, data or KEYS[key])
+
+    def set_default_size(self, cols: int, rows: int) -> None:
+        """The terminal size new sessions start with (the size of the views that show them)."""
+        self.cols, self.rows = max(20, cols), max(5, rows)
 
     def resize(self, ref: str, cols: int, rows: int) -> None:
         s = sess.find_session(ref)

@@ -53,6 +53,7 @@ def _drain(loop: asyncio.AbstractEventLoop) -> None:
 
 async def _main(app: QApplication, paths: Paths, screenshot: str | None) -> int:
     instance = Instance(paths)
+    instance.engine.hold_scheduling()  # until the window knows how big its tiles are
     try:
         await instance.start()
     except AlreadyRunning:
@@ -65,6 +66,9 @@ async def _main(app: QApplication, paths: Paths, screenshot: str | None) -> int:
     settings = QSettings(str(paths.home / "ui.ini"), QSettings.Format.IniFormat)
     window = MainWindow(paths, instance.engine, settings=settings, on_quit=done.set)
     window.show()
+    await asyncio.sleep(0.1)  # one round of layout, so the grid has its real size
+    window.controller.size_new_sessions()
+    instance.engine.release_scheduling()
     # Python signal handlers run only when Python code does: a timer gives them the chance.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

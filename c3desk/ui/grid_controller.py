@@ -18,6 +18,7 @@ from c3desk.core.focus import Candidate, FocusPolicy, capacity, grid_shape
 from c3desk.store.models import Session, SessionEvent, Worker
 from c3desk.terminal import TerminalModel
 from c3desk.ui.grid import Grid, Tile, TileInfo
+from c3desk.ui.terminal_view import TerminalView
 
 
 class GridController(QObject):
@@ -45,6 +46,7 @@ class GridController(QObject):
         self.on_error: Callable[[str], None] = lambda _msg: None
         engine.subscribe(self._on_engine_event)
         self._wired: set[int] = set()
+        self._sized: set[int] = set()
 
     # -- engine events -----------------------------------------------------------------------
 
@@ -121,6 +123,26 @@ class GridController(QObject):
         self.grid.arrange(shape, count)
         self.counts_changed.emit()
 
+    def size_new_sessions(self) -> None:
+        """Tell the engine the terminal size of a tile, measured with a real view and header,
+        so sessions start at the size they will be shown at."""
+        settings = cfg.get_settings()
+        count = capacity(str(settings["grid_layout"]), int(settings["max_visible_sessions"]))
+        rows, cols = grid_shape(str(settings["grid_layout"]), count, count)
+        margins = self.grid.layout().contentsMargins()
+        spacing = self.grid.layout().spacing()
+        width = (self.grid.width() - margins.left() - margins.right()) // cols - spacing
+        height = (self.grid.height() - margins.top() - margins.bottom()) // rows - spacing
+        if width < 100 or height < 60:
+            return
+        probe_tile = Tile()
+        header = probe_tile.header.sizeHint().height()
+        probe = TerminalView(TerminalModel(10, 5, 0), lambda _data: None, theme=self.theme)
+        term_cols, term_rows = probe.grid_size_for(width - 6, height - header - 6)
+        probe.deleteLater()
+        probe_tile.deleteLater()
+        self.engine.set_default_size(term_cols, term_rows)
+
     def _show(self, tile: Tile, sid: str) -> None:
         info = self.info(sid)
         if info is None:
@@ -143,6 +165,11 @@ class GridController(QObject):
                 self.engine.resize(sid, cols, rows)
 
         tile.attach(info, model, send, resize, self.theme)
+        if tile.view is not None and id(tile.view) not in self._sized:
+            self._sized.add(id(tile.view))
+            # New sessions start at the size of the tiles that will show them, so agents
+            # never draw for 120 columns and then redraw for a narrower tile.
+            tile.view.grid_resized.connect(self.engine.set_default_size)
 
     def info(self, sid: str) -> TileInfo | None:
         s = Session.get_or_none(Session.id == sid)
