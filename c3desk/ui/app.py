@@ -99,6 +99,6 @@ async def _screenshot(window: MainWindow, path: Path, done: asyncio.Event) -> No
         if views and all(any(row.strip() for row in v.model.display) for v in views):
             break
         await asyncio.sleep(0.2)
-    await asyncio.sleep(1.5)  # let spinners and prompts settle as a person would see them
+    await asyncio.sleep(3.5)  # let prompts settle and be detected, as a person would see them
     window.grab().save(str(path))
     done.set()
