@@ -44,7 +44,7 @@ DEFAULT_COLS, DEFAULT_ROWS = 120, 40
 TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
 LOOK = 0.2  # how often live screens are read for needs-input detection
 ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
-FEED_BUDGET = 0.006  # seconds of parsing per loop turn before yielding to other callbacks
+FEED_BUDGET = 0.004  # seconds of parsing per loop turn before yielding to other callbacks
 KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 
 EventKind = Literal["changed", "output", "queue", "settings", "focus"]

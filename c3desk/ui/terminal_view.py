@@ -317,7 +317,10 @@ class FrameGovernor(QObject):
 
     It probes the loop's lag with a 50 ms timer and adds up the time views spend painting;
     over each half second it steps the caps down when the loop lags or painting takes more
-    than a third of the time, and back up when both are calm.
+    than a third of the time, and back up when both are calm. It also paces unfocused views
+    (:meth:`pace`) so that frames due at the same moment do not block the loop back to back.
+    The focused tile is the view that has (or last had) the keyboard focus, or one given high
+    priority with :meth:`TerminalView.set_priority`.
     """
 
     PROBE_MS = 50
@@ -326,6 +329,8 @@ class FrameGovernor(QObject):
     LAG_LOW = 0.008
     BUSY_HIGH = 0.35
     BUSY_LOW = 0.15
+    PACE_WINDOW = 0.030
+    PACE_BUDGET = 0.012
 
     def __init__(self) -> None:
         super().__init__()
@@ -340,6 +345,8 @@ class FrameGovernor(QObject):
         self._window_start = 0.0
         self._max_lag = 0.0
         self._paint = 0.0
+        self._recent: deque[tuple[float, float]] = deque()
+        self._recent_sum = 0.0
 
     def register(self, view: TerminalView) -> None:
         self._views.add(view)
@@ -356,6 +363,30 @@ class FrameGovernor(QObject):
 
     def note_paint(self, seconds: float) -> None:
         self._paint += seconds
+        now = time.monotonic()
+        recent = self._recent
+        recent.append((now, seconds))
+        self._recent_sum += seconds
+        while recent and recent[0][0] < now - self.PACE_WINDOW:
+            self._recent_sum -= recent.popleft()[1]
+
+    def pace(self, focused: bool, waited: float) -> float:
+        """How long an unfocused view should wait before painting (0: paint now).
+
+        Frames are spread out: when views painted more than ``PACE_BUDGET`` within the last
+        ``PACE_WINDOW``, an unfocused view waits until enough of that leaves the window, so
+        nine views due at once do not block the loop back to back. The focused view never
+        waits, nor a view whose output has waited for a frame longer than ``1 / MIN_FPS``.
+        """
+        if focused or waited >= 1.0 / MIN_FPS:
+            return 0.0
+        now = time.monotonic()
+        recent = self._recent
+        while recent and recent[0][0] < now - self.PACE_WINDOW:
+            self._recent_sum -= recent.popleft()[1]
+        if self._recent_sum < self.PACE_BUDGET or not recent:
+            return 0.0
+        return max(0.002, recent[0][0] + self.PACE_WINDOW - now)
 
     def cap(self, focused: bool) -> float:
         return self.cap_focused if focused else self.cap_unfocused
@@ -388,6 +419,9 @@ class FrameGovernor(QObject):
 
 
 _governors: dict[int, FrameGovernor] = {}
+# The view that had the keyboard focus last: it stays the focused tile while the window is
+# inactive (the user looks at it), so the governor slows the others first.
+_last_focused: weakref.ref[TerminalView] | None = None
 
 
 def frame_governor() -> FrameGovernor:
@@ -502,8 +536,9 @@ class TerminalView(QWidget):
         self._last_frame = 0.0
         self._last_input = -1.0
         self._fps = MAX_FPS
-        self._high_priority = True
+        self._high_priority = False
         self.frames = 0  # frames rendered, for tests and benchmarks
+        self._painting = False
         self.rows_painted = 0  # rows drawn from their runs (row cache misses)
         self.rows_blitted = 0  # rows copied from the shared row cache
         self.rows_unchanged = 0  # dirty rows whose content was already in the frame
@@ -536,6 +571,11 @@ class TerminalView(QWidget):
         self._last_report_cell: tuple[int, int] | None = None
 
         # Resize and paste.
+        self._laid_out = False
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self._first_fit)
         self._resize_timer = QTimer(self)
         self._resize_timer.setSingleShot(True)
         self._resize_timer.setInterval(RESIZE_DEBOUNCE_MS)
@@ -564,8 +604,16 @@ class TerminalView(QWidget):
     @property
     def frame_rate(self) -> float:
         """The rate this view paints at now: its budget, lowered by the governor."""
-        cap = frame_governor().cap(self._high_priority or self.hasFocus())
+        cap = frame_governor().cap(self.is_focused_tile)
         return max(MIN_FPS, min(self._fps, cap))
+
+    @property
+    def is_focused_tile(self) -> bool:
+        """Painted first under load: has (or last had) the focus, or was given high priority."""
+        if self._high_priority or self.hasFocus():
+            return True
+        last = _last_focused() if _last_focused is not None else None
+        return last is self
 
     def model_changed(self) -> None:
         """New output was fed to the model: schedule a (coalesced) repaint."""
@@ -815,6 +863,13 @@ class TerminalView(QWidget):
             self._track_history()
             self._pending_since = None
             return
+        if not force:
+            waited = now - self._pending_since if self._pending_since is not None else 0.0
+            delay = frame_governor().pace(self.is_focused_tile, waited)
+            if delay > 0:
+                # Others just painted a lot: let the loop breathe (parse, read) first.
+                self._timer.start(max(1, round(delay * 1000)))
+                return
         self._render_frame(now)
 
     # -- rendering -----------------------------------------------------------------------------
@@ -898,7 +953,12 @@ class TerminalView(QWidget):
             region += self._cursor_rect(self._cursor)
         self._check_title_and_bell(now)
         if not region.isEmpty():
-            self.update(region)
+            if self._painting or not self.is_focused_tile or not self.isVisible():
+                self.update(region)
+            else:
+                # The tile the user looks at shows its frame now: a posted update can wait
+                # behind a busy loop (and the other tiles' paints) for tens of milliseconds.
+                self.repaint(region)
         self.frames += 1
         frame_governor().note_paint(time.perf_counter() - t0)
 
@@ -1240,7 +1300,11 @@ class TerminalView(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         if self._frame.isNull():
-            self._render_frame(time.monotonic())
+            self._painting = True
+            try:
+                self._render_frame(time.monotonic())
+            finally:
+                self._painting = False
         p = QPainter(self)
         pal = self._palette
         bg = self._color(pal.background)
@@ -1341,6 +1405,17 @@ class TerminalView(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if not self._laid_out and self.parentWidget() is not None:
+            # A view just added to a layout gets its first resize before the layout gave it a
+            # size (a child widget starts at 100x30): fitting the model to that would crush
+            # the program's screen to a few cells and back. Fit once the layout has run.
+            if not self._fit_timer.isActive():
+                self._fit_timer.start()
+            return
+        self._fit_model_to_widget()
+
+    def _first_fit(self) -> None:
+        self._laid_out = True
         self._fit_model_to_widget()
 
     def _fit_model_to_widget(self, force_notify: bool = False) -> None:
@@ -1429,6 +1504,8 @@ class TerminalView(QWidget):
 
     def focusInEvent(self, event: QFocusEvent) -> None:
         super().focusInEvent(event)
+        global _last_focused
+        _last_focused = weakref.ref(self)
         if self._model.modes.focus_events:
             self._send(b"\x1b[I")
         self.update(self._cursor_rect(self._cursor))
