@@ -100,6 +100,7 @@ class TileHeader(QFrame):
         _set_property(self.state, "state", info.status)
         _set_property(self, "needsInput", "true" if info.needs_input else "false")
         self.needs.setVisible(info.needs_input)
+        self.state.setVisible(not info.needs_input)  # needing input implies active: one chip
         self.needs.setToolTip(info.reason)
         self.pin.blockSignals(True)
         self.pin.setChecked(info.pinned)
