@@ -7,6 +7,7 @@ that every subcommand works without a display.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,9 +16,22 @@ from c3desk.config import Paths
 
 
 def _launch_gui(paths: Paths, args: argparse.Namespace) -> int:
+    if not _has_display():
+        print(
+            "c3desk: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset); "
+            "run `c3desk run --headless` or set QT_QPA_PLATFORM",
+            file=sys.stderr,
+        )
+        return 2
     from c3desk.ui.app import run_gui
 
     return run_gui(paths, args)
+
+
+def _has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

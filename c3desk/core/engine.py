@@ -446,8 +446,19 @@ class Engine:
             if aware is None or live.exit_status is not None:
                 continue
             self._apply_changes(live, aware.look(now))
+            if aware.profile.id_source == "output" and not live.conversation_found:
+                self._capture_conversation_id(live, aware.profile)
             if aware.tracker.state == "waiting" and live.process is not None:
                 self._maybe_approve(live, settings, now)
+
+    def _capture_conversation_id(self, live: LiveSession, profile: AgentProfile) -> None:
+        """Agents that print their conversation id (Codex) get it stored for continuing."""
+        found = profile.find_session_id("\n".join(live.model.display))
+        if found and _UUIDISH.fullmatch(found):
+            live.conversation_found = True
+            Session.update(claude_session_id=found).where(Session.id == live.id).execute()
+            sess.record_event(live.id, "conversation", {"id": found})
+            self._emit("changed", live.id)
 
     def _maybe_approve(self, live: LiveSession, settings: Mapping[str, Any], now: float) -> None:
         override = Session.select(Session.auto_approve).where(Session.id == live.id).scalar()

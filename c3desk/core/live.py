@@ -41,6 +41,7 @@ class LiveSession:
     bytes_in: int = 0
     awareness: Awareness | None = None
     needs_input: bool = False
+    conversation_found: bool = False
     peak_backlog: int = 0
 
     def on_output(self, data: bytes) -> None:

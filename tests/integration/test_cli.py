@@ -190,3 +190,21 @@ def test_corrupt_database_is_one_line(cli: Any, home: Path) -> None:
     (home / "c3desk.db").write_bytes(b"this is not sqlite" * 100)
     result = cli("list")
     one_line_error(result, 1, "database")
+
+
+def test_no_display_is_one_line(home: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    env["C3DESK_HOME"] = str(home)
+    proc = subprocess.run(
+        [sys.executable, "-m", "c3desk"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "--headless" in proc.stderr

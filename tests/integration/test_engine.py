@@ -392,3 +392,55 @@ def test_no_stray_children(db: Paths, tmp_path: Path) -> None:
     assert all(pid_gone(p) for p in pids)
     children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
     assert not set(map(int, children)) & set(pids)
+
+
+def test_conversation_id_captured_from_output_for_other_agents(db: Paths, tmp_path: Path) -> None:
+    script = tmp_path / "agent.sh"
+    script.write_text(
+        "#!/bin/sh\necho 'session: 0b4e7c1a-93d2-4f0e-8a55-2c6f1d9e3b77'\nsleep 600\n"
+    )
+    script.chmod(0o755)
+    db.agents_file.write_text(
+        "[printer]\n"
+        f'command = ["{script}"]\n'
+        'id_source = "output"\n'
+        "id_pattern = 'session: (?P<id>[0-9a-f-]{36})'\n"
+    )
+    sid = add("p", tmp_path, prompt=None, agent="printer")
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(
+                lambda: row(sid).claude_session_id == "0b4e7c1a-93d2-4f0e-8a55-2c6f1d9e3b77"
+            )
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_continue_without_a_conversation_fails_with_the_agents_words(
+    db: Paths, tmp_path: Path
+) -> None:
+    use_fake_agent(tmp_path)
+    sid = add("c", tmp_path, prompt="say hi")
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(screen_has(engine, sid, "? for shortcuts"))
+            await engine.send_text(sid, "/exit")
+            await watch.until(lambda: status(sid) == "completed")
+            # The conversation is gone (deleted by the user, another machine...).
+            for transcript in (tmp_path / "claude-config").rglob("*.jsonl"):
+                transcript.unlink()
+            assert engine.continue_session(sid) == "active"
+            await watch.until(lambda: status(sid) == "failed")
+        finally:
+            await engine.stop()
+        s = row(sid)
+        assert "No conversation found to continue" in (s.failure_reason or "")
+        assert s.continuation_count == 1 and s.exit_code == 1
+
+    asyncio.run(scenario())
