@@ -561,6 +561,7 @@ class TerminalView(QWidget):
         self._wheel_accum = 0.0
         self._hist_len = model.scrollback_len
         self._hist_last: object | None = self._newest_history()
+        self._hist_pushed = int(getattr(model, "lines_pushed", 0))
 
         # Selection and mouse.
         self._selection: Selection | None = None
@@ -635,6 +636,7 @@ class TerminalView(QWidget):
         self._bells = model.bell_count
         self._hist_len = model.scrollback_len
         self._hist_last = self._newest_history()
+        self._hist_pushed = int(getattr(model, "lines_pushed", 0))
         self._title = ""
         self._full = True
         self._fit_model_to_widget(force_notify=True)
@@ -883,22 +885,14 @@ class TerminalView(QWidget):
         and the selection on the same text."""
         model = self._model
         new_len = model.scrollback_len
-        history = _history_deque(model)
-        if history is None:
-            pushed = max(0, new_len - self._hist_len)
-        elif not history:
-            pushed = 0
-        elif self._hist_last is None:
-            pushed = new_len
-        elif history[-1] is self._hist_last:
-            pushed = 0
+        total = getattr(model, "lines_pushed", None)
+        if isinstance(total, int):
+            # The model counts the lines it ever pushed: no search by identity.
+            pushed = total - self._hist_pushed
+            self._hist_pushed = total
         else:
-            # Find the previous newest line from the end: what follows it was pushed.
-            pushed = new_len
-            for i in range(new_len - 1, -1, -1):
-                if history[i] is self._hist_last:
-                    pushed = new_len - 1 - i
-                    break
+            pushed = self._pushed_by_identity(new_len)
+        history = _history_deque(model)
         dropped = pushed - (new_len - self._hist_len)
         self._hist_len = new_len
         self._hist_last = history[-1] if history else None
@@ -909,6 +903,22 @@ class TerminalView(QWidget):
             self._selection.shift(-dropped)
             self._update_selection()
         return pushed
+
+    def _pushed_by_identity(self, new_len: int) -> int:
+        """For models without ``lines_pushed``: find the previous newest line from the end."""
+        history = _history_deque(self._model)
+        if history is None:
+            return max(0, new_len - self._hist_len)
+        if not history:
+            return 0
+        if self._hist_last is None:
+            return new_len
+        if history[-1] is self._hist_last:
+            return 0
+        for i in range(new_len - 1, -1, -1):
+            if history[i] is self._hist_last:
+                return new_len - 1 - i
+        return new_len
 
     def _ensure_frame(self) -> None:
         model = self._model

@@ -12,11 +12,12 @@ from ptyprocess import PtyProcess
 from PySide6.QtCore import QPoint, QPointF, QSocketNotifier, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QWheelEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from c3desk.terminal import TerminalModel
 from c3desk.ui.keymap import key_to_bytes
-from c3desk.ui.terminal_view import PADDING, TerminalView, sanitize_paste
+from c3desk.ui.terminal_view import PADDING, TerminalView, frame_governor, sanitize_paste
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "render"
 REFERENCE = FIXTURES / "reference.png"
@@ -430,6 +431,95 @@ def test_repaints_are_coalesced(qtbot: QtBot) -> None:
     assert view.frames == frames  # nothing painted synchronously
     qtbot.waitUntil(lambda: view.frames > frames, timeout=3000)
     assert view.frames <= frames + 2
+
+
+def test_a_redraw_of_the_same_screen_redraws_no_row(qtbot: QtBot) -> None:
+    view, model, _ = make_view(qtbot)
+    screen = b"\x1b[H" + b"\r\n".join(b"\x1b[3%dmline %d\x1b[0m" % (i % 8, i) for i in range(10))
+    model.feed(screen)
+    view.flush()
+    image = view.grab().toImage()
+    painted, blitted, same = view.rows_painted, view.rows_blitted, view.rows_unchanged
+    model.feed(b"\x1b[2J" + screen)  # a full-clear redraw with identical content
+    view.flush()
+    assert (view.rows_painted, view.rows_blitted) == (painted, blitted)
+    assert view.rows_unchanged == same + 10
+    assert view.grab().toImage() == image
+    model.feed(b"\x1b[5;1H\x1b[2K\x1b[31mchanged")
+    view.flush()
+    assert view.rows_painted == painted + 1
+    assert view.grab().toImage() != image
+
+
+def test_views_share_rendered_rows(qtbot: QtBot) -> None:
+    first, m1, _ = make_view(qtbot)
+    second, m2, _ = make_view(qtbot)
+    text = b"\x1b[38;2;10;200;30mshared \x1b[1;44mrow\x1b[0m"
+    m1.feed(text)
+    first.flush()
+    painted = second.rows_painted
+    blitted = second.rows_blitted
+    m2.feed(text)
+    second.flush()
+    assert second.rows_painted == painted  # drawn by the first view already
+    assert second.rows_blitted == blitted + 1
+    assert first.grab().toImage() == second.grab().toImage()
+
+
+def test_scrolled_back_view_follows_lines_pushed(qtbot: QtBot) -> None:
+    view, model, _ = make_view(qtbot, rows=5, history=100)
+    model.feed(b"\r\n".join(b"line %d" % i for i in range(20)))
+    view.flush()
+    view.scroll_to(3)
+
+    def top_line() -> str:
+        return "".join(view._line_cells(view._line_of_row(0))).rstrip()
+
+    assert top_line() == "line 12"
+    model.feed(b"\r\nnew 1\r\nnew 2")
+    view.model_changed()
+    view.flush()
+    assert view.scroll_offset == 5  # two more lines went into history: the text stays put
+    assert top_line() == "line 12"
+
+
+def test_governor_paces_unfocused_views_not_the_focused_one(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view, _, _ = make_view(qtbot)
+    other, _, _ = make_view(qtbot)
+    gov = frame_governor()
+    monkeypatch.setattr(gov, "PACE_WINDOW", 60.0)  # however slow this machine is right now
+    for _ in range(4):
+        gov.note_paint(gov.PACE_BUDGET)  # a burst of painting just now
+    assert gov.pace(False, 0.0) > 0  # an unfocused view waits
+    assert gov.pace(True, 0.0) == 0  # the focused one does not
+    assert gov.pace(False, 1.0) == 0  # nor one whose output waited too long already
+    other.set_priority(True)
+    assert other.is_focused_tile
+    view.setFocus()
+    view.activateWindow()
+    qtbot.waitUntil(lambda: view.is_focused_tile, timeout=3000)
+
+
+def test_a_view_added_to_a_layout_fits_the_model_once_sized(qtbot: QtBot) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    layout = QVBoxLayout(parent)
+    parent.resize(400, 300)
+    parent.show()
+    qtbot.waitExposed(parent)
+    model = TerminalModel(40, 10, 100)
+    model.feed(b"\r\n".join(b"row %d" % i for i in range(10)))
+    sizes: list[tuple[int, int]] = []
+    view = TerminalView(model, Sink(), lambda c, r: sizes.append((c, r)), parent)
+    layout.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: bool(sizes), timeout=3000)
+    cols, rows = view.grid_size_for(view.width(), view.height())
+    assert (model.cols, model.rows) == (cols, rows)
+    assert rows > 1 and cols > 11  # never fitted to the unsized child's 100x30 first
+    assert model.scrollback_len == 0
 
 
 # -- models, themes -------------------------------------------------------------------------------

@@ -182,3 +182,49 @@ def test_dirty_rows_stay_within_the_screen_after_shrinking() -> None:
     assert m.take_dirty() == {0, 1, 2}
     feed(m, "\r\n\r\n\r\n")
     assert m.take_dirty() == {0, 1, 2}
+
+
+def test_lines_pushed_counts_every_line_ever_pushed() -> None:
+    m = TerminalModel(10, 3, history=5)
+    feed(m, "\r\n".join(f"l{i}" for i in range(12)))
+    assert m.lines_pushed == 9  # twelve lines on a three-row screen
+    assert m.scrollback_len == 5  # bounded; the count is not
+    feed(m, f"{CSI}3J")
+    assert m.scrollback_len == 0
+    assert m.lines_pushed == 9
+    feed(m, "\r\nx")
+    assert m.lines_pushed == 10
+
+
+def test_styles_are_interned_across_models() -> None:
+    a = feed(TerminalModel(10, 1), f"{CSI}38;2;1;2;3;1mab")
+    b = feed(TerminalModel(10, 1), f"{CSI}1m{CSI}38;2;1;2;3mab")
+    assert a.cell(0, 0)[1] is b.cell(0, 0)[1]
+    # Erased cells take an interned background-only style too.
+    c = feed(TerminalModel(10, 1), f"{CSI}44m{CSI}K")
+    d = feed(TerminalModel(10, 1), f"{CSI}1;44m{CSI}K")
+    assert c.cell(5, 0)[1] is d.cell(5, 0)[1]
+
+
+def test_row_runs_merge_equal_styles_held_by_distinct_objects() -> None:
+    m = TerminalModel(6, 1)
+    chars, styles = m.screen.row(0)
+    chars[:] = list("abcdef")
+    styles[:] = [Style(fg=1)] * 2 + [Style(fg=1)] * 2 + [Style(fg=2)] * 2
+    assert styles[0] is not styles[2]
+    assert m.row_runs(0) == [Run(0, 4, "abcd", Style(fg=1)), Run(4, 2, "ef", Style(fg=2))]
+
+
+def test_row_runs_match_cells() -> None:
+    m = feed(
+        TerminalModel(12, 1),
+        f"{CSI}31ma{CSI}32m中b{CSI}0m {CSI}7mcd{CSI}0m{CSI}44m  {CSI}0mx",
+    )
+    runs = m.row_runs(0)
+    assert [r.col for r in runs] == [0, 1, 4, 5, 7, 9]
+    assert sum(r.width for r in runs) == 12
+    assert "".join(r.text for r in runs) == "a中b cd  x  "
+    cells = m.row_cells(0)
+    for r in runs:
+        assert all(cells[x][1] == r.style for x in range(r.col, r.col + r.width))
+        assert r.text == "".join(c for c, _ in cells[r.col : r.col + r.width])
