@@ -210,3 +210,71 @@ def test_focused_tile_is_not_swapped_and_restore(
             window.close()
 
     loop.run_until_complete(scenario())
+
+
+def test_state_restored_settings_live_and_close_asks(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QMessageBox
+
+    from c3desk.ui.theme import apply_theme
+
+    cfg.set_setting("max_visible_sessions", "4")
+    cfg.set_setting("grid_layout", "auto")
+    sid = add("Keeps running", tmp_path, "think 600")
+    ini = str(tmp_path / "ui.ini")
+
+    async def scenario() -> None:
+        instance = Instance(app_env)
+        await instance.start()
+        window = MainWindow(
+            app_env,
+            instance.engine,
+            settings=QSettings(ini, QSettings.Format.IniFormat),
+            on_quit=lambda: None,
+        )
+        qtbot.addWidget(window)
+        window.show()
+        try:
+            await until(lambda: window.grid.tile_of(sid))
+            # Settings apply live: the grid layout and the theme.
+            assert sum(t.isVisible() for t in window.grid.tiles) == 1
+            cfg.set_setting("grid_layout", "2x2")
+            window.apply_setting("grid_layout", "2x2")
+            assert sum(t.isVisible() for t in window.grid.tiles) == 4
+            app = QApplication.instance()
+            assert isinstance(app, QApplication)
+            dark = app.palette().color(QPalette.ColorRole.Window)
+            cfg.set_setting("theme", "light")
+            window.apply_setting("theme", "light")
+            assert app.palette().color(QPalette.ColorRole.Window) != dark
+            apply_theme(app, "dark")
+            # Closing with a running session asks first, and nothing is killed meanwhile.
+            window.resize(720, 530)  # fits the offscreen screen, which restoreGeometry respects
+            window.close()
+            box = await until(lambda: window.findChild(QMessageBox))
+            assert "1 session" in box.text()
+            assert row(sid).status == "active" and window.isVisible()
+            box.reject()
+            window.save_state()
+        finally:
+            await instance.stop()
+        # A new window restores the geometry and shows the same tile.
+        instance2 = Instance(app_env)
+        await instance2.start()
+        again = MainWindow(
+            app_env,
+            instance2.engine,
+            settings=QSettings(ini, QSettings.Format.IniFormat),
+            on_quit=lambda: None,
+        )
+        qtbot.addWidget(again)
+        try:
+            assert (again.width(), again.height()) == (720, 530)
+            assert sid in again.controller.policy.tiles
+        finally:
+            await instance2.stop()
+            again.close()
+
+    loop.run_until_complete(scenario())
