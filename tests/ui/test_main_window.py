@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from c3desk.ui.queue_model import Group
 
 @pytest.fixture
 def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    qapp.setQuitOnLastWindowClosed(False)  # as the app does: the tray may keep it running
     loop = qasync.QEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
     yield loop
@@ -54,6 +56,21 @@ def row(sid: str) -> Session:
     return Session.get_by_id(sid)
 
 
+@contextlib.asynccontextmanager
+async def running_window(paths: Paths, tmp_path: Path, qtbot: Any) -> AsyncIterator[MainWindow]:
+    """The real instance (engine and control socket) with its main window, ended afterwards."""
+    instance = Instance(paths)
+    await instance.start()
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(paths, instance.engine, settings=settings, on_quit=lambda: None)
+    qtbot.addWidget(window)
+    try:
+        yield window
+    finally:
+        await instance.stop()
+        window.close()
+
+
 @pytest.fixture
 def app_env(db: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
@@ -74,16 +91,11 @@ def test_window_runs_sessions_surfaces_prompts_and_continues(
     third = add("Third", work, "write chart.png; write report.pdf; say made them")
 
     async def scenario() -> None:
-        instance = Instance(app_env)
-        await instance.start()
-        settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(app_env, instance.engine, settings=settings, on_quit=lambda: None)
-        qtbot.addWidget(window)
-        alerts: list[str] = []
-        window.tray.notify = lambda sid, title, text: alerts.append(sid)  # type: ignore[method-assign]
-        window.tray.fallback_alert = lambda w: alerts.append("alert")  # type: ignore[method-assign]
-        window.show()
-        try:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            alerts: list[str] = []
+            window.tray.notify = lambda sid, title, text: alerts.append(sid)  # type: ignore[method-assign]
+            window.tray.fallback_alert = lambda w: alerts.append("alert")  # type: ignore[method-assign]
+            window.show()
             # Limit 2: two active, the third queued.
             await until(lambda: row(plain).status == "active" and row(asks).status == "active")
             assert row(third).status == "queued"
@@ -110,7 +122,7 @@ def test_window_runs_sessions_surfaces_prompts_and_continues(
             await until(
                 lambda: any("? for shortcuts" in ln for ln in plain_tile.view.model.display)
             )
-            await instance.engine.send_text(plain, "/exit")
+            await window.engine.send_text(plain, "/exit")
             await until(lambda: row(plain).status == "completed")
             await until(lambda: row(third).status == "active")
             # Continue from the tile header of the completed session.
@@ -118,7 +130,7 @@ def test_window_runs_sessions_surfaces_prompts_and_continues(
             await until(
                 lambda: done_tile.header.cont.isVisible() or row(plain).status != "completed"
             )
-            await instance.engine.send_text(asks, "/exit")
+            await window.engine.send_text(asks, "/exit")
             await until(lambda: row(asks).status == "completed")
             done_tile.header.cont.click()
             await until(lambda: row(plain).status == "active")
@@ -129,9 +141,9 @@ def test_window_runs_sessions_surfaces_prompts_and_continues(
             assert launches[-1]["mode"] == "continue"
             # The artifacts panel lists what the third session made.
             await until(
-                lambda: any("made them" in ln for ln in instance.engine.model_of(third).display)
+                lambda: any("made them" in ln for ln in window.engine.model_of(third).display)
             )
-            await instance.engine.send_text(third, "/exit")
+            await window.engine.send_text(third, "/exit")
             await until(lambda: row(third).status == "completed")
             await until(lambda: len(list(Session.get_by_id(third).artifacts)) >= 2)
             window.show_artifacts(third)
@@ -140,9 +152,6 @@ def test_window_runs_sessions_surfaces_prompts_and_continues(
             assert any(p.endswith("report.pdf") for p in items.get("pdf", []))
             # Status bar and the queue dock reflect the state.
             assert "Active" in window._status.text()
-        finally:
-            await instance.stop()
-            window.close()
 
     loop.run_until_complete(scenario())
 
@@ -154,12 +163,7 @@ def test_drag_and_drop_reorder_reaches_the_database(
     ids = [add(f"q{i}", tmp_path, "say hi") for i in range(4)]
 
     async def scenario() -> None:
-        instance = Instance(app_env)
-        await instance.start()
-        settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(app_env, instance.engine, settings=settings, on_quit=lambda: None)
-        qtbot.addWidget(window)
-        try:
+        async with running_window(app_env, tmp_path, qtbot) as window:
             model = window.queue.model
             source = model.index_of(ids[3])
             data = model.mimeData([source])
@@ -167,9 +171,6 @@ def test_drag_and_drop_reorder_reaches_the_database(
             assert model.dropMimeData(data, Qt.DropAction.MoveAction, 0, 0, queued)
             order = [s.id for s in sess.list_sessions("queued")]
             assert order == [ids[3], ids[0], ids[1], ids[2]]
-        finally:
-            await instance.stop()
-            window.close()
 
     loop.run_until_complete(scenario())
 
@@ -183,19 +184,14 @@ def test_focused_tile_is_not_swapped_and_restore(
     first = add("First", tmp_path, "think 600")
 
     async def scenario() -> None:
-        instance = Instance(app_env)
-        await instance.start()
-        settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(app_env, instance.engine, settings=settings, on_quit=lambda: None)
-        qtbot.addWidget(window)
-        window.show()
-        try:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
             tile = await until(lambda: window.grid.tile_of(first))
             assert tile.view is not None
             tile.view.setFocus()
             window.controller.policy.typing = first  # the user types here
             second = add("Second", tmp_path, "ask deploy")
-            instance.engine.wake()
+            window.engine.wake()
             await until(lambda: row(second).needs_input)
             window.controller.refresh()
             assert window.grid.tile_of(first) is not None
@@ -205,9 +201,6 @@ def test_focused_tile_is_not_swapped_and_restore(
             window.controller.refresh()
             await until(lambda: window.grid.tile_of(second))
             window.save_state()
-        finally:
-            await instance.stop()
-            window.close()
 
     loop.run_until_complete(scenario())
 
@@ -223,20 +216,10 @@ def test_state_restored_settings_live_and_close_asks(
     cfg.set_setting("max_visible_sessions", "4")
     cfg.set_setting("grid_layout", "auto")
     sid = add("Keeps running", tmp_path, "think 600")
-    ini = str(tmp_path / "ui.ini")
 
     async def scenario() -> None:
-        instance = Instance(app_env)
-        await instance.start()
-        window = MainWindow(
-            app_env,
-            instance.engine,
-            settings=QSettings(ini, QSettings.Format.IniFormat),
-            on_quit=lambda: None,
-        )
-        qtbot.addWidget(window)
-        window.show()
-        try:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
             await until(lambda: window.grid.tile_of(sid))
             # Settings apply live: the grid layout and the theme.
             assert sum(t.isVisible() for t in window.grid.tiles) == 1
@@ -258,23 +241,9 @@ def test_state_restored_settings_live_and_close_asks(
             assert row(sid).status == "active" and window.isVisible()
             box.reject()
             window.save_state()
-        finally:
-            await instance.stop()
         # A new window restores the geometry and shows the same tile.
-        instance2 = Instance(app_env)
-        await instance2.start()
-        again = MainWindow(
-            app_env,
-            instance2.engine,
-            settings=QSettings(ini, QSettings.Format.IniFormat),
-            on_quit=lambda: None,
-        )
-        qtbot.addWidget(again)
-        try:
+        async with running_window(app_env, tmp_path, qtbot) as again:
             assert (again.width(), again.height()) == (720, 530)
             assert sid in again.controller.policy.tiles
-        finally:
-            await instance2.stop()
-            again.close()
 
     loop.run_until_complete(scenario())
