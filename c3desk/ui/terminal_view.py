@@ -538,7 +538,7 @@ class TerminalView(QWidget):
         self._fps = MAX_FPS
         self._high_priority = False
         self.frames = 0  # frames rendered, for tests and benchmarks
-        self._painting = False
+        self._show_now = False  # a timer's frame of the focused tile is painted at once
         self.rows_painted = 0  # rows drawn from their runs (row cache misses)
         self.rows_blitted = 0  # rows copied from the shared row cache
         self.rows_unchanged = 0  # dirty rows whose content was already in the frame
@@ -872,7 +872,11 @@ class TerminalView(QWidget):
                 # Others just painted a lot: let the loop breathe (parse, read) first.
                 self._timer.start(max(1, round(delay * 1000)))
                 return
-        self._render_frame(now)
+        self._show_now = not force
+        try:
+            self._render_frame(now)
+        finally:
+            self._show_now = False
 
     # -- rendering -----------------------------------------------------------------------------
 
@@ -963,7 +967,7 @@ class TerminalView(QWidget):
             region += self._cursor_rect(self._cursor)
         self._check_title_and_bell(now)
         if not region.isEmpty():
-            if self._painting or not self.is_focused_tile or not self.isVisible():
+            if not self._show_now or not self.is_focused_tile or not self.isVisible():
                 self.update(region)
             else:
                 # The tile the user looks at shows its frame now: a posted update can wait
@@ -1310,11 +1314,7 @@ class TerminalView(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         if self._frame.isNull():
-            self._painting = True
-            try:
-                self._render_frame(time.monotonic())
-            finally:
-                self._painting = False
+            self._render_frame(time.monotonic())
         p = QPainter(self)
         pal = self._palette
         bg = self._color(pal.background)
