@@ -160,9 +160,7 @@ def main() -> None:
     args = parser.parse_args()
     from c3desk.terminal import TerminalModel
 
-    runs = [
-        asyncio.run(run_once("c3desk", lambda c, r, h: TerminalModel(c, r, history=h), args))
-    ]
+    runs = [asyncio.run(run_once("c3desk", lambda c, r, h: TerminalModel(c, r, history=h), args))]
     if not args.skip_reference:
         runs.append(asyncio.run(run_once("stock pyte", StockPyteModel, args)))
     seconds = parse_size(args.bytes) / parse_size(args.rate)
