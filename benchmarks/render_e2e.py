@@ -82,6 +82,7 @@ class ViewStats(QObject):
         self.unshown_since: float | None = None  # first output fed since the last frame
         self.rendered: list[tuple[float, float]] = []  # (fed, rendered) of frames not painted
         self.ages: list[float] = []
+        self.age_times: list[float] = []
         self.to_render: list[float] = []  # first feed -> frame rendered
         self.to_paint: list[float] = []  # frame rendered -> painted
         view.installEventFilter(self)
@@ -89,6 +90,11 @@ class ViewStats(QObject):
     def fed(self, now: float) -> None:
         if self.unshown_since is None:
             self.unshown_since = now
+
+    def nothing_new(self) -> None:
+        """The frame changed no pixel (the output redrew what was shown): nothing waits."""
+        if self.rendered:
+            self.rendered.pop()
 
     def frame_rendered(self) -> None:
         if self.unshown_since is not None:
@@ -103,6 +109,7 @@ class ViewStats(QObject):
             self.paints += 1
             for fed, rendered in self.rendered:
                 self.ages.append(now - fed)
+                self.age_times.append(now)
                 self.to_paint.append(now - rendered)
             self.rendered.clear()
         return False
@@ -151,11 +158,26 @@ async def run(args: argparse.Namespace, gui: bool = True) -> dict[str, Any]:
     def render_frame(self: TerminalView, now: float) -> None:
         # The frame holds everything fed so far; it may be painted before this returns.
         st = stats.get(id(self))
+        pending = False
         if st is not None:
+            pending = st.unshown_since is not None
             st.frame_rendered()
+        counted = hasattr(self, "rows_painted")  # views before the row counters: no check
+        rows = getattr(self, "rows_painted", 0) + getattr(self, "rows_blitted", 0)
+        cursor = self._cursor
+        paints = st.paints if st is not None else 0
         t0 = time.perf_counter()
         original_render(self, now)
-        paint_max[0] = max(paint_max[0], time.perf_counter() - t0)
+        took = time.perf_counter() - t0
+        paint_max[0] = max(paint_max[0], took)
+        paint_total[0] += took
+        unchanged = (
+            counted
+            and rows == getattr(self, "rows_painted", 0) + getattr(self, "rows_blitted", 0)
+            and cursor == self._cursor
+        )
+        if st is not None and pending and unchanged and st.paints == paints:
+            st.nothing_new()
 
     original_tick = TerminalView._tick
     holds: list[float] = []  # focused view: how long frames were held for 2026 blocks
@@ -216,7 +238,9 @@ async def run(args: argparse.Namespace, gui: bool = True) -> dict[str, Any]:
     lag_times: list[float] = []
     spikes: list[tuple[float, float]] = []  # (when, lag) of probes late by more than 50 ms
     paint_max: list[float] = [0.0]
+    paint_total: list[float] = [0.0]
     staleness: list[float] = []
+    stale_times: list[float] = []
     caps: list[tuple[float, float, float]] = []
     done = False
 
@@ -235,6 +259,7 @@ async def run(args: argparse.Namespace, gui: bool = True) -> dict[str, Any]:
                 st = stats[id(tile.view)]
                 since = st.unshown_since
                 staleness.append(now - since if since is not None else 0.0)
+                stale_times.append(now)
 
     gc_runs: list[tuple[float, int, float]] = []  # (when, generation, seconds)
     gc_start = [0.0]
@@ -295,6 +320,16 @@ async def run(args: argparse.Namespace, gui: bool = True) -> dict[str, Any]:
     grid.deleteLater()
     ages_ms = [a * 1000 for a in focus_stats.ages]
     stale_ms = [s * 1000 for s in staleness]
+    steady_ages = [
+        a * 1000
+        for a, t in zip(focus_stats.ages, focus_stats.age_times, strict=True)
+        if steady_start <= t <= steady_end
+    ]
+    steady_stale = [
+        x * 1000
+        for x, t in zip(staleness, stale_times, strict=True)
+        if steady_start <= t <= steady_end
+    ]
     lags.sort()
     return {
         "sessions": args.sessions,
@@ -311,6 +346,9 @@ async def run(args: argparse.Namespace, gui: bool = True) -> dict[str, Any]:
         "focused_frame_age_p99_ms": round(pct(ages_ms, 0.99), 1),
         "focused_frame_age_max_ms": round(max(ages_ms, default=float("nan")), 1),
         "focused_staleness_max_ms": round(max(stale_ms, default=float("nan")), 1),
+        "steady_focused_frame_age_p99_ms": round(pct(steady_ages, 0.99), 1),
+        "steady_focused_frame_age_max_ms": round(max(steady_ages, default=float("nan")), 1),
+        "steady_focused_staleness_max_ms": round(max(steady_stale, default=float("nan")), 1),
         "focused_feed_to_frame_p99_ms": round(pct(focus_stats.to_render, 0.99) * 1000, 1),
         "focused_feed_to_frame_max_ms": round(max(focus_stats.to_render, default=0) * 1000, 1),
         "focused_frame_to_paint_p99_ms": round(pct(focus_stats.to_paint, 0.99) * 1000, 1),
@@ -326,6 +364,10 @@ async def run(args: argparse.Namespace, gui: bool = True) -> dict[str, Any]:
         "governor_throttled_share": round(len(throttled) / max(1, len(in_flood)), 2),
         "feed_budget_s": engine_mod.FEED_BUDGET,
         "render_frame_max_ms": round(paint_max[0] * 1000, 1),
+        "render_share_of_flood": round(paint_total[0] / span, 3),
+        "rows_painted": sum(getattr(st.view, "rows_painted", 0) for st in stats.values()),
+        "rows_from_cache": sum(getattr(st.view, "rows_blitted", 0) for st in stats.values()),
+        "rows_unchanged": sum(getattr(st.view, "rows_unchanged", 0) for st in stats.values()),
         "gc_max_ms": round(max((g[2] for g in gc_runs), default=0.0) * 1000, 1),
         "gc_gen2": [
             (round(when - flood_start, 2), round(took * 1000))
@@ -375,6 +417,16 @@ def main() -> int:
         ),
         "focused_frame_age_max": (r["focused_frame_age_max_ms"], REQUIRED["frame_age_ms"], "ms"),
         "focused_staleness_max": (r["focused_staleness_max_ms"], REQUIRED["frame_age_ms"], "ms"),
+        "frame_age_max_steady": (
+            r["steady_focused_frame_age_max_ms"],
+            REQUIRED["frame_age_ms"],
+            "ms",
+        ),
+        "staleness_max_steady": (
+            r["steady_focused_staleness_max_ms"],
+            REQUIRED["frame_age_ms"],
+            "ms",
+        ),
     }
     print(f"{r['sessions']} sessions x {args.bytes} at {args.rate}/s, 3x3 grid of {COLS}x{ROWS}")
     print(f"{'measure':<26}{'value':>10}{'required':>12}  ok")
@@ -390,6 +442,11 @@ def main() -> int:
         f"min focused {r['governor_min_cap_focused']:.0f}, unfocused "
         f"{r['governor_min_cap_unfocused']:.0f}, throttled {r['governor_throttled_share']:.0%} "
         f"of the flood; FEED_BUDGET {r['feed_budget_s'] * 1000:.0f} ms"
+    )
+    print(
+        f"frames rendered in {r['render_share_of_flood']:.0%} of the flood's time; rows painted "
+        f"{r['rows_painted']}, from the row cache {r['rows_from_cache']}, unchanged "
+        f"{r['rows_unchanged']}"
     )
     if ref is not None:
         print(

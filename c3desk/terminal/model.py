@@ -208,6 +208,17 @@ class TerminalModel:
 
     def clear_scrollback(self) -> None:
         self.screen.history.clear()
+        self.screen.history_wrapped.clear()
+
+    def scrollback_wrapped(self, i: int) -> bool:
+        """Whether scrollback line ``i`` (0 = oldest) soft-wrapped into the next line: copy
+        joins the two without a newline."""
+        return self.screen.history_wrapped[i]
+
+    def row_wrapped(self, y: int) -> bool:
+        """Whether visible row ``y`` soft-wraps into the next one (its text ran past the last
+        column and continued there); cleared when the row is erased whole or replaced."""
+        return self.screen.row_wrapped(y)
 
     # -- state for the view and input ------------------------------------------------------
 

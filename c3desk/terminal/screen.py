@@ -46,6 +46,21 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+class _WrappedRow(list[str]):
+    """A row's cell texts, for a row whose text continues on the next line (soft wrap).
+
+    Rows are plain lists; the few that wrapped are swapped for this subclass so the flag moves
+    with the row when it scrolls, and goes away when the row is replaced or erased whole.
+    """
+
+    __slots__ = ()
+
+
+def is_wrapped(chars: list[str] | tuple[str, ...] | str) -> bool:
+    """Whether a row (as held by the screen) soft-wraps into the next one."""
+    return type(chars) is _WrappedRow
+
+
 class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
     """pyte's Screen with compact rows and c3desk's corrections; see the module docstring."""
 
@@ -60,6 +75,8 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
     def __init__(self, columns: int, lines: int, history: int = 10_000) -> None:
         self._history_size = max(0, history)
         self.history: deque[HistoryLine] = deque(maxlen=self._history_size)
+        # Whether each scrollback line soft-wrapped into the next (parallel to history).
+        self.history_wrapped: deque[bool] = deque(maxlen=self._history_size)
         self._chars: list[list[str]] = []
         self._styles: list[list[Style]] = []
         self._other: tuple[list[list[str]], list[list[Style]]] | None = None
@@ -533,6 +550,7 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
                     self._draw_at_margin(cells, n, run_styles)
                     return
                 self.dirty.add(cursor.y)
+                self._mark_wrapped(cursor.y)
                 cursor.x = 0
                 self.linefeed()
                 x = 0
@@ -566,6 +584,21 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
             self.dirty.add(y)
             i += take
 
+    def _mark_wrapped(self, y: int) -> None:
+        """Row ``y`` soft-wraps: its text continues on the next line."""
+        chars = self._chars[y]
+        if type(chars) is not _WrappedRow:
+            self._chars[y] = _WrappedRow(chars)
+
+    def _unwrap(self, y: int) -> None:
+        chars = self._chars[y]
+        if type(chars) is _WrappedRow:
+            self._chars[y] = list(chars)
+
+    def row_wrapped(self, y: int) -> bool:
+        """Whether visible row ``y`` soft-wraps into the next one."""
+        return type(self._chars[y]) is _WrappedRow
+
     def _draw_at_margin(
         self, cells: str | list[str], n: int, run_styles: list[Style] | None
     ) -> None:
@@ -593,6 +626,7 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
         cursor = self.cursor
         if cursor.x >= self.columns and self._autowrap:
             self.dirty.add(cursor.y)
+            self._mark_wrapped(cursor.y)
             cursor.x = 0
             self.linefeed()
         x, y = cursor.x, cursor.y
@@ -636,6 +670,7 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
     def _push_history(self, chars: list[str], styles: list[Style]) -> None:
         """Keep a row that left the screen; ``chars`` and ``styles`` are no longer on screen."""
         self.lines_pushed += 1
+        self.history_wrapped.append(type(chars) is _WrappedRow)
         text = "".join(chars)
         n = len(chars)
         cells: str | tuple[str, ...] = (
@@ -785,6 +820,8 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
         style = blank_style(self.style)
         chars[start:stop] = [" "] * (stop - start)
         self._styles[y][start:stop] = [style] * (stop - start)
+        if start == 0 and stop == cols:
+            self._unwrap(y)
         self.dirty.add(y)
 
     def erase_characters(self, count: int | None = None) -> None:
@@ -813,6 +850,7 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
             rows = range(self.lines)
         elif how == 3:
             self.history.clear()
+            self.history_wrapped.clear()
             return
         else:
             return

@@ -228,3 +228,28 @@ def test_row_runs_match_cells() -> None:
     for r in runs:
         assert all(cells[x][1] == r.style for x in range(r.col, r.col + r.width))
         assert r.text == "".join(c for c, _ in cells[r.col : r.col + r.width])
+
+
+def test_soft_wrap_flags_follow_rows_into_scrollback() -> None:
+    m = feed(TerminalModel(5, 3, history=10), "abcdefgh\r\nxy")
+    assert [m.row_wrapped(y) for y in range(3)] == [True, False, False]
+    feed(m, "\r\n1\r\n2")  # two lines scroll off: "abcde" (wrapped) then "fgh"
+    assert m.scrollback_len == 2
+    assert [m.scrollback_wrapped(i) for i in range(2)] == [True, False]
+    assert [m.row_wrapped(y) for y in range(3)] == [False, False, False]
+
+
+def test_soft_wrap_flag_cleared_when_the_row_is_erased_or_replaced() -> None:
+    m = feed(TerminalModel(4, 3), "abcdef")
+    assert m.row_wrapped(0)
+    feed(m, f"{CSI}1;1H{CSI}2K")
+    assert not m.row_wrapped(0)
+    feed(m, f"{CSI}1;1Habcdef")
+    assert m.row_wrapped(0)
+    feed(m, f"{CSI}2J")
+    assert not m.row_wrapped(0)
+    # A wide character that does not fit moves to the next line: the row wraps.
+    w = feed(TerminalModel(4, 2), "abc中")
+    assert w.row_wrapped(0) and w.display[1].startswith("中")
+    feed(w, f"{CSI}3J")
+    assert w.scrollback_len == 0
