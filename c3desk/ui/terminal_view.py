@@ -173,6 +173,23 @@ _DIAGONALS = {0x2571: (True, False), 0x2572: (False, True), 0x2573: (True, True)
 _HRULES = frozenset("─━═")
 
 
+def _merge_rows_of_rects(
+    rects: list[tuple[int, int, int, int, int]],
+) -> list[tuple[int, int, int, int, int]]:
+    """Opaque rectangles on the same rows whose spans touch or overlap become one (the same
+    pixels): a light horizontal line is one full-width rectangle, so a run of them is one
+    fill instead of two per cell."""
+    out: list[tuple[int, int, int, int, int]] = []
+    for x, y, w, h, alpha in sorted(rects, key=lambda r: (r[1], r[3], r[4], r[0])):
+        if out:
+            px, py, pw, ph, pa = out[-1]
+            if alpha == 255 and pa == 255 and (py, ph) == (y, h) and x <= px + pw:
+                out[-1] = (px, py, max(px + pw, x + w) - px, ph, pa)
+                continue
+        out.append((x, y, w, h, alpha))
+    return out
+
+
 def is_box_char(ch: str) -> bool:
     """Drawn by geometry (lines and rectangles), not by the font."""
     return "\u2500" <= ch <= "\u259f"
@@ -266,7 +283,7 @@ class BoxGlyphs:
         if right == 3:
             hline(cx - (g if not up else -g) - lt / 2, cw, cy - g, lt)
             hline(cx - (g if not down else -g) - lt / 2, cw, cy + g, lt)
-        return out
+        return _merge_rows_of_rects(out)
 
     def draw_path_glyph(self, p: QPainter, char: str, x: int, y: int, color: QColor) -> bool:
         """Arcs and diagonals, drawn with an antialiased pen; False when not one of them."""
