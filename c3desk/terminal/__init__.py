@@ -12,6 +12,8 @@ Renderer API (what the QPainter view uses)::
     model.cursor -> CursorState(x, y, visible)
     model.title, model.title_version
     model.scrollback_len, model.scrollback_runs(i), model.scrollback_text(i)   # 0 = oldest
+    model.lines_pushed -> int           # lines ever pushed to scrollback (never decreases)
+    model.row_wrapped(y), model.scrollback_wrapped(i) -> bool   # soft wrap into the next line
     model.alternate_screen -> bool
     model.modes -> Modes(bracketed_paste, mouse_tracking (0/1000/1002/1003), mouse_sgr,
                          focus_events, app_cursor, app_keypad, synchronized_output, autowrap,
@@ -23,7 +25,9 @@ Renderer API (what the QPainter view uses)::
 
 ``Style`` is an immutable, hashable NamedTuple: ``fg``/``bg`` are ``None`` (default), a palette
 index 0-255 or an ``(r, g, b)`` tuple; ``bold``, ``dim``, ``italic``, ``underline`` (0-5),
-``blink``, ``reverse``, ``strikethrough``. Cells drawn by the same SGR state share one object.
+``blink``, ``reverse``, ``strikethrough``. Styles are interned process-wide: equal styles are
+one object in every model, so a renderer can key caches by ``id(style)`` (holding the style)
+and find run boundaries by identity.
 
 While ``modes.synchronized_output`` is true the program is in the middle of an update: the view
 should hold painting until it ends (with a timeout of its own).
