@@ -233,13 +233,19 @@ class LocalTransport(Transport):
         if exe is None:
             raise SpawnError(f"command not found: {request.argv[0]}")
         argv = [exe, *request.argv[1:]]
+        loop = asyncio.get_running_loop()
+        # fork and exec of a large process take tens of milliseconds: keep them off the loop,
+        # so starting nine sessions at once does not stall the window.
         try:
-            proc = PtyProcess.spawn(
-                argv,
-                cwd=request.cwd,
-                env=dict(request.env),
-                dimensions=(request.rows, request.cols),
+            proc = await loop.run_in_executor(
+                None,
+                lambda: PtyProcess.spawn(
+                    argv,
+                    cwd=request.cwd,
+                    env=dict(request.env),
+                    dimensions=(request.rows, request.cols),
+                ),
             )
         except (OSError, ValueError) as exc:
             raise SpawnError(f"cannot start {request.argv[0]}: {exc}") from None
-        return LocalProcess(asyncio.get_running_loop(), proc, on_output, on_exit)
+        return LocalProcess(loop, proc, on_output, on_exit)
