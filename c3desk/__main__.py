@@ -11,8 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from c3desk import cli
 from c3desk.config import Paths
+from c3desk.control import hook
 
 
 def _launch_gui(paths: Paths, args: argparse.Namespace) -> int:
@@ -35,7 +35,13 @@ def _has_display() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli.main(argv, gui=_launch_gui)
+    args = list(sys.argv[1:] if argv is None else argv)
+    home, rest = hook.split_global(args)
+    if rest[:1] == ["hook"]:  # called by the agent's hooks: start fast, import little
+        return hook.main(home, rest[1:])
+    from c3desk import cli
+
+    return cli.main(args, gui=_launch_gui)
 
 
 if __name__ == "__main__":

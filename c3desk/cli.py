@@ -424,19 +424,11 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_hook(args: argparse.Namespace) -> int:
-    """Forward a hook's report; never fail the agent (always exit 0, print nothing)."""
-    try:
-        raw = sys.stdin.read(1 << 20) if not sys.stdin.isatty() else ""
-        payload = json.loads(raw) if raw.strip() else {}
-    except (ValueError, OSError):
-        payload = {}
-    with contextlib.suppress(C3Error, OSError, ValueError):
-        control.request(
-            args.paths,
-            {"cmd": "hook", "session": args.session, "event": args.event, "payload": payload},
-            timeout=5.0,
-        )
-    return 0
+    """Reached only through ``cli.main`` directly; ``c3desk hook`` normally takes the fast path
+    in :mod:`c3desk.control.hook` before the command line is even imported."""
+    from c3desk.control import hook
+
+    return hook.main(str(args.paths.home), ["--session", args.session, args.event])
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
