@@ -5,10 +5,12 @@ Usage: python benchmarks/queue_dock.py [--sessions N] [--repeat N] [--json-only]
 Fills a temporary database with N sessions (default 10,000) in every state, then times, offscreen:
 
 - ``refresh``: QueueModel.refresh() (one SELECT of tuples, grouping, sorting, model reset),
-- ``refresh+view``: the same with the dock shown (the tree view lays out its rows),
+- ``refresh+view``: the same with the dock shown (the flat table view: fixed row heights, so
+  its layout does not depend on the number of rows),
 - ``filter``: typing a filter into the dock's box, model and view together (target: ≤ 50 ms),
   for a narrowing sequence of keystrokes and for clearing the filter,
 - ``refresh_session``: one row re-read and updated after an engine event,
+- ``collapse``: collapsing or expanding the Queued group (4,500 rows) by a click's model call,
 - ``drop``: a simulated drop that moves a queued session (move_session + re-read of positions),
 - ``scroll``: repainting the view at 50 scroll positions across all rows.
 
@@ -193,7 +195,15 @@ def main() -> int:
             lambda: (model.refresh_session(target), model.flush()), args.repeat
         )
 
-        queued = model.index(Group.QUEUED, 0)
+        def toggle_queued() -> None:
+            model.toggle_group(Group.QUEUED)
+            app.processEvents()
+
+        results["collapse_ms"] = timed(toggle_queued, args.repeat * 2)
+        model.set_collapsed(Group.QUEUED, False)
+        app.processEvents()
+
+        queued = model.group_index(Group.QUEUED)
 
         def drop_last_to_top() -> None:
             last = model.session_ids(Group.QUEUED)[-1]

@@ -1,23 +1,24 @@
-"""The queue dock: a filter box over the grouped session tree, with per-session actions.
+"""The queue dock: a filter box over the grouped session table, with per-session actions.
 
 The dock performs no engine operation itself: each action emits a signal carrying the session id
 and the main window decides (it owns the engine). Only copying the Claude session id is done here.
-Queued rows reorder by drag and drop through :class:`~c3desk.ui.queue_model.QueueModel`.
+Queued rows reorder by drag and drop through :class:`~c3desk.ui.queue_model.QueueModel`. Group
+header rows collapse and expand on a click, Enter, or Left/Right.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, SignalInstance
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPoint, Qt, Signal, SignalInstance
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
     QHeaderView,
     QLineEdit,
     QMenu,
-    QTreeView,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -57,53 +58,107 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 
-class QueueTreeView(QTreeView):
-    """The tree: groups stay expanded across model changes unless the user collapsed them."""
+class QueueTableView(QTableView):
+    """The queue as a table: group header rows span every column and collapse on click or Enter.
+
+    Rows have one fixed height and the vertical header is hidden: laying out 10,000 rows is
+    constant work for the view, and only the painted cells reach the Python model.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("queueView")
-        self.setUniformRowHeights(True)  # constant-time layout: 10,000 rows scroll smoothly
-        self.setAllColumnsShowFocus(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setCornerButtonEnabled(False)
+        self.setTabKeyNavigation(False)
         self.setAlternatingRowColors(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        rows = self.verticalHeader()
+        rows.hide()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setMinimumSectionSize(1)
+        rows.setDefaultSectionSize(self.fontMetrics().height() + 4)
         # DragDrop rather than InternalMove: the model itself refuses foreign data, and a drop
         # needs no QDrag source (tests drop synthetic events the same way a drag would).
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setDragDropOverwriteMode(False)
         self.setDropIndicatorShown(True)
-        self.setExpandsOnDoubleClick(False)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self._collapsed: set[int] = set()
-        self.collapsed.connect(self._remember_collapsed)
-        self.expanded.connect(self._remember_expanded)
 
-    def _remember_collapsed(self, index: QModelIndex) -> None:
-        if not index.parent().isValid():
-            self._collapsed.add(index.row())
-
-    def _remember_expanded(self, index: QModelIndex) -> None:
-        if not index.parent().isValid():
-            self._collapsed.discard(index.row())
-
-    def restore_groups(self) -> None:
-        """Expand the groups the user did not collapse.
-
-        Group rows are not first-column-spanned: a spanned row makes the tree ask the model for
-        one more index per row on every layout, which shows at 10,000 rows.
-        """
+    def queue_model(self) -> QueueModel | None:
         model = self.model()
+        return model if isinstance(model, QueueModel) else None
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        old = self.queue_model()
+        if old is not None:
+            for signal in (old.modelReset, old.rowsInserted, old.rowsRemoved, old.layoutChanged):
+                signal.disconnect(self.apply_spans)
+        super().setModel(model)
+        new = self.queue_model()
+        if new is not None:
+            for signal in (new.modelReset, new.rowsInserted, new.rowsRemoved, new.layoutChanged):
+                signal.connect(self.apply_spans)
+        self.apply_spans()
+
+    def apply_spans(self) -> None:
+        """Let each group header row span the whole width (five spans, whatever the row count)."""
+        model = self.queue_model()
+        self.clearSpans()
         if model is None:
             return
-        root = QModelIndex()
-        for row in range(model.rowCount(root)):
-            if row not in self._collapsed and not self.isExpanded(model.index(row, 0, root)):
-                self.blockSignals(True)
-                self.expand(model.index(row, 0, root))
-                self.blockSignals(False)
+        for group in Group:
+            self.setSpan(model.group_row(group), 0, 1, len(Column))
+
+    def _group_at(self, index: QModelIndex) -> Group | None:
+        model = self.queue_model()
+        return model.group_at(index) if model is not None else None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            group = self._group_at(self.indexAt(event.position().toPoint()))
+            model = self.queue_model()
+            if group is not None and model is not None:
+                model.toggle_group(group)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        # A quick second click on a group row toggles it back, as two single clicks would.
+        group = self._group_at(self.indexAt(event.position().toPoint()))
+        model = self.queue_model()
+        if group is not None and model is not None and event.button() == Qt.MouseButton.LeftButton:
+            model.toggle_group(group)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        group = self._group_at(self.currentIndex())
+        model = self.queue_model()
+        if (
+            group is not None
+            and model is not None
+            and event.modifiers()
+            in (
+                Qt.KeyboardModifier.NoModifier,
+                Qt.KeyboardModifier.KeypadModifier,
+            )
+        ):
+            key = event.key()
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+                model.toggle_group(group)
+                event.accept()
+                return
+            if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+                model.set_collapsed(group, key == Qt.Key.Key_Left)
+                event.accept()
+                return
+        super().keyPressEvent(event)
 
 
 class QueueDock(QDockWidget):
@@ -129,6 +184,7 @@ class QueueDock(QDockWidget):
         self.model = model if model is not None else QueueModel(self)
         self._restoring = False
         self._kept_id: str | None = None
+        self._kept_scroll = 0
         self._moving_id: str | None = None
 
         body = QWidget(self)
@@ -142,17 +198,19 @@ class QueueDock(QDockWidget):
         self.filter_edit.textChanged.connect(self.model.set_filter)
         layout.addWidget(self.filter_edit)
 
-        self.view = QueueTreeView(body)
+        self.view = QueueTableView(body)
         # Connected before the view's own handlers so that the current row is still known.
         self.model.rowsAboutToBeRemoved.connect(self._before_rows_removed)
         self.view.setModel(self.model)
-        header = self.view.header()
+        header = self.view.horizontalHeader()
         header.setStretchLastSection(False)
+        header.setHighlightSections(False)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
         for column, width in (
             (Column.WORKER, 64),
             (Column.STATE, 92),
-            (Column.ELAPSED, 56),
+            (Column.ELAPSED, 64),
             (Column.CONTINUATIONS, 38),
             (Column.PINNED, 28),
         ):
@@ -192,12 +250,10 @@ class QueueDock(QDockWidget):
         self.model.dataChanged.connect(self._on_data_changed)
         self.model.rowsRemoved.connect(self._after_rows_removed)
         self.model.rowsInserted.connect(self._after_rows_inserted)
-        self.model.rowsInserted.connect(self.view.restore_groups)
         selection = self.view.selectionModel()
         selection.currentRowChanged.connect(self._on_current_changed)
         self.view.activated.connect(self._on_activated)
         self.view.customContextMenuRequested.connect(self._show_menu)
-        self.view.restore_groups()
 
     # -- selection ---------------------------------------------------------------------------
 
@@ -207,7 +263,13 @@ class QueueDock(QDockWidget):
         return value if isinstance(value, str) else None
 
     def select_session(self, session_id: str) -> bool:
-        """Make ``session_id`` the current row (without emitting sessionSelected)."""
+        """Make ``session_id`` the current row (without emitting sessionSelected).
+
+        A collapsed group is expanded to show it.
+        """
+        group = self.model.group_of_session(session_id)
+        if group is not None and self.model.is_collapsed(group):
+            self.model.set_collapsed(group, False)
         index = self.model.index_of(session_id)
         if not index.isValid():
             return False
@@ -222,9 +284,12 @@ class QueueDock(QDockWidget):
 
     def _keep_current(self) -> None:
         self._kept_id = self.current_session_id()
+        self._kept_scroll = self.view.verticalScrollBar().value()
 
     def _after_reset(self) -> None:
-        self.view.restore_groups()
+        # A reset (refresh, filter) swaps every row: keep the place, then the current session.
+        self.view.executeDelayedItemsLayout()
+        self.view.verticalScrollBar().setValue(self._kept_scroll)
         if self._kept_id is not None:
             self.select_session(self._kept_id)
         self._kept_id = None
@@ -235,7 +300,7 @@ class QueueDock(QDockWidget):
         # view moves the current row meanwhile; that is not the user selecting a session.
         self._restoring = True
         current = self.view.currentIndex()
-        if current.isValid() and current.parent() == parent and first <= current.row() <= last:
+        if current.isValid() and first <= current.row() <= last:
             self._moving_id = self.current_session_id()
 
     def _after_rows_removed(self) -> None:
@@ -247,7 +312,7 @@ class QueueDock(QDockWidget):
         if sid is None:
             return
         index = self.model.index_of(sid)
-        if index.isValid() and index.parent() == parent and first <= index.row() <= last:
+        if index.isValid() and first <= index.row() <= last:
             self.select_session(sid)
         else:
             self._moving_id = sid  # not this insertion; maybe the next one
@@ -264,14 +329,12 @@ class QueueDock(QDockWidget):
         sid = index.data(SessionIdRole)
         if isinstance(sid, str):
             self.sessionSelected.emit(sid)
-        elif not index.parent().isValid():
-            self.view.setExpanded(index, not self.view.isExpanded(index))
+        # Group rows toggle on the press (mouse) or the key (Enter) itself, in the view.
 
     def _on_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
         current = self.view.currentIndex()
         if (
             current.isValid()
-            and current.parent() == top_left.parent()
             and top_left.row() <= current.row() <= bottom_right.row()
             and top_left.column() == 0
         ):
@@ -350,4 +413,5 @@ class QueueDock(QDockWidget):
     # -- convenience for the window ----------------------------------------------------------
 
     def group_index(self, group: Group) -> QModelIndex:
-        return self.model.index(group, 0)
+        """The header row of ``group``; as a drop ``parent`` its ``row`` counts within the group."""
+        return self.model.group_index(group)

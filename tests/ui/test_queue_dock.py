@@ -1,4 +1,4 @@
-"""The queue dock and its model: grouping, row refresh, drag and drop, filter, actions."""
+"""The queue dock and its model: grouping, collapsing, row refresh, drag and drop, filter, keys."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QHeaderView
 from pytestqt.qtbot import QtBot
 
 from c3desk.config import Paths
@@ -26,6 +26,8 @@ from c3desk.ui.queue_model import (
     ClaudeSessionIdRole,
     Column,
     Group,
+    GroupRole,
+    IsGroupRole,
     NeedsInputRole,
     PinnedRole,
     QueueModel,
@@ -133,15 +135,25 @@ def cell(
     return model.index_of(sid, column).data(role)
 
 
+def table(model: QueueModel) -> list[Group | str]:
+    """The model's rows as the view shows them: a Group per header row, an id per session row."""
+    rows: list[Group | str] = []
+    for r in range(model.rowCount()):
+        index = model.index(r, 0)
+        if index.data(IsGroupRole):
+            rows.append(Group(index.data(GroupRole)))
+        else:
+            rows.append(index.data(SessionIdRole))
+    return rows
+
+
 # -- grouping and data -------------------------------------------------------------------------
 
 
 def test_sessions_are_grouped_needs_input_apart_from_active(
     model: QueueModel, ids: dict[str, str]
 ) -> None:
-    root = QModelIndex()
-    assert model.rowCount(root) == 5
-    labels = [model.index(g, 0).data() for g in Group]
+    labels = [model.group_index(g).data() for g in Group]
     assert labels == [
         "Needs input  (2)",
         "Active  (1)",
@@ -154,8 +166,25 @@ def test_sessions_are_grouped_needs_input_apart_from_active(
     assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"], ids["q3"]]
     assert shown(model, Group.COMPLETED) == [ids["done"]]
     assert shown(model, Group.FAILED) == [ids["bad"]]
+    # One flat table: each group's header row, then its sessions.
+    assert table(model) == [
+        Group.NEEDS_INPUT,
+        ids["ask2"],
+        ids["ask"],
+        Group.ACTIVE,
+        ids["run"],
+        Group.QUEUED,
+        ids["q1"],
+        ids["q2"],
+        ids["q3"],
+        Group.COMPLETED,
+        ids["done"],
+        Group.FAILED,
+        ids["bad"],
+    ]
     for g in Group:
-        assert model.rowCount(model.index(g, 0)) == model.group_count(g)
+        assert model.group_index(g).row() == model.group_row(g) == table(model).index(g)
+        assert model.rowCount(model.group_index(g)) == 0  # a table: no children
 
 
 def test_row_data_and_roles(model: QueueModel, ids: dict[str, str]) -> None:
@@ -183,7 +212,9 @@ def test_row_data_and_roles(model: QueueModel, ids: dict[str, str]) -> None:
     assert cell(model, ids["q2"], Column.PINNED, Qt.ItemDataRole.DecorationRole) is not None
     assert cell(model, ids["q1"], Column.PINNED, Qt.ItemDataRole.DecorationRole) is None
     # Group rows carry no session.
-    assert model.index(Group.QUEUED, 0).data(SessionIdRole) is None
+    assert model.group_index(Group.QUEUED).data(SessionIdRole) is None
+    assert model.group_index(Group.QUEUED).data(IsGroupRole) is True
+    assert cell(model, run, Column.TITLE, IsGroupRole) is False
 
 
 def test_elapsed_format() -> None:
@@ -219,7 +250,8 @@ def test_refresh_session_updates_one_row_in_place(
     for _ in range(5):  # engine events come in bursts; they are applied once
         model.refresh_session(ids["run"])
     qtbot.waitUntil(lambda: cell(model, ids["run"], Column.TITLE) == "Renamed", timeout=2000)
-    assert changes == [(0, 0)]
+    row = model.index_of(ids["run"]).row()
+    assert changes == [(row, row)]
     assert not resets
     assert dock.current_session_id() == ids["run"]
 
@@ -247,7 +279,7 @@ def test_refresh_session_moves_rows_between_groups(
     assert shown(model, Group.NEEDS_INPUT)[0] == ids["q1"]
     assert ids["q1"] not in shown(model, Group.ACTIVE)
     assert shown(model, Group.COMPLETED)[0] == ids["run"]  # newest first
-    assert model.index(Group.NEEDS_INPUT, 0).data() == "Needs input  (3)"
+    assert model.group_index(Group.NEEDS_INPUT).data() == "Needs input  (3)"
     # A new session appears, a removed one disappears.
     new = add("Brand new", position=3)
     model.refresh_session(new)
@@ -270,14 +302,14 @@ def drag(model: QueueModel, sid: str) -> QMimeData:
 def test_drop_reorders_the_queue_in_the_database(
     model: QueueModel, ids: dict[str, str], cli: Any
 ) -> None:
-    queued = model.index(Group.QUEUED, 0)
-    # Drag the third to the top (before row 0).
+    queued = model.group_index(Group.QUEUED)
+    # Drag the third to the top (before row 0 of the group).
     assert model.dropMimeData(drag(model, ids["q3"]), Qt.DropAction.MoveAction, 0, 0, queued)
     expected = [ids["q3"], ids["q1"], ids["q2"]]
     assert queued_in_db() == expected
     assert shown(model, Group.QUEUED) == expected
     # Drag the (new) first to the end.
-    n = model.rowCount(queued)
+    n = model.group_count(Group.QUEUED)
     assert model.dropMimeData(drag(model, ids["q3"]), Qt.DropAction.MoveAction, n, 0, queued)
     expected = [ids["q1"], ids["q2"], ids["q3"]]
     assert queued_in_db() == expected
@@ -300,10 +332,27 @@ def test_drop_keeps_selection_on_the_moved_row(
     dock: QueueDock, model: QueueModel, ids: dict[str, str]
 ) -> None:
     dock.select_session(ids["q1"])
-    queued = model.index(Group.QUEUED, 0)
+    queued = model.group_index(Group.QUEUED)
     assert model.dropMimeData(drag(model, ids["q1"]), Qt.DropAction.MoveAction, 3, 0, queued)
     assert dock.current_session_id() == ids["q1"]
-    assert dock.view.currentIndex().row() == 2
+    assert dock.view.currentIndex().row() == model.group_row(Group.QUEUED) + 3
+
+
+def test_drop_between_table_rows(model: QueueModel, ids: dict[str, str]) -> None:
+    """What the view passes for a drop between rows: a table row and no parent."""
+    header = model.group_row(Group.QUEUED)
+    move, root = Qt.DropAction.MoveAction, QModelIndex()
+    # Just below the Queued header (above the first queued row): to the top.
+    assert model.dropMimeData(drag(model, ids["q3"]), move, header + 1, 0, root)
+    assert queued_in_db() == [ids["q3"], ids["q1"], ids["q2"]]
+    # Between the second and the third.
+    assert model.dropMimeData(drag(model, ids["q3"]), move, header + 3, 0, root)
+    assert queued_in_db() == [ids["q1"], ids["q3"], ids["q2"]]
+    # Below the last queued row (above the Completed header): to the end.
+    assert model.dropMimeData(drag(model, ids["q1"]), move, header + 4, 0, root)
+    assert queued_in_db() == [ids["q3"], ids["q2"], ids["q1"]]
+    assert shown(model, Group.QUEUED) == [ids["q3"], ids["q2"], ids["q1"]]
+    assert table(model)[header + 1 : header + 4] == [ids["q3"], ids["q2"], ids["q1"]]
 
 
 def test_only_queued_rows_drag_and_only_into_the_queue(
@@ -314,7 +363,7 @@ def test_only_queued_rows_drag_and_only_into_the_queue(
     for key in ("ask", "run", "done", "bad"):
         assert not model.flags(model.index_of(ids[key])) & Qt.ItemFlag.ItemIsDragEnabled
     before = queued_in_db()
-    queued = model.index(Group.QUEUED, 0)
+    queued = model.group_index(Group.QUEUED)
     move = Qt.DropAction.MoveAction
     # A running session's row carries nothing to drop.
     data = drag(model, ids["run"])
@@ -322,11 +371,15 @@ def test_only_queued_rows_drag_and_only_into_the_queue(
     assert not model.dropMimeData(data, move, 0, 0, queued)
     # A queued row dropped into another group, between groups or on a finished row.
     data = drag(model, ids["q3"])
+    header = model.group_row(Group.QUEUED)
     for row, parent in (
-        (0, model.index(Group.COMPLETED, 0)),
-        (1, QModelIndex()),
+        (0, model.group_index(Group.COMPLETED)),
+        (1, QModelIndex()),  # between the rows needing input
+        (header, QModelIndex()),  # above the Queued header: the end of Active
+        (header + 5, QModelIndex()),  # below the first completed row
+        (-1, QModelIndex()),  # onto empty space
         (-1, model.index_of(ids["done"])),
-        (0, model.index(Group.ACTIVE, 0)),
+        (0, model.group_index(Group.ACTIVE)),
     ):
         assert not model.canDropMimeData(data, move, row, 0, parent)
         assert not model.dropMimeData(data, move, row, 0, parent)
@@ -345,7 +398,7 @@ def test_refused_move_is_reported_and_the_view_resynced(
     sess.transition(ids["q3"], "active")  # started meanwhile, the model not yet told
     with qtbot.waitSignal(model.moveFailed, timeout=1000) as blocker:
         assert not model.dropMimeData(
-            data, Qt.DropAction.MoveAction, 0, 0, model.index(Group.QUEUED, 0)
+            data, Qt.DropAction.MoveAction, 0, 0, model.group_index(Group.QUEUED)
         )
     assert "only queued sessions move" in blocker.args[0]
     assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"]]
@@ -359,7 +412,7 @@ def test_drop_with_a_filter_uses_the_neighbours_positions(
     assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"], ids["q3"]]
     model.set_filter("i")  # "First queued", "Third queued"; "Second" hidden
     assert shown(model, Group.QUEUED) == [ids["q1"], ids["q3"]]
-    queued = model.index(Group.QUEUED, 0)
+    queued = model.group_index(Group.QUEUED)
     assert model.dropMimeData(drag(model, ids["q3"]), Qt.DropAction.MoveAction, 0, 0, queued)
     assert queued_in_db() == [ids["q3"], ids["q1"], ids["q2"]]
     assert shown(model, Group.QUEUED) == [ids["q3"], ids["q1"]]
@@ -419,15 +472,42 @@ def test_filter_on_title_and_folder(
     dock.filter_edit.setText("BETA")  # folder, any case
     assert shown(model, Group.QUEUED) == [ids["q2"]]
     assert sum(model.group_count(g) for g in Group) == 1
-    assert model.index(Group.QUEUED, 0).data() == "Queued  (1 of 3)"
+    assert model.group_index(Group.QUEUED).data() == "Queued  (1 of 3)"
+    assert table(model) == [
+        Group.NEEDS_INPUT,
+        Group.ACTIVE,
+        Group.QUEUED,
+        ids["q2"],
+        Group.COMPLETED,
+        Group.FAILED,
+    ]
     dock.filter_edit.setText("queued")  # title
     assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"], ids["q3"]]
     dock.filter_edit.setText("nothing like this")
     assert sum(model.group_count(g) for g in Group) == 0
     dock.filter_edit.clear()
     assert sum(model.group_count(g) for g in Group) == len(ids)
-    # Groups stay expanded across the filter's resets.
-    assert all(dock.view.isExpanded(model.index(g, 0)) for g in Group)
+    # Groups stay expanded across the filter's resets, every header spanning the table.
+    assert not any(model.is_collapsed(g) for g in Group)
+    assert len(table(model)) == len(Group) + len(ids)
+    for g in Group:
+        assert dock.view.columnSpan(model.group_row(g), 0) == len(Column)
+
+
+def test_clearing_the_filter_keeps_the_current_session(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    dock.filter_edit.setText("beta")
+    dock.select_session(ids["q2"])
+    with qtbot.assertNotEmitted(dock.sessionSelected):  # the filter moved it, not the user
+        dock.filter_edit.clear()
+        dock.filter_edit.setText("queued")
+    assert dock.current_session_id() == ids["q2"]
+    assert dock.view.currentIndex().row() == model.index_of(ids["q2"]).row()
+    dock.filter_edit.setText("nothing like this")
+    assert dock.current_session_id() is None
+    dock.filter_edit.clear()
+    assert len(table(model)) == len(Group) + len(ids)
 
 
 def test_filter_applies_to_rows_refreshed_later(model: QueueModel, ids: dict[str, str]) -> None:
@@ -489,7 +569,7 @@ def test_actions_enabled_per_state(dock: QueueDock, ids: dict[str, str], key: st
 
 
 def test_nothing_enabled_on_a_group_row(dock: QueueDock, model: QueueModel) -> None:
-    dock.view.setCurrentIndex(model.index(Group.QUEUED, 0))
+    dock.view.setCurrentIndex(model.group_index(Group.QUEUED))
     assert not any(a.isEnabled() for a in dock.actions_by_name.values())
 
 
@@ -592,3 +672,132 @@ def test_context_menu_pops_up_for_a_session_row(
 def test_dock_identity(dock: QueueDock) -> None:
     assert dock.objectName() == "queueDock"
     assert dock.filter_edit.placeholderText()
+
+
+# -- collapsing groups ---------------------------------------------------------------------------
+
+
+def _header_point(dock: QueueDock, group: Group) -> QPoint:
+    return dock.view.visualRect(dock.group_index(group)).center()
+
+
+def test_group_rows_collapse_on_click(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    dock.show()
+    qtbot.waitExposed(dock)
+    viewport = dock.view.viewport()
+    expanded_icon = model.group_index(Group.QUEUED).data(Qt.ItemDataRole.DecorationRole)
+    with qtbot.assertNotEmitted(dock.sessionSelected):
+        qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=_header_point(dock, Group.QUEUED))
+    assert model.is_collapsed(Group.QUEUED)
+    assert not {ids["q1"], ids["q2"], ids["q3"]} & set(table(model))
+    assert model.index_of(ids["q1"]).isValid() is False
+    # The header stays, with its count; the groups after it move up.
+    assert model.group_index(Group.QUEUED).data() == "Queued  (3)"
+    assert shown(model, Group.QUEUED) == [ids["q1"], ids["q2"], ids["q3"]]
+    assert table(model)[model.group_row(Group.QUEUED) + 1] == Group.COMPLETED
+    collapsed_icon = model.group_index(Group.QUEUED).data(Qt.ItemDataRole.DecorationRole)
+    assert collapsed_icon is not None and collapsed_icon is not expanded_icon
+    for g in Group:
+        assert dock.view.columnSpan(model.group_row(g), 0) == len(Column)
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=_header_point(dock, Group.QUEUED))
+    assert not model.is_collapsed(Group.QUEUED)
+    assert len(table(model)) == len(Group) + len(ids)
+    # A double click toggles twice, like two clicks.
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=_header_point(dock, Group.FAILED))
+    qtbot.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=_header_point(dock, Group.FAILED))
+    assert not model.is_collapsed(Group.FAILED)
+    # Clicking a session row does not collapse anything.
+    qtbot.mouseClick(
+        viewport,
+        Qt.MouseButton.LeftButton,
+        pos=dock.view.visualRect(model.index_of(ids["run"])).center(),
+    )
+    assert dock.current_session_id() == ids["run"]
+    assert not any(model.is_collapsed(g) for g in Group)
+
+
+def test_group_rows_collapse_on_keys(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    dock.show()
+    qtbot.waitExposed(dock)
+    dock.view.setFocus()
+    dock.view.setCurrentIndex(model.group_index(Group.ACTIVE))
+    qtbot.keyClick(dock.view, Qt.Key.Key_Return)
+    assert model.is_collapsed(Group.ACTIVE)
+    assert dock.view.currentIndex() == model.group_index(Group.ACTIVE)
+    qtbot.keyClick(dock.view, Qt.Key.Key_Enter, Qt.KeyboardModifier.KeypadModifier)
+    assert not model.is_collapsed(Group.ACTIVE)
+    qtbot.keyClick(dock.view, Qt.Key.Key_Left)
+    assert model.is_collapsed(Group.ACTIVE)
+    qtbot.keyClick(dock.view, Qt.Key.Key_Right)
+    assert not model.is_collapsed(Group.ACTIVE)
+    # Enter on a session row selects it, as before.
+    dock.select_session(ids["run"])
+    with qtbot.waitSignal(dock.sessionSelected, timeout=1000) as blocker:
+        qtbot.keyClick(dock.view, Qt.Key.Key_Return)
+    assert blocker.args == [ids["run"]]
+    assert not model.is_collapsed(Group.ACTIVE)
+
+
+def test_collapsed_group_keeps_its_sessions_up_to_date(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str]
+) -> None:
+    data = drag(model, ids["q3"])
+    model.set_collapsed(Group.QUEUED, True)
+    model.set_collapsed(Group.ACTIVE, True)
+    # A queued session starts (into a collapsed group), another is dropped to the top.
+    sess.transition(ids["q1"], "active")
+    model.refresh_session(ids["q1"])
+    model.flush()
+    assert shown(model, Group.QUEUED) == [ids["q2"], ids["q3"]]
+    assert shown(model, Group.ACTIVE) == [ids["q1"], ids["run"]]
+    assert model.group_index(Group.ACTIVE).data() == "Active  (2)"
+    queued = model.group_index(Group.QUEUED)
+    assert model.dropMimeData(data, Qt.DropAction.MoveAction, -1, 0, queued)
+    assert queued_in_db() == [ids["q3"], ids["q2"]]
+    # Table rows of a collapsed queue are no drop targets.
+    assert not model.canDropMimeData(
+        data, Qt.DropAction.MoveAction, model.group_row(Group.QUEUED) + 1, 0, QModelIndex()
+    )
+    # The filter leaves the groups collapsed; selecting a hidden session expands its group.
+    model.set_filter("second")
+    model.set_filter("")
+    assert model.is_collapsed(Group.QUEUED)
+    assert table(model) == [
+        Group.NEEDS_INPUT,
+        ids["ask2"],
+        ids["ask"],
+        Group.ACTIVE,
+        Group.QUEUED,
+        Group.COMPLETED,
+        ids["done"],
+        Group.FAILED,
+        ids["bad"],
+    ]
+    assert dock.select_session(ids["q2"])
+    assert not model.is_collapsed(Group.QUEUED)
+    assert dock.current_session_id() == ids["q2"]
+    assert table(model)[model.group_row(Group.QUEUED) + 1 :][:2] == [ids["q3"], ids["q2"]]
+
+
+def test_rows_have_one_fixed_height(dock: QueueDock, model: QueueModel) -> None:
+    """Fixed heights and no per-row layout: 10,000 rows lay out in constant time."""
+    rows = dock.view.verticalHeader()
+    assert rows.isHidden()
+    assert rows.sectionResizeMode(0) == QHeaderView.ResizeMode.Fixed
+    heights = {dock.view.rowHeight(r) for r in range(model.rowCount())}
+    assert len(heights) == 1 and heights.pop() > 0
+
+
+def test_refresh_keeps_the_current_session(
+    dock: QueueDock, model: QueueModel, ids: dict[str, str], qtbot: QtBot
+) -> None:
+    dock.select_session(ids["done"])
+    new = add("Arrived from the CLI", position=4)
+    with qtbot.assertNotEmitted(dock.sessionSelected):
+        model.refresh()
+    assert shown(model, Group.QUEUED)[-1] == new
+    assert dock.current_session_id() == ids["done"]
