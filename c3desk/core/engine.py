@@ -206,15 +206,7 @@ class Engine:
         active = Session.select().where(Session.status == "active").count()
         if active >= limit:
             return []
-        workers = {
-            w.id: w
-            for w in Worker.select().where(Worker.status == "connected")
-            if w.type in self.transports or (w.type == "remote" and "remote" in self.transports)
-        }
-        load = dict.fromkeys(workers, 0)
-        for s in Session.select(Session.worker).where(Session.status == "active"):
-            if s.worker_id in load:
-                load[s.worker_id] += 1
+        workers, load = self._worker_load()
         started: list[str] = []
         queued = Session.select().where(Session.status == "queued").order_by(Session.position)
         for s in queued:
@@ -230,6 +222,19 @@ class Engine:
         if started:
             self._emit("queue")
         return started
+
+    def _worker_load(self) -> tuple[dict[str, Worker], dict[str, int]]:
+        """Connected workers this engine can start sessions on, and their active counts."""
+        workers = {
+            w.id: w
+            for w in Worker.select().where(Worker.status == "connected")
+            if w.type in self.transports
+        }
+        load = dict.fromkeys(workers, 0)
+        for s in Session.select(Session.worker).where(Session.status == "active"):
+            if s.worker_id in load:
+                load[s.worker_id] += 1
+        return workers, load
 
     @staticmethod
     def _pick_worker(s: Session, workers: dict[str, Worker], load: dict[str, int]) -> Worker | None:
@@ -619,16 +624,7 @@ class Engine:
         if not settings["queue_paused"]:
             active = Session.select().where(Session.status == "active").count()
             if active < int(settings["max_concurrent_sessions"]):
-                workers = {
-                    w.id: w
-                    for w in Worker.select().where(Worker.status == "connected")
-                    if w.type in self.transports
-                }
-                load = dict.fromkeys(workers, 0)
-                for a in Session.select(Session.worker).where(Session.status == "active"):
-                    if a.worker_id in load:
-                        load[a.worker_id] += 1
-                worker = self._pick_worker(s, workers, load)
+                worker = self._pick_worker(s, *self._worker_load())
                 if worker is not None:
                     self._activate(Session.get_by_id(s.id), worker, settings, mode)
                     return "active"
