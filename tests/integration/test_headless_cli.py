@@ -215,3 +215,28 @@ def test_sigterm_stops_cleanly(cli: Any, home: Path, tmp_path: Path, headless: A
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert sid == row["id"]
+
+
+def test_permission_prompt_approved_with_send_1(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
+    """Issue 5's acceptance through the command line: needs_input within 2 s, `send ID 1`."""
+    cli("settings", "set", "claude_command", str(FAKE), check=True)
+    sid = cli(
+        "add", "--title", "asks", "--dir", str(tmp_path), "--prompt", "ask make test", check=True
+    ).stdout.strip()
+    headless()
+    wait_for(lambda: "Do you want to proceed?" in screen(cli, sid), what="the permission box")
+    shown = time.monotonic()
+    wait_for(lambda: sessions(cli)["asks"]["needs_input"], timeout=2.0, what="needs_input")
+    assert time.monotonic() - shown <= 2.0
+    cli("send", sid, "1", check=True)
+    wait_for(lambda: "Ran make test" in screen(cli, sid), what="the approval")
+    agent = [
+        json.loads(e["detail"])
+        for e in cli("events", sid, "--json", check=True).json()
+        if e["kind"] == "agent"
+    ]
+    typed = next(i for i, e in enumerate(agent) if e["source"] == "input")
+    assert agent[typed - 1]["state"] == "waiting" and agent[typed - 1]["needs_input"] is True
+    assert agent[typed]["needs_input"] is False  # cleared the moment the user answered
