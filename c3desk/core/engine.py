@@ -433,28 +433,39 @@ class Engine:
     # -- agent awareness ---------------------------------------------------------------------
 
     async def _watch_agents(self) -> None:
+        """Look at each live screen every LOOK seconds, one session per slice of that period,
+        so nine busy screens never cost the loop one long stall."""
         while not self._stopping:
-            try:
-                self.look_all()
-            except Exception:
-                log.exception("needs-input pass failed")
-            await asyncio.sleep(LOOK)
+            ids = list(self.live)
+            if not ids:
+                await asyncio.sleep(LOOK)
+                continue
+            settings = cfg.get_settings()
+            for sid in ids:
+                try:
+                    self.look(sid, settings)
+                except Exception:
+                    log.exception("needs-input pass failed for %s", sid)
+                await asyncio.sleep(LOOK / len(ids))
 
     def look_all(self) -> None:
-        """Read every live screen; store needs-input changes; send guarded auto-approvals."""
-        if not self.live:
-            return
-        now = time.monotonic()
+        """Read every live screen now (tests and callers that need an immediate answer)."""
         settings = cfg.get_settings()
-        for live in list(self.live.values()):
-            aware = live.awareness
-            if aware is None or live.exit_status is not None:
-                continue
-            self._apply_changes(live, aware.look(now))
-            if aware.profile.id_source == "output" and not live.conversation_found:
-                self._capture_conversation_id(live, aware.profile)
-            if aware.tracker.state == "waiting" and live.process is not None:
-                self._maybe_approve(live, settings, now)
+        for sid in list(self.live):
+            self.look(sid, settings)
+
+    def look(self, sid: str, settings: Mapping[str, Any]) -> None:
+        """Read one live screen; store needs-input changes; send a guarded auto-approval."""
+        live = self.live.get(sid)
+        if live is None or live.awareness is None or live.exit_status is not None:
+            return
+        aware = live.awareness
+        now = time.monotonic()
+        self._apply_changes(live, aware.look(now))
+        if aware.profile.id_source == "output" and not live.conversation_found:
+            self._capture_conversation_id(live, aware.profile)
+        if aware.tracker.state == "waiting" and live.process is not None:
+            self._maybe_approve(live, settings, now)
 
     def _capture_conversation_id(self, live: LiveSession, profile: AgentProfile) -> None:
         """Agents that print their conversation id (Codex) get it stored for continuing."""
