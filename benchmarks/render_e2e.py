@@ -215,6 +215,7 @@ async def run(args: argparse.Namespace, gui: bool = True) -> dict[str, Any]:
         stats[id(view)] = ViewStats(view)
         if not focused:
             focused.append(sid)
+            engine.focused = sid  # as the app's grid controller does on focus
             view.setFocus()
             view.set_priority(True)
         else:

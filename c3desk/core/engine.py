@@ -94,6 +94,7 @@ class Engine:
         self._last_artifact_scan = 0.0
         self._gate = asyncio.Event()
         self._gate.set()
+        self.focused: str | None = None  # the session the user looks at (set by the UI)
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -368,12 +369,18 @@ class Engine:
         deadline = time.monotonic() + FEED_BUDGET
         ids = list(self._feeding)
         share = FEED_BUDGET / max(len(ids), 1)
-        for sid in ids:
+        if self.focused in self._feeding:
+            # The session the user is looking at is parsed first, with half the budget, so
+            # its frames stay fresh while eight others stream.
+            ids.remove(self.focused)
+            ids.insert(0, self.focused)
+        for n, sid in enumerate(ids):
             live = self.live.get(sid)
             if live is None:
                 self._feeding.discard(sid)
                 continue
-            more = live.feed_some(min(deadline, time.monotonic() + share))
+            slice_ = FEED_BUDGET / 2 if n == 0 and sid == self.focused else share
+            more = live.feed_some(min(deadline, time.monotonic() + slice_))
             if not more:
                 self._feeding.discard(sid)
             self._emit("output", sid)

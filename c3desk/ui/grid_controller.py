@@ -221,6 +221,7 @@ class GridController(QObject):
 
     def _on_tile_focus(self, sid: str) -> None:
         self.policy.typing = sid
+        self.engine.focused = sid
         self.policy.touch(sid, time.monotonic())
 
     def _maximize(self, tile: Tile) -> None:
