@@ -16,20 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.polling import wait_for
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    """Poll another process's state (no event crosses the process boundary)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
