@@ -71,25 +71,32 @@ def parse_size(text: str) -> int:
     return int(float(text[:-1] if mult > 1 else text) * mult)
 
 
-async def run_once(label: str, factory: Any, args: argparse.Namespace) -> dict[str, Any]:
-    home = Path(tempfile.mkdtemp(prefix=f"c3desk-flood-{label}-"))
+def prepare_flood(label: str, sessions: int, size: str, rate: str) -> tuple[Paths, list[str]]:
+    """A fresh data directory whose queue holds ``sessions`` fake agents that each stream
+    ``size`` bytes of Claude-like redraws at ``rate`` bytes/s, all allowed to run at once."""
+    home = Path(tempfile.mkdtemp(prefix=f"c3desk-{label}-"))
     paths = Paths(home)
     database.connect(paths.db)
     os.environ["CLAUDE_CONFIG_DIR"] = str(home / "claude")
     os.environ["FAKE_CLAUDE_SPEED"] = "1"
     cfg.set_setting("claude_command", str(FAKE))
-    cfg.set_setting("max_concurrent_sessions", str(args.sessions))
-    Worker.update(max_sessions=args.sessions).where(Worker.type == "local").execute()
+    cfg.set_setting("max_concurrent_sessions", str(sessions))
+    Worker.update(max_sessions=sessions).where(Worker.type == "local").execute()
     work = home / "work"
     work.mkdir()
     ids = [
         sess.create_session(
             title=f"flood {i}",
             working_directory=str(work),
-            prompt=f"flood {args.bytes} {args.rate}; exit 0",
+            prompt=f"flood {size} {rate}; exit 0",
         ).id
-        for i in range(args.sessions)
+        for i in range(sessions)
     ]
+    return paths, ids
+
+
+async def run_once(label: str, factory: Any, args: argparse.Namespace) -> dict[str, Any]:
+    paths, ids = prepare_flood(f"flood-{label}", args.sessions, args.bytes, args.rate)
     first_read: dict[str, float] = {}
     last_read: dict[str, float] = {}
     caught_up: dict[str, float] = {}

@@ -34,7 +34,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -45,21 +44,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import qasync  # noqa: E402
+from flood import prepare_flood  # noqa: E402  (benchmarks/ is on sys.path: scripts run here)
 from PySide6.QtCore import QEvent, QObject  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from c3desk.config import Paths  # noqa: E402
 from c3desk.core import engine as engine_mod  # noqa: E402
-from c3desk.core import sessions as sess  # noqa: E402
-from c3desk.core import settings as cfg  # noqa: E402
 from c3desk.core.engine import Engine, EngineEvent  # noqa: E402
 from c3desk.core.live import LiveSession  # noqa: E402
 from c3desk.store import database  # noqa: E402
-from c3desk.store.models import Session, Worker  # noqa: E402
+from c3desk.store.models import Session  # noqa: E402
 from c3desk.ui.grid import Grid, Tile, TileInfo  # noqa: E402
 from c3desk.ui.terminal_view import TerminalView, frame_governor  # noqa: E402
 
-FAKE = ROOT / "tests" / "fakes" / "claude"
 COLS, ROWS = 120, 40
 WARMUP = 1.0  # the first second after the last agent started: tiles attached, first layouts
 REQUIRED = {"agent_time_s": 12.0, "lag_p99_ms": 20.0, "lag_max_ms": 50.0, "frame_age_ms": 100.0}
@@ -116,24 +112,7 @@ class ViewStats(QObject):
 
 
 async def run(args: argparse.Namespace, gui: bool = True) -> dict[str, Any]:
-    home = Path(tempfile.mkdtemp(prefix="c3desk-render-e2e-"))
-    paths = Paths(home)
-    database.connect(paths.db)
-    os.environ["CLAUDE_CONFIG_DIR"] = str(home / "claude")
-    os.environ["FAKE_CLAUDE_SPEED"] = "1"
-    cfg.set_setting("claude_command", str(FAKE))
-    cfg.set_setting("max_concurrent_sessions", str(args.sessions))
-    Worker.update(max_sessions=args.sessions).where(Worker.type == "local").execute()
-    work = home / "work"
-    work.mkdir()
-    ids = [
-        sess.create_session(
-            title=f"flood {i}",
-            working_directory=str(work),
-            prompt=f"flood {args.bytes} {args.rate}; exit 0",
-        ).id
-        for i in range(args.sessions)
-    ]
+    paths, ids = prepare_flood("render-e2e", args.sessions, args.bytes, args.rate)
 
     grid = Grid()
     tiles = grid.ensure_tiles(args.sessions if gui else 0)
