@@ -438,23 +438,7 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
                 self._combine(lead)
             if not n:
                 return
-        cursor = self.cursor
-        x = cursor.x
-        end = x + n
-        cols = self.columns
-        if end <= cols and not self._irm:
-            y = cursor.y
-            chars = self._chars[y]
-            if chars[x] == "" and x:
-                chars[x - 1] = " "
-            chars[x:end] = cells
-            self._styles[y][x:end] = [cursor.attrs] * n  # type: ignore[list-item, unused-ignore]
-            if end < cols and chars[end] == "":
-                chars[end] = " "
-            cursor.x = end
-            self.dirty.add(y)
-            return
-        self._draw_wrapping(cells, n, None)
+        self._put(cells, None)
 
     def draw_styled(self, run: str) -> None:
         """Draw printable text interleaved with plain SGR sequences (``CSI [0-9;:]* m``) as one
@@ -514,8 +498,8 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
         cursor.attrs = style  # type: ignore[assignment, unused-ignore]
         self._put(cells, styles)
 
-    def _put(self, cells: str | list[str], styles: list[Style]) -> None:
-        """Write cells with their own styles at the cursor."""
+    def _put(self, cells: str | list[str], styles: list[Style] | None) -> None:
+        """Write cells at the cursor with their own styles, or (``None``) the cursor's style."""
         n = len(cells)
         if not n:
             return
@@ -529,7 +513,10 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
             if chars[x] == "" and x:
                 chars[x - 1] = " "
             chars[x:end] = cells
-            self._styles[y][x:end] = styles
+            if styles is None:
+                self._styles[y][x:end] = [cursor.attrs] * n  # type: ignore[list-item, unused-ignore]
+            else:
+                self._styles[y][x:end] = styles
             if end < cols and chars[end] == "":
                 chars[end] = " "
             cursor.x = end
