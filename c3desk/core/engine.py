@@ -26,12 +26,12 @@ from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
 from c3desk.core.artifact_watch import ArtifactWatcher
 from c3desk.core.awareness import Awareness, write_hook_settings
 from c3desk.core.detector import StateChange
-from c3desk.core.errors import InvalidInput, NotFound, Refused
+from c3desk.core.errors import InvalidInput, Refused
 from c3desk.core.keys import APP_CURSOR, KEYS
 from c3desk.core.launch import Mode, command_for, plan_launch, session_environment
 from c3desk.core.live import LiveSession
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
-from c3desk.store.models import Session, SessionEvent, Worker, db
+from c3desk.store.models import Session, SessionEvent, Worker
 from c3desk.terminal import TerminalModel
 from c3desk.transports.base import ExitStatus, SpawnError, SpawnRequest, Transport
 from c3desk.transports.local import LocalTransport
@@ -664,6 +664,3 @@ class Engine:
             sid: {"pid": live.process.pid if live.process else None, "backlog": live.pending_bytes}
             for sid, live in self.live.items()
         }
-
-
-__all__ = ["Engine", "EngineEvent", "NotFound", "db"]
