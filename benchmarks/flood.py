@@ -95,6 +95,14 @@ def prepare_flood(label: str, sessions: int, size: str, rate: str) -> tuple[Path
     return paths, ids
 
 
+async def until_finished(ids: list[str], started: float, limit: float = 300.0) -> None:
+    """Return once no session of ``ids`` is queued or active (at most ``limit`` s after start)."""
+    while any(Session.get_by_id(i).status in ("queued", "active") for i in ids):
+        await asyncio.sleep(0.1)
+        if time.monotonic() - started > limit:
+            raise RuntimeError(f"flood run did not finish in {limit:.0f} s")
+
+
 async def run_once(label: str, factory: Any, args: argparse.Namespace) -> dict[str, Any]:
     paths, ids = prepare_flood(f"flood-{label}", args.sessions, args.bytes, args.rate)
     first_read: dict[str, float] = {}
@@ -131,10 +139,7 @@ async def run_once(label: str, factory: Any, args: argparse.Namespace) -> dict[s
     started = time.monotonic()
     await engine.start()
     try:
-        while any(Session.get_by_id(i).status in ("queued", "active") for i in ids):
-            await asyncio.sleep(0.1)
-            if time.monotonic() - started > 300:
-                raise RuntimeError("flood run did not finish in 300 s")
+        await until_finished(ids, started)
     finally:
         done = True
         await probe_task

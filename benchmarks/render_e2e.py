@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import qasync  # noqa: E402
-from flood import prepare_flood  # noqa: E402  (benchmarks/ is on sys.path: scripts run here)
+from flood import prepare_flood, until_finished  # noqa: E402  (benchmarks/ is on sys.path: scripts run here)
 from PySide6.QtCore import QEvent, QObject  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -52,7 +52,6 @@ from c3desk.core import engine as engine_mod  # noqa: E402
 from c3desk.core.engine import Engine, EngineEvent  # noqa: E402
 from c3desk.core.live import LiveSession  # noqa: E402
 from c3desk.store import database  # noqa: E402
-from c3desk.store.models import Session  # noqa: E402
 from c3desk.ui.grid import Grid, Tile, TileInfo  # noqa: E402
 from c3desk.ui.terminal_view import TerminalView, frame_governor  # noqa: E402
 
@@ -256,10 +255,7 @@ async def run(args: argparse.Namespace, gui: bool = True) -> dict[str, Any]:
     started = time.monotonic()
     await engine.start()
     try:
-        while any(Session.get_by_id(i).status in ("queued", "active") for i in ids):
-            await asyncio.sleep(0.1)
-            if time.monotonic() - started > 300:
-                raise RuntimeError("run did not finish in 300 s")
+        await until_finished(ids, started)
     finally:
         done = True
         await probe_task
