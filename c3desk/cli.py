@@ -6,7 +6,6 @@ Errors a user can cause print one line on stderr and exit 2 (bad input) or 1 (re
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import logging
@@ -14,7 +13,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import peewee as pw
 
@@ -24,11 +23,13 @@ from c3desk.control import client as control
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core import workers as wrk
-from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
 from c3desk.core.errors import C3Error, InvalidInput, Refused
 from c3desk.core.keys import KEYS
 from c3desk.store import database
 from c3desk.store.models import Artifact, Session, Worker
+
+if TYPE_CHECKING:
+    from c3desk.core.agents import AgentProfile
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def _profiles(args: argparse.Namespace) -> dict[str, AgentProfile]:
+    # Imported here: compiling every profile's patterns costs commands that never need them.
+    from c3desk.core.agents import AgentsFileError, load_profiles
+
     try:
         return load_profiles(args.paths.agents_file)
     except AgentsFileError as exc:
@@ -365,6 +369,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("c3desk run: the window is started by `c3desk` alone; use --headless")
     if control.is_running(args.paths):
         raise Refused(f"another c3desk instance is running on {args.paths.home}")
+    import asyncio
+
     from c3desk import runtime  # the engine loads only for the commands that run it
 
     return asyncio.run(runtime.run_headless(args.paths, args.until_idle))
