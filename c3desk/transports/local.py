@@ -1,6 +1,7 @@
 """Sessions on this machine: a pseudo-terminal from ptyprocess, read on the asyncio loop.
 
-Output is read with ``loop.add_reader`` in reads of up to 64 KiB; input is written without
+Output is read with ``loop.add_reader``, in reads of up to 64 KiB until the terminal is empty
+(at most 256 KiB a turn); input is written without
 blocking (what the terminal cannot take at once waits for ``add_writer``). The process's exit is
 noticed through a pidfd where the kernel has them, else by polling.
 """
@@ -32,6 +33,7 @@ from c3desk.transports.shellpath import resolve_command
 log = logging.getLogger(__name__)
 
 READ_SIZE = 64 * 1024
+READ_BURST = 256 * 1024  # most read per readiness callback, so one busy session cannot hog a turn
 
 
 class LocalProcess(Process):
@@ -72,22 +74,31 @@ class LocalProcess(Process):
             self._reading = True
 
     def _read_ready(self) -> None:
-        if self._fd is None:
-            return
-        try:
-            data = os.read(self._fd, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            if exc.errno != errno.EIO:  # EIO: every slave side closed
-                log.warning("reading pty of %s: %s", self.pid, exc)
-            data = b""
-        if data:
+        """Read what the terminal holds now, in reads of up to 64 KiB, up to READ_BURST.
+
+        One read returns at most what the kernel's line discipline buffers (about 4 KiB when
+        the writer is ahead), so a 90 KB synchronized frame took some twenty loop turns to
+        arrive, a turn being several milliseconds while nine sessions stream. Reading again
+        at once usually finds the rest already moved in. Each chunk is delivered as read, so
+        a consumer that pauses reading (backpressure) overshoots by one read at most.
+        """
+        got = 0
+        while self._reading and self._fd is not None and got < READ_BURST:
+            try:
+                data = os.read(self._fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno != errno.EIO:  # EIO: every slave side closed
+                    log.warning("reading pty of %s: %s", self.pid, exc)
+                data = b""
+            if not data:
+                # End of output. The process may still be running (it closed the terminal,
+                # or a grandchild holds it); its exit is noticed separately.
+                self.pause_reading()
+                return
+            got += len(data)
             self._on_output(data)
-            return
-        # End of output. The process may still be running (it closed the terminal, or a
-        # grandchild holds it); its exit is noticed separately.
-        self.pause_reading()
 
     def _drain(self) -> None:
         """Read what output remains after the process ended."""
