@@ -155,6 +155,11 @@ class TerminalModel:
         self.screen.dirty = set()
         return dirty
 
+    def row(self, y: int) -> tuple[list[str], list[Style]]:
+        """Visible row ``y`` as the screen holds it: one text and one style per cell (``""``
+        is a wide character's second cell). Live lists: read them, do not keep or change."""
+        return self.screen.row(y)
+
     def row_runs(self, y: int) -> list[Run]:
         """Visible row ``y`` as style runs."""
         chars, styles = self.screen.row(y)
@@ -201,6 +206,12 @@ class TerminalModel:
         """Scrollback line ``i`` (0 = oldest) as style runs; its width is the width it had."""
         cells, styles = self.screen.history[i]
         return _runs(cells, styles)
+
+    def scrollback_cells(self, i: int) -> HistoryLine:
+        """Scrollback line ``i`` (0 = oldest) as stored: its cells (a string when every cell
+        holds one character, else one text per cell) and its styles (one per cell, or one
+        style for the whole line). Its width is the width it had."""
+        return self.screen.history[i]
 
     def iter_scrollback(self) -> Iterator[HistoryLine]:
         """The raw scrollback lines, oldest first."""

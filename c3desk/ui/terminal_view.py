@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from typing import ClassVar, NamedTuple
 
+import numpy as np
 from PySide6.QtCore import (
     QEvent,
     QObject,
@@ -43,20 +44,25 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
-    QPainterPath,
     QPaintEvent,
     QPen,
     QRegion,
     QResizeEvent,
     QShowEvent,
-    QStaticText,
-    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QWidget
-from wcwidth import wcwidth
 
-from c3desk.terminal import Run, Style, TerminalModel
+from c3desk.terminal import Style, TerminalModel
+from c3desk.ui.cell_atlas import (
+    CellAtlas,
+    CellLook,
+    Cells,
+    GlyphRaster,
+    Styles,
+    frame_array,
+    resolve_style,
+)
 from c3desk.ui.keymap import key_to_bytes
 from c3desk.ui.palette import DARK, RGB, TerminalPalette, palette_for
 from c3desk.ui.selection import Selection, SelectionMode, text_to_cells
@@ -89,16 +95,6 @@ _BLOCK, _UNDERLINE, _BAR = 0, 1, 2
 _DECSCUSR_SHAPE = {0: _BLOCK, 1: _BLOCK, 2: _BLOCK, 3: _UNDERLINE, 4: _UNDERLINE, 5: _BAR, 6: _BAR}
 
 
-class _Resolved(NamedTuple):
-    """A style turned into what the painter needs."""
-
-    fg: QColor
-    bg: QColor | None  # None: the default background (already filled)
-    font: int  # index into the view's fonts: bold | italic << 1
-    underline: int
-    strike: bool
-
-
 class _CursorSnap(NamedTuple):
     x: int
     y: int
@@ -107,223 +103,6 @@ class _CursorSnap(NamedTuple):
     text: str
     style: Style
     wide: bool
-
-
-# -- box drawing and block elements -------------------------------------------------------------
-
-# Arms of U+2500-U+257F: up, right, down, left; 0 none, 1 light, 2 heavy, 3 double.
-_ARMS_TABLE = (
-    (0x2500, "0101 0202 1010 2020"),  # ─ ━ │ ┃
-    (
-        0x250C,  # ┌ .. ╋
-        "0110 0210 0120 0220 0011 0012 0021 0022 1100 1200 2100 2200 1001 1002 2001 2002 "
-        "1110 1210 2110 1120 2120 2210 1220 2220 1011 1012 2011 1021 2021 2012 1022 2022 "
-        "0111 0112 0211 0212 0121 0122 0221 0222 1101 1102 1201 1202 2101 2102 2201 2202 "
-        "1111 1112 1211 1212 2111 1121 2121 2112 2211 1122 1221 2212 1222 2122 2221 2222",
-    ),
-    (
-        0x2550,  # ═ .. ╬
-        "0303 3030 0310 0130 0330 0013 0031 0033 1300 3100 3300 1003 3001 3003 "
-        "1310 3130 3330 1013 3031 3033 0313 0131 0333 1303 3101 3303 1313 3131 3333",
-    ),
-    (0x2574, "0001 1000 0100 0010 0002 2000 0200 0020 0201 1020 0102 2010"),  # ╴ .. ╿
-)
-_BOX_ARMS: dict[int, str] = {
-    first + i: arms for first, table in _ARMS_TABLE for i, arms in enumerate(table.split())
-}
-# Dashed lines: code -> (horizontal, heavy, dashes).
-_BOX_DASHED: dict[int, tuple[bool, bool, int]] = {
-    0x2504: (True, False, 3),
-    0x2505: (True, True, 3),
-    0x2506: (False, False, 3),
-    0x2507: (False, True, 3),
-    0x2508: (True, False, 4),
-    0x2509: (True, True, 4),
-    0x250A: (False, False, 4),
-    0x250B: (False, True, 4),
-    0x254C: (True, False, 2),
-    0x254D: (True, True, 2),
-    0x254E: (False, False, 2),
-    0x254F: (False, True, 2),
-}
-# Block elements U+2580-U+259F as eighths (x0, y0, x1, y1) rectangles, or shades.
-_QUADS = {"ul": (0, 0, 4, 4), "ur": (4, 0, 8, 4), "ll": (0, 4, 4, 8), "lr": (4, 4, 8, 8)}
-_BLOCKS: dict[int, tuple[tuple[int, int, int, int], ...]] = {
-    0x2580: ((0, 0, 8, 4),),
-    **{0x2580 + i: ((0, 8 - i, 8, 8),) for i in range(1, 9)},  # ▁..█
-    **{0x2588 + i: ((0, 0, 8 - i, 8),) for i in range(1, 8)},  # ▉..▏
-    0x2590: ((4, 0, 8, 8),),
-    0x2594: ((0, 0, 8, 1),),
-    0x2595: ((7, 0, 8, 8),),
-    0x2596: (_QUADS["ll"],),
-    0x2597: (_QUADS["lr"],),
-    0x2598: (_QUADS["ul"],),
-    0x2599: (_QUADS["ul"], _QUADS["ll"], _QUADS["lr"]),
-    0x259A: (_QUADS["ul"], _QUADS["lr"]),
-    0x259B: (_QUADS["ul"], _QUADS["ur"], _QUADS["ll"]),
-    0x259C: (_QUADS["ul"], _QUADS["ur"], _QUADS["lr"]),
-    0x259D: (_QUADS["ur"],),
-    0x259E: (_QUADS["ur"], _QUADS["ll"]),
-    0x259F: (_QUADS["ur"], _QUADS["ll"], _QUADS["lr"]),
-}
-_SHADES = {0x2591: 64, 0x2592: 128, 0x2593: 192}
-_ARCS = {0x256D: "dr", 0x256E: "dl", 0x256F: "ul", 0x2570: "ur"}
-_DIAGONALS = {0x2571: (True, False), 0x2572: (False, True), 0x2573: (True, True)}
-# Characters whose runs join into one rectangle per line: horizontal rules.
-_HRULES = frozenset("─━═")
-
-
-def _merge_rows_of_rects(
-    rects: list[tuple[int, int, int, int, int]],
-) -> list[tuple[int, int, int, int, int]]:
-    """Opaque rectangles on the same rows whose spans touch or overlap become one (the same
-    pixels): a light horizontal line is one full-width rectangle, so a run of them is one
-    fill instead of two per cell."""
-    out: list[tuple[int, int, int, int, int]] = []
-    for x, y, w, h, alpha in sorted(rects, key=lambda r: (r[1], r[3], r[4], r[0])):
-        if out:
-            px, py, pw, ph, pa = out[-1]
-            if alpha == 255 and pa == 255 and (py, ph) == (y, h) and x <= px + pw:
-                out[-1] = (px, py, max(px + pw, x + w) - px, ph, pa)
-                continue
-        out.append((x, y, w, h, alpha))
-    return out
-
-
-def is_box_char(ch: str) -> bool:
-    """Drawn by geometry (lines and rectangles), not by the font."""
-    return "\u2500" <= ch <= "\u259f"
-
-
-class BoxGlyphs:
-    """Geometry for box-drawing and block characters at one cell size, cached per character."""
-
-    def __init__(self, cw: int, ch: int) -> None:
-        self.cw, self.ch = cw, ch
-        self.light = max(1, round(min(cw, ch) / 9))
-        self.heavy = max(self.light + 1, self.light * 2)
-        self.gap = max(1, self.light)  # half distance between the lines of a double line
-        self._rects: dict[str, list[tuple[int, int, int, int, int]]] = {}
-
-    def _thick(self, weight: int) -> int:
-        return self.heavy if weight == 2 else self.light
-
-    def rects(self, char: str) -> list[tuple[int, int, int, int, int]]:
-        """Rectangles (x, y, w, h, alpha) relative to the cell; empty for path-drawn glyphs."""
-        cached = self._rects.get(char)
-        if cached is None:
-            cached = self._rects[char] = self._build(ord(char))
-        return cached
-
-    def _build(self, code: int) -> list[tuple[int, int, int, int, int]]:
-        cw, ch = self.cw, self.ch
-        out: list[tuple[int, int, int, int, int]] = []
-        if code in _BLOCKS:
-            for x0, y0, x1, y1 in _BLOCKS[code]:
-                ax, ay = round(cw * x0 / 8), round(ch * y0 / 8)
-                bx, by = round(cw * x1 / 8), round(ch * y1 / 8)
-                out.append((ax, ay, bx - ax, by - ay, 255))
-            return out
-        if code in _SHADES:
-            return [(0, 0, cw, ch, _SHADES[code])]
-        if code in _BOX_DASHED:
-            horizontal, heavy, dashes = _BOX_DASHED[code]
-            t = self.heavy if heavy else self.light
-            length = cw if horizontal else ch
-            seg = length / dashes
-            for i in range(dashes):
-                a = round(i * seg)
-                b = round(i * seg + seg * 0.6)
-                if horizontal:
-                    out.append((a, (ch - t) // 2, max(1, b - a), t, 255))
-                else:
-                    out.append(((cw - t) // 2, a, t, max(1, b - a), 255))
-            return out
-        arms = _BOX_ARMS.get(code)
-        if arms is None:
-            return out
-        up, right, down, left = (int(c) for c in arms)
-        g = self.gap
-        # Centre lines, so that a light line sits at the same place in every glyph.
-        lt = self.light
-        cx = (cw - lt) // 2 + lt / 2
-        cy = (ch - lt) // 2 + lt / 2
-
-        def hline(x0: float, x1: float, yc: float, t: int) -> None:
-            top = round(yc - t / 2)
-            out.append((round(x0), top, max(1, round(x1) - round(x0)), t, 255))
-
-        def vline(y0: float, y1: float, xc: float, t: int) -> None:
-            left_ = round(xc - t / 2)
-            out.append((left_, round(y0), t, max(1, round(y1) - round(y0)), 255))
-
-        # Single (light/heavy) arms reach past the centre by half the widest crossing line.
-        vmax = max(self._thick(w) if w != 3 else lt for w in (up, down))
-        hmax = max(self._thick(w) if w != 3 else lt for w in (left, right))
-        vreach = hmax / 2 if (left or right) else 0
-        hreach = vmax / 2 if (up or down) else 0
-        if up in (1, 2):
-            vline(0, cy + (vreach if (left or right) else lt / 2), cx, self._thick(up))
-        if down in (1, 2):
-            vline(cy - (vreach if (left or right) else lt / 2), ch, cx, self._thick(down))
-        if left in (1, 2):
-            hline(0, cx + (hreach if (up or down) else lt / 2), cy, self._thick(left))
-        if right in (1, 2):
-            hline(cx - (hreach if (up or down) else lt / 2), cw, cy, self._thick(right))
-        # Double arms: two lines; each stops at the outer or inner line of the crossing arm.
-        if up == 3:
-            vline(0, cy + (g if not left else -g) + lt / 2, cx - g, lt)
-            vline(0, cy + (g if not right else -g) + lt / 2, cx + g, lt)
-        if down == 3:
-            vline(cy - (g if not left else -g) - lt / 2, ch, cx - g, lt)
-            vline(cy - (g if not right else -g) - lt / 2, ch, cx + g, lt)
-        if left == 3:
-            hline(0, cx + (g if not up else -g) + lt / 2, cy - g, lt)
-            hline(0, cx + (g if not down else -g) + lt / 2, cy + g, lt)
-        if right == 3:
-            hline(cx - (g if not up else -g) - lt / 2, cw, cy - g, lt)
-            hline(cx - (g if not down else -g) - lt / 2, cw, cy + g, lt)
-        return _merge_rows_of_rects(out)
-
-    def draw_path_glyph(self, p: QPainter, char: str, x: int, y: int, color: QColor) -> bool:
-        """Arcs and diagonals, drawn with an antialiased pen; False when not one of them."""
-        code = ord(char)
-        cw, ch, lt = self.cw, self.ch, self.light
-        cx = x + (cw - lt) // 2 + lt / 2
-        cy = y + (ch - lt) // 2 + lt / 2
-        if code in _ARCS:
-            corner = _ARCS[code]
-            r = min(cw, ch) / 2
-            path = QPainterPath()
-            vy = y + ch if corner[0] == "d" else y
-            hx = x + cw if corner[1] == "r" else x
-            sy = 1 if corner[0] == "d" else -1
-            sx = 1 if corner[1] == "r" else -1
-            path.moveTo(cx, vy)
-            path.lineTo(cx, cy + sy * r)
-            path.quadTo(cx, cy, cx + sx * r, cy)
-            path.lineTo(hx, cy)
-            p.save()
-            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            pen = QPen(color, lt)
-            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
-            p.setPen(pen)
-            p.drawPath(path)
-            p.restore()
-            return True
-        if code in _DIAGONALS:
-            rising, falling = _DIAGONALS[code]
-            p.save()
-            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-            p.setPen(QPen(color, lt))
-            if rising:
-                p.drawLine(QPointF(x + cw, y), QPointF(x, y + ch))
-            if falling:
-                p.drawLine(QPointF(x, y), QPointF(x + cw, y + ch))
-            p.restore()
-            return True
-        return False
 
 
 # -- frame rate governor ------------------------------------------------------------------------
@@ -455,31 +234,18 @@ def frame_governor() -> FrameGovernor:
 # -- the view -----------------------------------------------------------------------------------
 
 
-ROW_CACHE_BYTES = 48 * 1024 * 1024
-TEXT_CACHE_SIZE = 16384
+_atlases: dict[tuple[object, ...], CellAtlas] = {}
 
 
-class _RenderCaches:
-    """What views that draw alike (same font, palette, width) share: rendered rows (nine tiles
-    of the same agent redraw the same lines) and prepared text runs (QStaticText: laid out
-    once, drawn without shaping)."""
-
-    def __init__(self) -> None:
-        self.rows: OrderedDict[object, tuple[QImage, object]] = OrderedDict()
-        self.texts: dict[tuple[str, int], QStaticText] = {}
-
-
-_render_caches: dict[tuple[object, ...], _RenderCaches] = {}
-
-
-def _caches_for(key: tuple[object, ...]) -> _RenderCaches:
-    """One set of caches per way of drawing; a few are kept (views of other sizes)."""
-    caches = _render_caches.get(key)
-    if caches is None:
-        if len(_render_caches) >= 4:
-            _render_caches.pop(next(iter(_render_caches)))
-        caches = _render_caches[key] = _RenderCaches()
-    return caches
+def _atlas_for(key: tuple[object, ...], make: Callable[[], CellAtlas]) -> CellAtlas:
+    """The cell atlas of one way of drawing (font, palette, cell size, pixel ratio): views that
+    draw alike share their cells (nine tiles of one agent draw the same ones). A few are kept."""
+    atlas = _atlases.get(key)
+    if atlas is None:
+        if len(_atlases) >= 4:
+            _atlases.pop(next(iter(_atlases)))
+        atlas = _atlases[key] = make()
+    return atlas
 
 
 def _history_deque(model: TerminalModel) -> deque[object] | None:
@@ -526,19 +292,12 @@ class TerminalView(QWidget):
         self._fonts: list[QFont] = []
         self._cw = self._ch = 1
         self._ascent = 0.0
-        self._box = BoxGlyphs(1, 1)
-        self._plain: dict[str, bool] = {}
-        self._widths: dict[str, int] = {}
-        # id(style) -> (resolved, style): styles are interned model-wide, and holding the
-        # style keeps its id from being reused while the entry exists.
-        self._styles: dict[int, tuple[_Resolved, Style]] = {}
-        self._text_dy: list[float] = [0.0] * 4
-        # Painter state while rows are drawn (set by _draw_rows).
-        self._texts: dict[tuple[str, int], QStaticText] = {}
-        self._pen: QColor | None = None
-        self._font_index = -1
         self._colors: dict[tuple[int, int, int, int], QColor] = {}
         self._frame = QImage()
+        # The frame image's pixels (it is a view on them), and by row: (row, y, col, x).
+        self._frame_px = np.zeros((0, 0), dtype=np.uint32)
+        self._frame_rows4 = self._frame_px.reshape(0, 0, 0, 0)
+        self._atlas: CellAtlas | None = None
         self._frame_cols = self._frame_rows = 0
         self._full = True
         self._set_font(font_family, font_size)
@@ -556,12 +315,10 @@ class TerminalView(QWidget):
         self._high_priority = False
         self.frames = 0  # frames rendered, for tests and benchmarks
         self._show_now = False  # a timer's frame of the focused tile is painted at once
-        self.rows_painted = 0  # rows drawn from their runs (row cache misses)
-        self.rows_blitted = 0  # rows copied from the shared row cache
+        self.rows_painted = 0  # rows composed from the cell atlas
         self.rows_unchanged = 0  # dirty rows whose content was already in the frame
-        # What each row of the frame image shows (its cache key), and for which caches.
+        # What each row of the frame image shows (its text and styles).
         self._shown: list[tuple[str, object] | None] = []
-        self._shown_for: _RenderCaches | None = None
 
         # State captured at the last frame (painted until the next one).
         self._cursor = _CursorSnap(0, 0, False, _BLOCK, " ", Style(), False)
@@ -615,6 +372,12 @@ class TerminalView(QWidget):
         return self._cw, self._ch
 
     @property
+    def cells_drawn(self) -> int:
+        """Cells made so far by the atlas this view draws from (shared by views that draw
+        alike): a measure of what painting had to draw rather than copy."""
+        return self._atlas.cells_drawn if self._atlas is not None else 0
+
+    @property
     def scroll_offset(self) -> int:
         """Lines scrolled back into history; 0 when following the output."""
         return self._scroll
@@ -662,7 +425,6 @@ class TerminalView(QWidget):
     def set_theme(self, theme: str) -> None:
         """Use the "dark" or "light" terminal palette."""
         self._palette = palette_for(theme)
-        self._styles.clear()
         self._full = True
         self.flush()
         self.update()
@@ -787,11 +549,6 @@ class TerminalView(QWidget):
             adv = QFontMetricsF(font).horizontalAdvance("M")
             font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, self._cw - adv)
         self._fonts = fonts
-        self._metrics = [QFontMetricsF(f) for f in fonts]
-        # QStaticText is placed by its top-left corner: where the baseline lands at _ascent.
-        self._text_dy = [self._ascent - m.ascent() for m in self._metrics]
-        self._box = BoxGlyphs(self._cw, self._ch)
-        self._plain.clear()
         self._full = True
 
     def _color(self, rgb: RGB, alpha: int = 255) -> QColor:
@@ -801,58 +558,10 @@ class TerminalView(QWidget):
             color = self._colors[key] = QColor(rgb[0], rgb[1], rgb[2], alpha)
         return color
 
-    def _rgb(self, color: object, default: RGB) -> RGB:
-        if color is None:
-            return default
-        if isinstance(color, int):
-            return self._palette.color(color)
-        return color  # type: ignore[return-value]
-
-    def _resolve(self, style: Style) -> _Resolved:
-        pal = self._palette
-        fg = self._rgb(style.fg, pal.foreground)
-        bg_default = style.bg is None
-        bg = self._rgb(style.bg, pal.background)
-        if style.reverse:
-            fg, bg = bg, fg
-            bg_default = False
-        if style.dim:
-            fg = (
-                (fg[0] + bg[0]) // 2,
-                (fg[1] + bg[1]) // 2,
-                (fg[2] + bg[2]) // 2,
-            )
-        res = _Resolved(
-            self._color(fg),
-            None if bg_default else self._color(bg),
-            int(style.bold) | int(style.italic) << 1,
-            style.underline,
-            style.strikethrough,
-        )
-        if len(self._styles) >= 4096:
-            self._styles.clear()
-        self._styles[id(style)] = (res, style)
-        return res
-
-    def _resolved(self, style: Style) -> _Resolved:
-        entry = self._styles.get(id(style))
-        if entry is not None and entry[1] is style:
-            return entry[0]
-        return self._resolve(style)
-
-    def _is_plain(self, ch: str) -> bool:
-        """A one-cell character the main font draws at exactly one cell's advance."""
-        plain = self._plain.get(ch)
-        if plain is None:
-            m = self._metrics[0]
-            plain = (
-                not is_box_char(ch)
-                and len(ch) == 1
-                and m.inFontUcs4(ord(ch))
-                and abs(m.horizontalAdvance(ch) - self._cw) < 0.05
-            )
-            self._plain[ch] = plain
-        return plain
+    def _look(self, style: Style) -> CellLook:
+        if self._atlas is not None:
+            return self._atlas.look(style)
+        return resolve_style(style, self._palette)
 
     # -- frame scheduling ----------------------------------------------------------------------
 
@@ -942,21 +651,43 @@ class TerminalView(QWidget):
         return new_len
 
     def _ensure_frame(self) -> None:
-        model = self._model
+        """The atlas for how this view draws now, and a frame image of the model's size."""
         dpr = self.devicePixelRatioF()
+        key = (
+            self._fonts[0].key(),
+            self._palette.name,
+            self._cw,
+            self._ch,
+            self._ascent,
+            dpr,
+        )
+        atlas = _atlas_for(
+            key,
+            lambda: CellAtlas(
+                GlyphRaster(self._fonts, self._cw, self._ch, round(self._ascent), dpr),
+                self._palette,
+            ),
+        )
+        model = self._model
         cols, rows = model.cols, model.rows
         if (
-            cols != self._frame_cols
+            atlas is not self._atlas
+            or cols != self._frame_cols
             or rows != self._frame_rows
-            or self._frame.devicePixelRatioF() != dpr
             or self._frame.isNull()
         ):
-            w, h = cols * self._cw, rows * self._ch
-            image = QImage(round(w * dpr), round(h * dpr), QImage.Format.Format_RGB32)
+            self._atlas = atlas
+            cwp, chp = atlas.cell_size
+            px = frame_array(cols, rows, cwp, chp, self._palette.background)
+            image = QImage(
+                px.data, cols * cwp, rows * chp, cols * cwp * 4, QImage.Format.Format_RGB32
+            )
             image.setDevicePixelRatio(dpr)
+            self._frame_px = px
+            self._frame_rows4 = px.reshape(rows, chp, cols, cwp)
             self._frame = image
             self._frame_cols, self._frame_rows = cols, rows
-            self._shown_for = None
+            self._shown = [None] * rows
             self._full = True
 
     def _render_frame(self, now: float) -> None:
@@ -993,102 +724,46 @@ class TerminalView(QWidget):
         self.frames += 1
         frame_governor().note_paint(time.perf_counter() - t0)
 
-    def _render_key(self) -> tuple[object, ...]:
-        """What a rendered row depends on besides its runs."""
-        font = self._fonts[0]
-        return (
-            font.key(),
-            self._palette.name,
-            self._cw,
-            self._ch,
-            self._frame_cols,
-            self._frame.devicePixelRatioF(),
-        )
-
     def _draw_rows(self, draw: range | list[int]) -> list[int]:
-        """Bring rows ``draw`` of the frame image up to date.
+        """Bring rows ``draw`` of the frame image up to date; returns the rows that changed.
 
-        A row whose content was drawn before (by any view drawing alike) is blitted from the
-        shared row cache; others are painted straight into the frame, then copied into the
-        cache. Visible rows are looked up by their cells before any runs are built: building
-        runs costs more than blitting a cached row. Styles are interned model-wide, so their
-        ids stand for them; an entry holds its styles so no id is reused while it exists.
+        A row that shows what it showed at the last frame (a full-clear redraw of an unchanged
+        screen) is left alone: compared text to text and style to style by identity, in C.
+        The others are composed from the cell atlas in one batch.
         """
         model = self._model
-        caches = _caches_for(self._render_key())
-        if self._shown_for is not caches:
-            self._shown_for = caches
-            self._shown = [None] * self._frame_rows
+        atlas = self._atlas
+        assert atlas is not None
         shown = self._shown
         changed: list[int] = []
-        cache = caches.rows
-        frame = self._frame
-        dpr = frame.devicePixelRatioF()
-        ch = self._ch
-        width = self._frame_cols * self._cw
-        limit = 0
+        compose: list[tuple[int, Cells, Styles]] = []
         hist_len = model.scrollback_len
         top_line = hist_len - self._scroll
-        row_of = getattr(getattr(model, "screen", None), "row", None)
+        row_of = model.row
         join = "".join
-        p: QPainter | None = None
-        try:
-            for row in draw:
-                line = top_line + row
-                runs: list[Run] | None = None
-                keep: object = None
-                now: tuple[str, object] | None = None
-                if line < hist_len:
-                    runs = model.scrollback_runs(line)
-                    key: object = tuple(runs)
-                elif row_of is not None:
-                    chars, styles = row_of(line - hist_len)
-                    text = join(chars)
-                    styles_now = tuple(styles)
-                    seen = shown[row]
-                    # Compared by identity element by element, in C: cheap when equal.
-                    if seen is not None and seen[0] == text and seen[1] == styles_now:
-                        # A redraw of what the row already shows (a full-clear redraw of an
-                        # unchanged screen): its pixels are right.
-                        self.rows_unchanged += 1
-                        continue
-                    # Styles are interned: their ids stand for them (and hash fast).
-                    key = (text, tuple(map(id, styles_now)))
-                    keep = styles_now
-                    now = (text, styles_now)
-                else:
-                    runs = model.row_runs(line - hist_len)
-                    key = tuple(runs)
-                changed.append(row)
-                if p is None:
-                    p = QPainter(frame)
-                    self._texts = caches.texts
-                    self._pen = None
-                    self._font_index = -1
-                entry = cache.get(key)
-                top = row * ch
-                if entry is not None:
-                    cache.move_to_end(key)
-                    p.drawImage(0, top, entry[0])
-                    shown[row] = now
-                    self.rows_blitted += 1
-                    continue
-                self.rows_painted += 1
-                if runs is None:
-                    runs = model.row_runs(line - hist_len)
-                self._paint_row(p, top, runs)
-                shown[row] = now
-                cache[key] = (
-                    frame.copy(0, round(top * dpr), round(width * dpr), round(ch * dpr)),
-                    keep,
+        for row in draw:
+            line = top_line + row
+            cells: Cells
+            styles: Styles
+            if line < hist_len:
+                cells, styles = model.scrollback_cells(line)
+                now: tuple[str, object] = (
+                    cells if type(cells) is str else join(cells),
+                    styles if isinstance(styles, Style) else tuple(styles),
                 )
-                if not limit:
-                    limit = max(64, ROW_CACHE_BYTES // max(1, round(width * dpr) * ch * 4))
-                while len(cache) > limit:
-                    cache.popitem(last=False)
-        finally:
-            if p is not None:
-                p.end()
+            else:
+                cells, styles = row_of(line - hist_len)
+                now = (join(cells), tuple(styles))
+            seen = shown[row]
+            if seen is not None and seen[0] == now[0] and seen[1] == now[1]:
+                self.rows_unchanged += 1
+                continue
+            shown[row] = now
+            changed.append(row)
+            compose.append((row, cells, styles))
+        if compose:
+            atlas.compose(self._frame_rows4, compose)
+            self.rows_painted += len(compose)
         return changed
 
     def _row_rect(self, row: int) -> QRect:
@@ -1107,186 +782,6 @@ class TerminalView(QWidget):
                 start = row
             prev = row
         return region
-
-    def _paint_row(self, p: QPainter, top: int, runs: list[Run]) -> None:
-        """Draw one line: backgrounds as merged rectangles, then one prepared text per run
-        (non-ASCII runs: see :meth:`_draw_complex`), then decorations.
-
-        This is the cold path of painting (rows never drawn before), so it is written for
-        few Python operations per run: one pass resolves styles and fills backgrounds while
-        collecting the text to draw, a second draws it.
-        """
-        cw, ch = self._cw, self._ch
-        fill = p.fillRect
-        fill(0, top, self._frame_cols * cw, ch, self._color(self._palette.background))
-        style_get = self._styles.get
-        resolve = self._resolve
-        texts: list[tuple[int, int, str, _Resolved]] = []
-        add = texts.append
-        fill_bg: QColor | None = None
-        fill_from = fill_to = 0
-        for col, width, text, style in runs:
-            entry = style_get(id(style))
-            res = entry[0] if entry is not None and entry[1] is style else resolve(style)
-            bg = res[1]
-            if bg is not fill_bg:
-                if fill_bg is not None:
-                    fill(fill_from * cw, top, (fill_to - fill_from) * cw, ch, fill_bg)
-                fill_bg = bg
-                fill_from = col
-            fill_to = col + width
-            if res[3] or res[4] or not text.isspace():
-                add((col, width, text, res))
-        if fill_bg is not None:
-            fill(fill_from * cw, top, (fill_to - fill_from) * cw, ch, fill_bg)
-        if not texts:
-            return
-        static_get = self._texts.get
-        text_dy = self._text_dy
-        draw = p.drawStaticText
-        font_index = self._font_index
-        pen = self._pen
-        for col, width, text, res in texts:
-            fg, _bg, font, underline, strike = res
-            if font != font_index:
-                font_index = self._font_index = font
-                p.setFont(self._fonts[font])
-            if fg is not pen:
-                pen = self._pen = fg
-                p.setPen(fg)
-            x = col * cw
-            if text.isascii():
-                body = text.strip(" ")
-                if body:
-                    static = static_get((body, font)) or self._prepare_text(body, font)
-                    if text[0] == " ":
-                        x += (len(text) - len(text.lstrip(" "))) * cw
-                    draw(QPointF(x, top + text_dy[font]), static)
-                    x = col * cw
-            else:
-                self._draw_complex(p, x, top, top + round(self._ascent), text, fg)
-            if underline or strike:
-                self._decorate(p, x, top, width * cw, res)
-
-    def _prepare_text(self, text: str, font: int) -> QStaticText:
-        """A run's text laid out once in a font variant; drawn later without shaping."""
-        texts = self._texts
-        if len(texts) >= TEXT_CACHE_SIZE:
-            texts.clear()
-        static = QStaticText(text)
-        static.setTextFormat(Qt.TextFormat.PlainText)
-        static.setPerformanceHint(QStaticText.PerformanceHint.AggressiveCaching)
-        static.prepare(QTransform(), self._fonts[font])
-        texts[(text, font)] = static
-        return static
-
-    def _draw_plain(self, p: QPainter, x: int, top: int, text: str) -> None:
-        """Plain one-cell characters at ``x`` in the painter's current font variant."""
-        font = self._font_index
-        static = self._texts.get((text, font))
-        if static is None:
-            static = self._prepare_text(text, font)
-        p.drawStaticText(QPointF(x, top + self._text_dy[font]), static)
-
-    def _draw_complex(
-        self, p: QPainter, x0: int, top: int, baseline: int, text: str, color: QColor
-    ) -> None:
-        """A run with non-ASCII text: plain stretches in one call, box characters by geometry,
-        wide and fallback-font characters one by one at their cells."""
-        cw = self._cw
-        col = 0
-        seg_start = 0
-        seg: list[str] = []
-        n = len(text)
-        i = 0
-        widths = self._widths
-        while i < n:
-            ch = text[i]
-            # Combining marks (width 0) follow their base character.
-            j = i + 1
-            while j < n and (widths.get(text[j]) or _width(widths, text[j])) == 0:
-                j += 1
-            cluster = text[i:j]
-            if len(cluster) == 1 and self._is_plain(ch):
-                if not seg:
-                    seg_start = col
-                seg.append(ch)
-                col += 1
-                i = j
-                continue
-            if seg:
-                self._draw_plain(p, x0 + seg_start * cw, top, "".join(seg))
-                seg = []
-            cells = 2 if (widths.get(ch) or _width(widths, ch)) == 2 else 1
-            x = x0 + col * cw
-            if is_box_char(ch):
-                k = j
-                if ch in _HRULES:
-                    while k < n and text[k] == ch:
-                        k += 1
-                count = k - i
-                for rx, ry, rw, rh, alpha in self._box.rects(ch):
-                    fill = color if alpha == 255 else self._color(_rgb_of(color), alpha)
-                    if count > 1 and rw == cw - rx and rx == 0:
-                        p.fillRect(x, top + ry, rw * count, rh, fill)
-                    elif count > 1:
-                        for c in range(count):
-                            p.fillRect(x + c * cw + rx, top + ry, rw, rh, fill)
-                    else:
-                        p.fillRect(x + rx, top + ry, rw, rh, fill)
-                if not self._box.rects(ch):
-                    for c in range(count):
-                        self._box.draw_path_glyph(p, ch, x + c * cw, top, color)
-                    p.setPen(color)
-                col += count
-                i = k
-                continue
-            if ch != " ":
-                p.drawText(x, baseline, cluster)
-            col += cells
-            i = j
-        if seg:
-            self._draw_plain(p, x0 + seg_start * cw, top, "".join(seg))
-
-    def _decorate(self, p: QPainter, x: int, top: int, width: int, res: _Resolved) -> None:
-        ch = self._ch
-        t = self._box.light
-        color = res.fg
-        if res.strike:
-            p.fillRect(x, top + ch // 2, width, t, color)
-        kind = res.underline
-        if not kind:
-            return
-        y = min(top + ch - t, top + self._ascent + max(1, ch // 12))
-        if kind == 1:
-            p.fillRect(x, y, width, t, color)
-        elif kind == 2:
-            p.fillRect(x, y - t - 1, width, t, color)
-            p.fillRect(x, y + 1, width, t, color)
-        else:
-            p.save()
-            pen = QPen(color, t)
-            if kind == 3:
-                p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-                path = QPainterPath()
-                amp = max(1.0, ch / 10)
-                step = max(2.0, self._cw / 2)
-                path.moveTo(x, y)
-                k = 0
-                xx = float(x)
-                while xx < x + width:
-                    xx += step
-                    path.quadTo(xx - step / 2, y + (amp if k % 2 else -amp), xx, y)
-                    k += 1
-                p.setPen(pen)
-                p.drawPath(path)
-            else:
-                pen.setStyle(Qt.PenStyle.DotLine if kind == 4 else Qt.PenStyle.DashLine)
-                pen.setCapStyle(Qt.PenCapStyle.FlatCap)
-                p.setPen(pen)
-                p.drawLine(QPointF(x, y + t / 2), QPointF(x + width, y + t / 2))
-            p.restore()
-            p.setPen(color)
 
     # -- cursor, title, bell -------------------------------------------------------------------
 
@@ -1399,7 +894,7 @@ class TerminalView(QWidget):
         else:
             p.fillRect(x, y, w, ch, color)
             if cur.text.strip():
-                res = self._resolved(cur.style)
+                res = self._look(cur.style)
                 p.setFont(self._fonts[res.font])
                 p.setPen(self._color(pal.cursor_text))
                 p.drawText(x, y + self._ascent, cur.text)
@@ -1727,18 +1222,6 @@ class TerminalView(QWidget):
         self.scroll_lines(lines)
 
 
-def _width(cache: dict[str, int], ch: str) -> int:
-    """Cells a character takes (wcwidth, as the model uses), with -1 counted as one."""
-    w = wcwidth(ch)
-    w = 1 if w < 0 else w
-    cache[ch] = w
-    return w
-
-
-def _rgb_of(color: QColor) -> RGB:
-    return color.red(), color.green(), color.blue()
-
-
 def _scaled(rect: QRect, dpr: float) -> QRect:
     if dpr == 1.0:
         return rect
@@ -1765,4 +1248,4 @@ def sanitize_paste(text: str) -> str:
 
 _PASTE_DROP = {c: None for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)] if c not in (9, 10)}
 
-__all__ = ["DARK", "BoxGlyphs", "FrameGovernor", "TerminalView", "sanitize_paste"]
+__all__ = ["DARK", "FrameGovernor", "TerminalView", "sanitize_paste"]

@@ -1,0 +1,522 @@
+"""Cells drawn once, composed many times: the terminal view's glyph atlas.
+
+A terminal frame is a grid of cells, and a cell's pixels depend only on its text and its style
+(for one font, palette and cell size). :class:`CellAtlas` keeps each (text, style) cell it has
+met as one slot of a numpy array, and writes a row of the frame with one gather of the row's
+slots (``np.take`` straight into the frame image's memory). Finding a row's slots is one
+C-level pass over its cells, ``map(index.get, zip(cells, map(id, styles)))``; there is no
+Python work per cell or per run on the hot path.
+
+The cells a frame meets for the first time are made in one numpy batch: each from its glyph's
+coverage mask, blended between its foreground and background. :class:`GlyphRaster` draws each mask
+once per text, font variant and decoration with QPainter (white on black, grayscale
+antialiasing), box-drawing characters from geometry (:mod:`c3desk.ui.boxdraw`); a glyph that
+comes out in colour (an emoji font) is drawn in its colours per style instead.
+
+Glyphs are clipped to their cells (two for wide characters), as in most terminals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import chain, compress, islice, repeat
+from operator import is_not, sub
+from typing import NamedTuple
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from wcwidth import wcwidth
+
+from c3desk.terminal import Style
+from c3desk.terminal.style import DEFAULT_STYLE
+from c3desk.ui.boxdraw import BoxGlyphs, is_box_char
+from c3desk.ui.palette import RGB, TerminalPalette
+
+#: Bytes of cell pixels an atlas holds before it starts over (an 8x17 cell is 544 bytes).
+ATLAS_BYTES = 32 * 1024 * 1024
+MASK_CACHE = 8192
+_BLANK_KEY_TEXT = " "
+
+Cells = str | tuple[str, ...] | list[str]
+Styles = Style | tuple[Style, ...] | list[Style]
+
+
+class CellLook(NamedTuple):
+    """A style resolved against a palette: what a cell is drawn with."""
+
+    fg: RGB
+    bg: RGB
+    font: int  # index into the fonts: bold | italic << 1
+    underline: int
+    strike: bool
+
+
+def _rgb(color: object, palette: TerminalPalette, default: RGB) -> RGB:
+    if color is None:
+        return default
+    if isinstance(color, int):
+        return palette.color(color)
+    return color  # type: ignore[return-value]
+
+
+def resolve_style(style: Style, palette: TerminalPalette) -> CellLook:
+    fg = _rgb(style.fg, palette, palette.foreground)
+    bg = _rgb(style.bg, palette, palette.background)
+    if style.reverse:
+        fg, bg = bg, fg
+    if style.dim:
+        fg = ((fg[0] + bg[0]) // 2, (fg[1] + bg[1]) // 2, (fg[2] + bg[2]) // 2)
+    return CellLook(
+        fg,
+        bg,
+        int(style.bold) | int(style.italic) << 1,
+        style.underline,
+        style.strikethrough,
+    )
+
+
+def _pixels_of(image: QImage) -> np.ndarray:
+    """An RGB32 image's pixels as a (height, width) uint32 array (a copy)."""
+    w, h = image.width(), image.height()
+    data = np.frombuffer(image.constBits(), dtype=np.uint32, count=h * image.bytesPerLine() // 4)
+    return data.reshape(h, image.bytesPerLine() // 4)[:, :w].copy()
+
+
+def draw_decoration(
+    p: QPainter,
+    x: float,
+    top: float,
+    width: float,
+    cell: tuple[int, int, int, int],
+    color: QColor,
+    underline: int,
+    strike: bool,
+) -> None:
+    """Strikethrough and the five underline styles over ``width`` pixels of one line.
+
+    ``cell`` is (cell width, cell height, baseline offset, line thickness).
+    """
+    cw, ch, ascent, t = cell
+    if strike:
+        p.fillRect(int(x), int(top + ch // 2), int(width), t, color)
+    if not underline:
+        return
+    y = min(top + ch - t, top + ascent + max(1, ch // 12))
+    if underline == 1:
+        p.fillRect(int(x), int(y), int(width), t, color)
+    elif underline == 2:
+        p.fillRect(int(x), int(y - t - 1), int(width), t, color)
+        p.fillRect(int(x), int(y + 1), int(width), t, color)
+    else:
+        p.save()
+        pen = QPen(color, t)
+        if underline == 3:
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            path = QPainterPath()
+            amp = max(1.0, ch / 10)
+            step = max(2.0, cw / 2)
+            path.moveTo(x, y)
+            k = 0
+            xx = float(x)
+            while xx < x + width:
+                xx += step
+                path.quadTo(xx - step / 2, y + (amp if k % 2 else -amp), xx, y)
+                k += 1
+            p.setPen(pen)
+            p.drawPath(path)
+        else:
+            pen.setStyle(Qt.PenStyle.DotLine if underline == 4 else Qt.PenStyle.DashLine)
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+            p.setPen(pen)
+            p.drawLine(QPointF(x, y + t / 2), QPointF(x + width, y + t / 2))
+        p.restore()
+
+
+class GlyphRaster:
+    """Draws single cells with QPainter at one font and cell size: coverage masks, or colour.
+
+    Masks live in :attr:`bank`, a ``(n, cell height, cell width)`` uint8 array, so a batch of
+    cells gathers its masks in one step. Index 0 is a blank cell.
+    """
+
+    def __init__(
+        self, fonts: Sequence[QFont], cw: int, ch: int, ascent: int, dpr: float = 1.0
+    ) -> None:
+        self.cw, self.ch, self.ascent, self.dpr = cw, ch, ascent, dpr
+        self.cwp = max(1, round(cw * dpr))
+        self.chp = max(1, round(ch * dpr))
+        self.box = BoxGlyphs(cw, ch)
+        self._fonts = [QFont(font) for font in fonts]
+        for font in self._fonts:  # coverage must be grey: one alpha for the three channels
+            font.setStyleStrategy(QFont.StyleStrategy.NoSubpixelAntialias)
+        self.bank = np.zeros((256, self.chp, self.cwp), dtype=np.uint8)
+        self._bank_count = 1
+        self._mask_ids: dict[tuple[str, int, int, bool, int], int] = {}
+        self._widths: dict[str, int] = {}
+        self._white = QColor(255, 255, 255)
+
+    def cells_of(self, text: str) -> int:
+        """How many cells ``text`` (a character and its combining marks) covers: 1 or 2."""
+        width = self._widths.get(text)
+        if width is None:
+            width = self._widths[text] = 2 if text and wcwidth(text[0]) == 2 else 1
+        return width
+
+    def mask_id(self, text: str, font: int, underline: int, strike: bool, half: int) -> int:
+        """The :attr:`bank` index of the coverage of one cell of ``text`` (``half`` 1: the
+        right cell of a wide character), or -1 when the glyph has colours of its own (an
+        emoji: drawn by :meth:`colour_cell`)."""
+        mid = self._mask_ids.get((text, font, underline, strike, half))
+        if mid is None:
+            mid = self._make_masks(text, font, underline, strike)[half]
+        return mid
+
+    def colour_cell(self, text: str, look: CellLook, half: int) -> np.ndarray:
+        """One cell of ``text`` drawn in its own colours over the style's background."""
+        image = self._image(self.cells_of(text), QColor(*look.bg))
+        p = QPainter(image)
+        self._draw(p, text, look.font, look.underline, look.strike, QColor(*look.fg))
+        p.end()
+        cwp = self.cwp
+        return _pixels_of(image)[:, half * cwp : (half + 1) * cwp]
+
+    def _make_masks(self, text: str, font: int, underline: int, strike: bool) -> list[int]:
+        cells = self.cells_of(text)
+        if not text.strip() and not underline and not strike:
+            ids = [0] * cells
+        else:
+            image = self._image(cells, QColor(0, 0, 0))
+            p = QPainter(image)
+            self._draw(p, text, font, underline, strike, self._white)
+            p.end()
+            px = _pixels_of(image)
+            r = ((px >> 16) & 255).astype(np.int16)
+            g = ((px >> 8) & 255).astype(np.int16)
+            b = (px & 255).astype(np.int16)
+            if (np.abs(r - g) > 24).any() or (np.abs(g - b) > 24).any():
+                ids = [-1] * cells
+            else:
+                ids = self._store(g.astype(np.uint8), cells)
+        for half, mid in enumerate(ids):
+            self._mask_ids[(text, font, underline, strike, half)] = mid
+        return ids
+
+    def _store(self, coverage: np.ndarray, cells: int) -> list[int]:
+        if len(self._mask_ids) + cells >= MASK_CACHE:
+            self._mask_ids.clear()  # cells made from old masks keep their pixels
+            self._bank_count = 1
+        start = self._bank_count
+        if start + cells > len(self.bank):
+            bigger = np.zeros((len(self.bank) * 2, self.chp, self.cwp), dtype=np.uint8)
+            bigger[:start] = self.bank[:start]
+            self.bank = bigger
+        cwp = self.cwp
+        for half in range(cells):
+            self.bank[start + half] = coverage[:, half * cwp : (half + 1) * cwp]
+        self._bank_count = start + cells
+        return list(range(start, start + cells))
+
+    def _image(self, cells: int, fill: QColor) -> QImage:
+        image = QImage(self.cwp * cells, self.chp, QImage.Format.Format_RGB32)
+        image.setDevicePixelRatio(self.dpr)
+        image.fill(fill)
+        return image
+
+    def _draw(
+        self, p: QPainter, text: str, font: int, underline: int, strike: bool, color: QColor
+    ) -> None:
+        if len(text) == 1 and is_box_char(text):
+            rects = self.box.rects(text)
+            for rx, ry, rw, rh, alpha in rects:
+                fill = (
+                    color
+                    if alpha == 255
+                    else QColor(color.red(), color.green(), color.blue(), alpha)
+                )
+                p.fillRect(rx, ry, rw, rh, fill)
+            if not rects:
+                self.box.draw_path_glyph(p, text, 0, 0, color)
+        elif text.strip():
+            p.setFont(self._fonts[font])
+            p.setPen(color)
+            p.drawText(QPointF(0, self.ascent), text)
+        if underline or strike:
+            cell = (self.cw, self.ch, self.ascent, self.box.light)
+            width = self.cells_of(text) * self.cw
+            draw_decoration(p, 0, 0, width, cell, color, underline, strike)
+
+
+#: A cell's text key: its text, or (text, 1) for the right cell of a wide character.
+TextKey = str | tuple[str, int]
+
+
+class CellAtlas:
+    """Every (text, style) cell met lately, as pixels, for views that draw alike.
+
+    Slots are columns of one ``(cell height, capacity, cell width)`` uint32 array, so that
+    ``np.take(pixels, slots, axis=1)`` yields a row of the frame in the frame's own layout.
+
+    Texts and styles get small codes (two small dicts, one C-level pass each over a frame's
+    cells); a dense ``(style code, text code)`` table holds each pair's slot, so the slots
+    of a whole frame are one numpy gather. A frame's new cells are made in one numpy batch:
+    their coverage masks gathered from the raster's bank and blended between their colours.
+    When the atlas or its table is full, it starts over (frames keep their pixels).
+    """
+
+    # Codes before the atlas starts over; the slot table spans at most their product.
+    MAX_STYLES = 4096
+    MAX_TEXTS = 1024
+
+    def __init__(self, raster: GlyphRaster, palette: TerminalPalette) -> None:
+        self.raster = raster
+        self.palette = palette
+        cwp, chp = raster.cwp, raster.chp
+        self.capacity = max(4096, ATLAS_BYTES // (cwp * chp * 4))
+        self._pixels = np.empty((chp, min(2048, self.capacity), cwp), dtype=np.uint32)
+        self._count = 0
+        self._table = np.full((64, 256), -1, dtype=np.int32)
+        self._text_codes: dict[TextKey, int] = {}
+        self._texts: list[TextKey] = []
+        # id(style) -> code; the style is held in _styles, so no id is reused meanwhile.
+        self._style_codes: dict[int, int] = {}
+        self._styles: list[Style] = []
+        self._looks: list[CellLook] = []
+        self.cells_drawn = 0  # cells made (atlas misses), for tests and benchmarks
+        self.resets = 0
+
+    @property
+    def cell_size(self) -> tuple[int, int]:
+        """A cell's size in device pixels."""
+        return self.raster.cwp, self.raster.chp
+
+    def look(self, style: Style) -> CellLook:
+        code = self._style_codes.get(id(style))
+        if code is None:
+            return resolve_style(style, self.palette)
+        return self._looks[code]
+
+    def compose(self, frame: np.ndarray, rows: Sequence[tuple[int, Cells, Styles]]) -> None:
+        """Write ``rows`` (frame row, cell texts, styles) into ``frame``, an array of shape
+        (rows, cell height, columns, cell width) over the frame image's pixels.
+
+        A row's cells are a string or a sequence of one text per cell ("" for the second
+        cell of a wide character); its styles a sequence of one style per cell, or one style
+        for the whole row. Rows longer than the frame are cut, shorter ones filled with blanks.
+        """
+        if not rows:
+            return
+        cols = frame.shape[2]
+        tget = self._text_codes.get
+        sget = self._style_codes.get
+        tflat: list[int] = []
+        sflat: list[int] = []
+        for _row, cells, styles in rows:
+            if len(cells) != cols or (not isinstance(styles, Style) and len(styles) != cols):
+                cells, styles = _fit(cells, styles, cols)
+            if type(cells) is not str and "" in cells:
+                cells = self._halves(cells)
+            codes = list(map(tget, cells, repeat(-1)))
+            if -1 in codes:
+                if not self._add_texts(cells):
+                    self._start_over_with(frame, rows)
+                    return
+                codes = list(map(tget, cells))
+            tflat += codes
+            if isinstance(styles, Style):
+                code = sget(id(styles), -1)
+                if code < 0:
+                    if not self._add_styles({id(styles): styles}):
+                        self._start_over_with(frame, rows)
+                        return
+                    code = self._style_codes[id(styles)]
+                sflat += repeat(code, cols)
+                continue
+            # Styles come in runs (interned: equal styles are one object); look up a code per
+            # run, found by identity in C, and repeat it over the run.
+            starts = [0, *compress(range(1, cols), map(is_not, islice(styles, 1, None), styles))]
+            run_ids = list(map(id, map(styles.__getitem__, starts)))
+            codes = list(map(sget, run_ids, repeat(-1)))
+            if -1 in codes:
+                run_styles = map(styles.__getitem__, starts)
+                if not self._add_styles(dict(zip(run_ids, run_styles, strict=True))):
+                    self._start_over_with(frame, rows)
+                    return
+                codes = list(map(sget, run_ids))
+            starts.append(cols)
+            sflat += chain.from_iterable(
+                map(repeat, codes, map(sub, islice(starts, 1, None), starts))
+            )
+        self._fit_table()
+        t = np.array(tflat, dtype=np.intp)
+        s = np.array(sflat, dtype=np.intp)
+        slots = self._table[s, t]
+        missing = slots < 0
+        if missing.any():
+            if not self._make(s, t, missing, alone=len(rows) == 1):
+                self._start_over_with(frame, rows)
+                return
+            slots = self._table[s, t]
+        pixels = self._pixels
+        take = np.take
+        for k, (row, _cells, _styles) in enumerate(rows):
+            # mode="clip": no bounds check, so numpy writes straight into the frame.
+            take(pixels, slots[k * cols : (k + 1) * cols], axis=1, out=frame[row], mode="clip")
+
+    def _start_over_with(
+        self, frame: np.ndarray, rows: Sequence[tuple[int, Cells, Styles]]
+    ) -> None:
+        """The atlas is full: start over, and write the rows one at a time (a row always
+        fits an empty atlas; a later one may start it over again)."""
+        self._start_over()
+        for row in rows:
+            self.compose(frame, [row])
+
+    def _halves(self, cells: tuple[str, ...] | list[str]) -> list[TextKey]:
+        """Cells with wide characters: the cell after one ("") shows its right half."""
+        out: list[TextKey] = []
+        prev = ""
+        cells_of = self.raster.cells_of
+        for text in cells:
+            if text:
+                out.append(text)
+                prev = text if cells_of(text) == 2 else ""
+            else:
+                out.append((prev, 1) if prev else _BLANK_KEY_TEXT)
+                prev = ""
+        return out
+
+    def _add_texts(self, cells: Cells | list[TextKey]) -> bool:
+        """Codes for the texts of ``cells`` met for the first time; False (nothing changed)
+        when there would be too many."""
+        codes = self._text_codes
+        new = [text for text in dict.fromkeys(cells) if text not in codes]
+        if len(self._texts) + len(new) > self.MAX_TEXTS and self._texts:
+            return False
+        for text in new:
+            codes[text] = len(self._texts)
+            self._texts.append(text)
+        return True
+
+    def _add_styles(self, styles: dict[int, Style]) -> bool:
+        """Codes for the styles (by id) met for the first time; False (nothing changed) when
+        there would be too many."""
+        codes = self._style_codes
+        new = [(sid, style) for sid, style in styles.items() if sid not in codes]
+        if len(self._styles) + len(new) > self.MAX_STYLES and self._styles:
+            return False
+        palette = self.palette
+        for sid, style in new:
+            codes[sid] = len(self._styles)
+            self._styles.append(style)
+            self._looks.append(resolve_style(style, palette))
+        return True
+
+    def _fit_table(self) -> None:
+        """Grow the slot table (doubling) to every style and text coded so far."""
+        table = self._table
+        rows, cols = table.shape
+        n_styles, n_texts = len(self._styles), len(self._texts)
+        if n_styles <= rows and n_texts <= cols:
+            return
+        while rows < n_styles:
+            rows *= 2
+        while cols < n_texts:
+            cols *= 2
+        bigger = np.full((rows, cols), -1, dtype=np.int32)
+        bigger[: table.shape[0], : table.shape[1]] = table
+        self._table = bigger
+
+    def _make(self, s: np.ndarray, t: np.ndarray, missing: np.ndarray, alone: bool) -> bool:
+        """Make the cells of the (style, text) pairs at ``missing`` in one batch and enter
+        them in the table; False (nothing changed) when they do not fit."""
+        width = self._table.shape[1]
+        pairs = np.unique(s[missing] * width + t[missing])
+        n = len(pairs)
+        start = self._count
+        if start + n > self.capacity:
+            if start or not alone:
+                return False
+            self.capacity = n  # one row with more cells than the atlas holds: grow to it
+        self._grow(start + n)
+        pair_styles = (pairs // width).tolist()
+        pair_texts = (pairs % width).tolist()
+        raster = self.raster
+        mask_id = raster.mask_id
+        looks = self._looks
+        texts = self._texts
+        mids: list[int] = []
+        colours: list[RGB] = []
+        direct: list[tuple[int, str, CellLook, int]] = []
+        for k in range(n):
+            look = looks[pair_styles[k]]
+            key = texts[pair_texts[k]]
+            text, half = (key, 0) if type(key) is str else key
+            mid = mask_id(text, look.font, look.underline, look.strike, half)  # type: ignore[arg-type]
+            if mid < 0:
+                direct.append((k, text, look, half))  # type: ignore[arg-type]
+                mid = 0
+            mids.append(mid)
+            colours.append(look.fg)
+            colours.append(look.bg)
+        cov = raster.bank[np.array(mids, dtype=np.intp)].astype(np.int32)[:, None]  # n,1,h,w
+        rgb = np.array(colours, dtype=np.int32).reshape(n, 2, 3, 1, 1)
+        fg, bg = rgb[:, 0], rgb[:, 1]
+        # bg + (fg - bg) * coverage / 255, rounded, per channel; packed as 0xffRRGGBB.
+        mixed = ((bg * 255 + (fg - bg) * cov + 127) // 255).astype(np.uint32)  # n,3,h,w
+        packed = (mixed[:, 0] << 16) | (mixed[:, 1] << 8) | mixed[:, 2] | np.uint32(0xFF000000)
+        for k, text, look, half in direct:
+            packed[k] = raster.colour_cell(text, look, half)
+        self._pixels[:, start : start + n, :] = packed.transpose(1, 0, 2)
+        self._table[pair_styles, pair_texts] = np.arange(start, start + n, dtype=np.int32)
+        self._count = start + n
+        self.cells_drawn += n
+        return True
+
+    def _grow(self, needed: int) -> None:
+        size = self._pixels.shape[1]
+        if needed <= size:
+            return
+        while size < needed:
+            size = min(self.capacity, size * 2)
+        bigger = np.empty((self.raster.chp, size, self.raster.cwp), dtype=np.uint32)
+        bigger[:, : self._count, :] = self._pixels[:, : self._count, :]
+        self._pixels = bigger
+
+    def _start_over(self) -> None:
+        self._text_codes.clear()
+        self._texts.clear()
+        self._style_codes.clear()
+        self._styles.clear()
+        self._looks.clear()
+        self._table = np.full((64, 256), -1, dtype=np.int32)
+        self._count = 0
+        self.resets += 1
+
+
+def _fit(cells: Cells, styles: Styles, cols: int) -> tuple[list[str], Styles]:
+    """A row cut or filled with blanks to ``cols`` cells (scrollback lines keep the width
+    they had)."""
+    out = list(cells)[:cols]
+    out += [_BLANK_KEY_TEXT] * (cols - len(out))
+    if isinstance(styles, Style):
+        return out, styles
+    fitted = list(styles)[:cols]
+    fitted += [DEFAULT_STYLE] * (cols - len(fitted))
+    return out, fitted
+
+
+def frame_array(cols: int, rows: int, cwp: int, chp: int, fill: RGB) -> np.ndarray:
+    """A frame's pixels: (rows * cell height, cols * cell width) uint32, filled with ``fill``."""
+    value = 0xFF000000 | fill[0] << 16 | fill[1] << 8 | fill[2]
+    return np.full((rows * chp, cols * cwp), value, dtype=np.uint32)
+
+
+__all__ = [
+    "CellAtlas",
+    "CellLook",
+    "GlyphRaster",
+    "draw_decoration",
+    "frame_array",
+    "resolve_style",
+]
