@@ -27,6 +27,7 @@ from c3desk.core.artifact_watch import ArtifactWatcher
 from c3desk.core.awareness import Awareness, write_hook_settings
 from c3desk.core.detector import StateChange
 from c3desk.core.errors import InvalidInput, Refused
+from c3desk.core.gcpacer import GcPacer
 from c3desk.core.keys import APP_CURSOR, KEYS
 from c3desk.core.launch import Mode, command_for, plan_launch, session_environment
 from c3desk.core.live import LiveSession
@@ -45,6 +46,8 @@ TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a
 LOOK = 0.2  # how often live screens are read for needs-input detection
 ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
 FEED_BUDGET = 0.004  # seconds of parsing per loop turn before yielding to other callbacks
+SYNC_FINISH = 0.012  # most spent finishing the focused session's synchronized frame in a turn
+QUIET_FOR_GC = 1.0  # seconds without output from any session before a full collection
 KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 
 EventKind = Literal["changed", "output", "queue", "settings", "focus"]
@@ -84,6 +87,7 @@ class Engine:
         self._feeding: set[str] = set()
         self._feed_handle: asyncio.Handle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._gc = GcPacer(self._quiet)
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
         self._env: dict[str, str] | None = None
@@ -119,6 +123,13 @@ class Engine:
         self._recover_orphans()
         self._runner = asyncio.create_task(self._run(), name="c3desk-engine")
         self._track(asyncio.create_task(self._watch_agents(), name="c3desk-awareness"))
+        self._gc.start()
+
+    def _quiet(self) -> bool:
+        """No session printed anything for a second: a full garbage collection now stalls
+        nothing anyone watches."""
+        now = time.monotonic()
+        return all(now - live.last_output >= QUIET_FOR_GC for live in self.live.values())
 
     def _recover_orphans(self) -> None:
         """Sessions left active by an instance that died cannot be reattached: they failed."""
@@ -180,6 +191,7 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.artifacts.close()
         self.flush_logs()
+        self._gc.stop()
 
     def flush_logs(self) -> None:
         for live in self.live.values():
@@ -379,8 +391,18 @@ class Engine:
             if live is None:
                 self._feeding.discard(sid)
                 continue
-            slice_ = FEED_BUDGET / 2 if n == 0 and sid == self.focused else share
-            more = live.feed_some(min(deadline, time.monotonic() + slice_))
+            if n == 0 and sid == self.focused:
+                # Half the budget; and a synchronized-output block (a frame the program
+                # draws whole) is parsed to its end, up to SYNC_FINISH: half a frame cannot
+                # be shown, and the view would hold the last one meanwhile.
+                more = live.feed_some(time.monotonic() + FEED_BUDGET / 2)
+                finish = time.monotonic() + SYNC_FINISH
+                while more and live.model.modes.synchronized_output:
+                    more = live.feed_some(finish)
+                    if time.monotonic() >= finish:
+                        break
+            else:
+                more = live.feed_some(min(deadline, time.monotonic() + share))
             if not more:
                 self._feeding.discard(sid)
             self._emit("output", sid)
