@@ -47,6 +47,9 @@ LOOK = 0.2  # how often live screens are read for needs-input detection
 ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
 FEED_BUDGET = 0.004  # seconds of parsing per loop turn before yielding to other callbacks
 SYNC_FINISH = 0.012  # most spent finishing the focused session's synchronized frame in a turn
+# Between two session starts: agents booting all at once (an interpreter or node each) starve
+# a small machine, this process included, for a second; staggered, nine start within 2 s.
+START_GAP = 0.2
 QUIET_FOR_GC = 1.0  # seconds without output from any session before a full collection
 KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 
@@ -73,8 +76,12 @@ class Engine:
         kill_grace: float = 1.0,
         history: int = 10_000,
         model_factory: Callable[[int, int, int], TerminalModel] | None = None,
+        start_gap: float = START_GAP,
     ) -> None:
         self.paths = paths
+        self.start_gap = start_gap
+        self._last_start = -start_gap
+        self._gap_timer: asyncio.TimerHandle | None = None
         self.transports: dict[str, Transport] = dict(transports or {"local": LocalTransport()})
         self.cols, self.rows = cols, rows
         self.kill_grace = kill_grace
@@ -228,6 +235,11 @@ class Engine:
             worker = self._pick_worker(s, workers, load)
             if worker is None:
                 continue  # bound to a busy or absent worker: later sessions may still run
+            wait = self._last_start + self.start_gap - time.monotonic()
+            if wait > 0:
+                self._wake_in(wait)
+                break
+            self._last_start = time.monotonic()
             load[worker.id] += 1
             active += 1
             self._activate(s, worker, settings, self._entry_mode(s))
@@ -235,6 +247,21 @@ class Engine:
         if started:
             self._emit("queue")
         return started
+
+    def _wake_in(self, delay: float) -> None:
+        """A scheduling pass once the gap between starts has passed."""
+        if self._gap_timer is not None and not self._gap_timer.cancelled():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a direct call): the next pass starts it
+
+        def fire() -> None:
+            self._gap_timer = None
+            self.wake()
+
+        self._gap_timer = loop.call_later(delay, fire)
 
     def _worker_load(self) -> tuple[dict[str, Worker], dict[str, int]]:
         """Connected workers this engine can start sessions on, and their active counts."""

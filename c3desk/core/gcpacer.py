@@ -50,8 +50,7 @@ class GcPacer:
             return
         GcPacer._active = self
         self._saved = gc.get_threshold()
-        gc.collect()  # what start-up left behind goes now, not frozen
-        gc.freeze()
+        gc.freeze()  # not collected first: that would be the very stall this avoids
         young, middle, _full = self._saved
         gc.set_threshold(young, middle, NEVER)
         self._last = time.monotonic()

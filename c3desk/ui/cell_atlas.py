@@ -37,6 +37,10 @@ from c3desk.ui.palette import RGB, TerminalPalette
 ATLAS_BYTES = 32 * 1024 * 1024
 MASK_CACHE = 8192
 _BLANK_KEY_TEXT = " "
+# Glyph variants: font (bold | italic << 1) | underline style (0-5) << 2, and strikethrough.
+_STRIKE = 24
+_VARIANTS = 48
+_NO_MASK = -2  # in the (variant, text) mask table: not drawn yet
 
 Cells = str | tuple[str, ...] | list[str]
 Styles = Style | tuple[Style, ...] | list[Style]
@@ -282,6 +286,11 @@ class CellAtlas:
         self._style_codes: dict[int, int] = {}
         self._styles: list[Style] = []
         self._looks: list[CellLook] = []
+        # By style code: glyph variant (font | underline << 2 | strike) and (fg, bg).
+        self._variants = np.zeros(64, dtype=np.intp)
+        self._colours = np.zeros((64, 2, 3), dtype=np.int32)
+        # By (variant, text code): the mask's index in the raster's bank (-1: colour glyph).
+        self._masks = np.full((_VARIANTS, self.MAX_TEXTS), _NO_MASK, dtype=np.intp)
         self.cells_drawn = 0  # cells made (atlas misses), for tests and benchmarks
         self.resets = 0
 
@@ -406,10 +415,18 @@ class CellAtlas:
         if len(self._styles) + len(new) > self.MAX_STYLES and self._styles:
             return False
         palette = self.palette
-        for sid, style in new:
-            codes[sid] = len(self._styles)
+        first = len(self._styles)
+        if first + len(new) > len(self._variants):
+            size = max(first + len(new), 2 * len(self._variants))
+            self._variants = np.resize(self._variants, size)
+            self._colours = np.resize(self._colours, (size, 2, 3))
+        for n, (sid, style) in enumerate(new, first):
+            codes[sid] = n
+            look = resolve_style(style, palette)
             self._styles.append(style)
-            self._looks.append(resolve_style(style, palette))
+            self._looks.append(look)
+            self._variants[n] = look.font | look.underline << 2 | (_STRIKE if look.strike else 0)
+            self._colours[n] = (look.fg, look.bg)
         return True
 
     def _fit_table(self) -> None:
@@ -429,7 +446,11 @@ class CellAtlas:
 
     def _make(self, s: np.ndarray, t: np.ndarray, missing: np.ndarray, alone: bool) -> bool:
         """Make the cells of the (style, text) pairs at ``missing`` in one batch and enter
-        them in the table; False (nothing changed) when they do not fit."""
+        them in the table; False (nothing changed) when they do not fit.
+
+        Every step is a numpy gather over the batch: the pairs' colours and glyph variants
+        by style code, their masks by (variant, text code); only a glyph never drawn in its
+        variant goes to the raster (and emoji, drawn in colour)."""
         width = self._table.shape[1]
         pairs = np.unique(s[missing] * width + t[missing])
         n = len(pairs)
@@ -439,39 +460,45 @@ class CellAtlas:
                 return False
             self.capacity = n  # one row with more cells than the atlas holds: grow to it
         self._grow(start + n)
-        pair_styles = (pairs // width).tolist()
-        pair_texts = (pairs % width).tolist()
-        raster = self.raster
-        mask_id = raster.mask_id
-        looks = self._looks
-        texts = self._texts
-        mids: list[int] = []
-        colours: list[RGB] = []
-        direct: list[tuple[int, str, CellLook, int]] = []
-        for k in range(n):
-            look = looks[pair_styles[k]]
-            key = texts[pair_texts[k]]
-            text, half = (key, 0) if type(key) is str else key
-            mid = mask_id(text, look.font, look.underline, look.strike, half)  # type: ignore[arg-type]
-            if mid < 0:
-                direct.append((k, text, look, half))  # type: ignore[arg-type]
-                mid = 0
-            mids.append(mid)
-            colours.append(look.fg)
-            colours.append(look.bg)
-        cov = raster.bank[np.array(mids, dtype=np.intp)].astype(np.int32)[:, None]  # n,1,h,w
-        rgb = np.array(colours, dtype=np.int32).reshape(n, 2, 3, 1, 1)
+        pair_styles = pairs // width
+        pair_texts = pairs % width
+        variants = self._variants[pair_styles]
+        mids = self._masks[variants, pair_texts]
+        unknown = np.flatnonzero(mids == _NO_MASK)
+        if len(unknown):
+            mids[unknown] = self._new_masks(variants[unknown], pair_texts[unknown])
+        direct = np.flatnonzero(mids < 0)
+        mids[direct] = 0
+        cov = self.raster.bank[mids].astype(np.int32)[:, None]  # n, 1, h, w
+        rgb = self._colours[pair_styles][..., None, None]  # n, 2, 3, 1, 1
         fg, bg = rgb[:, 0], rgb[:, 1]
         # bg + (fg - bg) * coverage / 255, rounded, per channel; packed as 0xffRRGGBB.
         mixed = ((bg * 255 + (fg - bg) * cov + 127) // 255).astype(np.uint32)  # n,3,h,w
         packed = (mixed[:, 0] << 16) | (mixed[:, 1] << 8) | mixed[:, 2] | np.uint32(0xFF000000)
-        for k, text, look, half in direct:
-            packed[k] = raster.colour_cell(text, look, half)
+        for k in direct.tolist():
+            text, half = self._text_and_half(int(pair_texts[k]))
+            packed[k] = self.raster.colour_cell(text, self._looks[pair_styles[k]], half)
         self._pixels[:, start : start + n, :] = packed.transpose(1, 0, 2)
         self._table[pair_styles, pair_texts] = np.arange(start, start + n, dtype=np.int32)
         self._count = start + n
         self.cells_drawn += n
         return True
+
+    def _text_and_half(self, code: int) -> tuple[str, int]:
+        key = self._texts[code]
+        return (key, 0) if type(key) is str else key  # type: ignore[return-value]
+
+    def _new_masks(self, variants: np.ndarray, texts: np.ndarray) -> list[int]:
+        """Masks of glyphs not drawn yet in their variant: from the raster, then in the table."""
+        out: list[int] = []
+        mask_id = self.raster.mask_id
+        for variant, code in zip(variants.tolist(), texts.tolist(), strict=True):
+            text, half = self._text_and_half(code)
+            font, underline, strike = variant & 3, (variant >> 2) % 6, variant >= _STRIKE
+            mid = mask_id(text, font, underline, strike, half)
+            self._masks[variant, code] = mid
+            out.append(mid)
+        return out
 
     def _grow(self, needed: int) -> None:
         size = self._pixels.shape[1]
@@ -490,6 +517,7 @@ class CellAtlas:
         self._styles.clear()
         self._looks.clear()
         self._table = np.full((64, 256), -1, dtype=np.int32)
+        self._masks.fill(_NO_MASK)
         self._count = 0
         self.resets += 1
 
