@@ -107,8 +107,11 @@ class Selection:
             c1 = word_bounds(cells(l1), c1)[1]
         return (l0, c0), (l1, c1)
 
-    def text(self, cells: Callable[[int], list[str]]) -> str:
-        """The selected text: wide characters once, trailing blanks dropped, lines by ``\\n``."""
+    def text(
+        self, cells: Callable[[int], list[str]], wrapped: Callable[[int], bool] | None = None
+    ) -> str:
+        """The selected text: wide characters once, trailing blanks dropped, lines by ``\\n``;
+        a line that soft-wraps into the next (``wrapped``) joins it with nothing between."""
         (l0, c0), (l1, c1) = self.expanded(cells)
         out: list[str] = []
         for line in range(l0, l1 + 1):
@@ -119,5 +122,9 @@ class Selection:
             if 0 < start < len(row) and row[start] == "":
                 start -= 1
             piece = "".join(row[start : end + 1])
-            out.append(piece.rstrip(" ") if end >= len(row) - 1 or line != l1 else piece)
-        return "\n".join(out)
+            joins = line < l1 and wrapped is not None and wrapped(line)
+            if not joins and (end >= len(row) - 1 or line != l1):
+                piece = piece.rstrip(" ")
+            out.append(piece)
+            out.append("" if joins else "\n")
+        return "".join(out[:-1])

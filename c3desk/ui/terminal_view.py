@@ -466,7 +466,7 @@ class TerminalView(QWidget):
     def selected_text(self) -> str:
         if self._selection is None:
             return ""
-        return self._selection.text(self._line_cells)
+        return self._selection.text(self._line_cells, self._line_wrapped)
 
     def select(self, start: tuple[int, int], end: tuple[int, int], mode: str = "char") -> None:
         """Select from ``start`` to ``end`` given as (line, col) over scrollback then screen."""
@@ -1062,6 +1062,16 @@ class TerminalView(QWidget):
 
     def _line_of_row(self, row: int) -> int:
         return self._model.scrollback_len - self._scroll + row
+
+    def _line_wrapped(self, line: int) -> bool:
+        """Whether ``line`` (scrollback then screen) soft-wraps into the next one."""
+        model = self._model
+        hist = model.scrollback_len
+        if 0 <= line < hist:
+            return model.scrollback_wrapped(line)
+        if 0 <= line - hist < model.rows:
+            return model.row_wrapped(line - hist)
+        return False
 
     def _line_cells(self, line: int) -> list[str]:
         model = self._model

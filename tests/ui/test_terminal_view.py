@@ -163,6 +163,23 @@ def test_selection_copies_wide_characters_once(qtbot: QtBot) -> None:
     assert QGuiApplication.clipboard().text() == "中文cd 日本\nsecond"
 
 
+def test_copy_joins_soft_wrapped_lines(qtbot: QtBot) -> None:
+    view, model, _ = make_view(qtbot, cols=10, rows=4, history=20)
+    # 25 characters wrap over three rows; then a hard line break; then scroll it all up
+    # so the wrapped rows are in scrollback too.
+    model.feed(b"the quick brown fox jumps\r\nover\r\n\r\n\r\n\r\n")
+    view.flush()
+    assert model.scrollback_len >= 4
+    view.select((0, 0), (3, 3), "char")
+    assert view.selected_text() == "the quick brown fox jumps\nover"
+    model.feed(b"\x1b[2J\x1b[Habcdefghij\x1b[1;1H")  # exactly full, no wrap yet: two lines
+    model.feed(b"\x1b[2;1Hklm")
+    view.flush()
+    hist = model.scrollback_len
+    view.select((hist, 0), (hist + 1, 2), "char")
+    assert view.selected_text() == "abcdefghij\nklm"
+
+
 def test_drag_double_and_triple_click_select(qtbot: QtBot) -> None:
     view, model, _ = make_view(qtbot)
     model.feed(b"hello /tmp/some_file.txt world")
