@@ -52,6 +52,7 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import QWidget
+from wcwidth import wcwidth
 
 from c3desk.terminal import Style, TerminalModel
 from c3desk.ui.cell_atlas import (
@@ -339,6 +340,7 @@ class TerminalView(QWidget):
 
         # Selection and mouse.
         self._selection: Selection | None = None
+        self._preedit = ""
         self._sel_range: tuple[tuple[int, int], tuple[int, int]] | None = None
         self._selecting = False
         self._last_double = -math.inf
@@ -844,6 +846,8 @@ class TerminalView(QWidget):
         p.translate(PADDING, PADDING)
         self._paint_selection(p)
         self._paint_cursor(p)
+        if self._preedit:
+            self._paint_preedit(p)
         p.resetTransform()
         if self._scroll:
             self._paint_marker(p)
@@ -898,6 +902,19 @@ class TerminalView(QWidget):
                 p.setFont(self._fonts[res.font])
                 p.setPen(self._color(pal.cursor_text))
                 p.drawText(x, y + self._ascent, cur.text)
+
+    def _paint_preedit(self, p: QPainter) -> None:
+        """The composition at the cursor, underlined, over what is there."""
+        cur = self._cursor
+        cw, ch = self._cw, self._ch
+        x, y = cur.x * cw, (cur.y + self._scroll) * ch
+        cells = sum(2 if wcwidth(c) == 2 else 1 for c in self._preedit)
+        pal = self._palette
+        p.fillRect(x, y, cells * cw, ch, self._color(pal.background))
+        p.setFont(self._fonts[0])
+        p.setPen(self._color(pal.foreground))
+        p.drawText(QPointF(x, y + self._ascent), self._preedit)
+        p.fillRect(x, y + ch - 2, cells * cw, 1, self._color(pal.foreground))
 
     def _paint_marker(self, p: QPainter) -> None:
         pal = self._palette
@@ -1008,7 +1025,17 @@ class TerminalView(QWidget):
         text = event.commitString()
         if text:
             self._send_input(text.encode("utf-8", "replace"))
+        preedit = event.preeditString()
+        if preedit != self._preedit:
+            # What the input method is composing is drawn at the cursor, not sent.
+            self._preedit = preedit
+            self.update()
         event.accept()
+
+    @property
+    def preedit(self) -> str:
+        """The input method's text being composed (drawn at the cursor, not yet sent)."""
+        return self._preedit
 
     def inputMethodQuery(self, query: Qt.InputMethodQuery) -> object:
         if query == Qt.InputMethodQuery.ImCursorRectangle:

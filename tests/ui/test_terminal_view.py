@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ptyprocess import PtyProcess
 from PySide6.QtCore import QPoint, QPointF, QSocketNotifier, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QWheelEvent
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QInputMethodEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
@@ -134,6 +134,32 @@ def test_key_mapping(
     key: Qt.Key, mods: Qt.KeyboardModifier, text: str, app_cursor: bool, expected: bytes
 ) -> None:
     assert key_to_bytes(key, mods, text, app_cursor) == expected
+
+
+def test_input_method_composition_is_drawn_and_only_the_commit_is_sent(qtbot: QtBot) -> None:
+    view, model, sink = make_view(qtbot)
+    model.feed(b"$ ")
+    view.flush()
+    before = view.grab().toImage()
+    compose = QInputMethodEvent("ni", [])
+    QGuiApplication.sendEvent(view, compose)
+    assert view.preedit == "ni"
+    assert sink.data == b""  # composing sends nothing
+    during = view.grab().toImage()
+    cw = view.cell_size[0]
+    x0 = PADDING + 2 * cw  # the cursor's cell, after "$ "
+    changed = {
+        (x, y)
+        for y in range(during.height())
+        for x in range(during.width())
+        if during.pixel(x, y) != before.pixel(x, y)
+    }
+    assert changed and all(x0 <= x < x0 + 2 * cw for x, _ in changed)  # drawn at the cursor
+    done = QInputMethodEvent("", [])
+    done.setCommitString("你")
+    QGuiApplication.sendEvent(view, done)
+    assert sink.data == "你".encode()
+    assert view.preedit == ""
 
 
 def test_keys_reach_the_pty_with_app_cursor_mode(qtbot: QtBot) -> None:
