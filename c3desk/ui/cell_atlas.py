@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import chain, compress, islice, repeat
 from operator import is_not, sub
-from typing import NamedTuple
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
@@ -31,7 +30,7 @@ from wcwidth import wcwidth
 from c3desk.terminal import Style
 from c3desk.terminal.style import DEFAULT_STYLE
 from c3desk.ui.boxdraw import BoxGlyphs, is_box_char
-from c3desk.ui.palette import RGB, TerminalPalette
+from c3desk.ui.palette import RGB, CellLook, TerminalPalette, resolve_style
 
 #: Bytes of cell pixels an atlas holds before it starts over (an 8x17 cell is 544 bytes).
 ATLAS_BYTES = 32 * 1024 * 1024
@@ -44,40 +43,6 @@ _NO_MASK = -2  # in the (variant, text) mask table: not drawn yet
 
 Cells = str | tuple[str, ...] | list[str]
 Styles = Style | tuple[Style, ...] | list[Style]
-
-
-class CellLook(NamedTuple):
-    """A style resolved against a palette: what a cell is drawn with."""
-
-    fg: RGB
-    bg: RGB
-    font: int  # index into the fonts: bold | italic << 1
-    underline: int
-    strike: bool
-
-
-def _rgb(color: object, palette: TerminalPalette, default: RGB) -> RGB:
-    if color is None:
-        return default
-    if isinstance(color, int):
-        return palette.color(color)
-    return color  # type: ignore[return-value]
-
-
-def resolve_style(style: Style, palette: TerminalPalette) -> CellLook:
-    fg = _rgb(style.fg, palette, palette.foreground)
-    bg = _rgb(style.bg, palette, palette.background)
-    if style.reverse:
-        fg, bg = bg, fg
-    if style.dim:
-        fg = ((fg[0] + bg[0]) // 2, (fg[1] + bg[1]) // 2, (fg[2] + bg[2]) // 2)
-    return CellLook(
-        fg,
-        bg,
-        int(style.bold) | int(style.italic) << 1,
-        style.underline,
-        style.strikethrough,
-    )
 
 
 def _pixels_of(image: QImage) -> np.ndarray:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
+
+from c3desk.terminal import Style
 
 RGB = tuple[int, int, int]
 
@@ -121,3 +124,37 @@ def palette_for(theme: str) -> TerminalPalette:
         return PALETTES[theme]
     except KeyError:
         raise ValueError(f"unknown terminal theme {theme!r}; choose dark or light") from None
+
+
+class CellLook(NamedTuple):
+    """A style resolved against a palette: what a cell is drawn with."""
+
+    fg: RGB
+    bg: RGB
+    font: int  # index into the fonts: bold | italic << 1
+    underline: int
+    strike: bool
+
+
+def _rgb(color: object, palette: TerminalPalette, default: RGB) -> RGB:
+    if color is None:
+        return default
+    if isinstance(color, int):
+        return palette.color(color)
+    return color  # type: ignore[return-value]
+
+
+def resolve_style(style: Style, palette: TerminalPalette) -> CellLook:
+    fg = _rgb(style.fg, palette, palette.foreground)
+    bg = _rgb(style.bg, palette, palette.background)
+    if style.reverse:
+        fg, bg = bg, fg
+    if style.dim:
+        fg = ((fg[0] + bg[0]) // 2, (fg[1] + bg[1]) // 2, (fg[2] + bg[2]) // 2)
+    return CellLook(
+        fg,
+        bg,
+        int(style.bold) | int(style.italic) << 1,
+        style.underline,
+        style.strikethrough,
+    )

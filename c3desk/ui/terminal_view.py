@@ -17,9 +17,8 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
-import numpy as np
 from PySide6.QtCore import (
     QEvent,
     QObject,
@@ -52,20 +51,16 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import QWidget
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from c3desk.ui.cell_atlas import CellAtlas, Cells, Styles
 from wcwidth import wcwidth
 
 from c3desk.terminal import Style, TerminalModel
-from c3desk.ui.cell_atlas import (
-    CellAtlas,
-    CellLook,
-    Cells,
-    GlyphRaster,
-    Styles,
-    frame_array,
-    resolve_style,
-)
 from c3desk.ui.keymap import key_to_bytes
-from c3desk.ui.palette import DARK, RGB, TerminalPalette, palette_for
+from c3desk.ui.palette import DARK, RGB, CellLook, TerminalPalette, palette_for, resolve_style
 from c3desk.ui.selection import Selection, SelectionMode, text_to_cells
 
 DEBOUNCE = 0.010  # after output, wait this long for more before painting
@@ -296,8 +291,8 @@ class TerminalView(QWidget):
         self._colors: dict[tuple[int, int, int, int], QColor] = {}
         self._frame = QImage()
         # The frame image's pixels (it is a view on them), and by row: (row, y, col, x).
-        self._frame_px = np.zeros((0, 0), dtype=np.uint32)
-        self._frame_rows4 = self._frame_px.reshape(0, 0, 0, 0)
+        self._frame_px: np.ndarray | None = None
+        self._frame_rows4: np.ndarray | None = None
         self._atlas: CellAtlas | None = None
         self._frame_cols = self._frame_rows = 0
         self._full = True
@@ -654,6 +649,9 @@ class TerminalView(QWidget):
 
     def _ensure_frame(self) -> None:
         """The atlas for how this view draws now, and a frame image of the model's size."""
+        # Imported with the first frame: numpy is a tenth of a second of start-up.
+        from c3desk.ui import cell_atlas
+
         dpr = self.devicePixelRatioF()
         key = (
             self._fonts[0].key(),
@@ -665,8 +663,8 @@ class TerminalView(QWidget):
         )
         atlas = _atlas_for(
             key,
-            lambda: CellAtlas(
-                GlyphRaster(self._fonts, self._cw, self._ch, round(self._ascent), dpr),
+            lambda: cell_atlas.CellAtlas(
+                cell_atlas.GlyphRaster(self._fonts, self._cw, self._ch, round(self._ascent), dpr),
                 self._palette,
             ),
         )
@@ -680,7 +678,7 @@ class TerminalView(QWidget):
         ):
             self._atlas = atlas
             cwp, chp = atlas.cell_size
-            px = frame_array(cols, rows, cwp, chp, self._palette.background)
+            px = cell_atlas.frame_array(cols, rows, cwp, chp, self._palette.background)
             image = QImage(
                 px.data, cols * cwp, rows * chp, cols * cwp * 4, QImage.Format.Format_RGB32
             )
@@ -764,6 +762,7 @@ class TerminalView(QWidget):
             changed.append(row)
             compose.append((row, cells, styles))
         if compose:
+            assert self._frame_rows4 is not None
             atlas.compose(self._frame_rows4, compose)
             self.rows_painted += len(compose)
         return changed
