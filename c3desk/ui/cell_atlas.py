@@ -35,6 +35,7 @@ from c3desk.ui.palette import RGB, CellLook, TerminalPalette, resolve_style
 #: Bytes of cell pixels an atlas holds before it starts over (an 8x17 cell is 544 bytes).
 ATLAS_BYTES = 32 * 1024 * 1024
 MASK_CACHE = 8192
+MASK_BATCH = 256  # glyphs drawn in one image
 _BLANK_KEY_TEXT = " "
 # Glyph variants: font (bold | italic << 1) | underline style (0-5) << 2, and strikethrough.
 _STRIKE = 24
@@ -136,10 +137,17 @@ class GlyphRaster:
         """The :attr:`bank` index of the coverage of one cell of ``text`` (``half`` 1: the
         right cell of a wide character), or -1 when the glyph has colours of its own (an
         emoji: drawn by :meth:`colour_cell`)."""
-        mid = self._mask_ids.get((text, font, underline, strike, half))
-        if mid is None:
-            mid = self._make_masks(text, font, underline, strike)[half]
-        return mid
+        return self.mask_ids([(text, font, underline, strike, half)])[0]
+
+    def mask_ids(self, cells: Sequence[tuple[str, int, int, bool, int]]) -> list[int]:
+        """:meth:`mask_id` of many cells; the glyphs not drawn yet are drawn together, in
+        one image with one painter (a screenful of new glyphs costs one image, not one each).
+        """
+        get = self._mask_ids.get
+        todo = list(dict.fromkeys(cell[:4] for cell in cells if get(cell) is None))
+        for start in range(0, len(todo), MASK_BATCH):
+            self._make_masks(todo[start : start + MASK_BATCH])
+        return [self._mask_ids[cell] for cell in cells]
 
     def colour_cell(self, text: str, look: CellLook, half: int) -> np.ndarray:
         """One cell of ``text`` drawn in its own colours over the style's background."""
@@ -150,26 +158,36 @@ class GlyphRaster:
         cwp = self.cwp
         return _pixels_of(image)[:, half * cwp : (half + 1) * cwp]
 
-    def _make_masks(self, text: str, font: int, underline: int, strike: bool) -> list[int]:
-        cells = self.cells_of(text)
-        if not text.strip() and not underline and not strike:
-            ids = [0] * cells
-        else:
-            image = self._image(cells, QColor(0, 0, 0))
-            p = QPainter(image)
-            self._draw(p, text, font, underline, strike, self._white)
-            p.end()
-            px = _pixels_of(image)
-            r = ((px >> 16) & 255).astype(np.int16)
-            g = ((px >> 8) & 255).astype(np.int16)
-            b = (px & 255).astype(np.int16)
-            if (np.abs(r - g) > 24).any() or (np.abs(g - b) > 24).any():
-                ids = [-1] * cells
+    def _make_masks(self, glyphs: list[tuple[str, int, int, bool]]) -> None:
+        """Draw ``glyphs`` (text, font, underline, strike) white on black, each in a slot of
+        two cells of one strip, and store their coverage by cell."""
+        image = self._image(2 * len(glyphs), QColor(0, 0, 0))
+        p = QPainter(image)
+        for k, (text, font, underline, strike) in enumerate(glyphs):
+            if text.strip() or underline or strike:
+                p.save()
+                p.translate(2 * k * self.cw, 0)
+                p.setClipRect(0, 0, self.cells_of(text) * self.cw, self.ch)
+                self._draw(p, text, font, underline, strike, self._white)
+                p.restore()
+        p.end()
+        px = _pixels_of(image)
+        cwp = self.cwp
+        for k, (text, font, underline, strike) in enumerate(glyphs):
+            cells = self.cells_of(text)
+            slot = px[:, 2 * k * cwp : (2 * k + cells) * cwp]
+            g = ((slot >> 8) & 255).astype(np.int16)
+            if not g.any():
+                ids = [0] * cells  # blank
             else:
-                ids = self._store(g.astype(np.uint8), cells)
-        for half, mid in enumerate(ids):
-            self._mask_ids[(text, font, underline, strike, half)] = mid
-        return ids
+                r = ((slot >> 16) & 255).astype(np.int16)
+                b = (slot & 255).astype(np.int16)
+                if (np.abs(r - g) > 24).any() or (np.abs(g - b) > 24).any():
+                    ids = [-1] * cells  # colours of its own
+                else:
+                    ids = self._store(g.astype(np.uint8), cells)
+            for half, mid in enumerate(ids):
+                self._mask_ids[(text, font, underline, strike, half)] = mid
 
     def _store(self, coverage: np.ndarray, cells: int) -> list[int]:
         if len(self._mask_ids) + cells >= MASK_CACHE:
@@ -454,15 +472,14 @@ class CellAtlas:
         return (key, 0) if type(key) is str else key  # type: ignore[return-value]
 
     def _new_masks(self, variants: np.ndarray, texts: np.ndarray) -> list[int]:
-        """Masks of glyphs not drawn yet in their variant: from the raster, then in the table."""
-        out: list[int] = []
-        mask_id = self.raster.mask_id
+        """Masks of glyphs not drawn yet in their variant: from the raster (drawn together),
+        then in the table."""
+        cells: list[tuple[str, int, int, bool, int]] = []
         for variant, code in zip(variants.tolist(), texts.tolist(), strict=True):
             text, half = self._text_and_half(code)
-            font, underline, strike = variant & 3, (variant >> 2) % 6, variant >= _STRIKE
-            mid = mask_id(text, font, underline, strike, half)
-            self._masks[variant, code] = mid
-            out.append(mid)
+            cells.append((text, variant & 3, (variant >> 2) % 6, variant >= _STRIKE, half))
+        out = self.raster.mask_ids(cells)
+        self._masks[variants, texts] = out
         return out
 
     def _grow(self, needed: int) -> None:

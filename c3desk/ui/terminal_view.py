@@ -352,6 +352,10 @@ class TerminalView(QWidget):
         self._resize_timer.setSingleShot(True)
         self._resize_timer.setInterval(RESIZE_DEBOUNCE_MS)
         self._resize_timer.timeout.connect(self._notify_resize)
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(RESIZE_DEBOUNCE_MS)
+        self._settle_timer.timeout.connect(self._settled)
         self._paste_queue: deque[bytes] = deque()
         self._paste_timer = QTimer(self)
         self._paste_timer.setInterval(0)
@@ -950,13 +954,19 @@ class TerminalView(QWidget):
             if not self._fit_timer.isActive():
                 self._fit_timer.start()
             return
-        self._fit_model_to_widget()
+        # The model and the program are resized together once the size settles: a layout
+        # that shrinks a tile for a moment (tiles added one by one) must not cut the
+        # screen's last column, which the program, never told, would not redraw.
+        self._settle_timer.start()
 
     def _first_fit(self) -> None:
         self._laid_out = True
         self._fit_model_to_widget()
 
-    def _fit_model_to_widget(self, force_notify: bool = False) -> None:
+    def _settled(self) -> None:
+        self._fit_model_to_widget(notify_now=True)
+
+    def _fit_model_to_widget(self, force_notify: bool = False, notify_now: bool = False) -> None:
         cols, rows = self.grid_size_for(self.width(), self.height())
         model = self._model
         if (cols, rows) != (model.cols, model.rows):
@@ -967,7 +977,11 @@ class TerminalView(QWidget):
             force_notify = True
             self.model_changed()
         if force_notify and self._on_resize is not None:
-            self._resize_timer.start()
+            if notify_now:
+                self._resize_timer.stop()
+                self._notify_resize()
+            else:
+                self._resize_timer.start()
 
     def _notify_resize(self) -> None:
         if self._on_resize is not None:

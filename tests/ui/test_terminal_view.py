@@ -566,6 +566,23 @@ def test_a_view_added_to_a_layout_fits_the_model_once_sized(qtbot: QtBot) -> Non
     assert model.scrollback_len == 0
 
 
+def test_a_moment_of_a_smaller_tile_cuts_nothing(qtbot: QtBot) -> None:
+    sizes: list[tuple[int, int]] = []
+    view, model, _ = make_view(qtbot, cols=40, rows=10, on_resize=lambda c, r: sizes.append((c, r)))
+    model.feed(b"\x1b[1;40HZ\x1b[10;1Hbottom")
+    view.flush()
+    full = view.size_for_grid(40, 10)
+    view.resize(full[0] - view.cell_size[0], full[1] - view.cell_size[1])  # a relayout...
+    view.resize(*full)  # ...and back, as when tiles are added one by one
+    qtbot.waitUntil(lambda: not view._settle_timer.isActive(), timeout=3000)  # it settled
+    assert (model.cols, model.rows) == (40, 10)
+    assert model.cell(39, 0)[0] == "Z" and model.display[9].startswith("bottom")
+    assert sizes == []  # the program was not told either
+    view.resize(*view.size_for_grid(30, 8))  # a real change settles into both
+    qtbot.waitUntil(lambda: sizes == [(30, 8)], timeout=3000)
+    assert (model.cols, model.rows) == (30, 8)
+
+
 # -- models, themes -------------------------------------------------------------------------------
 
 
@@ -623,8 +640,8 @@ def test_resize_propagates_to_a_real_pty(qtbot: QtBot, pty_child: PtyProcess) ->
         view.show()
         qtbot.waitExposed(view)
         view.resize(*view.size_for_grid(100, 30))
-        assert (model.cols, model.rows) == (100, 30)
         qtbot.waitUntil(lambda: pty_child.getwinsize() == (30, 100), timeout=3000)
+        assert (model.cols, model.rows) == (100, 30)
         QTest.keyClick(view, Key.Key_Return)
         qtbot.waitUntil(lambda: any("size=30 100" in row for row in model.display), timeout=5000)
         view.resize(*view.size_for_grid(60, 12))
