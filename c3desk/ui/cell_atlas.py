@@ -24,7 +24,7 @@ from operator import is_not, sub
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QTransform
 from wcwidth import wcwidth
 
 from c3desk.terminal import Style
@@ -124,6 +124,8 @@ class GlyphRaster:
         self._bank_count = 1
         self._mask_ids: dict[tuple[str, int, int, bool, int], int] = {}
         self._widths: dict[str, int] = {}
+        # (text, font) -> how a glyph too big for its cells is scaled into them.
+        self._fits: dict[tuple[str, int], QTransform] = {}
         self._white = QColor(255, 255, 255)
 
     def cells_of(self, text: str) -> int:
@@ -159,35 +161,79 @@ class GlyphRaster:
         return _pixels_of(image)[:, half * cwp : (half + 1) * cwp]
 
     def _make_masks(self, glyphs: list[tuple[str, int, int, bool]]) -> None:
-        """Draw ``glyphs`` (text, font, underline, strike) white on black, each in a slot of
-        two cells of one strip, and store their coverage by cell."""
-        image = self._image(2 * len(glyphs), QColor(0, 0, 0))
+        """Draw ``glyphs`` (text, font, underline, strike) white on black in one strip, each
+        in a slot with a margin around its cells, and store their coverage by cell.
+
+        A glyph whose ink leaves its cells (a fallback font's symbol such as ``⎿``, an
+        emoji a font draws two cells wide in one) is drawn again, scaled down to fit them."""
+        cw, ch, dpr = self.cw, self.ch, self.dpr
+        slot = 4 * cw  # a cell of margin each side of at most two cells
+        image = QImage(
+            round(slot * len(glyphs) * dpr), round(2 * ch * dpr), QImage.Format.Format_RGB32
+        )
+        image.setDevicePixelRatio(dpr)
+        image.fill(QColor(0, 0, 0))
         p = QPainter(image)
         for k, (text, font, underline, strike) in enumerate(glyphs):
             if text.strip() or underline or strike:
                 p.save()
-                p.translate(2 * k * self.cw, 0)
-                p.setClipRect(0, 0, self.cells_of(text) * self.cw, self.ch)
+                p.translate(k * slot + cw, ch // 2)
+                p.setClipRect(-cw, -(ch // 2), slot, 2 * ch)
                 self._draw(p, text, font, underline, strike, self._white)
                 p.restore()
         p.end()
         px = _pixels_of(image)
-        cwp = self.cwp
+        cwp, chp = self.cwp, self.chp
+        x0, y0 = cwp, round(ch // 2 * dpr)
+        slotp = round(slot * dpr)
         for k, (text, font, underline, strike) in enumerate(glyphs):
             cells = self.cells_of(text)
-            slot = px[:, 2 * k * cwp : (2 * k + cells) * cwp]
-            g = ((slot >> 8) & 255).astype(np.int16)
-            if not g.any():
-                ids = [0] * cells  # blank
+            area = px[:, k * slotp : (k + 1) * slotp]
+            ink = ((area >> 8) & 255) > 48
+            inside = ink[y0 - 1 : y0 + chp + 1, x0 - 1 : x0 + cells * cwp + 1]
+            if inside.sum() < ink.sum() and not is_box_char(text[:1]):
+                fit = self._fit_of(ink, x0, y0, cells)
+                self._fits[(text, font)] = fit
+                one = self._image(cells, QColor(0, 0, 0))
+                q = QPainter(one)
+                self._draw(q, text, font, underline, strike, self._white)
+                q.end()
+                cell_px = _pixels_of(one)
             else:
-                r = ((slot >> 16) & 255).astype(np.int16)
-                b = (slot & 255).astype(np.int16)
-                if (np.abs(r - g) > 24).any() or (np.abs(g - b) > 24).any():
-                    ids = [-1] * cells  # colours of its own
-                else:
-                    ids = self._store(g.astype(np.uint8), cells)
-            for half, mid in enumerate(ids):
-                self._mask_ids[(text, font, underline, strike, half)] = mid
+                cell_px = area[y0 : y0 + chp, x0 : x0 + cells * cwp]
+            self._store_glyph((text, font, underline, strike), cell_px, cells)
+
+    def _fit_of(self, ink: np.ndarray, x0: int, y0: int, cells: int) -> QTransform:
+        """The transform that brings a glyph's ink (found at an origin of ``x0, y0``) into its
+        cells: scaled down, centred across and within the cell's height."""
+        dpr = self.dpr
+        ys, xs = np.nonzero(ink)
+        left, right = (xs.min() - x0) / dpr, (xs.max() + 1 - x0) / dpr
+        top, bottom = (ys.min() - y0) / dpr, (ys.max() + 1 - y0) / dpr
+        width, height = cells * self.cw, self.ch
+        scale = min(
+            1.0, (width - 1) / max(right - left, 1e-3), (height - 1) / max(bottom - top, 1e-3)
+        )
+        dx = (width - (right - left) * scale) / 2 - left * scale
+        dy = (height - (bottom - top) * scale) / 2 - top * scale
+        return QTransform(scale, 0, 0, scale, dx, dy)
+
+    def _store_glyph(
+        self, key: tuple[str, int, int, bool], cell_px: np.ndarray, cells: int
+    ) -> None:
+        text, font, underline, strike = key
+        g = ((cell_px >> 8) & 255).astype(np.int16)
+        if not g.any():
+            ids = [0] * cells  # blank
+        else:
+            r = ((cell_px >> 16) & 255).astype(np.int16)
+            b = (cell_px & 255).astype(np.int16)
+            if (np.abs(r - g) > 24).any() or (np.abs(g - b) > 24).any():
+                ids = [-1] * cells  # colours of its own
+            else:
+                ids = self._store(g.astype(np.uint8), cells)
+        for half, mid in enumerate(ids):
+            self._mask_ids[(text, font, underline, strike, half)] = mid
 
     def _store(self, coverage: np.ndarray, cells: int) -> list[int]:
         if len(self._mask_ids) + cells >= MASK_CACHE:
@@ -227,7 +273,15 @@ class GlyphRaster:
         elif text.strip():
             p.setFont(self._fonts[font])
             p.setPen(color)
-            p.drawText(QPointF(0, self.ascent), text)
+            fit = self._fits.get((text, font))
+            if fit is not None:
+                p.save()
+                p.setTransform(fit, combine=True)
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+                p.drawText(QPointF(0, self.ascent), text)
+                p.restore()
+            else:
+                p.drawText(QPointF(0, self.ascent), text)
         if underline or strike:
             cell = (self.cw, self.ch, self.ascent, self.box.light)
             width = self.cells_of(text) * self.cw

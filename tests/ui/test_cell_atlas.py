@@ -155,3 +155,15 @@ def test_rows_of_other_widths_are_cut_or_filled(raster: GlyphRaster) -> None:
         ],  # type: ignore[list-item]
     )
     assert np.array_equal(frame, reference)
+
+
+def test_a_glyph_bigger_than_its_cell_is_scaled_into_it(raster: GlyphRaster) -> None:
+    # "⎿" (Claude Code's tool-result mark) comes from a fallback font, drawn wider and taller
+    # than a cell: clipped, only its vertical stroke would show.
+    atlas = CellAtlas(raster, palette_for("dark"))
+    compose(atlas, screen_rows("  \u23bf  Wrote".encode()))
+    mask = raster.bank[raster.mask_id("\u23bf", 0, 0, False, 0)]
+    columns = np.flatnonzero((mask > 96).any(axis=0))
+    rows = np.flatnonzero((mask > 96).any(axis=1))
+    assert columns.max() - columns.min() + 1 >= 0.6 * raster.cwp  # the foot is there
+    assert rows.max() - rows.min() + 1 >= 0.6 * raster.chp  # and the stroke
