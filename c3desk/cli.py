@@ -118,6 +118,14 @@ def build_parser() -> Parser:
     w_add.add_argument("--user")
     w_add.add_argument("--key", help="private key file")
     w_add.add_argument("--max-sessions", type=_positive_int, default=2)
+    w_set = w_sub.add_parser("set", help="change a worker (the local one: its session limit)")
+    w_set.add_argument("name")
+    w_set.add_argument("--max-sessions", type=_positive_int)
+    w_set.add_argument("--rename", metavar="NEW_NAME")
+    w_set.add_argument("--host")
+    w_set.add_argument("--port", type=_positive_int)
+    w_set.add_argument("--user")
+    w_set.add_argument("--key", help="private key file")
     w_rm = w_sub.add_parser("rm", help="remove a worker")
     w_rm.add_argument("name")
 
@@ -333,6 +341,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
             max_sessions=args.max_sessions,
         )
         print(w.id)
+    elif args.worker_command == "set":
+        w = wrk.update_worker(
+            args.name,
+            new_name=args.rename,
+            host=args.host,
+            port=args.port,
+            user=args.user,
+            key_path=args.key,
+            max_sessions=args.max_sessions,
+        )
+        print(f"{w.name}: {w.max_sessions} sessions at most")
     elif args.worker_command == "rm":
         wrk.remove_worker(args.name)
         print(f"removed worker {args.name}")

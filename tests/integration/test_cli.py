@@ -116,6 +116,12 @@ def test_workers(cli: Any, tmp_path: Path) -> None:
     work = tmp_path / "w"
     work.mkdir()
     cli("add", "--title", "t", "--dir", "/remote/path", "--worker", "vps-01", check=True)
+    cli("worker", "set", "vps-01", "--max-sessions", "5", "--port", "2200", check=True)
+    local = next(w["name"] for w in workers if w["type"] == "local")
+    cli("worker", "set", local, "--max-sessions", "9", check=True)
+    changed = {w["name"]: w for w in cli("worker", "list", "--json", check=True).json()}
+    assert (changed["vps-01"]["max_sessions"], changed["vps-01"]["ssh_port"]) == (5, 2200)
+    assert changed[local]["max_sessions"] == 9
     cli("worker", "rm", "vps-01", check=True)
     assert len(cli("worker", "list", "--json", check=True).json()) == 1
     assert cli("list", "--json", check=True).json()[0]["worker_id"] is None
@@ -143,6 +149,7 @@ def test_workers(cli: Any, tmp_path: Path) -> None:
         (["settings", "set", "claude_command", ""], 2, ["claude_command"]),
         (["settings", "set", "colour", "red"], 2, ["colour"]),
         (["worker", "rm", "ghost"], 2, ["ghost"]),
+        (["worker", "set", "ghost", "--max-sessions", "3"], 2, ["ghost"]),
         (["worker", "add", "w", "--host", "h", "--port", "99999"], 2, ["99999"]),
         (["list", "--status", "sleeping"], 2, ["sleeping"]),
         (["frobnicate"], 2, ["frobnicate"]),
@@ -168,6 +175,8 @@ def test_refused_operations_exit_1(cli: Any, home: Path, tmp_path: Path) -> None
     one_line_error(cli("move", sid, "1"), 1, "active")
     local = cli("worker", "list", "--json", check=True).json()[0]["name"]
     one_line_error(cli("worker", "rm", local), 1, "local")
+    one_line_error(cli("worker", "set", local, "--host", "example"), 1, "local")
+    one_line_error(cli("worker", "set", local, "--max-sessions", "65"), 2, "65")
     cli("worker", "add", "dup", "--host", "127.0.0.1", check=True)
     one_line_error(cli("worker", "add", "dup", "--host", "127.0.0.1"), 1, "dup")
 
