@@ -18,8 +18,9 @@ c3desk settings set claude_command "$REPO/tests/fakes/claude"
 c3desk settings set max_concurrent_sessions 9
 c3desk settings set max_visible_sessions 9
 c3desk settings set grid_layout 3x3
-# the local worker's session limit (default 2) has no CLI: set it as the Workers dialog does
-python3 -c "from c3desk.config import Paths, resolve_home; from c3desk.store import database; from c3desk.core import workers; database.connect(Paths(resolve_home()).db); workers.update_worker(workers.local_worker().name, max_sessions=9)"
+# the local worker's session limit (default 2)
+LOCAL=$(c3desk worker list --json | python3 -c 'import json, sys; print(next(w["name"] for w in json.load(sys.stdin) if w["type"] == "local"))')
+c3desk worker set "$LOCAL" --max-sessions 9 >/dev/null
 E=$'\e' N=$'\n'  # the fake wraps say text at any character: long replies get their own line breaks
 add() { c3desk add --title "$1" --dir "/tmp/demo/$2" --prompt "$3" >/dev/null; }
 add "Profile parser"       parser  "flood 5M 20K"

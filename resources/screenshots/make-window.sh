@@ -12,8 +12,9 @@ c3desk settings set claude_command "$REPO/tests/fakes/claude"
 c3desk settings set max_concurrent_sessions 4
 c3desk settings set max_visible_sessions 4
 c3desk settings set grid_layout auto
-# the local worker's session limit (default 2) has no CLI: set it as the Workers dialog does
-python3 -c "from c3desk.config import Paths, resolve_home; from c3desk.store import database; from c3desk.core import workers; database.connect(Paths(resolve_home()).db); workers.update_worker(workers.local_worker().name, max_sessions=4)"
+# the local worker's session limit (default 2)
+LOCAL=$(c3desk worker list --json | python3 -c 'import json, sys; print(next(w["name"] for w in json.load(sys.stdin) if w["type"] == "local"))')
+c3desk worker set "$LOCAL" --max-sessions 4 >/dev/null
 E=$'\e'  # replies stay under a tile's width: the fake wraps at any character, even inside an escape
 add() { c3desk add --title "$1" --dir "/tmp/shot/$2" --prompt "$3" "${@:4}" >/dev/null; }
 add "Refactor auth module" api "think 1.2; say Splitting auth.py into tokens.py and sessions.py.; think 600" --lock
