@@ -597,7 +597,10 @@ class Renderer:
         if title is not None:
             out.append(f"{ESC}]0;{title}\x07")
         out.append(SYNC_OFF)
-        self.prev_dynamic = len(dynamic)
+        # Rows, not lines: a line wider than the terminal wraps onto more rows, all of which
+        # the next frame must erase (Ink counts what it printed the same way).
+        cols = max(self.term.cols, 1)
+        self.prev_dynamic = sum(max(1, -(-cell_width(line) // cols)) for line in dynamic)
         return "".join(out)
 
 

@@ -449,6 +449,24 @@ def test_trust_dialog_and_resize(spawn: Callable[..., Fake]) -> None:
     )
 
 
+def test_a_wrapped_live_line_is_erased_whole(spawn: Callable[..., Fake]) -> None:
+    fake = spawn(extra={"FAKE_CLAUDE_SPEED": "1"})
+    fake.wait_idle()
+    fake.screen.resize(ROWS, 30)
+    fake.proc.setwinsize(ROWS, 30)
+    fake.wait_text("╰" + "─" * 28 + "╯")  # redrawn at the new width
+    fake.send("say marker above; think 5; say done\r")
+    fake.wait_text("● marker above")
+    # The spinner line (wider than 30 columns) wraps; redrawn ten times a second, it must
+    # leave neither copies of itself behind nor eat the lines above it.
+    fake.wait_for(lambda: "(3s" in fake.text(), "the spinner after three seconds")
+    text = fake.text()
+    assert text.count("● marker above") == 1, text
+    assert sum("↑" in line for line in text.splitlines()) == 1, text  # one spinner, wrapped
+    assert text.count("interrupt") == 1, text
+    fake.wait_text("● done")
+
+
 def test_slow_and_failing_hooks_do_not_stop_the_agent(
     spawn: Callable[..., Fake], tmp_path: Path
 ) -> None:
