@@ -6,8 +6,7 @@ OUT=${1:-${TMPDIR:-/tmp}/c3shot/grid-3x3.png}
 S=${TMPDIR:-/tmp}/c3shot/grid
 rm -rf "$S"; mkdir -p "$S"/claude-config /tmp/demo
 export C3DESK_HOME="$S/data" CLAUDE_CONFIG_DIR="$S/claude-config"
-# spinner without the "esc to interrupt" hint: that long line wraps in a 40-column tile and the
-# fake (which counts logical lines when it erases its live region) then eats the lines above it
+# spinners without the "esc to interrupt" hint, which would wrap in a 40-column tile
 export FAKE_CLAUDE_SPINNER=bare
 # Turns begin with `think 1.2` and print enough that the welcome box and the echoed prompt scroll
 # out of the tile.
