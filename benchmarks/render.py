@@ -190,7 +190,7 @@ def bench_tiles(n_tiles: int, frames: int, mode: str) -> tuple[list[float], dict
     shown = [screen_bytes(rng, palette=True) for _ in range(n_tiles)]
     other = [screen_bytes(rng, palette=True) for _ in range(n_tiles)]
     for (view, model), a, b in zip(views, shown, other, strict=True):
-        for data in (b, a):  # both screens drawn once: in the row cache
+        for data in (b, a):  # both screens drawn once: their cells are in the atlas
             model.feed(b"\x1b[2J" + data)
             view.flush()
     painted0 = sum(v.rows_painted for v, _ in views)
