@@ -23,7 +23,7 @@ from itertools import chain, compress, islice, repeat
 from operator import is_not, sub
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QTransform
 from wcwidth import wcwidth
 
@@ -166,26 +166,23 @@ class GlyphRaster:
 
         A glyph whose ink leaves its cells (a fallback font's symbol such as ``⎿``, an
         emoji a font draws two cells wide in one) is drawn again, scaled down to fit them."""
-        cw, ch, dpr = self.cw, self.ch, self.dpr
-        slot = 4 * cw  # a cell of margin each side of at most two cells
-        image = QImage(
-            round(slot * len(glyphs) * dpr), round(2 * ch * dpr), QImage.Format.Format_RGB32
-        )
+        dpr, cwp, chp = self.dpr, self.cwp, self.chp
+        # Slots in whole device pixels: a cell of margin each side of at most two cells, and
+        # half a cell above and below; the glyph's cell starts at (x0, y0) in its slot.
+        slotp, x0, y0 = 4 * cwp, cwp, chp // 2
+        image = QImage(slotp * len(glyphs), 2 * chp, QImage.Format.Format_RGB32)
         image.setDevicePixelRatio(dpr)
         image.fill(QColor(0, 0, 0))
         p = QPainter(image)
         for k, (text, font, underline, strike) in enumerate(glyphs):
             if text.strip() or underline or strike:
                 p.save()
-                p.translate(k * slot + cw, ch // 2)
-                p.setClipRect(-cw, -(ch // 2), slot, 2 * ch)
+                p.translate((k * slotp + x0) / dpr, y0 / dpr)
+                p.setClipRect(QRectF(-x0 / dpr, -y0 / dpr, slotp / dpr, 2 * chp / dpr))
                 self._draw(p, text, font, underline, strike, self._white)
                 p.restore()
         p.end()
         px = _pixels_of(image)
-        cwp, chp = self.cwp, self.chp
-        x0, y0 = cwp, round(ch // 2 * dpr)
-        slotp = round(slot * dpr)
         for k, (text, font, underline, strike) in enumerate(glyphs):
             cells = self.cells_of(text)
             area = px[:, k * slotp : (k + 1) * slotp]
