@@ -8,8 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, SignalInstance
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
 
 from c3desk.core import clock
 from c3desk.core import settings as cfg
@@ -48,7 +47,6 @@ class GridController(QObject):
         engine.subscribe(self._on_engine_event)
         self._wired: set[int] = set()
         self._sized: set[int] = set()
-        self._gave_focus = False  # the first tile shown takes the keyboard once
 
     # -- engine events -----------------------------------------------------------------------
 
@@ -123,20 +121,7 @@ class GridController(QObject):
         for tile in self.grid.tiles[count:]:
             tile.detach()
         self.grid.arrange(shape, count)
-        if shown and not self._gave_focus:
-            self._focus_first(shown[0])
         self.counts_changed.emit()
-
-    def _focus_first(self, sid: str) -> None:
-        """The first session shown gets the keyboard, as a terminal window does, unless the
-        user is typing somewhere already (a filter with text, a dialog)."""
-        tile = self.grid.tile_of(sid)
-        if tile is None or tile.view is None:
-            return
-        self._gave_focus = True
-        current = QApplication.focusWidget()
-        if current is None or (isinstance(current, QLineEdit) and not current.text()):
-            tile.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def size_new_sessions(self) -> None:
         """Tell the engine the terminal size of a tile, measured with a real view and header,

@@ -205,29 +205,6 @@ def test_focused_tile_is_not_swapped_and_restore(
     loop.run_until_complete(scenario())
 
 
-def test_the_first_session_shown_takes_the_keyboard(
-    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
-) -> None:
-    first = add("First", tmp_path, "think 600")
-
-    async def scenario() -> None:
-        async with running_window(app_env, tmp_path, qtbot) as window:
-            window.show()
-            window.activateWindow()
-            await until(lambda: QApplication.focusWidget() is window.queue.filter_edit)
-            tile = await until(lambda: window.grid.tile_of(first))
-            assert tile.view is not None
-            await until(lambda: QApplication.focusWidget() is tile.view)
-            # Once: a later session does not take the keyboard away.
-            window.queue.filter_edit.setFocus()
-            second = add("Second", tmp_path, "think 600")
-            window.engine.wake()
-            await until(lambda: window.grid.tile_of(second))
-            assert QApplication.focusWidget() is window.queue.filter_edit
-
-    loop.run_until_complete(scenario())
-
-
 def test_state_restored_settings_live_and_close_asks(
     app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
 ) -> None:
