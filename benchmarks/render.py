@@ -147,7 +147,7 @@ def reference_paint(view: TerminalView, model: TerminalModel, target: QImage, at
     """The reference: every row painted the usual QPainter way into ``target`` at ``at``:
     a background rectangle per style run and one drawText per run (bold and italic fonts,
     truecolor pens), the view's fonts and cell size. What a QPainter terminal does per frame."""
-    from c3desk.ui.cell_atlas import resolve_style
+    from c3desk.ui.palette import resolve_style
 
     cw, ch = view.cell_size
     fonts = view._fonts  # the view's four font variants (its cell size and letter spacing)

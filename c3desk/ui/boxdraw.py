@@ -70,8 +70,6 @@ _BLOCKS: dict[int, tuple[tuple[int, int, int, int], ...]] = {
 _SHADES = {0x2591: 64, 0x2592: 128, 0x2593: 192}
 _ARCS = {0x256D: "dr", 0x256E: "dl", 0x256F: "ul", 0x2570: "ur"}
 _DIAGONALS = {0x2571: (True, False), 0x2572: (False, True), 0x2573: (True, True)}
-# Characters whose runs join into one rectangle per line: horizontal rules.
-_HRULES = frozenset("─━═")
 
 
 def _merge_rows_of_rects(

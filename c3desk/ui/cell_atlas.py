@@ -2,18 +2,17 @@
 
 A terminal frame is a grid of cells, and a cell's pixels depend only on its text and its style
 (for one font, palette and cell size). :class:`CellAtlas` keeps each (text, style) cell it has
-met as one slot of a numpy array, and writes a row of the frame with one gather of the row's
-slots (``np.take`` straight into the frame image's memory). Finding a row's slots is one
-C-level pass over its cells, ``map(index.get, zip(cells, map(id, styles)))``; there is no
-Python work per cell or per run on the hot path.
+met as one slot of a numpy array. Texts and styles get small codes (a C-level pass over a
+row's cells, styles looked up once per run), a dense (style, text) table maps a frame's codes
+to slots in one gather, and each frame row is one ``np.take`` of its slots straight into the
+frame image's memory: no Python work per cell or per run on the hot path.
 
 The cells a frame meets for the first time are made in one numpy batch: each from its glyph's
-coverage mask, blended between its foreground and background. :class:`GlyphRaster` draws each mask
-once per text, font variant and decoration with QPainter (white on black, grayscale
-antialiasing), box-drawing characters from geometry (:mod:`c3desk.ui.boxdraw`); a glyph that
-comes out in colour (an emoji font) is drawn in its colours per style instead.
-
-Glyphs are clipped to their cells (two for wide characters), as in most terminals.
+coverage mask, blended between its foreground and background. :class:`GlyphRaster` draws the
+masks with QPainter (white on black, grayscale antialiasing, many glyphs in one image), box
+drawing from geometry (:mod:`c3desk.ui.boxdraw`); a glyph whose ink leaves its cells (a fallback
+font's symbol) is scaled into them, and one that comes out in colour (an emoji font) is drawn in
+its colours per style instead.
 """
 
 from __future__ import annotations
@@ -573,11 +572,4 @@ def frame_array(cols: int, rows: int, cwp: int, chp: int, fill: RGB) -> np.ndarr
     return np.full((rows * chp, cols * cwp), value, dtype=np.uint32)
 
 
-__all__ = [
-    "CellAtlas",
-    "CellLook",
-    "GlyphRaster",
-    "draw_decoration",
-    "frame_array",
-    "resolve_style",
-]
+__all__ = ["CellAtlas", "Cells", "GlyphRaster", "Styles", "draw_decoration", "frame_array"]

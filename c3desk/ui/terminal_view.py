@@ -771,9 +771,6 @@ class TerminalView(QWidget):
             self.rows_painted += len(compose)
         return changed
 
-    def _row_rect(self, row: int) -> QRect:
-        return QRect(0, PADDING + row * self._ch, self.width(), self._ch)
-
     def _rows_region(self, rows: list[int]) -> QRegion:
         """The widget area of ``rows`` (ascending), one rectangle per consecutive span."""
         region = QRegion()
