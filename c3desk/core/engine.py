@@ -32,6 +32,7 @@ from c3desk.core.keys import APP_CURSOR, KEYS
 from c3desk.core.launch import Mode, command_for, plan_launch, session_environment
 from c3desk.core.live import LiveSession
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
+from c3desk.core.waiting import worker_problem
 from c3desk.store.models import Session, SessionEvent, Worker
 from c3desk.terminal import TerminalModel
 from c3desk.transports.base import ExitStatus, SpawnError, SpawnRequest, Transport
@@ -39,6 +40,14 @@ from c3desk.transports.local import LocalTransport
 
 log = logging.getLogger(__name__)
 
+# Characters that frame an agent's screen (box edges, rules, prompt markers), not its words.
+_FRAME_CHARS = "─━│┃╭╮╰╯┌┐└┘├┤┬┴┼═║╔╗╚╝▐▛▜▌▝▘█ >❯"
+# Footer hints that every screen of Claude Code (and peers) shows: never a reason.
+_HINT_LINE = re.compile(
+    r"^\? for shortcuts|for shortcuts$|esc to interrupt|ctrl\+c to interrupt|← for agents"
+    r"|^⏵⏵ |shift\+tab to cycle",
+    re.IGNORECASE,
+)
 _UUIDISH = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{7,127}")
 
 DEFAULT_COLS, DEFAULT_ROWS = 120, 40
@@ -106,6 +115,7 @@ class Engine:
         self._gate = asyncio.Event()
         self._gate.set()
         self.focused: str | None = None  # the session the user looks at (set by the UI)
+        self._blocked: dict[str, str] = {}  # queued sessions their worker cannot take, and why
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -156,6 +166,7 @@ class Engine:
         while not self._stopping:
             try:
                 self.schedule()
+                self._note_blocked()
                 self.flush_logs()
                 now = time.monotonic()
                 if now - self._last_artifact_scan >= ARTIFACT_PERIOD:
@@ -247,6 +258,26 @@ class Engine:
         if started:
             self._emit("queue")
         return started
+
+    def _note_blocked(self) -> None:
+        """Record, once per change, why a queued session bound to a worker cannot start there
+        (a disconnected worker would otherwise hold it with no word to anyone)."""
+        problems = {
+            w.id: problem
+            for w in Worker.select()
+            if (problem := worker_problem(w, self.transports)) is not None
+        }
+        blocked: dict[str, str] = {}
+        if problems:
+            for row in Session.select(Session.id, Session.worker).where(
+                (Session.status == "queued") & Session.worker.in_(list(problems))
+            ):
+                blocked[row.id] = problems[str(row.worker_id)]
+        for sid, reason in blocked.items():
+            if self._blocked.get(sid) != reason:
+                sess.record_event(sid, "waiting", {"reason": reason})
+                self._emit("changed", sid)
+        self._blocked = blocked
 
     def _wake_in(self, delay: float) -> None:
         """A scheduling pass once the gap between starts has passed."""
@@ -452,8 +483,11 @@ class Engine:
         if status.ok and live.end_reason is None:
             sess.transition(live.id, "completed", exit_code=0)
         else:
-            reason = live.end_reason or self._describe_failure(live, status)
+            reason = live.end_reason or status.describe()
             sess.transition(live.id, "failed", exit_code=status.code, failure_reason=reason)
+            last = self._last_words(live)
+            if last:
+                sess.record_event(live.id, "last_lines", {"lines": last})
         self._emit("changed", live.id)
         self._track(asyncio.ensure_future(self._finish_artifacts(live.id)))
         self.wake()
@@ -466,14 +500,16 @@ class Engine:
         self._emit("changed", session_id)
 
     @staticmethod
-    def _describe_failure(live: LiveSession, status: ExitStatus) -> str:
-        """'exited with status 1: No conversation found to continue' and the like."""
-        lines = [ln.strip() for ln in live.screen_lines() if ln.strip()]
-        last = lines[-1] if lines else ""
-        text = status.describe()
-        if last:
-            text += f": {last[:200]}"
-        return text
+    def _last_words(live: LiveSession, keep: int = 6) -> list[str]:
+        """The screen's last lines that say something: no blank rows, rules, box edges or the
+        agent's key hints (an exit status is the reason; these lines are the context)."""
+        words: list[str] = []
+        for line in live.screen_lines():
+            text = line.strip().strip(_FRAME_CHARS).strip()
+            if not text or _HINT_LINE.search(text):
+                continue
+            words.append(text[:300])
+        return words[-keep:]
 
     async def _end(self, live: LiveSession, reason: str) -> None:
         live.end_reason = reason

@@ -8,7 +8,7 @@ from typing import Any
 
 from c3desk.core import clock
 from c3desk.core.errors import InvalidInput, Refused
-from c3desk.core.sessions import find_worker, record_event
+from c3desk.core.sessions import find_worker, record_event, remove_session
 from c3desk.store.models import Session, Worker, db
 
 
@@ -81,8 +81,15 @@ def _validated(
     }
 
 
-def remove_worker(name: str) -> None:
-    """Remove a remote worker; sessions that named it fall back to any worker."""
+def remove_worker(name: str, *, reassign_to: str | None = None, drop: bool = False) -> None:
+    """Remove a remote worker.
+
+    Queued sessions bound to it are never re-homed silently: the caller says where they go,
+    ``reassign_to`` another worker's name (or ``"any"``: whichever worker is free), or ``drop``
+    them from the queue. Finished sessions keep their history and lose only the worker link.
+    """
+    if reassign_to is not None and drop:
+        raise InvalidInput("reassign the queued sessions or drop them, not both")
     with db.atomic():
         worker = find_worker(name)
         if worker.type == "local":
@@ -92,6 +99,33 @@ def remove_worker(name: str) -> None:
         )
         if active.exists():
             raise Refused(f"worker {name!r} is running {active.count()} session(s)")
+        queued = [
+            s.id
+            for s in Session.select(Session.id).where(
+                (Session.worker == worker.id) & (Session.status == "queued")
+            )
+        ]
+        target: Worker | None = None
+        if queued and reassign_to is None and not drop:
+            raise Refused(
+                f"worker {name!r} has {len(queued)} queued session(s); say where they go "
+                "(--reassign-to WORKER, --reassign-to any) or --drop them"
+            )
+        if reassign_to is not None and reassign_to.strip().lower() != "any":
+            target = find_worker(reassign_to)
+            if target.id == worker.id:
+                raise InvalidInput(f"cannot reassign the sessions of {name!r} to itself")
+        if drop:
+            for sid in queued:
+                remove_session(sid)
+        else:
+            for sid in queued:
+                record_event(
+                    sid, "worker_removed", {"worker": name, "now": target.name if target else None}
+                )
+            Session.update(worker=target.id if target else None, updated_at=clock.now()).where(
+                Session.id.in_(queued)
+            ).execute()
         for session in Session.select(Session.id).where(Session.worker == worker.id):
             record_event(session.id, "worker_removed", {"worker": name})
         Session.update(worker=None, updated_at=clock.now()).where(

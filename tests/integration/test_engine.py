@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import time
@@ -93,6 +94,14 @@ def test_per_worker_limit_and_bound_sessions_do_not_block(db: Paths, tmp_path: P
             await watch.until(lambda: all(status(i) == "completed" for i in free), timeout=60)
             assert status(bound) == "queued" and row(bound).position == 1
             assert activation_order() == free
+            # The bound session says why it waits, once, not on every scheduling pass.
+            waits = [
+                e.detail
+                for e in SessionEvent.select().where(
+                    (SessionEvent.session == bound) & (SessionEvent.kind == "waiting")
+                )
+            ]
+            assert waits == ['{"reason": "worker \'far\' is disconnected"}']
         finally:
             await engine.stop()
 
@@ -180,6 +189,9 @@ def test_failure_paths(
             s = row(sid)
             assert reason in (s.failure_reason or ""), s.failure_reason
             assert s.exit_code == exit_code
+            if setup in ("exit_3", "signal"):
+                # What happened, not a line of the screen ("...: ? for shortcuts").
+                assert s.failure_reason == reason
             assert s.pid is None and s.completed_at is not None
             # The queue goes on.
             await watch.until(lambda: status(after) in ("completed", "failed"))
@@ -440,7 +452,17 @@ def test_continue_without_a_conversation_fails_with_the_agents_words(
         finally:
             await engine.stop()
         s = row(sid)
-        assert "No conversation found to continue" in (s.failure_reason or "")
+        assert s.failure_reason == "exited with status 1"
         assert s.continuation_count == 1 and s.exit_code == 1
+        # The agent's own words are kept in the events, beside the reason.
+        last = [
+            json.loads(e.detail)["lines"]
+            for e in SessionEvent.select().where(
+                (SessionEvent.session == sid) & (SessionEvent.kind == "last_lines")
+            )
+        ]
+        assert len(last) == 1
+        assert any("No conversation found to continue" in line for line in last[0])
+        assert not any("for shortcuts" in line for line in last[0])
 
     asyncio.run(scenario())
