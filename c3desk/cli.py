@@ -141,8 +141,11 @@ def build_parser() -> Parser:
     sd.add_argument("--no-enter", action="store_true", help="do not press Enter after TEXT")
     sd.add_argument("--key", help="send one key instead: " + ", ".join(KEYS))
 
-    sc = sub.add_parser("screen", help="print a session's current screen")
+    sc = sub.add_parser("screen", help="print a running session's current screen")
     sc.add_argument("id")
+    sc.add_argument(
+        "--all", action="store_true", help="keep the blank rows at the bottom of the screen"
+    )
     for name, text in (
         ("kill", "end a running session"),
         ("continue", "continue a completed session"),
@@ -407,7 +410,10 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
-    rows = control.request(args.paths, {"cmd": "screen", "id": args.id})
+    rows: list[str] = control.request(args.paths, {"cmd": "screen", "id": args.id})
+    if not args.all:
+        while rows and not rows[-1].strip():
+            rows.pop()
     sys.stdout.write("".join(f"{row}\n" for row in rows))
     return 0
 

@@ -7,7 +7,8 @@ Each request is one JSON object on one line; each gets exactly one reply line::
     ← {"ok": false, "error": "no session with id '3f2a'", "exit_code": 2}
 
 Commands: ``ping`` → {pid, version, home}; ``send`` {id, text, enter}; ``key`` {id, key};
-``screen`` {id} → [rows]; ``kill`` {id}; ``continue`` {id} → new status; ``retry`` {id};
+``screen`` {id} → [rows] (a running session only); ``kill`` {id};
+``continue`` {id} → new status; ``retry`` {id};
 ``pause``; ``resume``; ``wake`` (re-read the queue now); ``focus`` (raise the window);
 ``live`` → {id: {pid, backlog}};
 ``hook`` {session, event, payload} (reports from Claude Code hooks).

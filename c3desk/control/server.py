@@ -19,6 +19,7 @@ from typing import Any
 from c3desk import __version__
 from c3desk.config import Paths
 from c3desk.control.protocol import MAX_LINE
+from c3desk.core import sessions as sess
 from c3desk.core.engine import Engine
 from c3desk.core.errors import C3Error, InvalidInput, Refused
 
@@ -130,7 +131,12 @@ class ControlServer:
             e.send_key(_str(req, "id"), _str(req, "key"))
             return None
         if cmd == "screen":
-            return e.screen(_str(req, "id"))
+            # Only a running session has a screen to read; the others get the answer `send`
+            # gives them, so the two commands agree.
+            s = sess.find_session(_str(req, "id"))
+            if s.id not in e.live:
+                raise Refused(f"session {s.id} is {s.status}, not running")
+            return e.screen(s.id)
         if cmd == "kill":
             await e.kill(_str(req, "id"))
             return None

@@ -1,0 +1,118 @@
+"""Commands that talk to a running instance: `screen`, `send`, `run --headless --until-idle`.
+
+Real parts throughout: a headless instance in a subprocess, the fake Claude Code in real PTYs,
+the CLI as a subprocess against the same data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers.polling import wait_for
+
+FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
+
+
+@pytest.fixture
+def headless(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+    monkeypatch.setenv("FAKE_CLAUDE_SPEED", "10")
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*extra: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "c3desk", "run", "--headless", *extra],
+            env=dict(os.environ, C3DESK_HOME=str(home)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def one_line(result: Any, code: int, *needles: str) -> str:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return str(lines[0])
+
+
+def serving(cli: Any, home: Path) -> bool:
+    return (home / "control.sock").exists() and cli("resume").returncode == 0
+
+
+def by_title(cli: Any) -> dict[str, dict[str, Any]]:
+    return {s["title"]: s for s in cli("list", "--json", check=True).json()}
+
+
+# --- defect 4: screen and send agree on sessions that are not running ---------------------------
+
+
+def test_screen_of_a_session_not_running_is_one_line_like_send(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
+    cli("pause", check=True)  # nothing starts: the sessions stay queued
+    queued = cli("add", "--title", "q", "--dir", str(tmp_path), check=True).stdout.strip()
+    done = cli("add", "--title", "d", "--dir", str(tmp_path), check=True).stdout.strip()
+    conn = sqlite3.connect(home / "c3desk.db")
+    conn.execute("UPDATE sessions SET status='completed', position=NULL WHERE id=?", (done,))
+    conn.commit()
+    conn.close()
+    headless()
+    wait_for(lambda: (home / "control.sock").exists(), what="the control socket")
+
+    for sid, status in ((queued, "queued"), (done, "completed")):
+        screen = cli("screen", sid)
+        assert screen.stdout == ""  # not fifty blank rows
+        shown = one_line(screen, 1, sid, f"is {status}, not running")
+        sent = one_line(cli("send", sid, "hello"), 1)
+        assert shown == sent
+    one_line(cli("screen", "deadbeef"), 2, "deadbeef")
+    one_line(cli("screen", "deadbeef", "--all"), 2, "deadbeef")
+
+
+def test_screen_drops_trailing_blank_rows_unless_all(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
+    cli("settings", "set", "claude_command", str(FAKE), check=True)
+    sid = cli(
+        "add", "--title", "s", "--dir", str(tmp_path), "--prompt", "say hello", check=True
+    ).stdout.strip()
+    headless()
+    # needs_input: the idle prompt has settled, so the screen no longer changes.
+    wait_for(lambda: by_title(cli)["s"]["needs_input"], what="the idle prompt")
+    trimmed = cli("screen", sid, check=True).stdout.split("\n")
+    full = cli("screen", sid, "--all", check=True).stdout.split("\n")
+    assert trimmed[-1] == "" and full[-1] == ""  # each row ends with a newline
+    trimmed, full = trimmed[:-1], full[:-1]
+    assert trimmed[-1].strip()  # the last row printed has text
+    assert len(full) > len(trimmed)  # the fake draws inline: blank rows below it
+    assert full[: len(trimmed)] == trimmed
+    assert not any(row.strip() for row in full[len(trimmed) :])
