@@ -37,7 +37,8 @@ def _has_display() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     home, rest = hook.split_global(args)
-    if rest[:1] == ["hook"]:  # called by the agent's hooks: start fast, import little
+    asks_help = any(a in ("-h", "--help") for a in rest[1:])
+    if rest[:1] == ["hook"] and not asks_help:  # run by the agent's hooks: start fast
         return hook.main(home, rest[1:])
     from c3desk import cli
 

@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -54,6 +55,48 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
+def _position(text: str) -> int:
+    value = _positive_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: queue positions start at 1")
+    return value
+
+
+def _screen_size(text: str) -> int:
+    value = _positive_int(text)
+    if not 1 <= value <= MAX_SCREEN_SIDE:
+        raise argparse.ArgumentTypeError(f"{value} is out of range 1..{MAX_SCREEN_SIDE}")
+    return value
+
+
+# A terminal bigger than this is a typo; the model would allocate it all.
+MAX_SCREEN_SIDE = 1000
+
+# The type of each setting's value, for `settings --help` (tests check these against the
+# parsers in c3desk.core.settings, so the two cannot drift apart).
+SETTING_TYPES: dict[str, str] = {
+    "max_concurrent_sessions": "whole number 1..64",
+    "max_visible_sessions": "whole number 1..9",
+    "auto_approve": "true or false",
+    "grid_layout": "auto, 1x1, 2x2 or 3x3",
+    "theme": "dark or light",
+    "claude_command": "command line, not empty",
+    "scrollback_limit_mb": "whole number 1..10000",
+    "queue_paused": "true or false",
+}
+
+
+def _settings_epilog() -> str:
+    rows = [
+        (key, SETTING_TYPES.get(key, "text"), re.sub(r"\s*\(\d+-\d+\)$", "", spec.help))
+        for key, spec in cfg.SPECS.items()
+    ]
+    key_width = max(len(r[0]) for r in rows)
+    type_width = max(len(r[1]) for r in rows)
+    lines = [f"  {k.ljust(key_width)}  {t.ljust(type_width)}  {h}" for k, t, h in rows]
+    return "settings (KEY, its values, what it does):\n" + "\n".join(lines)
+
+
 def build_parser() -> Parser:
     p = Parser(prog="c3desk", description="Queue, run and watch many Claude Code sessions.")
     p.add_argument("--version", action="version", version=f"c3desk {__version__}")
@@ -65,8 +108,13 @@ def build_parser() -> Parser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     a = sub.add_parser("add", help="queue a new session")
-    a.add_argument("--title", required=True)
-    a.add_argument("--dir", required=True, dest="directory", help="working directory")
+    a.add_argument("--title", required=True, help="the session's name, shown on its tile")
+    a.add_argument(
+        "--dir",
+        required=True,
+        dest="directory",
+        help="working directory (a relative one is taken from the current directory)",
+    )
     a.add_argument("--prompt", help="initial prompt")
     a.add_argument("--worker", help="worker name (default: any)")
     a.add_argument("--agent", default="claude", help="agent profile (default: claude)")
@@ -80,9 +128,9 @@ def build_parser() -> Parser:
     sh.add_argument("id")
     sh.add_argument("--json", action="store_true")
 
-    mv = sub.add_parser("move", help="move a queued session to a queue position")
+    mv = sub.add_parser("move", help="move a queued session to a queue position (1 is first)")
     mv.add_argument("id")
-    mv.add_argument("position", type=_positive_int)
+    mv.add_argument("position", type=_position, help="queue position; positions start at 1")
 
     for name, text in (
         ("rm", "remove a session"),
@@ -99,11 +147,21 @@ def build_parser() -> Parser:
     ar.add_argument("id")
     ar.add_argument("--json", action="store_true")
 
-    st = sub.add_parser("settings", help="show or change settings")
+    st = sub.add_parser(
+        "settings",
+        help="show or change settings",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     st.add_argument("--json", action="store_true")
     st_sub = st.add_subparsers(dest="settings_command", metavar="set", parser_class=Parser)
-    st_set = st_sub.add_parser("set", help="change one setting")
-    st_set.add_argument("key", choices=list(cfg.SPECS), metavar="KEY")
+    st_set = st_sub.add_parser(
+        "set",
+        help="change one setting",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    st_set.add_argument("key", choices=list(cfg.SPECS), metavar="KEY", help="see the list below")
     st_set.add_argument("value")
 
     w = sub.add_parser("worker", help="manage workers")
@@ -152,15 +210,24 @@ def build_parser() -> Parser:
         ("retry", "queue a failed session again"),
     ):
         sub.add_parser(name, help=text).add_argument("id")
-    hk = sub.add_parser("hook", help="(used by Claude Code hooks) report a session's state")
-    hk.add_argument("--session", required=True)
-    hk.add_argument("event", choices=["busy", "idle", "waiting", "session-start"])
+    hk = sub.add_parser(
+        "hook",
+        help="(used by Claude Code hooks) report a session's state",
+        description="Run by the hooks c3desk gives Claude Code: forwards the hook's JSON "
+        "(on stdin) to the running instance. Always exits 0 and prints nothing.",
+    )
+    hk.add_argument("--session", required=True, help="the c3desk session id")
+    hk.add_argument(
+        "event",
+        choices=["busy", "idle", "waiting", "session-start"],
+        help="what the agent is doing: busy, idle, waiting (needs input) or session-start",
+    )
 
     dt = sub.add_parser("detect", help="classify a saved screen as busy, waiting or idle")
     dt.add_argument("--agent", default="claude", help="agent profile (default: claude)")
     dt.add_argument("file", help="screen as text, or raw terminal bytes")
-    dt.add_argument("--cols", type=_positive_int, default=120)
-    dt.add_argument("--rows", type=_positive_int, default=40)
+    dt.add_argument("--cols", type=_screen_size, default=120, help="screen width, 1..1000")
+    dt.add_argument("--rows", type=_screen_size, default=40, help="screen height, 1..1000")
     dt.add_argument("--json", action="store_true")
 
     sub.add_parser("pause", help="start no new sessions")
@@ -215,10 +282,30 @@ def _session_rows(items: Sequence[Session]) -> list[list[str]]:
 # --- commands -------------------------------------------------------------------------------
 
 
+def _local_folder(args: argparse.Namespace) -> str:
+    """``--dir`` as an absolute folder: a relative one is taken from the current directory.
+
+    A remote worker's folder is left as given (it names a path on that machine).
+    """
+    given: str = args.directory
+    if args.worker and sess.find_worker(args.worker).type != "local":
+        return given
+    path = Path(given).expanduser()
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    path = path.resolve()
+    if path.exists() and not path.is_dir():
+        raise InvalidInput(f"working directory {str(path)!r} is a file, not a folder")
+    if not path.is_dir():
+        raise InvalidInput(f"working directory {str(path)!r} does not exist")
+    return str(path)
+
+
 def cmd_add(args: argparse.Namespace) -> int:
+    folder = _local_folder(args)
     session = sess.create_session(
         title=args.title,
-        working_directory=args.directory,
+        working_directory=folder,
         prompt=args.prompt,
         worker=args.worker,
         agent=args.agent,
@@ -226,6 +313,9 @@ def cmd_add(args: argparse.Namespace) -> int:
         known_agents=_known_agents(args),
     )
     print(session.id)
+    if session.working_directory != args.directory:
+        # stdout stays the id alone (scripts capture it); the resolved folder is a note.
+        print(f"c3desk: folder {session.working_directory}", file=sys.stderr)
     return 0
 
 
