@@ -1,29 +1,79 @@
 """Recording what sessions produce, without blocking the loop.
 
-Scans and git run in a worker thread; only their results come back to the loop, which alone
-writes the database. While a session is active its folder is scanned every :data:`PERIOD`
-seconds (and once more when it ends) for files created or changed since it started; in a git
-working tree the tracked changes since the start are saved as ``artifacts/<id>/changes.diff``.
+Files and transcripts are read in a worker thread; only the results come back to the loop, which
+alone writes the database. Where a session's files come from, best first:
+
+1. The agent's own account. Claude Code keeps a transcript (and one per subagent) in which every
+   Write/Edit/MultiEdit/NotebookEdit call names its file and its result says whether the write
+   happened. Once a session has a transcript, only those files are listed: what other programs
+   write in the same folder meanwhile is not the session's.
+2. A folder scan, only when there is no transcript: every :data:`PERIOD` seconds for agents that
+   keep none, and once at the end for a Claude Code session whose transcript never appeared. The
+   scan is bounded (:data:`MAX_DEPTH`, :data:`MAX_FILES`, :data:`SCAN_BUDGET`); where the files
+   came from, and a scan's cut, are recorded as an ``artifacts`` session event, which the
+   artifacts panel shows.
+
+Neither ever lists a file in c3desk's data or config folders or the agent's configuration
+folder (:func:`excluded_roots`). In a git working tree the tracked changes since the start are
+saved as ``artifacts/<id>/changes.diff``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
+import platformdirs
+
+from c3desk.config import APP_NAME
 from c3desk.core import artifacts
-from c3desk.store.models import Artifact
+from c3desk.core import sessions as sess
+from c3desk.core.launch import claude_config_dir, transcript_path
+from c3desk.store.models import Artifact, Session
 
 log = logging.getLogger(__name__)
 
 PERIOD = 5.0
-SCAN_BUDGET = 10.0  # seconds one scan may take before it stops (truncated)
+SCAN_BUDGET = 5.0  # seconds one folder scan may take before it stops
+MAX_FILES = 50_000  # files one folder scan examines at most
+MAX_DEPTH = 12  # folders below the session's folder one scan enters at most
+#: Agent profiles that write Claude Code transcripts (from their first turn on).
+TRANSCRIPT_AGENTS: Final = frozenset({"claude"})
+EVENT: Final = "artifacts"  # the session event that says where artifacts came from
+
+Source = Literal["transcript", "scan"]
+
+
+def excluded_roots(home: Path, env: Mapping[str, str]) -> list[str]:
+    """Folders whose files are never a session's artifacts: c3desk's data folder (database,
+    logs, scrollback, hook settings), c3desk's platform folders, and Claude Code's config folder
+    (transcripts, settings, plans) as configured and at its default place."""
+    user_home = Path(env.get("HOME") or Path.home())
+    roots = [home, claude_config_dir(env), user_home / ".claude"]
+    for where in (
+        platformdirs.user_data_dir,
+        platformdirs.user_config_dir,
+        platformdirs.user_cache_dir,
+        platformdirs.user_state_dir,
+        platformdirs.user_log_dir,
+    ):
+        roots.append(Path(where(APP_NAME, appauthor=False)))
+    return [os.path.abspath(r) for r in roots]
+
+
+@dataclass
+class _Outcome:
+    source: Source | None  # None: nothing to go by yet (a transcript is expected)
+    found: list[tuple[str, artifacts.ArtifactType]]
+    scan: artifacts.ScanResult | None = None
+    transcript: str = ""
 
 
 @dataclass
@@ -31,21 +81,62 @@ class _Watch:
     session_id: str
     root: str
     since: float
+    agent: str
+    config_dir: Path
     base: str | None = None
     seen: set[str] = field(default_factory=set)
     busy: bool = False
+    conversations: list[str] = field(default_factory=list)
+    tails: dict[str, artifacts.TranscriptTail] = field(default_factory=dict)
+    writes: artifacts.ReportedWrites = field(default_factory=lambda: artifacts.ReportedWrites(""))
+    noted: tuple[str, str | None] | None = None  # (source, scan limit) last recorded as event
 
 
 class ArtifactWatcher:
-    def __init__(self, artifacts_dir: Path) -> None:
+    """Watches the sessions running on this machine for the files they produce.
+
+    ``home`` is c3desk's data folder (by default the parent of ``artifacts_dir``, as
+    :class:`c3desk.config.Paths` lays it out); ``env`` is the sessions' environment (by default
+    this process's), which says where Claude Code keeps its transcripts; ``exclude`` adds
+    folders never listed.
+    """
+
+    def __init__(
+        self,
+        artifacts_dir: Path,
+        *,
+        home: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        exclude: Iterable[str | os.PathLike[str]] = (),
+        max_files: int = MAX_FILES,
+        max_depth: int = MAX_DEPTH,
+        scan_budget: float = SCAN_BUDGET,
+    ) -> None:
         self.artifacts_dir = artifacts_dir
+        self.home = home if home is not None else artifacts_dir.parent
+        self._env = env
+        self._extra = [os.fspath(e) for e in exclude]
+        self.max_files, self.max_depth, self.scan_budget = max_files, max_depth, scan_budget
         self._watches: dict[str, _Watch] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    def exclusions(self) -> list[str]:
+        env = self._env if self._env is not None else os.environ
+        return [*excluded_roots(self.home, env), *self._extra]
+
     def start(self, session_id: str, root: str) -> None:
         """Begin watching a session that was just activated on this machine."""
+        env = self._env if self._env is not None else os.environ
+        session = Session.get_or_none(Session.id == session_id)
         # A second of slack: a file written in the instant of the spawn still counts.
-        watch = _Watch(session_id, root, time.time() - 1.0)
+        watch = _Watch(
+            session_id,
+            root,
+            time.time() - 1.0,
+            agent=str(session.agent) if session is not None else "",
+            config_dir=claude_config_dir(env),
+        )
+        watch.writes = artifacts.ReportedWrites(os.path.abspath(root))
         watch.seen = {
             a.path for a in Artifact.select(Artifact.path).where(Artifact.session == session_id)
         }
@@ -62,52 +153,134 @@ class ArtifactWatcher:
         task.add_done_callback(self._tasks.discard)
 
     def tick(self) -> None:
-        """Start a scan of each watched session that is not being scanned already."""
+        """Start a look at each watched session that is not being looked at already."""
         for watch in list(self._watches.values()):
             if not watch.busy:
                 self._spawn(self.scan(watch.session_id))
 
-    async def scan(self, session_id: str) -> int:
-        """Scan one session now; return how many artifacts were recorded."""
+    async def scan(self, session_id: str, *, final: bool = False) -> int:
+        """Look for one session's new files now; return how many artifacts were recorded.
+
+        ``final``: the session has ended; a Claude Code session without a transcript gets its
+        folder scanned now, and writes whose result never came (the agent was killed) count
+        when their file changed since the start.
+        """
         watch = self._watches.get(session_id)
         if watch is None or watch.busy:
             return 0
         watch.busy = True
         try:
+            self._note_conversation(watch)
+            excluded = self.exclusions()
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(
-                None,
-                lambda: artifacts.scan(
-                    watch.root,
-                    watch.since,
-                    seen=frozenset(watch.seen),
-                    deadline=time.monotonic() + SCAN_BUDGET,
-                ),
+            outcome = await loop.run_in_executor(
+                None, lambda: self._collect(watch, excluded, final)
             )
-            return self._record(watch, result.found)
+            return self._record(watch, outcome)
         except Exception:
-            log.exception("artifact scan of %s failed", session_id)
+            log.exception("looking for the artifacts of %s failed", session_id)
             return 0
         finally:
             watch.busy = False
 
-    def _record(self, watch: _Watch, found: Sequence[tuple[str, str]]) -> int:
-        new = [(path, kind) for path, kind in found if path not in watch.seen]
+    @staticmethod
+    def _note_conversation(watch: _Watch) -> None:
+        """Follow the session's conversation id (``/clear`` starts a new one; the old
+        transcript still counts)."""
+        row = Session.get_or_none(Session.id == watch.session_id)
+        current = row.claude_session_id if row is not None else None
+        if current and current not in watch.conversations:
+            watch.conversations.append(str(current))
+
+    def _collect(self, watch: _Watch, excluded: list[str], final: bool) -> _Outcome:
+        """In a worker thread: what the transcripts report, else what a scan finds."""
+        env = {"CLAUDE_CONFIG_DIR": str(watch.config_dir)}
+        for conversation in watch.conversations:
+            main = transcript_path(watch.root, conversation, env)
+            watch.tails.setdefault(str(main), artifacts.TranscriptTail(main))
+            # Subagents (the Task tool) write their own transcripts beside it.
+            subagents = main.parent / conversation / "subagents"
+            try:
+                extra = sorted(p for p in subagents.glob("*.jsonl") if p.is_file())
+            except OSError:
+                extra = []
+            for path in extra:
+                watch.tails.setdefault(str(path), artifacts.TranscriptTail(path))
+        present = [tail for tail in watch.tails.values() if tail.exists()]
+        if present:
+            return self._from_transcripts(watch, present, excluded, final)
+        if watch.agent in TRANSCRIPT_AGENTS and not final:
+            return _Outcome(None, [])  # its transcript appears at its first turn
+        result = artifacts.scan(
+            watch.root,
+            watch.since,
+            seen=frozenset(watch.seen),
+            max_files=self.max_files,
+            max_depth=self.max_depth,
+            deadline=time.monotonic() + self.scan_budget,
+            exclude=excluded,
+        )
+        return _Outcome("scan", result.found, scan=result)
+
+    @staticmethod
+    def _from_transcripts(
+        watch: _Watch,
+        present: list[artifacts.TranscriptTail],
+        excluded: list[str],
+        final: bool,
+    ) -> _Outcome:
+        for tail in present:
+            for entry in tail.read():
+                watch.writes.feed(entry)
+        paths = watch.writes.take()
+        if final:
+            # A write whose result never came (the agent was killed part way) counts when its
+            # file changed since the session started.
+            paths += [p for p in watch.writes.pending.values() if _changed_since(p, watch.since)]
+        exclusion = artifacts.exclusion_set(os.path.abspath(watch.root), excluded)
+        found = [
+            (path, artifacts.classify_path(path))
+            for path in dict.fromkeys(paths)
+            if path not in watch.seen and artifacts.reportable(path, watch.root, exclusion)
+        ]
+        return _Outcome("transcript", found, transcript=present[0].path)
+
+    def _record(self, watch: _Watch, outcome: _Outcome) -> int:
+        new = [(path, kind) for path, kind in outcome.found if path not in watch.seen]
         for path, kind in new:
             watch.seen.add(path)
             Artifact.insert(
                 id=str(uuid.uuid4()), session=watch.session_id, type=kind, path=path
             ).execute()
+        if outcome.source is not None:
+            limit = outcome.scan.limit if outcome.scan is not None else None
+            if watch.noted != (outcome.source, limit):
+                watch.noted = (outcome.source, limit)
+                sess.record_event(watch.session_id, EVENT, self._describe(watch, outcome))
         return len(new)
 
+    def _describe(self, watch: _Watch, outcome: _Outcome) -> dict[str, Any]:
+        if outcome.source == "transcript":
+            return {"source": "transcript", "transcript": outcome.transcript}
+        result = outcome.scan or artifacts.ScanResult()
+        return {
+            "source": "scan",
+            "root": watch.root,
+            "limit": result.limit,
+            "scanned": result.scanned,
+            "max_files": self.max_files,
+            "max_depth": self.max_depth,
+            "budget_s": self.scan_budget,
+        }
+
     async def finish(self, session_id: str) -> None:
-        """The session ended: one last scan, then its diff; stop watching it."""
+        """The session ended: one last look, then its diff; stop watching it."""
         watch = self._watches.get(session_id)
         if watch is None:
             return
         while watch.busy:
             await asyncio.sleep(0.05)
-        await self.scan(session_id)
+        await self.scan(session_id, final=True)
         self._watches.pop(session_id, None)
         if watch.base is None:
             return
@@ -132,3 +305,11 @@ class ArtifactWatcher:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _changed_since(path: str, since: float) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_mtime >= since or st.st_ctime >= since

@@ -3,8 +3,12 @@
 Blocking, Qt-free and loop-free: the engine calls these from a worker thread and hands the
 results back to the loop. Nothing here writes the database.
 
-- :func:`scan` walks a session's working directory and returns the files created or modified
-  since the session started (bounded by ``max_files`` and ``deadline``).
+- :class:`ReportedWrites` reads what the agent says it wrote: the Write/Edit/MultiEdit/
+  NotebookEdit tool calls in a Claude Code transcript, confirmed by their tool results. This is
+  the preferred source: a folder scan cannot tell the session's files from other programs'.
+- :func:`scan` is the fallback: it walks a session's working directory and returns the files
+  created or modified since the session started, bounded by depth, file count and a deadline
+  (:attr:`ScanResult.limit` says which bound cut it), never entering the ``exclude`` folders.
 - :func:`git_snapshot` records the working-tree state at session start; :func:`git_diff` gives
   the tracked changes since then and :func:`save_diff` stores them as ``changes.diff``.
 
@@ -14,6 +18,7 @@ the same rules to a single path (for a file-system watcher).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -55,6 +60,8 @@ IGNORED_DIRS: Final = frozenset(
         ".claude",
         ".codex",
         ".gemini",
+        # IDE state, rewritten while an editor has the folder open
+        ".idea",
     }
 )
 #: A directory holding this file is a virtualenv (PEP 405) and is skipped whatever its name.
@@ -66,9 +73,11 @@ VENV_ACTIVATE: Final = (os.path.join("bin", "activate"), os.path.join("Scripts",
 #: ``target`` is Cargo's build directory only beside a Cargo.toml; elsewhere it is user data.
 CARGO_TARGET: Final = ("target", "Cargo.toml")
 #: Files (and, for the prefixes, directories) ignored by name: aider's history and tag cache
-#: (``.aider.chat.history.md``, ``.aider.tags.cache.v4/``), Emacs lock files (``.#name``),
-#: Vim swap files, backup files (``name~``) and macOS Finder metadata.
-IGNORED_PREFIXES: Final = (".aider", ".#")
+#: (``.aider.chat.history.md``, ``.aider.tags.cache.v4/``), Claude Code's state file and its
+#: backups in the home folder (``.claude.json``, ``.claude.json.backup.<n>``: rewritten by every
+#: running CLI), Emacs lock files (``.#name``), Vim swap files, backup files (``name~``) and
+#: macOS Finder metadata.
+IGNORED_PREFIXES: Final = (".aider", ".claude.json", ".#")
 IGNORED_SUFFIXES: Final = (".swp", ".swo", ".swx", "~")
 IGNORED_FILES: Final = frozenset({".DS_Store"})
 
@@ -133,22 +142,53 @@ def classify_path(path: str | os.PathLike[str]) -> ArtifactType:
 # ---------------------------------------------------------------------------------------------
 
 
+ScanLimit = Literal["files", "time", "depth"]
+
+
 @dataclass(frozen=True, slots=True)
 class ScanResult:
     """What one :func:`scan` found.
 
     ``found``: (absolute path, type) of each new or changed file, sorted by path.
     ``scanned``: regular files examined (not counting ignored ones).
-    ``truncated``: the scan stopped at ``max_files`` or the deadline; ``found`` is partial.
+    ``limit``: the bound that cut the scan, None when it covered the whole tree. ``"files"`` and
+    ``"time"`` stopped it; ``"depth"`` means folders deeper than ``max_depth`` were left out.
+    ``found`` is partial whenever ``limit`` is set.
     """
 
     found: list[tuple[str, ArtifactType]] = field(default_factory=list)
     scanned: int = 0
-    truncated: bool = False
+    limit: ScanLimit | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.limit is not None
 
 
 # How many files between two looks at the clock: monotonic() is cheap, but not free at 100k.
 _DEADLINE_STRIDE: Final = 512
+
+
+def _norm(path: str | os.PathLike[str]) -> str:
+    return os.path.normpath(os.path.abspath(path))
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    """Whether the normalised ``path`` is one of ``roots`` or lies below one."""
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def exclusion_set(top: str, exclude: Iterable[str | os.PathLike[str]]) -> frozenset[str]:
+    """``exclude`` as the paths a walk from ``top`` meets: each as given and resolved, and,
+    when ``top`` is reached through a symbolic link, also as spelled under ``top``."""
+    real_top = os.path.realpath(top)
+    out: set[str] = set()
+    for item in exclude:
+        for form in {_norm(item), os.path.realpath(item)}:
+            out.add(form)
+            if real_top != top and _under(form, [real_top]):
+                out.add(top + form[len(real_top) :])
+    return frozenset(out)
 
 
 def scan(
@@ -157,7 +197,9 @@ def scan(
     *,
     seen: Set[str] | None = None,
     max_files: int = 200_000,
+    max_depth: int | None = None,
     deadline: float | None = None,
+    exclude: Iterable[str | os.PathLike[str]] = (),
 ) -> ScanResult:
     """Regular files under ``root`` changed at or after ``since`` and not in ``seen``.
 
@@ -167,24 +209,31 @@ def scan(
     take ``since`` slightly before the session starts (a second is plenty).
 
     ``seen`` holds paths (as returned in ``found``) already recorded; it is only read, never
-    changed. ``deadline`` is a ``time.monotonic()`` value. The walk is iterative, never follows
-    symbolic links (symlinked files are not reported either, so nothing outside ``root`` is),
-    skips what the ignore rules name, and passes over directories it cannot read and entries
-    that vanish while it runs.
+    changed. ``deadline`` is a ``time.monotonic()`` value. ``max_depth`` counts folders below
+    ``root`` (1: ``root``'s own subfolders are entered, theirs are not). Folders in ``exclude``
+    (c3desk's own data, the agent's configuration) are never entered, nor is anything reported
+    when ``root`` lies inside one. The walk is iterative, never follows symbolic links
+    (symlinked files are not reported either, so nothing outside ``root`` is), skips what the
+    ignore rules name, and passes over directories it cannot read and entries that vanish while
+    it runs.
     """
-    top = os.path.abspath(root)
+    top = _norm(root)
+    excluded = exclusion_set(top, exclude)
+    if _under(top, excluded) or _under(os.path.realpath(top), excluded):
+        return ScanResult()
     known: Set[str] = seen if seen is not None else frozenset()
     found: list[tuple[str, ArtifactType]] = []
     scanned = 0
-    stack = [top]
+    depth_cut = False
+    stack = [(top, 0)]
     # The loop below runs once per file: ignore checks are inlined and names bound locally
     # (about a quarter of the Python overhead on top of the unavoidable lstat per file).
     ignored_files, suffixes, prefixes = IGNORED_FILES, IGNORED_SUFFIXES, IGNORED_PREFIXES
     stride = _DEADLINE_STRIDE
     while stack:
         if deadline is not None and time.monotonic() >= deadline:
-            return _result(found, scanned, truncated=True)
-        directory = stack.pop()
+            return _result(found, scanned, "time")
+        directory, depth = stack.pop()
         entries = _list_dir(directory)
         names = {entry.name for entry in entries}
         if VENV_MARKER in names and directory != top:
@@ -194,8 +243,13 @@ def scan(
             name = entry.name
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if not _ignored_dir(name, entry.path, cargo):
-                        stack.append(entry.path)
+                    path = entry.path
+                    if _ignored_dir(name, path, cargo) or path in excluded:
+                        continue
+                    if max_depth is not None and depth >= max_depth:
+                        depth_cut = True
+                    else:
+                        stack.append((path, depth + 1))
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     continue  # symlink, fifo, socket, device
@@ -204,10 +258,10 @@ def scan(
             if name in ignored_files or name.endswith(suffixes) or name.startswith(prefixes):
                 continue
             if scanned >= max_files:
-                return _result(found, scanned, truncated=True)
+                return _result(found, scanned, "files")
             scanned += 1
             if deadline is not None and scanned % stride == 0 and time.monotonic() >= deadline:
-                return _result(found, scanned, truncated=True)
+                return _result(found, scanned, "time")
             path = entry.path
             if path in known:
                 continue
@@ -217,7 +271,7 @@ def scan(
                 continue  # vanished (or became unreadable) since the listing
             if st.st_mtime >= since or st.st_ctime >= since:
                 found.append((path, classify_path(path)))
-    return _result(found, scanned, truncated=False)
+    return _result(found, scanned, "depth" if depth_cut else None)
 
 
 def _list_dir(directory: str) -> list[os.DirEntry[str]]:
@@ -232,9 +286,122 @@ def _list_dir(directory: str) -> list[os.DirEntry[str]]:
     return entries
 
 
-def _result(found: list[tuple[str, ArtifactType]], scanned: int, *, truncated: bool) -> ScanResult:
+def _result(
+    found: list[tuple[str, ArtifactType]], scanned: int, limit: ScanLimit | None
+) -> ScanResult:
     found.sort()
-    return ScanResult(found=found, scanned=scanned, truncated=truncated)
+    return ScanResult(found=found, scanned=scanned, limit=limit)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the agent reports it wrote
+# ---------------------------------------------------------------------------------------------
+
+#: Claude Code's tools that write a file, and the key of their input that names it.
+WRITE_TOOLS: Final = {
+    "Write": "file_path",
+    "Edit": "file_path",
+    "MultiEdit": "file_path",
+    "NotebookEdit": "notebook_path",
+}
+
+
+class TranscriptTail:
+    """The JSON lines appended to a growing file since the last :meth:`read`.
+
+    A line still being written (no newline yet) waits for the next read; lines that are not
+    JSON are skipped. A file that shrank (replaced) is read again from its start.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.offset = 0
+        self._partial = b""
+
+    def exists(self) -> bool:
+        return os.path.isfile(self.path)
+
+    def read(self) -> list[object]:
+        try:
+            with open(self.path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size < self.offset:
+                    self.offset, self._partial = 0, b""
+                handle.seek(self.offset)
+                data = handle.read()
+        except OSError:
+            return []  # not there (yet), or unreadable: nothing new
+        self.offset += len(data)
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        out: list[object] = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
+@dataclass
+class ReportedWrites:
+    """Files an agent wrote, by its own account: Claude Code transcript entries, fed in order.
+
+    An assistant message's ``tool_use`` block of a :data:`WRITE_TOOLS` tool names a file; the
+    ``tool_result`` with the same id (in the next user message) says whether the write happened:
+    a refused or failed write has ``is_error``. Paths are made absolute against the entry's
+    ``cwd`` (else ``cwd``) and normalised (the CLI keeps ``a/../b`` as given).
+    """
+
+    cwd: str
+    pending: dict[str, str] = field(default_factory=dict)  # tool_use id -> path
+    confirmed: list[str] = field(default_factory=list)
+
+    def feed(self, entry: object) -> None:
+        if not isinstance(entry, dict):
+            return
+        message = entry.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            return
+        where = entry.get("cwd")
+        base = where if isinstance(where, str) and os.path.isabs(where) else self.cwd
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
+            if kind == "tool_use":
+                key = WRITE_TOOLS.get(str(block.get("name")))
+                args = block.get("input")
+                named = args.get(key) if key and isinstance(args, dict) else None
+                if isinstance(named, str) and named:
+                    path = os.path.normpath(os.path.join(base, os.path.expanduser(named)))
+                    self.pending[str(block.get("id") or path)] = path
+            elif kind == "tool_result":
+                done = self.pending.pop(str(block.get("tool_use_id")), None)
+                if done is not None and not block.get("is_error"):
+                    self.confirmed.append(done)
+
+    def take(self) -> list[str]:
+        """The confirmed paths since the last call."""
+        out, self.confirmed = self.confirmed, []
+        return out
+
+
+def reportable(path: str, root: str | os.PathLike[str], excluded: frozenset[str]) -> bool:
+    """Whether a file the agent reports writing is listed: it is a file now, lies in no
+    ``excluded`` folder, and the ignore rules do not name it (under ``root`` exactly as
+    :func:`scan` would; elsewhere by the names of its folders and its own name)."""
+    if _under(path, excluded) or _under(os.path.realpath(path), excluded):
+        return False
+    if not os.path.isfile(path):
+        return False
+    top = _norm(root)
+    if path != top and _under(path, [top]):
+        return not is_ignored(path, top)
+    *folders, name = path.split(os.sep)
+    if any(part in IGNORED_DIRS or _ignored_name(part) for part in folders):
+        return False
+    return not _ignored_file(name)
 
 
 # ---------------------------------------------------------------------------------------------

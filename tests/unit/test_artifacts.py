@@ -105,7 +105,11 @@ IGNORED_CASES: dict[str, list[str]] = {
         ".codex/history.jsonl",
         ".gemini/settings.json",
         "sub/.claude/todos.json",
+        ".claude.json",  # Claude Code's state in the home folder, rewritten by every CLI
+        ".claude.json.backup",
+        ".claude.json.backup.1765000000000",
     ],
+    "IDE state": [".idea/workspace.xml"],
     "aider files and cache": [
         ".aider.chat.history.md",
         ".aider.input.history",
@@ -239,7 +243,7 @@ def test_special_files_are_not_reported(tmp_path: Path) -> None:
 
 
 def test_missing_root_gives_nothing(tmp_path: Path) -> None:
-    assert scan(tmp_path / "gone", 0.0) == artifacts.ScanResult([], 0, False)
+    assert scan(tmp_path / "gone", 0.0) == artifacts.ScanResult([], 0, None)
     touch(tmp_path / "file")
     assert scan(tmp_path / "file", 0.0).found == []
 
@@ -318,6 +322,7 @@ def test_max_files_truncates(tmp_path: Path) -> None:
         touch(tmp_path / f"d{i % 3}" / f"f{i}.txt")
     result = scan(tmp_path, 0.0, max_files=7)
     assert result.truncated
+    assert result.limit == "files"
     assert result.scanned == 7
     assert len(result.found) == 7
     exact = scan(tmp_path, 0.0, max_files=20)
@@ -330,10 +335,12 @@ def test_deadline_truncates(tmp_path: Path) -> None:
         touch(tmp_path / f"d{i % 4}" / f"f{i}.txt")
     past = scan(tmp_path, 0.0, deadline=time.monotonic() - 1)
     assert past.truncated
+    assert past.limit == "time"
     assert past.found == []
     assert past.scanned == 0
     future = scan(tmp_path, 0.0, deadline=time.monotonic() + 600)
     assert not future.truncated
+    assert future.limit is None
     assert future.scanned == 40
 
 
@@ -350,6 +357,24 @@ def test_deadline_is_checked_inside_a_large_directory(
         result = scan(tmp_path, 0.0, deadline=1.0)
     assert result.truncated
     assert 0 < result.scanned < 3000
+
+
+def test_max_depth_leaves_deeper_folders_out_and_says_so(tmp_path: Path) -> None:
+    touch(tmp_path / "top.txt")
+    touch(tmp_path / "a" / "one.txt")
+    touch(tmp_path / "a" / "b" / "two.txt")
+    touch(tmp_path / "a" / "b" / "c" / "three.txt")
+    result = scan(tmp_path, 0.0, max_depth=2)
+    assert {os.path.relpath(p, tmp_path) for p, _ in result.found} == {
+        "top.txt",
+        "a/one.txt",
+        "a/b/two.txt",
+    }
+    assert result.limit == "depth"
+    assert result.truncated
+    whole = scan(tmp_path, 0.0, max_depth=3)
+    assert len(whole.found) == 4
+    assert whole.limit is None  # nothing lay deeper: not cut
 
 
 def test_hundred_thousand_files(tmp_path: Path) -> None:
@@ -568,3 +593,182 @@ def test_non_utf8_diff_round_trips(tmp_path: Path) -> None:
         ["git", "apply", "--check", "-R", str(path)], cwd=repo, capture_output=True
     )
     assert check.returncode == 0, check.stderr
+
+
+# --- folders never listed ----------------------------------------------------------------------
+
+
+def c3desk_home_in(folder: Path) -> Path:
+    """A c3desk data folder laid out as c3desk keeps it, inside ``folder``."""
+    home = folder / "c3desk-home"
+    for rel in ("c3desk.db", "c3desk.db-wal", "logs/c3desk.log", "scrollback/s1.log"):
+        touch(home / rel)
+    touch(home / "run" / "s1.settings.json")
+    touch(home / "artifacts" / "s1" / "changes.diff")
+    return home
+
+
+def test_excluded_folders_are_never_entered(tmp_path: Path) -> None:
+    home = c3desk_home_in(tmp_path)
+    config = touch(tmp_path / "claude-config" / "projects" / "-x" / "t.jsonl").parents[2]
+    touch(tmp_path / "mine.txt")
+    assert rel_found(tmp_path) >= {"c3desk-home/c3desk.db", "claude-config/projects/-x/t.jsonl"}
+    assert rel_found(tmp_path, exclude=[home, config]) == {"mine.txt"}
+
+
+def test_a_root_inside_an_excluded_folder_gives_nothing(tmp_path: Path) -> None:
+    home = c3desk_home_in(tmp_path)
+    assert scan(home / "logs", 0.0, exclude=[home]).found == []
+    assert scan(home, 0.0, exclude=[home]).found == []
+
+
+def test_exclusion_through_a_symlinked_root(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    home = c3desk_home_in(real)
+    touch(real / "mine.txt")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    # The session's folder is the link; the data folder is known by its real path.
+    assert rel_found(link, exclude=[home]) == {"mine.txt"}
+
+
+# --- what the agent reports it wrote -----------------------------------------------------------
+
+CWD = "/work/proj"
+
+
+def assistant(*blocks: dict[str, object], cwd: str = CWD) -> dict[str, object]:
+    """A transcript line as Claude Code 2.1 writes it for an assistant message."""
+    return {
+        "parentUuid": None,
+        "isSidechain": False,
+        "type": "assistant",
+        "cwd": cwd,
+        "sessionId": "11111111-2222-4333-8444-555555555555",
+        "message": {"role": "assistant", "type": "message", "content": list(blocks)},
+        "uuid": "u1",
+    }
+
+
+def tool_use(tool_id: str, name: str, **args: object) -> dict[str, object]:
+    return {"type": "tool_use", "id": tool_id, "name": name, "input": args}
+
+
+def result(tool_id: str, *, error: bool = False, cwd: str = CWD) -> dict[str, object]:
+    block: dict[str, object] = {"tool_use_id": tool_id, "type": "tool_result", "content": "ok"}
+    if error:
+        block["is_error"] = True
+    return {
+        "type": "user",
+        "cwd": cwd,
+        "message": {"role": "user", "content": [block]},
+        "toolUseResult": {"type": "create"},
+    }
+
+
+def test_writes_count_once_their_result_confirms_them() -> None:
+    writes = artifacts.ReportedWrites(CWD)
+    writes.feed(
+        assistant(
+            {"type": "text", "text": "Writing."},
+            tool_use("t1", "Write", file_path=f"{CWD}/out/report.md", content="x"),
+        )
+    )
+    assert writes.take() == []  # asked, not done: the permission box may still be up
+    writes.feed(result("t1"))
+    assert writes.take() == [f"{CWD}/out/report.md"]
+    assert writes.take() == []
+
+
+def test_every_writing_tool_and_no_other() -> None:
+    writes = artifacts.ReportedWrites(CWD)
+    calls = [
+        tool_use("a", "Write", file_path=f"{CWD}/w.txt", content=""),
+        tool_use("b", "Edit", file_path=f"{CWD}/e.py", old_string="a", new_string="b"),
+        tool_use("c", "MultiEdit", file_path=f"{CWD}/m.py", edits=[]),
+        tool_use("d", "NotebookEdit", notebook_path=f"{CWD}/n.ipynb", new_source=""),
+        tool_use("e", "Read", file_path=f"{CWD}/read.txt"),
+        tool_use("f", "Bash", command="touch bash.txt", description="touch"),
+        tool_use("g", "Write", content="no path"),
+    ]
+    writes.feed(assistant(*calls))
+    for call in calls:
+        writes.feed(result(str(call["id"])))
+    assert writes.take() == [f"{CWD}/w.txt", f"{CWD}/e.py", f"{CWD}/m.py", f"{CWD}/n.ipynb"]
+
+
+def test_refused_writes_do_not_count() -> None:
+    writes = artifacts.ReportedWrites(CWD)
+    writes.feed(assistant(tool_use("t1", "Write", file_path=f"{CWD}/refused.txt")))
+    writes.feed(result("t1", error=True))
+    assert writes.take() == []
+    assert writes.pending == {}
+
+
+def test_paths_are_made_absolute_and_normal() -> None:
+    writes = artifacts.ReportedWrites("/fallback")
+    writes.feed(
+        assistant(
+            tool_use("a", "Write", file_path="rel.txt"),
+            tool_use("b", "Write", file_path=f"{CWD}/nope/../up.txt"),
+        )
+    )
+    writes.feed(
+        {
+            "type": "assistant",
+            "message": {"content": [tool_use("c", "Write", file_path="no-cwd.txt")]},
+        }
+    )
+    for tool_id in "abc":
+        writes.feed(result(tool_id))
+    assert writes.take() == [f"{CWD}/rel.txt", f"{CWD}/up.txt", "/fallback/no-cwd.txt"]
+
+
+def test_malformed_entries_are_passed_over() -> None:
+    writes = artifacts.ReportedWrites(CWD)
+    for entry in (
+        None,
+        3,
+        "text",
+        [],
+        {},
+        {"message": "x"},
+        {"message": {"content": "hi"}},
+        {"message": {"content": [1, None, {"type": "tool_use", "input": "x"}]}},
+    ):
+        writes.feed(entry)
+    writes.feed(result("unknown"))
+    assert writes.take() == []
+
+
+def test_transcript_tail_reads_only_complete_new_lines(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    tail = artifacts.TranscriptTail(path)
+    assert not tail.exists()
+    assert tail.read() == []
+    with path.open("w") as out:
+        out.write('{"n": 1}\nnot json\n{"n": 2}\n{"n": ')
+    assert tail.exists()
+    assert tail.read() == [{"n": 1}, {"n": 2}]
+    with path.open("a") as out:
+        out.write("3}\n")
+    assert tail.read() == [{"n": 3}]
+    assert tail.read() == []
+    path.write_text('{"n": 9}\n')  # replaced by a shorter file: read again from the start
+    assert tail.read() == [{"n": 9}]
+
+
+def test_reportable(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    home = c3desk_home_in(tmp_path)
+    excluded = artifacts.exclusion_set(str(root), [home])
+    mine = touch(root / "src" / "app.py")
+    outside = touch(tmp_path / "elsewhere" / "chart.png")
+    assert artifacts.reportable(str(mine), root, excluded)
+    assert artifacts.reportable(str(outside), root, excluded)  # the agent wrote it: listed
+    assert not artifacts.reportable(str(home / "logs" / "c3desk.log"), root, excluded)
+    assert not artifacts.reportable(str(root / "gone.txt"), root, excluded)
+    assert not artifacts.reportable(str(root / "src"), root, excluded)  # a folder
+    assert not artifacts.reportable(str(touch(root / "node_modules" / "x.js")), root, excluded)
+    assert not artifacts.reportable(str(touch(tmp_path / "o" / ".git" / "x")), root, excluded)
+    assert not artifacts.reportable(str(touch(tmp_path / "o" / "a.swp")), root, excluded)
