@@ -184,8 +184,22 @@ def build_parser() -> Parser:
     w_set.add_argument("--port", type=_positive_int)
     w_set.add_argument("--user")
     w_set.add_argument("--key", help="private key file")
-    w_rm = w_sub.add_parser("rm", help="remove a worker")
+    w_rm = w_sub.add_parser(
+        "rm",
+        help="remove a worker",
+        description="Remove a remote worker. Sessions queued for it are never moved silently: "
+        "with queued sessions, say where they go (--reassign-to) or --drop them.",
+    )
     w_rm.add_argument("name")
+    w_rm_where = w_rm.add_mutually_exclusive_group()
+    w_rm_where.add_argument(
+        "--reassign-to",
+        metavar="WORKER",
+        help="queue its sessions for WORKER instead (`any`: whichever worker is free)",
+    )
+    w_rm_where.add_argument(
+        "--drop", action="store_true", help="remove its queued sessions from the queue"
+    )
 
     run = sub.add_parser("run", help="run the engine (the window, or --headless)")
     run.add_argument("--headless", action="store_true", help="no window")
@@ -345,8 +359,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _waiting(args: argparse.Namespace, session: Session) -> str | None:
+    """Why a queued session is not starting (None for the others)."""
+    from c3desk.core.waiting import wait_reason
+
+    reason = wait_reason(session.id)
+    if reason is None or control.is_running(args.paths):
+        return reason
+    # Without a running instance nothing starts at all, whatever the queue says.
+    if reason == "starting":
+        return "no c3desk instance is running to start it"
+    return f"{reason}; and no c3desk instance is running"
+
+
 def cmd_show(args: argparse.Namespace) -> int:
-    data = sess.as_dict(sess.find_session(args.id))
+    session = sess.find_session(args.id)
+    data = sess.as_dict(session)
+    data["waiting"] = _waiting(args, session)
     if args.json:
         _print_json(data)
     else:
@@ -446,8 +475,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
         )
         print(f"{w.name}: {w.max_sessions} sessions at most")
     elif args.worker_command == "rm":
-        wrk.remove_worker(args.name)
-        print(f"removed worker {args.name}")
+        worker = sess.find_worker(args.name)
+        queued = (
+            Session.select()
+            .where((Session.worker == worker.id) & (Session.status == "queued"))
+            .count()
+        )
+        wrk.remove_worker(args.name, reassign_to=args.reassign_to, drop=args.drop)
+        note = ""
+        if queued and args.drop:
+            note = f"; dropped its {queued} queued session(s)"
+        elif queued:
+            where = "any worker" if args.reassign_to.lower() == "any" else args.reassign_to
+            note = f"; its {queued} queued session(s) now wait for {where}"
+        print(f"removed worker {args.name}{note}")
     else:
         items = [_worker_dict(w) for w in wrk.list_workers()]
         if args.json:

@@ -122,7 +122,12 @@ def test_workers(cli: Any, tmp_path: Path) -> None:
     changed = {w["name"]: w for w in cli("worker", "list", "--json", check=True).json()}
     assert (changed["vps-01"]["max_sessions"], changed["vps-01"]["ssh_port"]) == (5, 2200)
     assert changed[local]["max_sessions"] == 9
-    cli("worker", "rm", "vps-01", check=True)
+    # Its queued session is not moved silently: the removal asks where it goes.
+    refused = cli("worker", "rm", "vps-01")
+    one_line_error(refused, 1, "vps-01", "1 queued", "--reassign-to", "--drop")
+    assert len(cli("worker", "list", "--json", check=True).json()) == 2
+    moved = cli("worker", "rm", "vps-01", "--reassign-to", "any", check=True).stdout
+    assert "1 queued session(s) now wait for any worker" in moved
     assert len(cli("worker", "list", "--json", check=True).json()) == 1
     assert cli("list", "--json", check=True).json()[0]["worker_id"] is None
 

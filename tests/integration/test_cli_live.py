@@ -96,6 +96,8 @@ def test_screen_of_a_session_not_running_is_one_line_like_send(
         assert shown == sent
     one_line(cli("screen", "deadbeef"), 2, "deadbeef")
     one_line(cli("screen", "deadbeef", "--all"), 2, "deadbeef")
+    # With an instance running, `show` gives the queue's own reason (defect 10).
+    assert cli("show", queued, "--json", check=True).json()["waiting"] == "the queue is paused"
 
 
 def test_screen_drops_trailing_blank_rows_unless_all(
