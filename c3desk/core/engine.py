@@ -74,6 +74,20 @@ class EngineEvent:
 Listener = Callable[[EngineEvent], None]
 
 
+def _end_of_replay(rows: int) -> bytes:
+    """Bytes that move the previous run's last screen into the scrollback, under a marker line,
+    and leave an empty screen: a resumed agent draws its own screen (its conversation again),
+    which would otherwise land on or under the old one."""
+    marker = f"\x1b[0;2m── earlier run above · resumed {time.strftime('%H:%M')} ──\x1b[0m"
+    return (
+        b"\x1b[?1049l\x1b[0m"  # leave an alternate screen the old program left on
+        + f"\x1b[{rows};1H\r\n".encode()
+        + marker.encode()
+        + b"\r\n" * rows
+        + b"\x1b[H"
+    )
+
+
 class Engine:
     def __init__(
         self,
@@ -384,6 +398,8 @@ class Engine:
             for chunk in read_chunks(path):
                 model.feed(chunk)
             model.take_answers()  # the old program asked; the new one must not get answers
+            if model.lines_pushed or any(line.strip() for line in model.display):
+                model.feed(_end_of_replay(model.rows))
         limit = int(cfg.get_settings()["scrollback_limit_mb"]) * 1024 * 1024
         live = LiveSession(s.id, worker.id, model, ScrollbackLog(path, limit))
         live.on_backlog = self._queue_feed

@@ -80,7 +80,8 @@ def plan_launch(
 
     - fresh: a new conversation; profiles that accept an id get ``new_id`` (``--session-id``).
     - continue: ``--resume <id>`` when its transcript exists, else ``-c`` (newest here).
-    - retry: start over with the original prompt, resuming the conversation when one exists.
+    - retry: resume the conversation when one exists, without its prompt (the conversation
+      holds it; sending it again repeats the work); else start over with the prompt, once.
     """
     has_transcript = bool(conversation_id and transcript_path(cwd, conversation_id, env).is_file())
     if mode == "continue":
@@ -90,10 +91,7 @@ def plan_launch(
             return LaunchPlan(profile.continue_argv(command), conversation_id, True)
         mode = "fresh"
     if mode == "retry" and conversation_id and has_transcript and profile.resume_args:
-        argv = profile.resume_argv(conversation_id, command)
-        if prompt and not profile.type_prompt:
-            argv += [a.replace("{prompt}", prompt) for a in profile.prompt_args]
-        return LaunchPlan(argv, conversation_id, True)
+        return LaunchPlan(profile.resume_argv(conversation_id, command), conversation_id, True)
     if profile.session_id_args:
         cid = conversation_id if (mode == "retry" and conversation_id) else new_id
         return LaunchPlan(profile.launch_argv(prompt, cid, command), cid, False)

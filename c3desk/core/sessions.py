@@ -211,9 +211,13 @@ def transition(session_id: str, new: str, **fields: Any) -> Session:
             values["position"] = _queue_length() + 1
         else:
             values["position"] = None
+        if old in ("completed", "failed"):
+            # Continued or retried: the session is no longer finished.
+            values["completed_at"] = None
         if new == "active":
             if session.started_at is None:
                 values["started_at"] = now
+            values["activated_at"] = now
             values.setdefault("needs_input", False)
             values.setdefault("exit_code", None)
             values.setdefault("failure_reason", None)

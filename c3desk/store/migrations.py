@@ -68,6 +68,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE settings ADD COLUMN queue_paused INTEGER NOT NULL DEFAULT 0",
         ),
     ),
+    Migration(
+        4,
+        "when the session's current run started (started_at stays its first activation)",
+        (
+            "ALTER TABLE sessions ADD COLUMN activated_at TEXT",
+            "UPDATE sessions SET activated_at = started_at WHERE status = 'active'",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

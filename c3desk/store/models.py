@@ -87,6 +87,8 @@ class Session(BaseModel):
     failure_reason = pw.TextField(null=True)
     # migration 3
     auto_approve = pw.BooleanField(null=True)
+    # migration 4: the current run's start; started_at is the first activation (seed)
+    activated_at = pw.TextField(null=True)
 
     worker_id: str | None  # the column behind `worker`, set by peewee
 

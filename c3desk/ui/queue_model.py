@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
+import peewee as pw
 from PySide6.QtCore import (
     QAbstractTableModel,
     QByteArray,
@@ -119,7 +120,8 @@ FIELDS: Final = (
     Session.needs_input,
     Session.lock,
     Session.continuation_count,
-    Session.started_at,
+    # Elapsed counts the current run: a continued or retried session starts from zero.
+    pw.fn.COALESCE(Session.activated_at, Session.started_at),
     Session.completed_at,
     Session.position,
     Session.claude_session_id,

@@ -466,3 +466,46 @@ def test_continue_without_a_conversation_fails_with_the_agents_words(
         assert not any("for shortcuts" in line for line in last[0])
 
     asyncio.run(scenario())
+
+
+def test_retry_resumes_the_conversation_without_redoing_its_work(db: Paths, tmp_path: Path) -> None:
+    use_fake_agent(tmp_path)
+    cfg.set_setting(
+        "claude_command", f"{cfg.get_settings()['claude_command']} --permission-mode acceptEdits"
+    )
+    argv_log = tmp_path / "argv.jsonl"
+    os.environ["FAKE_CLAUDE_ARGV_LOG"] = str(argv_log)
+    work = tmp_path / "work"
+    work.mkdir()
+    sid = add("r", work, prompt="edit out.txt one line; say edited; exit 3")
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(lambda: status(sid) == "failed")
+            assert (work / "out.txt").read_text().count("one line") == 1
+            failed_at = row(sid).completed_at
+            assert failed_at is not None
+            engine.retry_session(sid)
+            await watch.until(lambda: status(sid) == "active")
+            assert row(sid).completed_at is None  # active again: not finished
+            await watch.until(screen_has(engine, sid, "accept edits on"))
+            model = engine.model_of(sid)
+            history = [model.scrollback_text(i) for i in range(model.scrollback_len)]
+            # The earlier run sits in the scrollback under a marker; the screen is the new run's.
+            assert any("earlier run above" in line for line in history)
+            assert not any("edited" in line for line in engine.screen(sid))
+            await engine.send_text(sid, "/exit")
+            await watch.until(lambda: status(sid) == "completed")
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+    # The task ran once: the retry resumed the conversation instead of sending the prompt again.
+    assert (work / "out.txt").read_text().count("one line") == 1
+    starts = [json.loads(line)["argv"] for line in argv_log.read_text().splitlines()]
+    assert len(starts) == 2
+    assert starts[0][-1] == "edit out.txt one line; say edited; exit 3"
+    assert "--resume" in starts[1]
+    assert "edit out.txt one line; say edited; exit 3" not in starts[1]
+    assert row(sid).completed_at is not None

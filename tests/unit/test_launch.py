@@ -60,10 +60,12 @@ def test_continue_resumes_by_id_when_the_transcript_exists(tmp_path: Path) -> No
     assert plan("continue", tmp_path, "abc") == ["claude", "--resume", "abc"]
 
 
-def test_retry_resumes_with_the_prompt_or_starts_over(tmp_path: Path) -> None:
+def test_retry_resumes_without_the_prompt_or_starts_over(tmp_path: Path) -> None:
+    # Never got as far as a conversation: the prompt is sent, once.
     assert plan("retry", tmp_path, "abc") == ["claude", "--session-id", "abc", "hi"]
     make_transcript(tmp_path, "abc")
-    assert plan("retry", tmp_path, "abc") == ["claude", "--resume", "abc", "hi"]
+    # The conversation holds the prompt already: sending it again would redo the work.
+    assert plan("retry", tmp_path, "abc") == ["claude", "--resume", "abc"]
 
 
 def test_prompt_text_is_one_argument_never_parsed(tmp_path: Path) -> None:

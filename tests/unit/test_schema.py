@@ -17,7 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SEED_SQL = (ROOT / "tests" / "fixtures" / "seed_schema.sql").read_text()
 SEED_TABLES = ("workers", "sessions", "artifacts", "settings")
 MIGRATION_COLUMNS = {
-    "sessions": ["prompt", "agent", "exit_code", "failure_reason", "auto_approve"],
+    "sessions": [
+        "prompt",
+        "agent",
+        "exit_code",
+        "failure_reason",
+        "auto_approve",
+        "activated_at",
+    ],
     "settings": ["claude_command", "scrollback_limit_mb", "queue_paused"],
     "workers": [],
     "artifacts": [],

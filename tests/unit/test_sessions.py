@@ -56,7 +56,28 @@ def test_leaving_the_queue_closes_the_gap(db: Paths, tmp_path: Path) -> None:
     sess.transition(ids["b"], "queued")
     assert positions() == [("c", 1), ("d", 2), ("b", 3)]
     b = Session.get_by_id(ids["b"])
-    assert b.pid is None and b.completed_at is not None
+    # Continued: no longer finished, so no completed_at ("active" with a completed_at froze
+    # the Elapsed column); started_at stays the first activation, as the data model says.
+    assert b.pid is None and b.completed_at is None
+    first_start = b.started_at
+    sess.transition(ids["b"], "active")
+    b = Session.get_by_id(ids["b"])
+    assert b.started_at == first_start and b.activated_at is not None
+    assert b.completed_at is None
+
+
+def test_a_retried_run_is_timed_from_its_own_start(db: Paths, tmp_path: Path) -> None:
+    s = add("r", tmp_path)
+    Session.update(started_at="2020-01-01 00:00:00").where(Session.id == s.id).execute()
+    sess.transition(s.id, "active")
+    sess.transition(s.id, "failed", exit_code=1)
+    assert Session.get_by_id(s.id).completed_at is not None
+    sess.transition(s.id, "queued")
+    assert Session.get_by_id(s.id).completed_at is None
+    sess.transition(s.id, "active")
+    row = Session.get_by_id(s.id)
+    assert row.started_at == "2020-01-01 00:00:00"
+    assert row.activated_at > "2020-01-02"
 
 
 @pytest.mark.parametrize("old,new", list(itertools.product(STATUSES, STATUSES)))
