@@ -45,7 +45,7 @@ class Timeline:
 
     hooks: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     first_seen: dict[str, float] = field(default_factory=dict)
-    needs_input_at: list[float] = field(default_factory=list)
+    needs_input_at: list[float] = field(default_factory=list)  # the first time it was set
 
     def hook_names(self) -> list[str]:
         return [name for _, name, _ in self.hooks]
@@ -90,13 +90,8 @@ class Run:
             return
         now = time.monotonic()
         live = self.engine.live[sid]
-        if live.needs_input and (
-            not self.timeline.needs_input_at or self.timeline.needs_input_at[-1] < 0
-        ):
+        if live.needs_input and not self.timeline.needs_input_at:
             self.timeline.needs_input_at.append(now)
-        elif not live.needs_input and self.timeline.needs_input_at:
-            if self.timeline.needs_input_at[-1] >= 0:
-                self.timeline.needs_input_at.append(-now)
         wanted = [t for t in self._texts.get(sid, ()) if t not in self.timeline.first_seen]
         if wanted:
             screen = "\n".join(live.model.display)
@@ -129,7 +124,7 @@ class Run:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await proc.communicate()
+        _, err = await proc.communicate()
         assert proc.returncode == 0, f"c3desk send failed: {err.decode()}"
 
     def screen(self, sid: str) -> str:
