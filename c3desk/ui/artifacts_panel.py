@@ -3,6 +3,8 @@
 The panel reads the database on the GUI thread, which under qasync is the loop that owns it.
 Previews read at most a bounded part of each file (image size capped, PDF first page only, a diff
 truncated, the first KB of other files), and a missing or unreadable file is shown as such.
+A line under the heading says where the files came from (the agent's transcript, or a folder scan
+and whether that scan was cut short), from the session's latest ``artifacts`` event.
 """
 
 from __future__ import annotations
@@ -254,6 +256,9 @@ def describe_event(kind: str, detail: str | None) -> tuple[str, str]:
         summary = f"conversation id {data.get('id', '?')}"
     elif kind in ("locked", "unlocked"):
         summary = "pinned" if kind == "locked" else "unpinned"
+    elif kind == "artifacts":
+        note, _ = source_note(json.dumps(data))
+        summary = note or summary
     elif kind == "worker_removed":
         summary = f"worker {data.get('worker', '?')} removed; runs on any worker"
     elif data:
@@ -261,10 +266,48 @@ def describe_event(kind: str, detail: str | None) -> tuple[str, str]:
     return summary, full or summary
 
 
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "?"
+
+
+def source_note(detail: str | None) -> tuple[str, bool]:
+    """What an ``artifacts`` event says about the listed files, and whether it is a warning
+    (a folder scan that was cut, so files may be missing). ("", False) when it says nothing."""
+    try:
+        data: Any = json.loads(detail) if detail else {}
+    except json.JSONDecodeError:
+        return "", False
+    if not isinstance(data, dict):
+        return "", False
+    if data.get("source") == "transcript":
+        return "Files the agent reported writing (its transcript's tool calls).", False
+    if data.get("source") != "scan":
+        return "", False
+    text = (
+        "Found by scanning the session's folder (the agent left no transcript): files other "
+        "programs changed there meanwhile are listed too."
+    )
+    limit = data.get("limit")
+    if limit == "files":
+        cut = f"The scan stopped after {_count(data.get('max_files'))} files"
+    elif limit == "time":
+        cut = (
+            f"The scan stopped after {data.get('budget_s', '?')} s "
+            f"({_count(data.get('scanned'))} files)"
+        )
+    elif limit == "depth":
+        cut = f"The scan went no deeper than {data.get('max_depth', '?')} folders"
+    else:
+        return text, False
+    return f"{cut}: some files may be missing. {text}", True
+
+
 def _event_severity(kind: str, detail: str | None) -> str:
     if kind == "auto_approved":
         return "accent"
     if kind == "agent" and detail and '"needs_input": true' in detail:
+        return "needs_input"
+    if kind == "artifacts" and source_note(detail)[1]:
         return "needs_input"
     if kind in ("error", "failed") or (kind == "state" and detail and '"to": "failed"' in detail):
         return "failed"
@@ -349,6 +392,10 @@ class ArtifactsPanel(QWidget):
         header.addWidget(self.heading, 1)
         header.addWidget(self.type_filter)
         header.addWidget(self.refresh_button)
+        self.source_label = QLabel()
+        self.source_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.source_label.setWordWrap(True)
+        self.source_label.setVisible(False)
 
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
@@ -429,6 +476,7 @@ class ArtifactsPanel(QWidget):
         self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.source_label)
         layout.addWidget(self.splitter, 1)
 
         self.tree.currentItemChanged.connect(lambda _c, _p: self._show_current())
@@ -463,6 +511,7 @@ class ArtifactsPanel(QWidget):
             )
         self._fill_tree()
         self._fill_events(session.id if session is not None else None)
+        self._fill_source(session.id if session is not None else None)
 
     @property
     def theme(self) -> str:
@@ -475,6 +524,7 @@ class ArtifactsPanel(QWidget):
         self.highlighter.set_theme(name)
         self.path_label.setStyleSheet(f"color: {theme_colors(name)['dim_text']};")
         self._fill_events(self.session_id)
+        self._fill_source(self.session_id)
 
     def artifact_items(self) -> dict[str, list[str]]:
         """The listed paths by type, in display order (for tests and accessibility)."""
@@ -631,6 +681,29 @@ class ArtifactsPanel(QWidget):
         self.events.addTopLevelItems(items)
         self.events.resizeColumnToContents(0)
         self.events.resizeColumnToContents(1)
+
+    def _fill_source(self, session_id: str | None) -> None:
+        """Say where the listed files came from, and warn when a folder scan was cut."""
+        latest = None
+        if session_id is not None:
+            latest = (
+                SessionEvent.select(SessionEvent.detail)
+                .where((SessionEvent.session == session_id) & (SessionEvent.kind == "artifacts"))
+                .order_by(SessionEvent.id.desc())
+                .first()
+            )
+        detail = latest.detail if latest is not None else None
+        text, warning = source_note(None if detail is None else str(detail))
+        colors = theme_colors(self._theme)
+        self.source_label.setText(text)
+        self.source_label.setStyleSheet(
+            f"color: {colors['needs_input' if warning else 'dim_text']};"
+        )
+        self.source_label.setVisible(bool(text))
+
+    def source_text(self) -> str:
+        """The note on where the files came from ("" when none is shown)."""
+        return self.source_label.text() if self.source_label.isVisibleTo(self) else ""
 
     def event_rows(self) -> list[tuple[str, str]]:
         """The listed events as (kind, summary), newest first."""

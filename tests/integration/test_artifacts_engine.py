@@ -1,25 +1,82 @@
-"""A session's images, PDFs, other files and its git diff are recorded as artifacts."""
+"""A session's artifacts, recorded by the real engine from real processes in real PTYs.
+
+- With a transcript, only the files the agent reports writing are listed: a stand-in agent
+  writes Claude Code 2.1's transcript lines (checked against the real CLI: an assistant
+  ``tool_use`` block, then a user ``tool_result``, a subagent's in ``<id>/subagents/``) while
+  another process writes into the same folder.
+- Without one, the folder scan never lists c3desk's data folder or Claude Code's config folder,
+  even when the session's folder holds them.
+- The scan is bounded; its cut is recorded once as an ``artifacts`` event.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from helpers.engine import add, screen_has, started_engine, status, use_fake_agent
 
 from c3desk.config import Paths
-from c3desk.store.models import Artifact
+from c3desk.core import settings as cfg
+from c3desk.core.artifact_watch import EVENT, MAX_DEPTH, ArtifactWatcher
+from c3desk.store.models import Artifact, SessionEvent
+
+# A stand-in for Claude Code that writes its transcript as the real CLI does: for each planned
+# write, the assistant's tool_use line, then (unless refused) the file, then the tool_result.
+AGENT = r"""
+import json, os, re, sys, time
+from pathlib import Path
+
+args = sys.argv[1:]
+sid = args[args.index("--session-id") + 1]
+plan = json.loads(Path(sys.argv[0]).with_suffix(".json").read_text())
+cwd = os.getcwd()
+project = Path(os.environ["CLAUDE_CONFIG_DIR"]) / "projects" / re.sub(
+    r"[^a-zA-Z0-9-]", "-", os.path.realpath(cwd))
+main = project / f"{sid}.jsonl"
+sub = project / sid / "subagents" / "agent-a1b2c3.jsonl"
+
+def line(path, kind, content, sidechain):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"parentUuid": None, "isSidechain": sidechain, "type": kind, "cwd": cwd,
+             "sessionId": sid, "message": {"role": kind, "content": content}}
+    with path.open("a") as out:
+        out.write(json.dumps(entry) + "\n")
+
+line(main, "user", "make the report", False)
+for n, step in enumerate(plan["writes"]):
+    where = sub if step.get("subagent") else main
+    tool_id = f"toolu_{n:04}"
+    args_ = {"file_path": step["path"], "content": step.get("text", "")}
+    line(where, "assistant",
+         [{"type": "tool_use", "id": tool_id, "name": step.get("tool", "Write"), "input": args_}],
+         where is sub)
+    result = {"tool_use_id": tool_id, "type": "tool_result", "content": "File created"}
+    if step.get("refused"):
+        result.update(is_error=True, content="permission refused")
+    else:
+        target = Path(cwd, step["path"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a") as out:
+            out.write(step.get("text", "data") + "\n")
+    line(where, "user", [result], where is sub)
+print("agent ready", flush=True)
+while not os.path.exists(plan["go"]):
+    time.sleep(0.05)
+"""
 
 
 def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
-def test_files_and_diff_become_artifacts(db: Paths, tmp_path: Path, cli: Any) -> None:
-    use_fake_agent(tmp_path)
-    repo = tmp_path / "repo"
+def make_repo(repo: Path) -> None:
     repo.mkdir()
     git(repo, "init", "-q")
     git(repo, "config", "user.email", "t@example.invalid")
@@ -29,21 +86,59 @@ def test_files_and_diff_become_artifacts(db: Paths, tmp_path: Path, cli: Any) ->
     git(repo, "add", "app.py", "notes.txt")
     git(repo, "commit", "-qm", "init")
     (repo / "notes.txt").write_text("user's own uncommitted change, edited before\n")
-    (repo / "node_modules").mkdir()
-    sid = add(
-        "art",
-        repo,
-        prompt="write out/plot.png; write report.pdf; write summary.md hello; "
-        "write node_modules/x.js; edit app.py",
+
+
+def use_agent(tmp_path: Path, plan: dict[str, Any]) -> None:
+    script = tmp_path / "agent.py"
+    script.write_text(AGENT)
+    script.with_suffix(".json").write_text(json.dumps(plan))
+    os.environ["CLAUDE_CONFIG_DIR"] = str(tmp_path / "claude-config")
+    cfg.set_setting("claude_command", shlex.join([sys.executable, str(script)]))
+
+
+def artifacts_of(sid: str) -> set[tuple[str, str]]:
+    return {(a.type, a.path) for a in Artifact.select().where(Artifact.session == sid)}
+
+
+def events_of(sid: str) -> list[dict[str, Any]]:
+    rows = SessionEvent.select().where((SessionEvent.session == sid) & (SessionEvent.kind == EVENT))
+    return [json.loads(str(e.detail)) for e in rows.order_by(SessionEvent.id)]
+
+
+def test_only_what_the_agent_reports_writing_is_listed(db: Paths, tmp_path: Path, cli: Any) -> None:
+    repo = tmp_path / "repo"
+    make_repo(repo)
+    config = tmp_path / "claude-config"
+    go = tmp_path / "go"
+    use_agent(
+        tmp_path,
+        {
+            "go": str(go),
+            "writes": [
+                {"path": "out/plot.png"},
+                {"path": "report.pdf"},
+                {"path": "summary.md", "text": "hello"},
+                {"path": "app.py", "tool": "Edit", "text": "print('v2')"},
+                {"path": "refused.txt", "refused": True},
+                {"path": "node_modules/x.js"},
+                {"path": "sub/chart.png", "subagent": True},
+                {"path": str(config / "plans" / "plan.md")},
+                {"path": str(db.home / "notes.txt")},
+            ],
+        },
     )
+    sid = add("art", repo, prompt="make the report")
 
     async def scenario() -> None:
         engine, watch = await started_engine(db)
         try:
-            await watch.until(screen_has(engine, sid, "Do you want to make this edit"))
-            await engine.send_text(sid, "1", enter=False)
-            await watch.until(screen_has(engine, sid, "? for shortcuts"))
-            await engine.send_text(sid, "/exit")
+            await watch.until(screen_has(engine, sid, "agent ready"))
+            # Another program writes into the same folder while the session runs, one of them
+            # the file the agent was refused.
+            (repo / "foreign.txt").write_text("not the session's\n")
+            (repo / "refused.txt").write_text("written by someone else\n")
+            await engine.artifacts.scan(sid)  # a look while it runs, as the engine's tick does
+            go.touch()
             await watch.until(lambda: status(sid) == "completed")
             await watch.until(
                 lambda: (
@@ -57,18 +152,79 @@ def test_files_and_diff_become_artifacts(db: Paths, tmp_path: Path, cli: Any) ->
             await engine.stop()
 
     asyncio.run(scenario())
-    found = {(a.type, Path(a.path).name) for a in Artifact.select().where(Artifact.session == sid)}
-    assert found >= {
-        ("image", "plot.png"),
-        ("pdf", "report.pdf"),
-        ("file", "summary.md"),
-        ("file", "app.py"),
-        ("diff", "changes.diff"),
+    assert artifacts_of(sid) == {
+        ("image", str(repo / "out" / "plot.png")),
+        ("pdf", str(repo / "report.pdf")),
+        ("file", str(repo / "summary.md")),
+        ("file", str(repo / "app.py")),
+        ("image", str(repo / "sub" / "chart.png")),  # written by a subagent
+        ("diff", str(db.artifacts_dir / sid / "changes.diff")),
     }
-    assert not any(name == "x.js" for _, name in found)  # node_modules ignored
-    paths = [a.path for a in Artifact.select().where(Artifact.session == sid)]
-    assert len(paths) == len(set(paths))  # each path once
+    assert [e["source"] for e in events_of(sid)] == ["transcript"]
     diff = (db.artifacts_dir / sid / "changes.diff").read_text()
     assert "app.py" in diff and "notes.txt" not in diff  # only changes since the start
     listed = cli("artifacts", sid, "--json", check=True).json()
-    assert {(a["type"], Path(a["path"]).name) for a in listed} == found
+    assert {(a["type"], a["path"]) for a in listed} == artifacts_of(sid)
+
+
+def test_a_folder_holding_c3desk_data_lists_none_of_it(db: Paths, tmp_path: Path) -> None:
+    """The session runs in the folder that holds c3desk's data folder and Claude Code's config
+    folder (as /tmp or ~ can); the agent keeps no transcript, so the folder is scanned."""
+    use_fake_agent(tmp_path)  # CLAUDE_CONFIG_DIR is tmp_path/claude-config
+    assert db.home.parent == tmp_path
+    sid = add("home", tmp_path, prompt=None)  # no turn: the fake writes no transcript
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(screen_has(engine, sid, "? for shortcuts"))
+            (tmp_path / "made-meanwhile.txt").write_text("x\n")
+            (tmp_path / ".claude.json").write_text("{}\n")  # Claude Code's state file in ~
+            await engine.send_text(sid, "/exit")
+            await watch.until(lambda: status(sid) == "completed")
+            # The last scan records what it found at once: wait for the expected file.
+            made = str(tmp_path / "made-meanwhile.txt")
+            await watch.until(
+                lambda: Artifact.select().where(Artifact.path == made).exists(), timeout=30
+            )
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+    # c3desk wrote its database, log, scrollback and hook settings during the session.
+    assert (db.scrollback_dir / f"{sid}.log").exists()
+    assert any(db.run_dir.iterdir())
+    # With no transcript, the folder scan attributes what changed there, c3desk's files aside.
+    assert artifacts_of(sid) == {("file", str(tmp_path / "made-meanwhile.txt"))}
+    assert [(e["source"], e["limit"]) for e in events_of(sid)] == [("scan", None)]
+
+
+def test_a_cut_scan_is_recorded_once(db: Paths, tmp_path: Path) -> None:
+    root = tmp_path / "big"
+    for n in range(300):
+        (root / f"d{n % 7}").mkdir(parents=True, exist_ok=True)
+        (root / f"d{n % 7}" / f"f{n}.txt").write_text("x")
+    deep = root.joinpath(*[f"l{n}" for n in range(MAX_DEPTH + 1)])
+    deep.mkdir(parents=True)
+    (deep / "bottom.txt").write_text("x")
+    few = add("few", root, agent="shell")
+    deep_sid = add("deep", root, agent="shell")
+
+    async def scenario() -> None:
+        small = ArtifactWatcher(db.artifacts_dir, max_files=100)
+        default = ArtifactWatcher(db.artifacts_dir)
+        small.start(few, str(root))
+        default.start(deep_sid, str(root))
+        # Both files were written before the start: only the cut is of interest here.
+        for _ in range(2):
+            await small.scan(few)
+            await default.scan(deep_sid)
+        await small.close()
+        await default.close()
+
+    asyncio.run(scenario())
+    (cut,) = events_of(few)
+    assert cut["source"] == "scan" and cut["limit"] == "files"
+    assert cut["scanned"] == 100 and cut["max_files"] == 100
+    (deeper,) = events_of(deep_sid)
+    assert deeper["limit"] == "depth" and deeper["max_depth"] == MAX_DEPTH

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
+from c3desk.core.artifact_watch import ArtifactWatcher
 from c3desk.store.models import Artifact, Session
 from c3desk.ui.artifacts_panel import (
     TEXT_PREVIEW_BYTES,
@@ -19,6 +22,7 @@ from c3desk.ui.artifacts_panel import (
     describe_event,
     diff_preview,
     pdf_preview,
+    source_note,
 )
 from c3desk.ui.diff_highlighter import DiffHighlighter, line_kind
 from c3desk.ui.theme import theme_colors
@@ -332,3 +336,74 @@ def test_describe_event_handles_odd_details() -> None:
     assert describe_event("locked", None)[0] == "pinned"
     summary, _ = describe_event("launch", '{"argv": ["claude", "a b"], "mode": "new"}')
     assert summary == "launched (new): claude 'a b'"
+
+
+def test_a_cut_folder_scan_is_shown(panel: ArtifactsPanel, db: Paths, tmp_path: Path) -> None:
+    """A real watcher scans a tree larger than its bound; the panel says the list is partial."""
+    root = tmp_path / "big"
+    for n in range(300):
+        (root / f"d{n % 7}").mkdir(parents=True, exist_ok=True)
+        (root / f"d{n % 7}" / f"f{n}.txt").write_text("x")
+    sid = str(sess.create_session(title="Big", working_directory=str(root), agent="shell").id)
+
+    async def look() -> None:
+        watcher = ArtifactWatcher(db.artifacts_dir, max_files=100)
+        watcher.start(sid, str(root))
+        (root / "d0" / "new.txt").write_text("made after the start\n")
+        await watcher.scan(sid)
+        await watcher.close()
+
+    asyncio.run(look())
+    panel.show_session(sid)
+    note = panel.source_text()
+    assert note.startswith("The scan stopped after 100 files: some files may be missing.")
+    assert panel.source_label.isVisible()
+    warning = theme_colors(panel.theme)["needs_input"]
+    assert warning in panel.source_label.styleSheet()
+    kinds = [kind for kind, _ in panel.event_rows()]
+    assert "artifacts" in kinds
+    panel.set_theme("light")
+    assert theme_colors("light")["needs_input"] in panel.source_label.styleSheet()
+
+
+def test_where_the_files_came_from(panel: ArtifactsPanel, session: Session) -> None:
+    panel.show_session(session.id)
+    assert panel.source_text() == ""  # nothing recorded: nothing claimed
+    assert not panel.source_label.isVisible()
+    sess.record_event(session.id, "artifacts", {"source": "transcript", "transcript": "/t.jsonl"})
+    panel.refresh()
+    assert panel.source_text() == "Files the agent reported writing (its transcript's tool calls)."
+    assert theme_colors(panel.theme)["dim_text"] in panel.source_label.styleSheet()
+    panel.show_session(None)
+    assert panel.source_text() == ""
+
+
+@pytest.mark.parametrize(
+    ("detail", "start", "warning"),
+    [
+        ({"source": "scan", "limit": None}, "Found by scanning the session's folder", False),
+        (
+            {"source": "scan", "limit": "time", "budget_s": 5.0, "scanned": 12345},
+            "The scan stopped after 5.0 s (12,345 files): some files may be missing.",
+            True,
+        ),
+        (
+            {"source": "scan", "limit": "depth", "max_depth": 12},
+            "The scan went no deeper than 12 folders: some files may be missing.",
+            True,
+        ),
+        (
+            {"source": "scan", "limit": "files", "max_files": 50000},
+            "The scan stopped after 50,000 files",
+            True,
+        ),
+        ({"source": "elsewhere"}, "", False),
+    ],
+)
+def test_source_note(detail: dict[str, object], start: str, warning: bool) -> None:
+    text, warn = source_note(json.dumps(detail))
+    assert text.startswith(start)
+    assert bool(text) == bool(start)
+    assert warn is warning
+    assert source_note("not json") == ("", False)
+    assert source_note('"a string"') == ("", False)
