@@ -130,6 +130,7 @@ class Engine:
         self._gate.set()
         self.focused: str | None = None  # the session the user looks at (set by the UI)
         self._blocked: dict[str, str] = {}  # queued sessions their worker cannot take, and why
+        self._settings_seen: dict[str, Any] | None = None
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -179,6 +180,7 @@ class Engine:
         await self._gate.wait()
         while not self._stopping:
             try:
+                self._watch_settings()
                 self.schedule()
                 self._note_blocked()
                 self.flush_logs()
@@ -273,6 +275,19 @@ class Engine:
             self._emit("queue")
         return started
 
+    @property
+    def blocked(self) -> Mapping[str, str]:
+        """Queued sessions whose worker cannot take them now, and why (read-only view)."""
+        return dict(self._blocked)
+
+    def _watch_settings(self) -> None:
+        """Tell observers when the settings row changed, from wherever it was changed (the
+        CLI, another window, a script editing the database): every setting applies live."""
+        values = cfg.get_settings()
+        if self._settings_seen is not None and values != self._settings_seen:
+            self._emit("settings")
+        self._settings_seen = values
+
     def _note_blocked(self) -> None:
         """Record, once per change, why a queued session bound to a worker cannot start there
         (a disconnected worker would otherwise hold it with no word to anyone)."""
@@ -287,11 +302,14 @@ class Engine:
                 (Session.status == "queued") & Session.worker.in_(list(problems))
             ):
                 blocked[row.id] = problems[str(row.worker_id)]
+        changed = blocked != self._blocked
         for sid, reason in blocked.items():
             if self._blocked.get(sid) != reason:
                 sess.record_event(sid, "waiting", {"reason": reason})
                 self._emit("changed", sid)
         self._blocked = blocked
+        if changed:
+            self._emit("queue")
 
     def _wake_in(self, delay: float) -> None:
         """A scheduling pass once the gap between starts has passed."""

@@ -188,6 +188,8 @@ class MainWindow(QMainWindow):
         if event.kind == "focus":
             self.bring_to_front()
             return
+        if event.kind == "settings":
+            self._apply_stored_settings()
         if event.session_id is not None:
             self.queue.model.refresh_session(event.session_id)
         else:
@@ -223,6 +225,11 @@ class MainWindow(QMainWindow):
         ]
         if paused:
             parts.append("Queue paused")
+        blocked = self.engine.blocked
+        if blocked:
+            reasons = sorted(set(blocked.values()))
+            more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+            parts.append(f"{len(blocked)} waiting: {reasons[0]}{more}")
         self._status.setText("   ·   ".join(parts))
         self.setWindowTitle(f"c3desk ({needing})" if needing else "c3desk")
         self.tray.update_count(needing)
@@ -307,6 +314,14 @@ class MainWindow(QMainWindow):
         self.engine.wake()
         self.controller.refresh()
         self._refresh()
+
+    def _apply_stored_settings(self) -> None:
+        """Settings changed outside this window (``c3desk settings set``...): apply them."""
+        theme = str(cfg.get_settings()["theme"])
+        if theme != self.theme:
+            self.apply_setting("theme", theme)
+        else:
+            self.controller.refresh()
 
     def show_workers(self) -> None:
         dialog = WorkersDialog(self)

@@ -39,6 +39,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPainter, QPainterPath, QPixmap
 
 from c3desk.core import sessions as sess
+from c3desk.core import waiting
 from c3desk.core.errors import C3Error
 from c3desk.store.models import Session, Worker
 
@@ -849,6 +850,11 @@ class QueueModel(QAbstractTableModel):
             return False
         if role == TOOLTIP:
             lines = [row[TITLE] or "(untitled)", row[WD], f"state: {self._state_text(row)}"]
+            if row[STATUS] == "queued":
+                # Asked only when the pointer rests on the row: one look at the queue.
+                reason = waiting.wait_reason(str(row[ID]))
+                if reason:
+                    lines.append(f"waiting: {reason}")
             if row[CLAUDE_ID]:
                 lines.append(f"Claude session: {row[CLAUDE_ID]}")
             return "\n".join(lines)

@@ -343,6 +343,17 @@ class Transcript:
                 last = self.path.read_text(encoding="utf-8").strip().splitlines()[-1]
                 self.parent = json.loads(last).get("uuid")
 
+    def tool_use(self, name: str, tool_input: dict[str, Any]) -> None:
+        """Record a tool call as Claude Code does: an assistant message with a tool_use block
+        (what c3desk reads to learn which files a session wrote)."""
+        block = {
+            "type": "tool_use",
+            "id": "toolu_fake_" + uuid.uuid4().hex[:20],
+            "name": name,
+            "input": tool_input,
+        }
+        self.append("assistant", [block])
+
     def append(self, kind: str, content: Any) -> None:
         entry_id = str(uuid.uuid4())
         if kind == "user":
@@ -353,7 +364,10 @@ class Transcript:
                 "type": "message",
                 "role": "assistant",
                 "model": "claude-fake",
-                "content": [{"type": "text", "text": content}],
+                # A list is already content blocks (tool_use, as the real CLI records them).
+                "content": content
+                if isinstance(content, list)
+                else [{"type": "text", "text": content}],
                 "stop_reason": None,
                 "usage": {"input_tokens": 1, "output_tokens": max(1, len(str(content)) // 4)},
             }
@@ -1229,6 +1243,9 @@ class FakeClaude:
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("a", encoding="utf-8") as fh:
             fh.write(new_line + "\n")
+        self.transcript.tool_use(
+            "Edit", {"file_path": str(target), "old_string": "", "new_string": new_line}
+        )
         self.note(f"Updated {name} with 1 addition")
         self.transcript.append("assistant", f"Edited {name}")
 
@@ -1245,6 +1262,9 @@ class FakeClaude:
             data = ((text or "written by fake claude") + "\n").encode("utf-8")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
+        self.transcript.tool_use(
+            "Write", {"file_path": str(target), "content": data.decode("utf-8", "replace")}
+        )
         lines = data.count(b"\n") if suffix not in (".png", ".pdf") else 1
         self.renderer.commit(["", f"● Write({name})"])
         self.note(f"Wrote {lines} lines to {name}")

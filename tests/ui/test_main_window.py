@@ -247,3 +247,68 @@ def test_state_restored_settings_live_and_close_asks(
             assert sid in again.controller.policy.tiles
 
     loop.run_until_complete(scenario())
+
+
+def test_settings_set_from_the_cli_apply_to_the_running_window(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from PySide6.QtGui import QPalette
+
+    from c3desk.ui.theme import apply_theme
+
+    cfg.set_setting("grid_layout", "auto")
+    cfg.set_setting("max_visible_sessions", "4")
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            app = QApplication.instance()
+            assert isinstance(app, QApplication)
+            dark = app.palette().color(QPalette.ColorRole.Window)
+            env = dict(os.environ, C3DESK_HOME=str(app_env.home))
+            for key, value in (("theme", "light"), ("grid_layout", "2x2")):
+                done = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "c3desk",
+                    "settings",
+                    "set",
+                    key,
+                    value,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stdin=subprocess.DEVNULL,
+                )
+                assert await done.wait() == 0
+            try:
+                await until(lambda: app.palette().color(QPalette.ColorRole.Window) != dark)
+                assert window.theme == "light"
+                await until(lambda: sum(t.isVisible() for t in window.grid.tiles) == 4)
+            finally:
+                apply_theme(app, "dark")
+
+    loop.run_until_complete(scenario())
+
+
+def test_a_session_held_by_a_disconnected_worker_says_why(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    from c3desk.core import workers as wrk
+    from c3desk.ui.queue_model import TOOLTIP
+
+    wrk.add_worker("vps", host="127.0.0.1")  # never connected here
+    held = str(sess.create_session(title="Held", working_directory=str(tmp_path), worker="vps").id)
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            await until(lambda: "waiting: worker 'vps' is disconnected" in window._status.text())
+            model = window.queue.model
+            tip = await until(lambda: model.data(model.index_of(held), TOOLTIP))
+            assert "waiting: worker 'vps' is disconnected" in tip
+
+    loop.run_until_complete(scenario())
