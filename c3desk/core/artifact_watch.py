@@ -162,8 +162,7 @@ class ArtifactWatcher:
         """Look for one session's new files now; return how many artifacts were recorded.
 
         ``final``: the session has ended; a Claude Code session without a transcript gets its
-        folder scanned now, and writes whose result never came (the agent was killed) count
-        when their file changed since the start.
+        folder scanned now.
         """
         watch = self._watches.get(session_id)
         if watch is None or watch.busy:
@@ -208,7 +207,7 @@ class ArtifactWatcher:
                 watch.tails.setdefault(str(path), artifacts.TranscriptTail(path))
         present = [tail for tail in watch.tails.values() if tail.exists()]
         if present:
-            return self._from_transcripts(watch, present, excluded, final)
+            return self._from_transcripts(watch, present, excluded)
         if watch.agent in TRANSCRIPT_AGENTS and not final:
             return _Outcome(None, [])  # its transcript appears at its first turn
         result = artifacts.scan(
@@ -224,19 +223,16 @@ class ArtifactWatcher:
 
     @staticmethod
     def _from_transcripts(
-        watch: _Watch,
-        present: list[artifacts.TranscriptTail],
-        excluded: list[str],
-        final: bool,
+        watch: _Watch, present: list[artifacts.TranscriptTail], excluded: list[str]
     ) -> _Outcome:
         for tail in present:
             for entry in tail.read():
                 watch.writes.feed(entry)
         paths = watch.writes.take()
-        if final:
-            # A write whose result never came (the agent was killed part way) counts when its
-            # file changed since the session started.
-            paths += [p for p in watch.writes.pending.values() if _changed_since(p, watch.since)]
+        # A call whose result has not come (yet: the permission box is up, or the agent was
+        # killed; or never: a transcript without results) counts once its file changed since
+        # the session started. A refused write's file is not touched, so it does not count.
+        paths += [p for p in watch.writes.pending.values() if _changed_since(p, watch.since)]
         exclusion = artifacts.exclusion_set(os.path.abspath(watch.root), excluded)
         found = [
             (path, artifacts.classify_path(path))

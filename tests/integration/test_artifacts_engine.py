@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from helpers.engine import add, screen_has, started_engine, status, use_fake_age
 from c3desk.config import Paths
 from c3desk.core import settings as cfg
 from c3desk.core.artifact_watch import EVENT, MAX_DEPTH, ArtifactWatcher
-from c3desk.store.models import Artifact, SessionEvent
+from c3desk.store.models import Artifact, Session, SessionEvent
 
 # A stand-in for Claude Code that writes its transcript as the real CLI does: for each planned
 # write, the assistant's tool_use line, then (unless refused) the file, then the tool_result.
@@ -228,3 +229,48 @@ def test_a_cut_scan_is_recorded_once(db: Paths, tmp_path: Path) -> None:
     assert cut["scanned"] == 100 and cut["max_files"] == 100
     (deeper,) = events_of(deep_sid)
     assert deeper["limit"] == "depth" and deeper["max_depth"] == MAX_DEPTH
+
+
+def test_calls_without_results_and_a_new_conversation(db: Paths, tmp_path: Path) -> None:
+    """A tool call whose result has not come counts once its file changed since the start;
+    after /clear (a new conversation id) the new transcript is read too."""
+    config = tmp_path / "cfg"
+    cwd = tmp_path / "proj"
+    cwd.mkdir()
+    sid = add("t", cwd, prompt=None)
+    Session.update(claude_session_id="conv-a").where(Session.id == sid).execute()
+    env = {"CLAUDE_CONFIG_DIR": str(config), "HOME": str(tmp_path / "user")}
+    project = config / "projects" / re.sub(r"[^a-zA-Z0-9-]", "-", str(cwd.resolve()))
+
+    def call(conversation: str, tool_id: str, name: str, path: Path, done: bool) -> None:
+        project.mkdir(parents=True, exist_ok=True)
+        block = {"type": "tool_use", "id": tool_id, "name": name, "input": {"file_path": str(path)}}
+        lines = [{"type": "assistant", "cwd": str(cwd), "message": {"content": [block]}}]
+        if done:
+            result = {"type": "tool_result", "tool_use_id": tool_id, "content": "ok"}
+            lines.append({"type": "user", "cwd": str(cwd), "message": {"content": [result]}})
+        with (project / f"{conversation}.jsonl").open("a") as out:
+            out.writelines(json.dumps(line) + "\n" for line in lines)
+
+    async def scenario() -> list[set[str]]:
+        watcher = ArtifactWatcher(db.artifacts_dir, env=env)
+        watcher.start(sid, str(cwd))
+        seen: list[set[str]] = []
+        (cwd / "foreign.txt").write_text("another program\n")
+        await watcher.scan(sid)  # no transcript yet: a Claude Code session waits for it
+        seen.append({Path(p).name for _, p in artifacts_of(sid)})
+        call("conv-a", "t1", "Write", cwd / "new.txt", done=False)
+        (cwd / "new.txt").write_text("written, result not yet recorded\n")
+        call("conv-a", "t2", "Write", cwd / "asked.txt", done=False)  # its box is up
+        await watcher.scan(sid)
+        seen.append({Path(p).name for _, p in artifacts_of(sid)})
+        Session.update(claude_session_id="conv-b").where(Session.id == sid).execute()
+        (cwd / "b.txt").write_text("after /clear\n")
+        call("conv-b", "t3", "Write", cwd / "b.txt", done=True)
+        await watcher.finish(sid)
+        seen.append({Path(p).name for _, p in artifacts_of(sid)})
+        await watcher.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [set(), {"new.txt"}, {"new.txt", "b.txt"}]
+    assert [e["source"] for e in events_of(sid)] == ["transcript"]
