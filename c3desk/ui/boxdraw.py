@@ -1,14 +1,22 @@
-"""Box-drawing and block characters (U+2500-U+259F) as geometry, so that lines join without gaps.
+"""Glyphs drawn from geometry: box drawing, blocks, braille, and the symbols Claude Code prints.
 
-Fonts draw these glyphs at their own sizes and positions, which leaves gaps or overlaps between
-cells; a terminal draws them from the cell size instead: rectangles for lines, blocks and shades,
-an antialiased pen for arcs and diagonals.
+Fonts draw box-drawing and block characters (U+2500-U+259F) at their own sizes and positions,
+which leaves gaps or overlaps between cells; a terminal draws them from the cell size instead:
+rectangles for lines, blocks and shades, an antialiased pen for arcs and diagonals. Braille
+(U+2800-U+28FF, Claude Code's spinner) is drawn as dots the same way, so a spinner neither
+jitters between fonts nor depends on one having braille.
+
+Claude Code's other symbols (``⎿ ⏺ ⏵ ⏸ ❯`` and the spinner's stars ``✢ ✳ ✶ ✻ ✽``) are drawn here
+only when no font draws them in the cell's colour (:func:`can_paint`): with DejaVu alone
+``⎿ ⏺ ⏵ ⏸`` would be empty boxes, and an emoji font's ``⏺`` ignores the colour Claude gives it.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPolygonF
 
 # -- box drawing and block elements -------------------------------------------------------------
 
@@ -89,9 +97,23 @@ def _merge_rows_of_rects(
     return out
 
 
+# Braille dots by bit: (column, row) of dots 1-8.
+_BRAILLE_DOTS = ((0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (0, 3), (1, 3))
+# Symbols with a box-drawing twin: the bracket pieces Claude uses as line corners.
+_TWINS = {"\u23be": "\u250c", "\u23bf": "\u2514", "\u23af": "\u2500"}  # ⎾ ┌, ⎿ └, ⎯ ─
+# Painted symbols: triangles (direction), media symbols, the prompt's chevron and the stars.
+_TRIANGLES = {"\u23f4": (-1, 0), "\u23f5": (1, 0), "\u23f6": (0, -1), "\u23f7": (0, 1)}
+_SYMBOLS = frozenset("\u23f8\u23f9\u23fa\u276f\u2722\u2733\u2736\u273b\u273d") | set(_TRIANGLES)
+
+
 def is_box_char(ch: str) -> bool:
-    """Drawn by geometry (lines and rectangles), not by the font."""
-    return "\u2500" <= ch <= "\u259f"
+    """Always drawn by geometry (box drawing, blocks, braille), never by the font."""
+    return "\u2500" <= ch <= "\u259f" or "\u2800" <= ch <= "\u28ff"
+
+
+def can_paint(ch: str) -> bool:
+    """A symbol drawn here when no font has it (or only a colour emoji font does)."""
+    return ch in _SYMBOLS or ch in _TWINS
 
 
 class BoxGlyphs:
@@ -111,12 +133,26 @@ class BoxGlyphs:
         """Rectangles (x, y, w, h, alpha) relative to the cell; empty for path-drawn glyphs."""
         cached = self._rects.get(char)
         if cached is None:
-            cached = self._rects[char] = self._build(ord(char))
+            cached = self._rects[char] = self._build(ord(_TWINS.get(char, char)))
         return cached
+
+    def _braille(self, bits: int) -> list[tuple[int, int, int, int, int]]:
+        """Square dots centred in a 2 x 4 grid of the cell, the same size in every row."""
+        cw, ch = self.cw, self.ch
+        d = max(1, round(min(cw / 2, ch / 4) * 0.5))
+        out = []
+        for bit, (col, row) in enumerate(_BRAILLE_DOTS):
+            if bits >> bit & 1:
+                x = round(col * cw / 2 + (cw / 2 - d) / 2)
+                y = round(row * ch / 4 + (ch / 4 - d) / 2)
+                out.append((x, y, d, d, 255))
+        return out
 
     def _build(self, code: int) -> list[tuple[int, int, int, int, int]]:
         cw, ch = self.cw, self.ch
         out: list[tuple[int, int, int, int, int]] = []
+        if 0x2800 <= code <= 0x28FF:
+            return self._braille(code - 0x2800)
         if code in _BLOCKS:
             for x0, y0, x1, y1 in _BLOCKS[code]:
                 ax, ay = round(cw * x0 / 8), round(ch * y0 / 8)
@@ -222,4 +258,74 @@ class BoxGlyphs:
                 p.drawLine(QPointF(x, y), QPointF(x + cw, y + ch))
             p.restore()
             return True
+        if char in _SYMBOLS:
+            p.save()
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            self._draw_symbol(p, char, QPointF(cx, cy), color)
+            p.restore()
+            return True
         return False
+
+    def _draw_symbol(self, p: QPainter, char: str, c: QPointF, color: QColor) -> None:
+        """One of :data:`_SYMBOLS` centred on ``c``, on the line box lines run through, about
+        as big as a lower-case letter."""
+        s = min(self.cw, self.ch)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        if char in _TRIANGLES:
+            dx, dy = _TRIANGLES[char]
+            length, half = s * 0.62, s * 0.38  # along the direction, and half across it
+            tip = c + QPointF(dx, dy) * (length / 2)
+            back = c - QPointF(dx, dy) * (length / 2)
+            across = QPointF(-dy, dx) * half
+            p.drawPolygon(QPolygonF([tip, back + across, back - across]))
+        elif char == "\u23f8":  # ⏸ two bars
+            w, h = max(1.0, s * 0.22), s * 0.72
+            for side in (-1, 1):
+                p.drawRect(QRectF(c.x() + side * s * 0.2 - w / 2, c.y() - h / 2, w, h))
+        elif char == "\u23f9":  # ⏹ a square
+            p.drawRect(QRectF(c.x() - s * 0.33, c.y() - s * 0.33, s * 0.66, s * 0.66))
+        elif char == "\u23fa":  # ⏺ a disc
+            p.drawEllipse(c, s * 0.36, s * 0.36)
+        elif char == "\u276f":  # ❯ a heavy chevron
+            pen = QPen(color, max(1.2, s * 0.2))
+            pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+            p.setPen(pen)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            w, h = s * 0.2, s * 0.38
+            p.drawPolyline(QPolygonF([c + QPointF(-w, -h), c + QPointF(w, 0), c + QPointF(-w, h)]))
+        elif char == "\u2733":  # ✳ eight spokes
+            pen = QPen(color, max(1.0, s * 0.14))
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            p.setPen(pen)
+            r = s * 0.4
+            for k in range(4):
+                d = _unit(k * 45) * r
+                p.drawLine(c - d, c + d)
+        elif char == "\u2736":  # ✶ six-pointed star
+            r = s * 0.46
+            points = [c + _unit(90 + k * 30) * (r if k % 2 == 0 else r * 0.5) for k in range(12)]
+            p.drawPolygon(QPolygonF(points))
+        else:  # ✢ four, ✻ eight thin, ✽ eight heavy teardrop spokes
+            spokes, width = {"\u2722": (4, 0.2), "\u273b": (8, 0.085), "\u273d": (8, 0.13)}[char]
+            p.drawPath(_teardrops(c, spokes, s * 0.46, s * width))
+
+
+def _unit(degrees: float) -> QPointF:
+    """A unit vector ``degrees`` clockwise from straight up (y grows downwards)."""
+    a = math.radians(degrees)
+    return QPointF(math.sin(a), -math.cos(a))
+
+
+def _teardrops(c: QPointF, spokes: int, r: float, width: float) -> QPainterPath:
+    """Spokes from ``c``, each narrow at the centre and round at its end, like ✻'s."""
+    path = QPainterPath()
+    path.setFillRule(Qt.FillRule.WindingFill)
+    for k in range(spokes):
+        u = _unit(k * 360 / spokes)
+        v = QPointF(-u.y(), u.x()) * width
+        path.moveTo(c)
+        path.cubicTo(c + u * (r * 0.45) + v, c + u * r + v, c + u * r)
+        path.cubicTo(c + u * r - v, c + u * (r * 0.45) - v, c)
+    return path

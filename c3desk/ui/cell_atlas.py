@@ -9,10 +9,11 @@ frame image's memory: no Python work per cell or per run on the hot path.
 
 The cells a frame meets for the first time are made in one numpy batch: each from its glyph's
 coverage mask, blended between its foreground and background. :class:`GlyphRaster` draws the
-masks with QPainter (white on black, grayscale antialiasing, many glyphs in one image), box
-drawing from geometry (:mod:`c3desk.ui.boxdraw`); a glyph whose ink leaves its cells (a fallback
-font's symbol) is scaled into them, and one that comes out in colour (an emoji font) is drawn in
-its colours per style instead.
+masks with QPainter (white on black, grayscale antialiasing, many glyphs in one image); box
+drawing, blocks and braille from geometry (:mod:`c3desk.ui.boxdraw`), and Claude Code's symbols
+too when no font draws them in one colour (never an empty box); a glyph whose ink leaves its cells
+(a fallback font's symbol) is scaled into them, and one that comes out in colour (an emoji font)
+is drawn in its colours per style instead.
 """
 
 from __future__ import annotations
@@ -23,12 +24,21 @@ from operator import is_not, sub
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QTransform
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QTextLayout,
+    QTransform,
+)
 from wcwidth import wcwidth
 
 from c3desk.terminal import Style
 from c3desk.terminal.style import DEFAULT_STYLE
-from c3desk.ui.boxdraw import BoxGlyphs, is_box_char
+from c3desk.ui.boxdraw import BoxGlyphs, can_paint, is_box_char
 from c3desk.ui.palette import RGB, CellLook, TerminalPalette, resolve_style
 
 #: Bytes of cell pixels an atlas holds before it starts over (an 8x17 cell is 544 bytes).
@@ -40,6 +50,7 @@ _BLANK_KEY_TEXT = " "
 _STRIKE = 24
 _VARIANTS = 48
 _NO_MASK = -2  # in the (variant, text) mask table: not drawn yet
+_PRESENTATION = "\ufe0e\ufe0f"  # variation selectors: text or emoji presentation
 
 Cells = str | tuple[str, ...] | list[str]
 Styles = Style | tuple[Style, ...] | list[Style]
@@ -125,6 +136,8 @@ class GlyphRaster:
         self._widths: dict[str, int] = {}
         # (text, font) -> how a glyph too big for its cells is scaled into them.
         self._fits: dict[tuple[str, int], QTransform] = {}
+        # (text, font) -> whether a symbol is drawn from geometry (no font draws it in one colour)
+        self._painted: dict[tuple[str, int], bool] = {}
         self._white = QColor(255, 255, 255)
 
     def cells_of(self, text: str) -> int:
@@ -187,7 +200,7 @@ class GlyphRaster:
             area = px[:, k * slotp : (k + 1) * slotp]
             ink = ((area >> 8) & 255) > 48
             inside = ink[y0 - 1 : y0 + chp + 1, x0 - 1 : x0 + cells * cwp + 1]
-            if inside.sum() < ink.sum() and not is_box_char(text[:1]):
+            if inside.sum() < ink.sum() and not self.is_geometric(text, font):
                 fit = self._fit_of(ink, x0, y0, cells)
                 self._fits[(text, font)] = fit
                 one = self._image(cells, QColor(0, 0, 0))
@@ -252,11 +265,48 @@ class GlyphRaster:
         image.fill(fill)
         return image
 
+    def is_geometric(self, text: str, font: int) -> bool:
+        """Whether ``text`` is drawn from geometry rather than a font: box drawing, blocks and
+        braille always; Claude Code's symbols when no font draws them in the cell's colour
+        (with U+FE0F, asking for an emoji: when no font draws them at all)."""
+        if len(text) != 1 and (len(text) != 2 or text[1] not in _PRESENTATION):
+            return False
+        if is_box_char(text[0]):
+            return len(text) == 1
+        if not can_paint(text[0]):
+            return False
+        painted = self._painted.get((text, font))
+        if painted is None:
+            found = self._font_glyph(text, font)
+            painted = found == "none" or (found == "colour" and not text.endswith("\ufe0f"))
+            self._painted[(text, font)] = painted
+        return painted
+
+    def _font_glyph(self, text: str, font: int) -> str:
+        """How the font chain (with the fonts Qt falls back to) draws ``text``: "none" (the
+        missing-glyph box, glyph 0), "colour" (an emoji font's own colours) or "mono"."""
+        layout = QTextLayout(text, self._fonts[font])
+        layout.beginLayout()
+        layout.createLine()
+        layout.endLayout()
+        runs = layout.glyphRuns()
+        if not runs or any(0 in run.glyphIndexes() for run in runs):
+            return "none"
+        image = self._image(2, QColor(0, 0, 0))
+        p = QPainter(image)
+        p.setFont(self._fonts[font])
+        p.setPen(self._white)
+        p.drawText(QPointF(0, self.ascent), text)
+        p.end()
+        px = _pixels_of(image).astype(np.int32)
+        r, g, b = (px >> 16) & 255, (px >> 8) & 255, px & 255
+        return "colour" if (np.abs(r - g) > 24).any() or (np.abs(g - b) > 24).any() else "mono"
+
     def _draw(
         self, p: QPainter, text: str, font: int, underline: int, strike: bool, color: QColor
     ) -> None:
-        if len(text) == 1 and is_box_char(text):
-            rects = self.box.rects(text)
+        if self.is_geometric(text, font):
+            rects = self.box.rects(text[0])
             for rx, ry, rw, rh, alpha in rects:
                 fill = (
                     color
@@ -265,7 +315,7 @@ class GlyphRaster:
                 )
                 p.fillRect(rx, ry, rw, rh, fill)
             if not rects:
-                self.box.draw_path_glyph(p, text, 0, 0, color)
+                self.box.draw_path_glyph(p, text[0], 0, 0, color)
         elif text.strip():
             p.setFont(self._fonts[font])
             p.setPen(color)
