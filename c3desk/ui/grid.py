@@ -1,4 +1,8 @@
-"""The central grid: tiles, each a header over a live terminal view."""
+"""The central grid: tiles, each a header over a live terminal view.
+
+A header's buttons are icons (:func:`c3desk.ui.icons.button_icon`) drawn in the theme's colours,
+not emoji text, which a font may lack; each has a tooltip and an accessible name.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSizePolicy,
-    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from c3desk.terminal import TerminalModel
+from c3desk.ui.icons import button_icon
 from c3desk.ui.terminal_view import TerminalView
 from c3desk.ui.theme import theme_colors
 
@@ -63,19 +67,18 @@ class TileHeader(QFrame):
         self.state.setObjectName("stateChip")
         self.needs = QLabel("needs input", self)
         self.needs.setObjectName("needsInputChip")
-        style = self.style()
-        sp = QStyle.StandardPixmap
-        self.pin = self._button("📌", "Pin (keep this session in view)", checkable=True)
+        self.pin = self._button("Pin", "Pin (keep this session in view)", checkable=True)
         self.pin.toggled.connect(self.pin_toggled)
         self.cont = self._button("Continue", "Continue this session (claude --resume)")
-        self.cont.setIcon(style.standardIcon(sp.SP_MediaPlay))
         self.cont.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.cont.clicked.connect(self.continue_requested)
-        self.maximize = self._button("□", "Maximize / restore (double-click the header)")
+        self.maximize = self._button("Maximize", "")
         self.maximize.clicked.connect(self.maximize_requested)
-        self.kill = self._button("", "Kill this session")
-        self.kill.setIcon(style.standardIcon(sp.SP_TitleBarCloseButton))
+        self.kill = self._button("Kill", "Kill this session")
         self.kill.clicked.connect(self.kill_requested)
+        self._maximized = False
+        self._set_maximize_text()
+        self._set_icons()
         for w in (self.title, self.worker, self.state, self.needs):
             layout.addWidget(w)
         layout.setStretch(0, 1)
@@ -84,12 +87,45 @@ class TileHeader(QFrame):
 
     def _button(self, text: str, tip: str, checkable: bool = False) -> QToolButton:
         b = QToolButton(self)
-        b.setText(text)
+        b.setText(text)  # shown only beside an icon (Continue); read out by screen readers
+        b.setAccessibleName(text)
         b.setToolTip(tip)
         b.setAutoRaise(True)
         b.setCheckable(checkable)
         b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         return b
+
+    def _set_icons(self) -> None:
+        """Icons in the current palette's colours (again when the theme changes)."""
+        pal = self.palette()
+        self.pin.setIcon(button_icon("pin", pal, checked="pinned"))
+        self.cont.setIcon(button_icon("continue", pal))
+        self.maximize.setIcon(button_icon("restore" if self._maximized else "maximize", pal))
+        self.kill.setIcon(button_icon("kill", pal))
+
+    def set_maximized(self, maximized: bool) -> None:
+        """The maximize button offers to restore the grid while this tile fills it."""
+        if maximized != self._maximized:
+            self._maximized = maximized
+            self._set_maximize_text()
+            self.maximize.setIcon(
+                button_icon("restore" if maximized else "maximize", self.palette())
+            )
+
+    def _set_maximize_text(self) -> None:
+        name = "Restore" if self._maximized else "Maximize"
+        self.maximize.setText(name)
+        self.maximize.setAccessibleName(name)
+        self.maximize.setToolTip(
+            "Restore the grid (double-click the header)"
+            if self._maximized
+            else "Maximize this session (double-click the header)"
+        )
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._set_icons()
+        super().changeEvent(event)
 
     def show_info(self, info: TileInfo) -> None:
         self.title.setText(info.title)
@@ -220,13 +256,18 @@ class Grid(QWidget):
             self._layout.removeWidget(tile)
             tile.hide()
         visible = self.ensure_tiles(count)
+        if self.maximized not in {tile.session_id for tile in visible}:
+            self.maximized = None
+        for tile in self.tiles:
+            tile.header.set_maximized(
+                self.maximized is not None and tile.session_id == self.maximized
+            )
         if self.maximized is not None:
             for tile in visible:
                 if tile.session_id == self.maximized:
                     self._layout.addWidget(tile, 0, 0)
                     tile.show()
                     return
-            self.maximized = None
         for i, tile in enumerate(visible):
             self._layout.addWidget(tile, i // cols, i % cols)
             tile.show()

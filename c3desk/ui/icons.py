@@ -1,8 +1,13 @@
-"""The application icon: one SVG, rendered to pixmaps here (no SVG icon-engine plugin needed).
+"""The application icon and the app's button icons: SVGs rendered to pixmaps here (no SVG
+icon-engine plugin needed).
 
-The SVG ships inside the package (``c3desk/ui/assets``) so an installed c3desk has it; the repo's
-``resources/icons`` holds the same SVG plus the hicolor PNGs that desktop packaging installs.
+The SVGs ship inside the package (``c3desk/ui/assets``) so an installed c3desk has them; the repo's
+``resources/icons`` holds the app icon's SVG plus the hicolor PNGs that desktop packaging installs.
 ``python -m c3desk.ui.icons [DIR]`` re-renders those PNGs from the SVG.
+
+Buttons get icons, never emoji or rare symbols as text: a font may lack those (with only the
+DejaVu fonts a pin emoji is an empty box). A button icon's SVG draws in ``currentColor``, replaced
+by the theme's colour when rendered, so one SVG serves both themes.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ import functools
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -20,6 +25,10 @@ APP_SVG = ASSETS / "c3desk.svg"
 REPO_ICONS = Path(__file__).resolve().parents[2] / "resources" / "icons"
 PNG_SIZES = (16, 32, 48, 64, 128, 256)
 ICON_SIZES = (16, 22, 24, 32, 48, 64, 128, 256)
+#: Sizes of a button icon's pixmaps (logical 16-24 px, and twice that for high-DPI screens).
+BUTTON_SIZES = (16, 20, 24, 32, 40, 48)
+#: The button icons in ``assets``: NAME.svg, drawn in ``currentColor``.
+BUTTON_ICONS = ("pin", "pinned", "maximize", "restore", "continue", "kill")
 
 BADGE_FILL = QColor("#e5484d")
 BADGE_TEXT = QColor("#ffffff")
@@ -57,6 +66,56 @@ def app_icon() -> QIcon:
     icon = QIcon()
     for size in ICON_SIZES:
         icon.addPixmap(QPixmap.fromImage(render_app_image(size)))
+    return icon
+
+
+@functools.lru_cache(maxsize=64)
+def _button_renderer(name: str, color: str) -> QSvgRenderer:
+    if name not in BUTTON_ICONS:
+        raise ValueError(f"no button icon named {name!r}")
+    svg = (ASSETS / f"{name}.svg").read_text(encoding="utf-8").replace("currentColor", color)
+    renderer = QSvgRenderer(QByteArray(svg.encode()))
+    if not renderer.isValid():
+        raise RuntimeError(f"the icon {ASSETS / name}.svg is not a valid SVG")
+    return renderer
+
+
+def render_button_image(name: str, size: int, color: QColor | str) -> QImage:
+    """Button icon ``name`` as a ``size``×``size`` ARGB image, drawn in ``color``."""
+    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    _button_renderer(name, QColor(color).name()).render(painter, QRectF(0, 0, size, size))
+    painter.end()
+    return image
+
+
+def button_icon(name: str, palette: QPalette, checked: str | None = None) -> QIcon:
+    """Button icon ``name`` in ``palette``'s button-text colour (greyed when disabled); a
+    checkable button shows ``checked`` (another icon's name) in the accent colour when on."""
+    role, group = QPalette.ColorRole, QPalette.ColorGroup
+    return _button_icon(
+        name,
+        palette.color(group.Active, role.ButtonText).name(),
+        palette.color(group.Disabled, role.ButtonText).name(),
+        checked,
+        palette.color(group.Active, role.Accent).name(),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _button_icon(name: str, text: str, disabled: str, checked: str | None, accent: str) -> QIcon:
+    """One icon per look, shared by every tile (a QIcon copy shares its pixmaps)."""
+    looks = [(name, text, QIcon.Mode.Normal, QIcon.State.Off)]
+    looks.append((name, disabled, QIcon.Mode.Disabled, QIcon.State.Off))
+    if checked is not None:
+        looks.append((checked, accent, QIcon.Mode.Normal, QIcon.State.On))
+    icon = QIcon()
+    for icon_name, color, mode, state in looks:
+        for size in BUTTON_SIZES:
+            image = render_button_image(icon_name, size, color)
+            icon.addPixmap(QPixmap.fromImage(image), mode, state)
     return icon
 
 
