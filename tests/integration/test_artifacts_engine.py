@@ -274,3 +274,43 @@ def test_calls_without_results_and_a_new_conversation(db: Paths, tmp_path: Path)
 
     assert asyncio.run(scenario()) == [set(), {"new.txt"}, {"new.txt", "b.txt"}]
     assert [e["source"] for e in events_of(sid)] == ["transcript"]
+
+
+def test_the_fake_agents_writes_are_listed_and_nothing_else(db: Paths, tmp_path: Path) -> None:
+    """The fake agent records its Write and Edit calls in its transcript as Claude Code does."""
+    use_fake_agent(tmp_path)
+    repo = tmp_path / "repo"
+    make_repo(repo)
+    sid = add(
+        "fake",
+        repo,
+        prompt="write out/plot.png; write report.pdf; write node_modules/x.js; edit app.py",
+    )
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(screen_has(engine, sid, "Do you want to make this edit"))
+            (repo / "foreign.txt").write_text("another program's\n")
+            await engine.send_text(sid, "1", enter=False)
+            await watch.until(screen_has(engine, sid, "? for shortcuts"))
+            await engine.send_text(sid, "/exit")
+            await watch.until(lambda: status(sid) == "completed")
+            await watch.until(
+                lambda: (
+                    Artifact.select()
+                    .where((Artifact.session == sid) & (Artifact.type == "diff"))
+                    .exists()
+                ),
+                timeout=30,
+            )
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+    assert artifacts_of(sid) == {
+        ("image", str(repo / "out" / "plot.png")),
+        ("pdf", str(repo / "report.pdf")),
+        ("file", str(repo / "app.py")),
+        ("diff", str(db.artifacts_dir / sid / "changes.diff")),
+    }
