@@ -1,4 +1,5 @@
-"""Time the artifact scan over a 100,000-file tree against a plain os.walk + stat baseline.
+"""Time the artifact scan over a 100,000-file tree against a plain os.walk + stat baseline,
+and the reading of a large Claude Code transcript.
 
 Usage: python benchmarks/artifact_scan.py [--files N] [--repeat N] [--dir PATH] [--json-only]
 
@@ -7,7 +8,13 @@ builds much faster than a busy disk), then times, in the same run and on the sam
 
 - ``scan`` with a few recent files (the usual periodic pass),
 - ``scan`` with every file already in ``seen`` (no stat at all for known paths),
-- ``os.walk`` + ``os.stat`` of every file with the same mtime/ctime test (the baseline).
+- ``os.walk`` + ``os.stat`` of every file with the same mtime/ctime test (the baseline),
+- ``scan`` with the watcher's bounds (file count, depth, time), as a session without a
+  transcript gets it: on a tree larger than the bound it stops, and says so.
+
+Then a transcript of 20,000 lines (10,000 Write calls with 2 KB of content each, and their
+results) is read whole by :class:`TranscriptTail` + :class:`ReportedWrites`, and again after 100
+more lines were appended (the periodic look at a running session reads only those).
 
 The tree holds only files the scan does not ignore, so both sides do the same work. Prints a
 table and the same figures as JSON on the last line. A benchmark: it never fails.
@@ -30,7 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from c3desk.core.artifacts import scan  # noqa: E402
+from c3desk.core.artifact_watch import MAX_DEPTH, MAX_FILES, SCAN_BUDGET  # noqa: E402
+from c3desk.core.artifacts import ReportedWrites, TranscriptTail, scan  # noqa: E402
 
 RECENT = 10
 
@@ -100,11 +108,22 @@ def run(files: int, repeat: int, parent: str | None) -> dict[str, Any]:
             result = scan(tmp, 0.0, seen=seen, max_files=files + 1)
             return result.scanned, len(result.found)
 
+        limits: list[str | None] = []
+
+        def bounded() -> tuple[int, int]:
+            deadline = time.monotonic() + SCAN_BUDGET
+            result = scan(tmp, since, max_files=MAX_FILES, max_depth=MAX_DEPTH, deadline=deadline)
+            limits.append(result.limit)
+            return result.scanned, len(result.found)
+
         rows = {
             "scan": timed(ours, repeat),
             "scan, all seen": timed(ours_seen, repeat),
             "os.walk + stat": timed(lambda: baseline(tmp, since), repeat),
+            "scan, bounded": timed(bounded, repeat),
         }
+        rows["scan, bounded"]["limit"] = limits[-1]
+        transcript = transcript_timing(tmp / "t.jsonl", repeat)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     base = rows["os.walk + stat"]["median_s"]
@@ -117,6 +136,45 @@ def run(files: int, repeat: int, parent: str | None) -> dict[str, Any]:
         "build_s": round(build_s, 2),
         "python": sys.version.split()[0],
         "results": rows,
+        "transcript": transcript,
+    }
+
+
+def transcript_lines(start: int, count: int, cwd: str) -> str:
+    """``count`` lines as Claude Code writes them: Write calls and their results, in turn."""
+    out = []
+    for n in range(start, start + count, 2):
+        call = {"type": "tool_use", "id": f"t{n}", "name": "Write"}
+        call["input"] = {"file_path": f"{cwd}/out/f{n}.txt", "content": "x" * 2048}
+        result = {"type": "tool_result", "tool_use_id": f"t{n}", "content": "File created"}
+        for kind, block in (("assistant", call), ("user", result)):
+            entry = {"type": kind, "cwd": cwd, "message": {"role": kind, "content": [block]}}
+            out.append(json.dumps(entry) + "\n")
+    return "".join(out)
+
+
+def transcript_timing(path: Path, repeat: int) -> dict[str, Any]:
+    """Seconds to read a 20,000-line transcript whole, then 100 appended lines."""
+    whole, tail_s = [], []
+    for _ in range(repeat):
+        path.write_text(transcript_lines(0, 20_000, "/work/proj"))
+        tail, writes = TranscriptTail(path), ReportedWrites("/work/proj")
+        start = time.perf_counter()
+        for entry in tail.read():
+            writes.feed(entry)
+        whole.append(time.perf_counter() - start)
+        with path.open("a") as out:
+            out.write(transcript_lines(20_000, 100, "/work/proj"))
+        start = time.perf_counter()
+        for entry in tail.read():
+            writes.feed(entry)
+        tail_s.append(time.perf_counter() - start)
+        files = len(writes.take())
+    return {
+        "bytes": path.stat().st_size,
+        "files": files,
+        "whole_median_s": round(statistics.median(whole), 4),
+        "append_median_s": round(statistics.median(tail_s), 5),
     }
 
 
@@ -141,7 +199,13 @@ def main() -> None:
             print(
                 f"{name:<16} {row['files']:>8,} {row['found']:>6} {row['median_s']:>9.3f} "
                 f"{row['best_s']:>8.3f} {row['files_per_s']:>10,} {row['vs_baseline']:>8.2f}"
+                + (f"  (stopped: {row['limit']})" if row.get("limit") else "")
             )
+        t = report["transcript"]
+        print(
+            f"transcript {t['bytes'] / 1e6:.1f} MB, {t['files']:,} files: read whole in "
+            f"{t['whole_median_s']:.3f} s, 100 appended lines in {t['append_median_s']:.4f} s"
+        )
     print(json.dumps(report))
 
 
