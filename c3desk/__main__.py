@@ -28,6 +28,17 @@ def _launch_gui(paths: Paths, args: argparse.Namespace) -> int:
     return run_gui(paths, args)
 
 
+def _show_error(text: str) -> None:
+    """A start-up error of the window, when nobody may see stderr: also in a dialog."""
+    if sys.stderr is not None and sys.stderr.isatty():
+        return  # started from a terminal: the line printed there is enough
+    if not _has_display():
+        return
+    from c3desk.ui.app import show_error_dialog
+
+    show_error_dialog(text.removeprefix("c3desk: "))
+
+
 def _has_display() -> bool:
     if os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("darwin", "win32"):
         return True
@@ -42,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return hook.main(home, rest[1:])
     from c3desk import cli
 
-    return cli.main(args, gui=_launch_gui)
+    return cli.main(args, gui=_launch_gui, show_error=_show_error)
 
 
 if __name__ == "__main__":

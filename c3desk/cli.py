@@ -662,45 +662,93 @@ WAKES = frozenset({"add", "move", "rm", "lock", "unlock", "settings", "worker"})
 NO_DATABASE: frozenset[str] = frozenset({"hook", "detect"})
 
 
-def main(argv: Sequence[str] | None = None, gui: GuiLauncher | None = None) -> int:
-    """Run the command line; return the exit code. ``gui`` starts the window (no subcommand)."""
+# Commands that only read the database: on a read-only data folder they open it read-only.
+# (continue, retry, pause and resume write only without a running instance; then the write
+# itself is refused with the same one line as the writing commands get.)
+READING = frozenset(
+    {"list", "show", "events", "artifacts", "screen", "send", "kill"}
+    | {"continue", "retry", "pause", "resume"}
+)
+
+
+def _only_reads(args: argparse.Namespace) -> bool:
+    if args.command == "settings":
+        return args.settings_command != "set"
+    if args.command == "worker":
+        return bool(args.worker_command == "list")
+    return args.command in READING
+
+
+def _open_database(args: argparse.Namespace) -> None:
+    paths: Paths = args.paths
+    try:
+        paths.ensure()
+    except OSError as exc:
+        raise InvalidInput(f"data directory {str(paths.home)!r}: {exc.strerror}") from None
+    problem = database.write_problem(paths.db)
+    if problem is None:
+        database.connect(paths.db)
+    elif _only_reads(args):
+        database.connect(paths.db, read_only=True)
+    else:
+        raise database.cannot_write(paths.db, problem)
+
+
+def _setup_logging(paths: Paths, verbose: bool) -> None:
+    logs.setup(paths.log_dir if paths.home.exists() else None, verbose)
+    root = logging.getLogger()
+    if not root.handlers:
+        # No log file (a read-only data folder): log nowhere. Without a handler, logging's
+        # last resort would print tracebacks on stderr above the one line the user gets.
+        root.addHandler(logging.NullHandler())
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    gui: GuiLauncher | None = None,
+    show_error: Callable[[str], None] | None = None,
+) -> int:
+    """Run the command line; return the exit code. ``gui`` starts the window (no subcommand);
+    ``show_error`` also shows the window's start-up errors (a dialog when started from a menu).
+    """
+    args: argparse.Namespace | None = None
+    paths: Paths | None = None
+    line, code = "", 0
     try:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         paths = Paths(resolve_home(args.home))
         args.paths = paths
-        logs.setup(paths.log_dir if paths.home.exists() else None, args.verbose)
+        _setup_logging(paths, args.verbose)
         if args.command is None:
             if gui is None:
                 raise UsageError("c3desk: no command given (the GUI is not available here)")
-            paths.ensure()
-            database.connect(paths.db)
+            _open_database(args)
             return gui(paths, args)
         if args.command not in NO_DATABASE:
-            try:
-                paths.ensure()
-            except OSError as exc:
-                raise InvalidInput(f"data directory {str(paths.home)!r}: {exc.strerror}") from None
-            database.connect(paths.db)
+            _open_database(args)
         code = COMMANDS[args.command](args)
         if code == 0 and args.command in WAKES:
             _notify_instance(args)
         return code
     except C3Error as exc:
         text = _one_line(str(exc))
-        print(text if isinstance(exc, UsageError) else f"c3desk: {text}", file=sys.stderr)
-        return exc.exit_code
+        line, code = (text if isinstance(exc, UsageError) else f"c3desk: {text}"), exc.exit_code
     except KeyboardInterrupt:
         return 130
     except (sqlite3.DatabaseError, pw.DatabaseError) as exc:
         log.exception("database error")
-        print(f"c3desk: database error: {_one_line(str(exc))}", file=sys.stderr)
-        return 1
+        explained = database.explain(exc, paths.db) if paths is not None else None
+        text = str(explained) if explained is not None else f"database error: {exc}"
+        line, code = f"c3desk: {_one_line(text)}", 1
     except Exception as exc:  # a bug: log the traceback, show one line
         log.exception("unexpected error")
-        print(f"c3desk: internal error: {_one_line(repr(exc))} (see the log)", file=sys.stderr)
-        return 1
+        line, code = f"c3desk: internal error: {_one_line(repr(exc))} (see the log)", 1
     finally:
         database.close()
+    print(line, file=sys.stderr)
+    if show_error is not None and args is not None and args.command is None:
+        show_error(line)
+    return code
 
 
 def _one_line(text: str) -> str:

@@ -1,7 +1,13 @@
-"""Opening the database: location, pragmas, migrations and the rows that must always exist."""
+"""Opening the database: location, pragmas, migrations and the rows that must always exist.
+
+A database that cannot be written (a read-only folder or file) is opened read-only, without
+migrations or default rows, so the commands that only read still work. Errors a user meets here
+(cannot write, damaged file) become :class:`DatabaseUnavailable`, one line naming the file.
+"""
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 import uuid
@@ -10,6 +16,7 @@ from pathlib import Path
 import peewee as pw
 
 from c3desk.core import clock
+from c3desk.core.errors import C3Error
 from c3desk.store import migrations
 from c3desk.store.models import Settings, Worker, db
 
@@ -21,11 +28,112 @@ PRAGMAS = (
 )
 
 
-def connect(path: Path) -> pw.SqliteDatabase:
-    """Open (creating and migrating if needed) the database at ``path`` and bind the models.
+# Read-only connections: no journal-mode switch (a write), and SQLite refuses any write.
+READ_ONLY_PRAGMAS = (("foreign_keys", 1), ("busy_timeout", 30_000), ("query_only", 1))
 
-    A database from a newer c3desk is refused before anything is written to it.
+# SQLite's answers for a file that is not (or no longer) a database.
+_DAMAGED = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+_READ_ONLY = frozenset({"SQLITE_READONLY", "SQLITE_READONLY_DBMOVED", "SQLITE_READONLY_DIRECTORY"})
+
+
+class DatabaseUnavailable(C3Error):
+    """The database cannot be used as asked (read-only, damaged); the message names the file."""
+
+
+def write_problem(path: Path) -> str | None:
+    """Why the database at ``path`` cannot be written (None when it can).
+
+    The folder counts too: SQLite writes its WAL and shared-memory files beside the database.
+    ``os.access`` answers for this process, so root on a read-only mount is refused as well.
     """
+    folder = path.parent
+    if folder.exists() and not os.access(folder, os.W_OK):
+        return f"its folder {folder} is {_unwritable(folder)}"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"the file is {_unwritable(path)}"
+    return None
+
+
+def _unwritable(target: Path) -> str:
+    try:
+        if os.statvfs(target).f_flag & os.ST_RDONLY:
+            return "on a read-only file system"
+    except OSError:
+        pass
+    return "read-only (permission denied)"
+
+
+def cannot_write(path: Path, problem: str | None = None) -> DatabaseUnavailable:
+    why = problem or write_problem(path) or "read-only"
+    return DatabaseUnavailable(f"cannot write {path}: {why}")
+
+
+def backups_of(path: Path) -> list[Path]:
+    """The copies migrations left beside the database, newest first."""
+    found = [p for p in path.parent.glob(f"{path.name}.v*.bak") if p.is_file()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def damaged(path: Path, detail: str) -> DatabaseUnavailable:
+    backups = backups_of(path)
+    if backups:
+        names = ", ".join(p.name for p in backups)
+        advice = (
+            f"backups beside it (newest first): {names}. "
+            "Copy one in its place, or move the file away to start afresh."
+        )
+    else:
+        advice = "there are no backups of it. Move it away to start afresh."
+    return DatabaseUnavailable(f"{path} is damaged or not a c3desk database ({detail}); {advice}")
+
+
+def _sqlite_error(exc: BaseException) -> sqlite3.Error | None:
+    """The sqlite3 error behind ``exc`` (peewee wraps them)."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return None
+        if isinstance(seen, sqlite3.Error):
+            return seen
+        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = inner or seen.__cause__ or seen.__context__
+    return None
+
+
+def explain(exc: BaseException, path: Path) -> DatabaseUnavailable | None:
+    """A one-line error for a database failure a user can act on, or None."""
+    err = _sqlite_error(exc)
+    if err is None:
+        return None
+    name = getattr(err, "sqlite_errorname", "")
+    text = str(err)
+    if name in _DAMAGED or "not a database" in text or "malformed" in text:
+        return damaged(path, text)
+    if name in _READ_ONLY or "readonly database" in text:
+        return cannot_write(path)
+    if name == "SQLITE_CANTOPEN" or "unable to open" in text:
+        return DatabaseUnavailable(f"cannot open {path}: {write_problem(path) or text}")
+    return None
+
+
+def connect(path: Path, *, read_only: bool = False) -> pw.SqliteDatabase:
+    """Open the database at ``path`` and bind the models.
+
+    Writable: created and migrated if needed, with its default rows. ``read_only``: opened as
+    it is (it must exist and be up to date), nothing written. A database from a newer c3desk is
+    refused before anything is written to it. Damaged files raise :class:`DatabaseUnavailable`.
+    """
+    try:
+        return _open_read_only(path) if read_only else _open(path)
+    except (sqlite3.Error, pw.DatabaseError) as exc:
+        close()
+        explained = explain(exc, path)
+        if explained is None:
+            raise
+        raise explained from None
+
+
+def _open(path: Path) -> pw.SqliteDatabase:
     migrations.refuse_if_too_new(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # lock_type makes every peewee transaction BEGIN IMMEDIATE: a deferred read-then-write
@@ -38,6 +146,53 @@ def connect(path: Path) -> pw.SqliteDatabase:
     migrations.migrate(conn, path)
     db.initialize(database)
     ensure_defaults()
+    return database
+
+
+def _open_read_only(path: Path) -> pw.SqliteDatabase:
+    if not path.exists():
+        raise DatabaseUnavailable(
+            f"there is no database at {path} yet, and it cannot be created: "
+            f"{write_problem(path) or 'read-only'}"
+        )
+    uri = path.resolve().as_uri()
+    database: pw.SqliteDatabase | None = None
+    # A WAL database opens read-only only where SQLite can find or create its shared-memory
+    # file; in a read-only folder with no writer about (no -shm file), nothing can change the
+    # file meanwhile, so it may be read as immutable.
+    for suffix in ("?mode=ro", "?mode=ro&immutable=1"):
+        candidate = pw.SqliteDatabase(
+            uri + suffix, uri=True, pragmas=READ_ONLY_PRAGMAS, timeout=30, check_same_thread=False
+        )
+        try:
+            candidate.connect(reuse_if_open=True)
+            conn: sqlite3.Connection = candidate.connection()  # type: ignore[no-untyped-call]
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        except (sqlite3.OperationalError, pw.OperationalError) as exc:
+            candidate.close()
+            err = _sqlite_error(exc)
+            code = getattr(err, "sqlite_errorcode", 0) if err is not None else 0
+            if code & 0xFF == sqlite3.SQLITE_CANTOPEN:
+                continue
+            raise
+        database = candidate
+        break
+    if database is None:
+        raise DatabaseUnavailable(f"cannot open {path} read-only: {write_problem(path)}")
+    db.initialize(database)
+    latest = migrations.LATEST_VERSION
+    if version > latest:
+        close()
+        raise migrations.DatabaseTooNew(
+            f"{path} has schema version {version}, newer than this c3desk understands "
+            f"({latest}); upgrade c3desk. The database was not changed."
+        )
+    if version < latest:
+        close()
+        raise DatabaseUnavailable(
+            f"{path} has schema version {version} and needs upgrading to {latest}, "
+            f"which writes to it: {write_problem(path) or 'read-only'}"
+        )
     return database
 
 

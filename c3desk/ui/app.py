@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import qasync
-from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from c3desk.config import Paths
 from c3desk.control import client as control
@@ -40,6 +41,22 @@ def run_gui(paths: Paths, args: argparse.Namespace) -> int:
         code = loop.run_until_complete(_main(app, paths, screenshot))
         _drain(loop)
         return code
+
+
+def show_error_dialog(
+    text: str, run: Callable[[QMessageBox], object] = QMessageBox.exec
+) -> QMessageBox:
+    """Show a start-up error in a dialog (the window was started from a menu: nobody reads
+    stderr). ``run`` shows it; by default it blocks until the user closes it."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("c3desk")
+    app.setWindowIcon(app_icon())
+    box = QMessageBox(QMessageBox.Icon.Critical, "c3desk cannot start", text)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.setStandardButtons(QMessageBox.StandardButton.Close)
+    run(box)
+    return box
 
 
 def _drain(loop: asyncio.AbstractEventLoop) -> None:
