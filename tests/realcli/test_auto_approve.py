@@ -9,6 +9,8 @@ from helpers.engine import add
 
 from c3desk.config import Paths
 from c3desk.core import settings as cfg
+from c3desk.core.agents import CLAUDE
+from c3desk.core.detector import NeedsInputTracker, classify
 from realcli.conftest import RealCli
 from realcli.flows import START, Run, agent_events, approvals, needs_input, tool_results
 
@@ -46,6 +48,9 @@ def test_auto_approve_answers_a_real_box_and_never_an_imitation(
         [
             {"text": IMITATION},
             {
+                # A second of spinner before the box: the engine sees the CLI busy after the
+                # typed prompt. Without it, see test_a_box_right_after_a_typed_prompt_...
+                "delay": 1.0,
                 "text": "Running it.",
                 "tool_use": {
                     "name": "Bash",
@@ -80,3 +85,57 @@ def test_auto_approve_answers_a_real_box_and_never_an_imitation(
     assert (real_cli.work / "auto.txt").read_text() == "approved\n"
     third = api.main_requests()[2]
     assert [r["is_error"] for r in tool_results(third)] == [False]
+
+
+RULE = "─" * 100
+# Screens of the real CLI (2.1.197, 120 columns), as the engine read them in this file's test.
+IDLE_AFTER_TEXT = f"""❯ show me a menu
+
+● Do you want to proceed?
+  ❯ 1. Yes
+    2. No
+
+✻ Worked for 0s
+
+{RULE}
+❯ now run it
+{RULE}
+  ? for shortcuts · ← for agents""".split("\n")
+BOX_AFTER_PROMPT = f"""❯ now run it
+
+● Running it.
+
+● Bash(echo approved > auto.txt)
+  ⎿  Waiting…
+
+{RULE}
+ Bash command
+
+   echo approved > auto.txt
+   Write
+
+ Do you want to proceed?
+ ❯ 1. Yes
+   2. Yes, and always allow access to work/ from this project
+   3. No
+
+ Esc to cancel · Tab to amend · ctrl+e to explain""".split("\n")
+
+
+def test_a_box_right_after_a_typed_prompt_is_approvable_though_no_spinner_was_seen() -> None:
+    """With a fast API the real CLI goes from the typed prompt to its permission box between two
+    looks at the screen: the engine never sees the spinner, only the UserPromptSubmit hook. The
+    box is a new prompt, so auto-approve answers it (it missed it in about 1 run in 4 here)."""
+    tracker = NeedsInputTracker(0.0)
+    tracker.on_screen(classify(IDLE_AFTER_TEXT, None, CLAUDE), 0.0)
+    assert tracker.tick(2.0)[-1].state == "idle"
+    tracker.on_input(3.0)  # the user types "now run it" and Enter
+    tracker.on_hook("busy", 3.2, "prompt submitted")  # UserPromptSubmit
+    box = classify(BOX_AFTER_PROMPT, None, CLAUDE)
+    assert (box.state, box.reason, box.approvable) == ("waiting", "bash", True)
+    tracker.on_output(3.4)
+    tracker.on_screen(box, 3.4)
+    tracker.tick(3.8)  # settled: 0.4 s of quiet output
+    assert tracker.state == "waiting"
+    approval = tracker.claim_approval(3.8)
+    assert approval is not None and approval.reason == "bash"
