@@ -6,16 +6,17 @@ rectangles for lines, blocks and shades, an antialiased pen for arcs and diagona
 (U+2800-U+28FF, Claude Code's spinner) is drawn as dots the same way, so a spinner neither
 jitters between fonts nor depends on one having braille.
 
-Claude Code's other symbols (``⎿ ⏺ ⏵ ⏸ ❯`` and the spinner's stars ``✢ ✳ ✶ ✻ ✽``) are drawn here
-only when no font draws them in the cell's colour (:func:`can_paint`): with DejaVu alone
-``⎿ ⏺ ⏵ ⏸`` would be empty boxes, and an emoji font's ``⏺`` ignores the colour Claude gives it.
+Claude's result corner ``⎿`` (and ``⎾ ⎯``) is drawn as its box-drawing twin. Its other symbols
+(``⏺ ⏵ ⏸ ❯`` and the spinner's stars ``✢ ✳ ✶ ✻ ✽``) are drawn here only when no font draws them
+in the cell's colour (:func:`can_paint`): with DejaVu alone ``⎿ ⏺ ⏵ ⏸`` would be empty boxes,
+and an emoji font's ``⏺`` ignores the colour Claude gives it.
 """
 
 from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPolygonF
 
 # -- box drawing and block elements -------------------------------------------------------------
@@ -99,8 +100,9 @@ def _merge_rows_of_rects(
 
 # Braille dots by bit: (column, row) of dots 1-8.
 _BRAILLE_DOTS = ((0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (0, 3), (1, 3))
-# Symbols with a box-drawing twin: the bracket pieces Claude uses as line corners.
-_TWINS = {"\u23be": "\u250c", "\u23bf": "\u2514", "\u23af": "\u2500"}  # ⎾ ┌, ⎿ └, ⎯ ─
+# Bracket pieces drawn as their box-drawing twins, always: Claude's ⎿ is a line corner, and a
+# fallback font's (scaled into the cell) would be thinner than the lines around it.
+BOX_TWINS = {"\u23be": "\u250c", "\u23bf": "\u2514", "\u23af": "\u2500"}  # ⎾ ┌, ⎿ └, ⎯ ─
 # Painted symbols: triangles (direction), media symbols, the prompt's chevron and the stars.
 _TRIANGLES = {"\u23f4": (-1, 0), "\u23f5": (1, 0), "\u23f6": (0, -1), "\u23f7": (0, 1)}
 _SYMBOLS = frozenset("\u23f8\u23f9\u23fa\u276f\u2722\u2733\u2736\u273b\u273d") | set(_TRIANGLES)
@@ -113,7 +115,7 @@ def is_box_char(ch: str) -> bool:
 
 def can_paint(ch: str) -> bool:
     """A symbol drawn here when no font has it (or only a colour emoji font does)."""
-    return ch in _SYMBOLS or ch in _TWINS
+    return ch in _SYMBOLS
 
 
 class BoxGlyphs:
@@ -133,7 +135,7 @@ class BoxGlyphs:
         """Rectangles (x, y, w, h, alpha) relative to the cell; empty for path-drawn glyphs."""
         cached = self._rects.get(char)
         if cached is None:
-            cached = self._rects[char] = self._build(ord(_TWINS.get(char, char)))
+            cached = self._rects[char] = self._build(ord(BOX_TWINS.get(char, char)))
         return cached
 
     def _braille(self, bits: int) -> list[tuple[int, int, int, int, int]]:
@@ -148,11 +150,26 @@ class BoxGlyphs:
                 out.append((x, y, d, d, 255))
         return out
 
+    def _media(self, code: int) -> list[tuple[int, int, int, int, int]]:
+        """⏸ (two bars) or ⏹ (a square), centred on the line box lines run through."""
+        cw, ch, lt = self.cw, self.ch, self.light
+        s = min(cw, ch)
+        h = max(3, round(s * (0.72 if code == 0x23F8 else 0.66)))
+        top = (ch - lt) // 2 + lt // 2 - h // 2
+        if code == 0x23F9:
+            return [((cw - h) // 2, top, h, h, 255)]
+        w = max(1, round(s * 0.22))
+        gap = max(1, round(s * 0.18))
+        left = (cw - 2 * w - gap) // 2
+        return [(left, top, w, h, 255), (left + w + gap, top, w, h, 255)]
+
     def _build(self, code: int) -> list[tuple[int, int, int, int, int]]:
         cw, ch = self.cw, self.ch
         out: list[tuple[int, int, int, int, int]] = []
         if 0x2800 <= code <= 0x28FF:
             return self._braille(code - 0x2800)
+        if code in (0x23F8, 0x23F9):  # ⏸ ⏹: whole pixels, so the bars stay crisp
+            return self._media(code)
         if code in _BLOCKS:
             for x0, y0, x1, y1 in _BLOCKS[code]:
                 ax, ay = round(cw * x0 / 8), round(ch * y0 / 8)
@@ -279,12 +296,6 @@ class BoxGlyphs:
             back = c - QPointF(dx, dy) * (length / 2)
             across = QPointF(-dy, dx) * half
             p.drawPolygon(QPolygonF([tip, back + across, back - across]))
-        elif char == "\u23f8":  # ⏸ two bars
-            w, h = max(1.0, s * 0.22), s * 0.72
-            for side in (-1, 1):
-                p.drawRect(QRectF(c.x() + side * s * 0.2 - w / 2, c.y() - h / 2, w, h))
-        elif char == "\u23f9":  # ⏹ a square
-            p.drawRect(QRectF(c.x() - s * 0.33, c.y() - s * 0.33, s * 0.66, s * 0.66))
         elif char == "\u23fa":  # ⏺ a disc
             p.drawEllipse(c, s * 0.36, s * 0.36)
         elif char == "\u276f":  # ❯ a heavy chevron

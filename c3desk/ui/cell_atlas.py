@@ -38,7 +38,7 @@ from wcwidth import wcwidth
 
 from c3desk.terminal import Style
 from c3desk.terminal.style import DEFAULT_STYLE
-from c3desk.ui.boxdraw import BoxGlyphs, can_paint, is_box_char
+from c3desk.ui.boxdraw import BOX_TWINS, BoxGlyphs, can_paint, is_box_char
 from c3desk.ui.palette import RGB, CellLook, TerminalPalette, resolve_style
 
 #: Bytes of cell pixels an atlas holds before it starts over (an 8x17 cell is 544 bytes).
@@ -266,12 +266,13 @@ class GlyphRaster:
         return image
 
     def is_geometric(self, text: str, font: int) -> bool:
-        """Whether ``text`` is drawn from geometry rather than a font: box drawing, blocks and
-        braille always; Claude Code's symbols when no font draws them in the cell's colour
-        (with U+FE0F, asking for an emoji: when no font draws them at all)."""
+        """Whether ``text`` is drawn from geometry rather than a font: box drawing, blocks,
+        braille and the bracket pieces Claude uses as box corners (``⎿``) always; Claude
+        Code's other symbols when no font draws them in the cell's colour (with U+FE0F, asking
+        for an emoji: when no font draws them at all)."""
         if len(text) != 1 and (len(text) != 2 or text[1] not in _PRESENTATION):
             return False
-        if is_box_char(text[0]):
+        if is_box_char(text[0]) or text[0] in BOX_TWINS:
             return len(text) == 1
         if not can_paint(text[0]):
             return False

@@ -218,8 +218,10 @@ def test_painted_shapes_tell_the_symbols_apart(qtbot: QtBot) -> None:
     for i, a in enumerate(chars):
         for b in chars[i + 1 :]:
             assert not np.array_equal(shapes[a], shapes[b]), (a, b)
-    disc, square = shapes["⏺"], shapes["⏹"]
-    assert disc.sum() < square.sum()  # a disc leaves the corners a square fills
+    for char, corners_filled in (("⏺", False), ("⏹", True)):  # a disc leaves the corners empty
+        ys, xs = np.nonzero(shapes[char])
+        corners = [shapes[char][y, x] for y in (ys.min(), ys.max()) for x in (xs.min(), xs.max())]
+        assert all(corners) if corners_filled else not any(corners), char
 
 
 def test_the_result_corner_is_an_l_shape(qtbot: QtBot) -> None:
@@ -267,6 +269,7 @@ def test_a_symbol_a_font_has_comes_from_the_font(qtbot: QtBot) -> None:
     assert not raster.is_geometric("✻", 1)
     assert raster.is_geometric("⠋", 0)  # braille: always dots
     assert raster.is_geometric("╭", 0)
+    assert raster.is_geometric("⎿", 0)  # a line corner: always box geometry
     assert not raster.is_geometric("a", 0)
 
 
@@ -315,8 +318,12 @@ def test_icons_follow_the_theme_and_the_pin_state(qtbot: QtBot) -> None:
             apply_theme(app, theme)
             text = QColor(theme_colors(theme)["button_text"])
             want = (text.red(), text.green(), text.blue())
+
+            def drawn_in_theme(want: tuple[int, int, int] = want) -> bool:
+                return want in _ink_colours(header.pin.icon())
+
             # The new palette reaches the header when Qt polishes it (an event).
-            qtbot.waitUntil(lambda want=want: want in _ink_colours(header.pin.icon()))
+            qtbot.waitUntil(drawn_in_theme)
             accent = QColor(theme_colors(theme)["accent"])
             want_on = (accent.red(), accent.green(), accent.blue())
             assert want_on in _ink_colours(header.pin.icon(), on=True)

@@ -710,3 +710,26 @@ def test_rendered_screen_matches_the_reference(qtbot: QtBot) -> None:
     # Small tolerance for antialiasing differences between font rasterisers.
     assert differing / pixels < 0.01
     assert total / pixels < 2.0
+
+
+def test_claude_symbols_keep_the_colour_claude_gives_them(qtbot: QtBot) -> None:
+    """Claude colours its status dot and mode arrows (green done, red failed): drawn in that
+    colour, as a glyph on the background, even where only an emoji font has them (which would
+    draw its own colours) or no font at all (an empty box)."""
+    view, model, _ = make_view(qtbot, cols=12, rows=2, font_family="DejaVu Sans Mono")
+    green, bg = (0, 205, 0), rgb(view.grab().toImage().pixelColor(1, 1))
+    model.feed(f"{E}38;2;0;205;0m⏺ ⏸ ⏵ ⎿{E}0m".encode())
+    view.flush()
+    image = view.grab().toImage()
+    cw, ch = view.cell_size
+    for col in (0, 2, 4, 6):
+        colours = {
+            rgb(image.pixelColor(PADDING + col * cw + x, PADDING + y))
+            for x in range(cw)
+            for y in range(ch)
+        }
+        assert green in colours, f"column {col}: no pixel in the cell's colour"
+        for r, g, b in colours:  # every pixel is a blend of the background and the green
+            t = (g - bg[1]) / (green[1] - bg[1])
+            expect = [round(bg[i] + (green[i] - bg[i]) * t) for i in range(3)]
+            assert max(abs(r - expect[0]), abs(b - expect[2])) <= 3, (col, (r, g, b))
