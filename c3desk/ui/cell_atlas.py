@@ -172,6 +172,19 @@ class GlyphRaster:
         cwp = self.cwp
         return _pixels_of(image)[:, half * cwp : (half + 1) * cwp]
 
+    def draw_glyph(
+        self, p: QPainter, x: float, y: float, text: str, font: int, color: QColor
+    ) -> None:
+        """Draw ``text`` at cell position (x, y) with ``p`` as the atlas does: geometry for box
+        drawing and symbols no font has, fallback glyphs scaled into the cell (for a glyph
+        drawn outside the atlas, such as the one under a block cursor)."""
+        if not self.mask_ids([(text, font, 0, False, 0)])[0]:
+            return  # blank
+        p.save()
+        p.translate(x, y)
+        self._draw(p, text, font, 0, False, color)
+        p.restore()
+
     def _make_masks(self, glyphs: list[tuple[str, int, int, bool]]) -> None:
         """Draw ``glyphs`` (text, font, underline, strike) white on black in one strip, each
         in a slot with a margin around its cells, and store their coverage by cell.

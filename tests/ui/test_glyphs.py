@@ -347,3 +347,19 @@ def test_the_maximize_button_shows_restore_while_maximized(qtbot: QtBot) -> None
 
 if __name__ == "__main__":
     _child()
+
+
+def test_a_glyph_drawn_outside_the_atlas_matches_its_cell(qtbot: QtBot) -> None:
+    """draw_glyph (for the glyph under a block cursor) draws what the atlas's cell shows: the
+    geometry for ⎿ and ⏺, a scaled fallback glyph for ※ — not the font's box or overflow."""
+    raster = _raster()
+    for char in "⎿⏺⠋※a":
+        image = QImage(raster.cwp, raster.chp, QImage.Format.Format_RGB32)
+        image.fill(QColor(0, 0, 0))
+        p = QPainter(image)
+        raster.draw_glyph(p, 0, 0, char, 0, QColor(255, 255, 255))
+        p.end()
+        bits = np.frombuffer(image.constBits(), dtype=np.uint32, count=raster.cwp * raster.chp)
+        drawn = ((bits.reshape(raster.chp, raster.cwp) >> 8) & 255).astype(np.int32)
+        cell = raster.bank[raster.mask_id(char, 0, 0, False, 0)].astype(np.int32)
+        assert np.abs(drawn - cell).max() <= 8, char
