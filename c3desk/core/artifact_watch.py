@@ -5,8 +5,9 @@ alone writes the database. Where a session's files come from, best first:
 
 1. The agent's own account. Claude Code keeps a transcript (and one per subagent) in which every
    Write/Edit/MultiEdit/NotebookEdit call names its file and its result says whether the write
-   happened. Once a session has a transcript, only those files are listed: what other programs
-   write in the same folder meanwhile is not the session's.
+   happened (a call still without a result counts once its file changed since the start). Once
+   a session has a transcript, only those files are listed: what other programs write in the
+   same folder meanwhile is not the session's.
 2. A folder scan, only when there is no transcript: every :data:`PERIOD` seconds for agents that
    keep none, and once at the end for a Claude Code session whose transcript never appeared. The
    scan is bounded (:data:`MAX_DEPTH`, :data:`MAX_FILES`, :data:`SCAN_BUDGET`); where the files
