@@ -239,7 +239,12 @@ CLAUDE = AgentProfile(
         _P("mcp-server", r"(?i)use this MCP server", "mcp", menu=True),
         _P("plan", r"(?i)ready to code\?", "plan", title=True),
         _P("plan", r"(?i)here is claude's plan", "plan", title=True),
+        _P("plan", r"(?i)claude wants to exit plan mode", "plan", title=True),
         _P("plan", r"(?i)would you like to proceed\?", "plan", menu=True),
+        # Narrow terminals wrap "Would you like to proceed?" onto the next row.
+        _P("plan", r"(?i)claude has written up a plan\b", "plan", menu=True),
+        # Without a plan file (2.1.x) the dialog only asks this.
+        _P("plan", r"(?i)^\s*exit plan mode\?", "plan", menu=True),
         _P("api-key", r"(?i)do you want to use this API key", "settings", menu=True),
         _P("model-change", r"(?i)\b(?:switch|change) (?:the )?model\b.*\?", "settings", menu=True),
         # AskUserQuestion menus come before tool permissions: a question "Do you want to
@@ -268,6 +273,10 @@ CLAUDE = AgentProfile(
         _P("prompt", r"^\s*│\s*>(?:\s|$)"),
         _P("prompt", r"^\s*>(?:\s|$)"),
         _P("prompt", r"(?i)\? for shortcuts"),
+        # 2.1.x: the input row is "❯" + a no-break space + typed text, at the left edge; menu
+        # rows ("❯ 1. Yes") and the echoed prompts above use a plain space. Typing hides the
+        # "? for shortcuts" hint, and other permission modes replace it.
+        _P("prompt", "^❯(?:\u00a0|$)"),
     ),
     sensitive=(
         re.compile(r"(?i)trust the files in this folder|one you trust"),
