@@ -204,7 +204,18 @@ def build_parser() -> Parser:
     run = sub.add_parser("run", help="run the engine (the window, or --headless)")
     run.add_argument("--headless", action="store_true", help="no window")
     run.add_argument(
-        "--until-idle", action="store_true", help="exit once nothing is queued or active"
+        "--until-idle",
+        action="store_true",
+        help="exit once nothing is queued and every running session is idle at its prompt "
+        "(its turn is over); those sessions are then stopped. A session waiting for an "
+        "answer (a permission box, a question) keeps the run going: it needs you "
+        "(`c3desk send`); stderr says which",
+    )
+    run.add_argument(
+        "--exit-idle",
+        action="store_true",
+        help="like --until-idle, but first type /exit into each session idle at its prompt, "
+        "so it completes; exit once nothing is queued or running",
     )
 
     sd = sub.add_parser("send", help="type into a running session")
@@ -526,7 +537,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from c3desk import runtime  # the engine loads only for the commands that run it
 
-    return asyncio.run(runtime.run_headless(args.paths, args.until_idle))
+    return asyncio.run(
+        runtime.run_headless(args.paths, args.until_idle or args.exit_idle, args.exit_idle)
+    )
 
 
 def cmd_send(args: argparse.Namespace) -> int:

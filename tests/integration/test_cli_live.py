@@ -7,6 +7,7 @@ the CLI as a subprocess against the same data directory.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sqlite3
 import subprocess
@@ -118,3 +119,86 @@ def test_screen_drops_trailing_blank_rows_unless_all(
     assert len(full) > len(trimmed)  # the fake draws inline: blank rows below it
     assert full[: len(trimmed)] == trimmed
     assert not any(row.strip() for row in full[len(trimmed) :])
+
+
+# --- defect 7: --until-idle ends when the work is done; --exit-idle completes idle sessions ------
+
+
+def read_line(proc: subprocess.Popen[str], timeout: float = 40.0) -> str:
+    """The next line the instance writes on stderr (failing after ``timeout`` seconds)."""
+    assert proc.stderr is not None
+    ready, _, _ = select.select([proc.stderr], [], [], timeout)
+    assert ready, "the instance said nothing on stderr"
+    return proc.stderr.readline()
+
+
+def test_until_idle_ends_while_a_session_sits_at_its_prompt(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
+    cli("settings", "set", "claude_command", str(FAKE), check=True)
+    sid = cli(
+        "add", "--title", "idle", "--dir", str(tmp_path), "--prompt", "say done", check=True
+    ).stdout.strip()
+    proc = headless("--until-idle")
+    assert proc.wait(60) == 0  # before: it never ended
+    row = by_title(cli)["idle"]
+    assert row["status"] == "failed"
+    assert (
+        row["failure_reason"] == "stopped at its idle prompt when `c3desk run --until-idle` ended"
+    )
+    said = proc.stderr.read() if proc.stderr else ""
+    assert "1 session(s) idle at their prompt are stopped" in said and "--exit-idle" in said
+    # It ran its turn before it stopped.
+    agent = [e for e in cli("events", sid, "--json", check=True).json() if e["kind"] == "agent"]
+    assert any('"state": "idle"' in e["detail"] for e in agent)
+
+
+def test_exit_idle_ends_idle_sessions_with_exit_so_they_complete(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
+    cli("settings", "set", "claude_command", str(FAKE), check=True)
+    cli("settings", "set", "max_concurrent_sessions", "1", check=True)
+    for title in ("first", "second", "no prompt"):
+        extra = [] if title == "no prompt" else ["--prompt", f"say I am {title}"]
+        cli("add", "--title", title, "--dir", str(tmp_path), *extra, check=True)
+    proc = headless("--exit-idle")
+    assert proc.wait(90) == 0
+    final = by_title(cli)
+    assert {t: (s["status"], s["exit_code"]) for t, s in final.items()} == {
+        "first": ("completed", 0),
+        "second": ("completed", 0),
+        "no prompt": ("completed", 0),
+    }
+    log = Path(final["second"]["terminal_scrollback"]).read_bytes()
+    assert b"I am second" in log and b"/exit" in log
+
+
+def test_until_idle_waits_for_a_session_that_needs_an_answer(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
+    cli("settings", "set", "claude_command", str(FAKE), check=True)
+    sid = cli(
+        "add", "--title", "asks", "--dir", str(tmp_path), "--prompt", "ask make test", check=True
+    ).stdout.strip()
+    proc = headless("--exit-idle")
+    line = read_line(proc)
+    assert f"session {sid[:8]} waits for input" in line and "c3desk send" in line
+    assert proc.poll() is None  # it said it waits: a permission box is not idle
+    assert by_title(cli)["asks"]["needs_input"] is True
+    cli("send", sid, "1", check=True)  # approve: the turn ends, then /exit completes it
+    assert proc.wait(60) == 0
+    row = by_title(cli)["asks"]
+    assert row["status"] == "completed"
+    assert b"Ran make test" in Path(row["terminal_scrollback"]).read_bytes()
+
+
+def test_until_idle_says_why_queued_sessions_stay_queued(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
+    cli("pause", check=True)
+    sid = cli("add", "--title", "held", "--dir", str(tmp_path), check=True).stdout.strip()
+    proc = headless("--until-idle")
+    line = read_line(proc)
+    assert f"session {sid[:8]} stays queued: the queue is paused" in line
+    cli("rm", sid, check=True)  # nothing left: the run ends
+    assert proc.wait(30) == 0

@@ -82,7 +82,9 @@ def test_three_sessions_limit_two_end_to_end(
         ).stdout.strip()
         for t in ("one", "two", "three")
     }
-    proc = headless("--until-idle")
+    # No --until-idle: this test drives sessions idle at their prompt, which would count as
+    # done (tests/integration/test_cli_live.py covers --until-idle and --exit-idle).
+    proc = headless()
     wait_for(lambda: [s["status"] for s in sessions(cli).values()].count("active") == 2)
     now = sessions(cli)
     assert now["three"]["status"] == "queued" and now["three"]["position"] == 1
@@ -136,16 +138,17 @@ def test_three_sessions_limit_two_end_to_end(
     resumed = [s["argv"] for s in starts if "--resume" in s["argv"]]
     assert resumed and resumed[-1][resumed[-1].index("--resume") + 1] == row["claude_session_id"]
 
-    # End everything; --until-idle then exits 0 by itself.
+    # End everything with /exit, then stop the instance.
     def exit_active() -> bool:
         now = sessions(cli)
         for s in now.values():
             if s["status"] == "active" and "? for shortcuts" in screen(cli, s["id"]):
                 cli("send", s["id"], "/exit")
-        return proc.poll() is not None
+        return all(s["status"] == "completed" for s in now.values())
 
-    wait_for(exit_active, timeout=60, what="headless instance to finish")
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    wait_for(exit_active, timeout=60, what="every session to complete")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""
     final = sessions(cli)
     assert {t: s["status"] for t, s in final.items()} == {
         "one": "completed",
