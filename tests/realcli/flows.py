@@ -45,6 +45,7 @@ class Timeline:
 
     hooks: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     first_seen: dict[str, float] = field(default_factory=dict)
+    first_seen_wall: dict[str, float] = field(default_factory=dict)  # time.time(), same moment
     needs_input_at: list[float] = field(default_factory=list)  # the first time it was set
 
     def hook_names(self) -> list[str]:
@@ -98,6 +99,7 @@ class Run:
             for text in wanted:
                 if text in screen:
                     self.timeline.first_seen[text] = now
+                    self.timeline.first_seen_wall[text] = time.time()
 
     async def until(self, predicate: Callable[[], Any], timeout: float = STEP) -> Any:
         return await self.watch.until(predicate, timeout)

@@ -35,6 +35,19 @@ def test_permission_box_needs_input_send_approves_busy_idle_exit_completed(
             {"text": "Wrote out.txt for you.", "delay": 2.0, "chunks": 4, "chunk_delay": 0.1},
         ]
     )
+    # Not one of c3desk's hooks: a probe of how soon PermissionRequest fires, for comparison.
+    probe = real_cli.tmp / "permission-request.times"
+    (real_cli.config_dir / "settings.json").write_text(
+        json.dumps(
+            {
+                "hooks": {
+                    "PermissionRequest": [
+                        {"hooks": [{"type": "command", "command": f"date +%s.%N >> {probe}"}]}
+                    ]
+                }
+            }
+        )
+    )
     sid = add("perm", real_cli.work, prompt="write hello to out.txt")
 
     async def scenario() -> dict[str, Any]:
@@ -43,12 +56,15 @@ def test_permission_box_needs_input_send_approves_busy_idle_exit_completed(
             await run.until_screen(sid, BOX, timeout=START)
             await run.until(lambda: needs_input(sid), timeout=10)
             box_at = run.timeline.first_seen[BOX]
+            box_wall = run.timeline.first_seen_wall[BOX]
             needs_at = run.timeline.needs_input_at[0]
             waiting = [e for e in agent_events(sid) if e["state"] == "waiting"]
             assert waiting, agent_events(sid)
             # The hook reports too (Notification permission_prompt); give it its moment.
             await run.until(lambda: run.timeline.hook_at("waiting") is not None, timeout=10)
             hook_at = run.timeline.hook_at("waiting")
+            await run.until(probe.exists, timeout=10)
+            permission_request = float(probe.read_text().split()[0])
 
             await run.send_via_cli(str(db.home), sid, "1", "--no-enter")
             assert not needs_input(sid)  # typing clears it at once
@@ -81,6 +97,7 @@ def test_permission_box_needs_input_send_approves_busy_idle_exit_completed(
         return {
             "box_to_needs_input_s": needs_at - box_at,
             "box_to_waiting_hook_s": (hook_at - box_at) if hook_at is not None else None,
+            "box_to_permission_request_hook_s": permission_request - box_wall,
             "screen_path_reported_waiting": screen_waiting is not None,
             "hooks_from_box": hooks_seen,
         }
