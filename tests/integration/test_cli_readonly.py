@@ -142,3 +142,13 @@ def test_a_damaged_database_lists_the_backups_migrations_made(cli: Any, home: Pa
         (home / extra).unlink(missing_ok=True)
     db.write_bytes(b"\x00garbage" * 1000)
     one_line_error(cli("list"), 1, str(db), "damaged", *backups)
+
+
+def test_a_read_only_database_that_needs_upgrading_is_one_line(home: Path) -> None:
+    db = home / "c3desk.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    migrations.migrate(conn, db, migrations.MIGRATIONS[:2])
+    conn.close()
+    result = run_read_only(home, home, "list")
+    one_line_error(result, 1, str(db), "schema version 2", "read-only")
+    assert sorted(p.name for p in home.iterdir()) == ["c3desk.db"]  # no backup, no log
