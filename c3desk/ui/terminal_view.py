@@ -81,8 +81,12 @@ FALLBACK_FAMILIES = (
     "Noto Sans Mono CJK SC",
     "Noto Sans CJK SC",
     "WenQuanYi Zen Hei Mono",
-    "Noto Color Emoji",
+    # Text-style symbols (Claude Code's ⏺ ⏸ without U+FE0F) from a text font, in the cell's
+    # colour, before the emoji font; real emoji still come from Noto Color Emoji.
     "Symbola",
+    "Noto Sans Symbols 2",
+    "Noto Sans Symbols",
+    "Noto Color Emoji",
     "DejaVu Sans",
 )
 
@@ -899,9 +903,15 @@ class TerminalView(QWidget):
             p.fillRect(x, y, w, ch, color)
             if cur.text.strip():
                 res = self._look(cur.style)
-                p.setFont(self._fonts[res.font])
-                p.setPen(self._color(pal.cursor_text))
-                p.drawText(x, y + self._ascent, cur.text)
+                if self._atlas is not None:
+                    # As the cell draws it: geometry where no font has the glyph (⎿, ⏺...).
+                    self._atlas.raster.draw_glyph(
+                        p, x, y, cur.text, res.font, self._color(pal.cursor_text)
+                    )
+                else:
+                    p.setFont(self._fonts[res.font])
+                    p.setPen(self._color(pal.cursor_text))
+                    p.drawText(x, y + self._ascent, cur.text)
 
     def _paint_preedit(self, p: QPainter) -> None:
         """The composition at the cursor, underlined, over what is there."""
