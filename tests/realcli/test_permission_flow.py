@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import time
-from pathlib import Path
 from typing import Any
 
 from helpers.engine import add, row, status
 
 from c3desk.config import Paths
 from realcli.conftest import RealCli
-from realcli.flows import START, Run, agent_events, approvals, needs_input, tool_results
+from realcli.flows import (
+    START,
+    Run,
+    agent_events,
+    approvals,
+    needs_input,
+    record_figures,
+    tool_results,
+)
 
 BOX = "Do you want to proceed?"
-# Set C3DESK_REALCLI_FIGURES=FILE to keep the measured figures (JSON) for the README.
-FIGURES_ENV = "C3DESK_REALCLI_FIGURES"
 
 
 def test_permission_box_needs_input_send_approves_busy_idle_exit_completed(
@@ -113,14 +116,3 @@ def test_permission_box_needs_input_send_approves_busy_idle_exit_completed(
 
     print("real CLI permission box:", figures)
     record_figures("permission_box", figures)
-
-
-def record_figures(name: str, figures: dict[str, Any]) -> None:
-    """Keep the measured figures for the README note (no test asserts on timing)."""
-    named = os.environ.get(FIGURES_ENV)
-    if not named:
-        return
-    path = Path(named)
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data.setdefault(name, []).append({**figures, "at": time.strftime("%Y-%m-%d %H:%M:%S")})
-    path.write_text(json.dumps(data, indent=2))

@@ -12,7 +12,15 @@ from c3desk.core import settings as cfg
 from c3desk.core.agents import CLAUDE
 from c3desk.core.detector import classify
 from realcli.conftest import RealCli
-from realcli.flows import START, Run, agent_events, approvals, needs_input, tool_results
+from realcli.flows import (
+    START,
+    Run,
+    agent_events,
+    approvals,
+    needs_input,
+    record_figures,
+    tool_results,
+)
 
 QUESTION = "Which colour should the button be?"
 
@@ -43,11 +51,20 @@ def test_question_and_plan_screens_need_input(db: Paths, real_cli: RealCli) -> N
 
     async def scenario() -> None:
         async with Run(db) as run:
+            run.watch_text(sid, "Enter to select", "Exit plan mode?")
             await answer(run, "Enter to select", "question")
             await answer(run, "Exit plan mode?", "plan")
             await run.until_screen(sid, "Plan approved, painting.")
             names = run.timeline.hook_names()
+            shown = run.timeline.first_seen
+            waits = [t for t, name, _ in run.timeline.hooks if name == "waiting"]
         assert names.count("waiting") >= 2, names  # PreToolUse AskUserQuestion, ExitPlanMode
+        figures = {
+            "question_screen_to_hook_s": waits[0] - shown["Enter to select"],
+            "plan_screen_to_hook_s": waits[1] - shown["Exit plan mode?"],
+        }
+        print("real CLI question and plan:", figures)
+        record_figures("question_and_plan", figures)
 
     asyncio.run(scenario())
     assert approvals(sid) == []
