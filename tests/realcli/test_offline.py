@@ -4,6 +4,7 @@ address it connects or sends to during a whole session through c3desk is local."
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shlex
 import subprocess
@@ -16,6 +17,7 @@ from c3desk.config import Paths
 from c3desk.core import settings as cfg
 from realcli.conftest import RealCli
 from realcli.flows import START, Run, needs_input
+from realcli.harness import CLAUDE_CODE_VERSION, claude_version
 
 ADDRESS = re.compile(r"\{sa_family=(AF_\w+)(.*?)\}")
 LOCAL = ('inet_addr("127.0.0.1")', 'inet_pton(AF_INET6, "::1"')
@@ -71,3 +73,11 @@ def test_a_whole_session_connects_only_to_local_addresses(db: Paths, real_cli: R
     # The trace saw the CLI talk to the fake API, so an empty "outside" means something.
     assert any(f"htons({api.port})" in rest for _, rest in inet), addresses
     assert [r["kind"] for r in api.requests()].count("main") == 1
+
+
+def test_the_binary_tested_is_the_pinned_version() -> None:
+    version = claude_version()
+    if os.environ.get("C3DESK_REAL_CLAUDE"):
+        assert "Claude Code" in version, version  # another binary, by choice
+    else:
+        assert version.split()[0] == CLAUDE_CODE_VERSION, version
