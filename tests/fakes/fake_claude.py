@@ -343,16 +343,14 @@ class Transcript:
                 last = self.path.read_text(encoding="utf-8").strip().splitlines()[-1]
                 self.parent = json.loads(last).get("uuid")
 
-    def tool_use(self, name: str, tool_input: dict[str, Any]) -> None:
-        """Record a tool call as Claude Code does: an assistant message with a tool_use block
-        (what c3desk reads to learn which files a session wrote)."""
-        block = {
-            "type": "tool_use",
-            "id": "toolu_fake_" + uuid.uuid4().hex[:20],
-            "name": name,
-            "input": tool_input,
-        }
+    def tool_use(self, name: str, tool_input: dict[str, Any], result: str) -> None:
+        """Record a tool call as Claude Code does: an assistant message with a tool_use block,
+        then a user message with its tool_result (what c3desk reads to learn which files a
+        session wrote)."""
+        tool_id = "toolu_fake_" + uuid.uuid4().hex[:20]
+        block = {"type": "tool_use", "id": tool_id, "name": name, "input": tool_input}
         self.append("assistant", [block])
+        self.append("user", [{"tool_use_id": tool_id, "type": "tool_result", "content": result}])
 
     def append(self, kind: str, content: Any) -> None:
         entry_id = str(uuid.uuid4())
@@ -1244,7 +1242,9 @@ class FakeClaude:
         with target.open("a", encoding="utf-8") as fh:
             fh.write(new_line + "\n")
         self.transcript.tool_use(
-            "Edit", {"file_path": str(target), "old_string": "", "new_string": new_line}
+            "Edit",
+            {"file_path": str(target), "old_string": "", "new_string": new_line},
+            f"The file {target} has been updated successfully.",
         )
         self.note(f"Updated {name} with 1 addition")
         self.transcript.append("assistant", f"Edited {name}")
@@ -1263,7 +1263,9 @@ class FakeClaude:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         self.transcript.tool_use(
-            "Write", {"file_path": str(target), "content": data.decode("utf-8", "replace")}
+            "Write",
+            {"file_path": str(target), "content": data.decode("utf-8", "replace")},
+            f"File created successfully at: {target}",
         )
         lines = data.count(b"\n") if suffix not in (".png", ".pdf") else 1
         self.renderer.commit(["", f"● Write({name})"])
