@@ -124,7 +124,7 @@ class Engine:
         self._profiles: dict[str, AgentProfile] | None = None
         self._sizes: dict[str, tuple[int, int]] = {}
         self.idle_event = asyncio.Event()
-        self.artifacts = ArtifactWatcher(paths.artifacts_dir)
+        self.artifacts = ArtifactWatcher(paths.artifacts_dir, home=paths.home)
         self._last_artifact_scan = 0.0
         self._gate = asyncio.Event()
         self._gate.set()
