@@ -206,16 +206,16 @@ def build_parser() -> Parser:
     run.add_argument(
         "--until-idle",
         action="store_true",
-        help="exit once nothing is queued and every running session is idle at its prompt "
-        "(its turn is over); those sessions are then stopped. A session waiting for an "
-        "answer (a permission box, a question) keeps the run going: it needs you "
-        "(`c3desk send`); stderr says which",
+        help="exit once no session has work left: a session idle at its prompt is done; once "
+        "none is busy or waiting, the done ones are ended with /exit (they complete, their "
+        "slots go to the queue). A session waiting for an answer (a permission box, a "
+        "question) keeps the run going, as do queued ones that cannot start; stderr says which",
     )
     run.add_argument(
         "--exit-idle",
         action="store_true",
-        help="like --until-idle, but first type /exit into each session idle at its prompt, "
-        "so it completes; exit once nothing is queued or running",
+        help="like --until-idle, but end each session with /exit as soon as it is idle at "
+        "its prompt, without waiting for the others",
     )
 
     sd = sub.add_parser("send", help="type into a running session")

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,17 +18,19 @@ from c3desk.config import Paths
 from c3desk.control.server import ControlServer, InstanceLock
 from c3desk.core.engine import Engine, EngineEvent
 from c3desk.core.errors import C3Error
-from c3desk.store.models import Session
+from c3desk.core.live import LiveSession
+from c3desk.store.models import Session, Worker
 
 log = logging.getLogger(__name__)
 
 # What ends each agent from its prompt (--exit-idle). Profiles not listed get "/exit".
 EXIT_TEXT: dict[str, str] = {"codex": "/quit", "gemini": "/quit", "shell": "exit"}
-EXIT_ATTEMPTS = 3  # /exit typed this often into one session without effect: leave it be
+EXIT_ATTEMPTS = 3  # /exit typed this often into one session without effect: stop it
+EXIT_RETRY = 10.0  # seconds before /exit is typed again at the same prompt
 # A settled state must hold across one scheduling pass (the engine's tick is 0.5 s), so a
 # session added or started in between is seen before the run ends.
 SETTLE = 0.6
-IDLE_STOP_REASON = "stopped at its idle prompt when `c3desk run --until-idle` ended"
+IDLE_STOP_REASON = "did not exit from its idle prompt when `c3desk run --until-idle` ended"
 
 
 class Instance:
@@ -60,8 +63,8 @@ class Instance:
 
 
 async def run_headless(paths: Paths, until_idle: bool, exit_idle: bool = False) -> int:
-    """Run the engine without a window until SIGINT/SIGTERM, or (``until_idle``) until the
-    work is done: see :func:`until_idle`."""
+    """Run the engine without a window until SIGINT/SIGTERM, or (``until_idle``) until no
+    session has work left: see :func:`until_idle_done`."""
     instance = Instance(paths)
     await instance.start()
     loop = asyncio.get_running_loop()
@@ -76,11 +79,9 @@ async def run_headless(paths: Paths, until_idle: bool, exit_idle: bool = False) 
             waiters.append(asyncio.create_task(until_idle_done(instance.engine, exit_idle)))
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         if not stopped.done() and instance.engine.live:
+            # Only sessions that ignored their exit command are left.
             reason = IDLE_STOP_REASON
-            _say(
-                f"{len(instance.engine.live)} session(s) idle at their prompt are stopped "
-                "(--exit-idle would end them with /exit, so they complete)"
-            )
+            _say(f"{len(instance.engine.live)} session(s) did not exit from their prompt: stopped")
         for task in waiters:
             task.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
@@ -97,37 +98,60 @@ def _say(text: str) -> None:
 
 
 @dataclass
+class _Exits:
+    """The exit commands typed into one session."""
+
+    appearance: int = 0  # the idle prompt appearance the last one was typed at
+    at: float = 0.0  # when (monotonic)
+    tries: int = 0
+
+
+@dataclass
 class _Progress:
     """What until-idle has already done or said, so each thing happens once."""
 
-    exits: dict[str, tuple[int, int]] = field(default_factory=dict)  # id → (appearance, tries)
+    exits: dict[str, _Exits] = field(default_factory=dict)
     said: dict[str, str] = field(default_factory=dict)  # id → the last line printed about it
 
 
-def settled(engine: Engine, exit_idle: bool) -> bool:
-    """Nothing queued, and every live session idle at its prompt (none at all: exit_idle)."""
-    if Session.select().where(Session.status == "queued").exists():
+def _state(live: LiveSession) -> str:
+    """busy / waiting / idle, or "starting" / "ending" around the agent's life."""
+    if live.exit_status is not None:
+        return "ending"
+    if live.process is None or live.awareness is None:
+        return "starting"
+    return live.awareness.tracker.state
+
+
+def _queue_can_move() -> bool | None:
+    """None: nothing queued. True: some queued session could start once a slot frees.
+    False: every queued one is held by something no slot fixes (a paused queue, its worker)."""
+    from c3desk.core import settings as cfg
+    from c3desk.core.waiting import worker_problem
+
+    queued = list(Session.select().where(Session.status == "queued"))
+    if not queued:
+        return None
+    if cfg.get_settings()["queue_paused"]:
         return False
-    for live in engine.live.values():
-        if exit_idle or live.exit_status is not None or live.process is None:
-            return False
-        if live.awareness is None or live.awareness.tracker.state != "idle":
-            return False
-    return True
+    workers = {w.id: w for w in Worker.select()}
+    usable = {wid for wid, w in workers.items() if worker_problem(w) is None}
+    return any((s.worker_id in usable) if s.worker_id is not None else bool(usable) for s in queued)
 
 
 async def until_idle_done(
     engine: Engine, exit_idle: bool, say: Callable[[str], None] = _say
 ) -> None:
-    """Return once the instance has no work left.
+    """Return once no session has work left (``c3desk run --until-idle``).
 
-    No work left: no session is queued, and every live session is idle at its prompt (its
-    turn is over). A session waiting for an answer (a permission box, a question, a plan) is
-    not idle: it needs a person, so the wait goes on and one line on stderr says which session
-    needs what (answer it with ``c3desk send``). So do queued sessions that cannot start (a
-    paused queue, a disconnected worker). With ``exit_idle`` each session idle at its prompt is
-    ended by typing its agent's exit command (``/exit``), so it completes; the run ends when
-    nothing is queued or live.
+    A session idle at its prompt (its turn is over) is done. Once no session is busy, starting
+    or waiting, the done sessions are ended with their agent's exit command (``/exit``), so they
+    complete and their slots go to the queue; the run ends when nothing is queued or running.
+    With ``exit_idle`` each session is ended so as soon as it is idle, without waiting for the
+    others. A session waiting for an answer (a permission box, a question, a plan) is not done:
+    it needs a person, so the run waits, and one line on stderr says which session needs what
+    (answer it with ``c3desk send``). Queued sessions that cannot start (a paused queue, a
+    disconnected worker) keep it waiting too, with one line each saying why.
     """
     changed = asyncio.Event()
 
@@ -139,32 +163,55 @@ async def until_idle_done(
     progress = _Progress()
     try:
         while True:
-            if settled(engine, exit_idle):
-                engine.wake()
-                await asyncio.sleep(SETTLE)
-                if settled(engine, exit_idle):
-                    return
-            if exit_idle:
+            if await _settled(engine, progress):
+                return
+            states = {sid: _state(live) for sid, live in engine.live.items()}
+            all_idle = all(state == "idle" for state in states.values())
+            movable = _queue_can_move()
+            if exit_idle or (all_idle and movable is not False):
                 await _exit_idle_sessions(engine, progress)
-            _report(engine, progress, say)
+            _report(engine, states, movable, progress, say)
             changed.clear()
-            # Changes arrive as engine events; the timeout covers what emits none.
+            # Changes arrive as engine events; the timeout covers what emits none (a session
+            # that ignores its exit command, a worker that connects).
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), 1.0)
     finally:
         unsubscribe()
 
 
+async def _settled(engine: Engine, progress: _Progress) -> bool:
+    """Nothing queued, and nothing live but sessions that ignored their exit command; checked
+    again after one scheduling pass, so a session added in between still runs."""
+
+    def done() -> bool:
+        if Session.select().where(Session.status == "queued").exists():
+            return False
+        return all(
+            _state(live) == "idle" and progress.exits.get(sid, _Exits()).tries >= EXIT_ATTEMPTS
+            for sid, live in engine.live.items()
+        )
+
+    if not done():
+        return False
+    engine.wake()
+    await asyncio.sleep(SETTLE)
+    return done()
+
+
 async def _exit_idle_sessions(engine: Engine, progress: _Progress) -> None:
+    now = time.monotonic()
     for sid, live in list(engine.live.items()):
-        aware = live.awareness
-        if aware is None or live.process is None or aware.tracker.state != "idle":
+        if _state(live) != "idle" or live.awareness is None:
             continue
-        appearance, tries = progress.exits.get(sid, (0, 0))
-        if appearance == aware.tracker.appearance or tries >= EXIT_ATTEMPTS:
-            continue  # typed for this prompt already, or the agent ignores it
-        progress.exits[sid] = (aware.tracker.appearance, tries + 1)
-        text = EXIT_TEXT.get(aware.profile.name, "/exit")
+        appearance = live.awareness.tracker.appearance
+        sent = progress.exits.setdefault(sid, _Exits())
+        if sent.tries >= EXIT_ATTEMPTS:
+            continue  # the agent ignores it; the run's end stops it
+        if sent.tries and sent.appearance == appearance and now - sent.at < EXIT_RETRY:
+            continue  # typed for this prompt already: give it time
+        sent.appearance, sent.at, sent.tries = appearance, now, sent.tries + 1
+        text = EXIT_TEXT.get(live.awareness.profile.name, "/exit")
         try:
             await engine.send_text(sid, text)
         except C3Error:
@@ -172,28 +219,28 @@ async def _exit_idle_sessions(engine: Engine, progress: _Progress) -> None:
         log.info("until-idle: typed %s into %s, idle at its prompt", text, sid)
 
 
-def _report(engine: Engine, progress: _Progress, say: Callable[[str], None]) -> None:
-    """One line on stderr for each session the run waits on that needs a person."""
-    busy = any(
-        live.awareness is None or live.awareness.tracker.state == "busy"
-        for live in engine.live.values()
-    )
+def _report(
+    engine: Engine,
+    states: dict[str, str],
+    movable: bool | None,
+    progress: _Progress,
+    say: Callable[[str], None],
+) -> None:
+    """One line on stderr for each thing the run waits on that needs a person."""
     lines: dict[str, str] = {}
-    for sid, live in engine.live.items():
-        tracker = live.awareness.tracker if live.awareness is not None else None
-        if tracker is not None and tracker.state == "waiting":
-            what = tracker.reason or "an answer"
+    for sid, state in states.items():
+        live = engine.live.get(sid)
+        if state == "waiting" and live is not None and live.awareness is not None:
+            what = live.awareness.tracker.reason or "an answer"
             lines[sid] = (
                 f"session {sid[:8]} waits for input ({what}); "
                 f"answer with `c3desk send {sid[:8]} ...`"
             )
-    if not busy and not lines:
-        # Everything that runs is settled: anything still queued is stuck, say why.
+    if movable is False and all(state in ("idle", "waiting") for state in states.values()):
         from c3desk.core.waiting import wait_reasons
 
         for sid, why in wait_reasons().items():
-            if why != "starting":  # the next scheduling pass takes it
-                lines[sid] = f"session {sid[:8]} stays queued: {why}"
+            lines[sid] = f"session {sid[:8]} stays queued: {why}"
     for sid, line in lines.items():
         if progress.said.get(sid) != line:
             progress.said[sid] = line

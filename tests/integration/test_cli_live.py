@@ -6,6 +6,7 @@ the CLI as a subprocess against the same data directory.
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -132,36 +133,17 @@ def read_line(proc: subprocess.Popen[str], timeout: float = 40.0) -> str:
     return proc.stderr.readline()
 
 
-def test_until_idle_ends_while_a_session_sits_at_its_prompt(
+def test_until_idle_ends_sessions_idle_at_their_prompt_so_they_complete(
     cli: Any, home: Path, tmp_path: Path, headless: Any
 ) -> None:
-    cli("settings", "set", "claude_command", str(FAKE), check=True)
-    sid = cli(
-        "add", "--title", "idle", "--dir", str(tmp_path), "--prompt", "say done", check=True
-    ).stdout.strip()
-    proc = headless("--until-idle")
-    assert proc.wait(60) == 0  # before: it never ended
-    row = by_title(cli)["idle"]
-    assert row["status"] == "failed"
-    assert (
-        row["failure_reason"] == "stopped at its idle prompt when `c3desk run --until-idle` ended"
-    )
-    said = proc.stderr.read() if proc.stderr else ""
-    assert "1 session(s) idle at their prompt are stopped" in said and "--exit-idle" in said
-    # It ran its turn before it stopped.
-    agent = [e for e in cli("events", sid, "--json", check=True).json() if e["kind"] == "agent"]
-    assert any('"state": "idle"' in e["detail"] for e in agent)
-
-
-def test_exit_idle_ends_idle_sessions_with_exit_so_they_complete(
-    cli: Any, home: Path, tmp_path: Path, headless: Any
-) -> None:
+    """One slot, three sessions: each idle session is done and makes way for the next (before,
+    the first one sat at its prompt and the run never ended)."""
     cli("settings", "set", "claude_command", str(FAKE), check=True)
     cli("settings", "set", "max_concurrent_sessions", "1", check=True)
     for title in ("first", "second", "no prompt"):
         extra = [] if title == "no prompt" else ["--prompt", f"say I am {title}"]
         cli("add", "--title", title, "--dir", str(tmp_path), *extra, check=True)
-    proc = headless("--exit-idle")
+    proc = headless("--until-idle")
     assert proc.wait(90) == 0
     final = by_title(cli)
     assert {t: (s["status"], s["exit_code"]) for t, s in final.items()} == {
@@ -171,6 +153,27 @@ def test_exit_idle_ends_idle_sessions_with_exit_so_they_complete(
     }
     log = Path(final["second"]["terminal_scrollback"]).read_bytes()
     assert b"I am second" in log and b"/exit" in log
+    states = [
+        json.loads(e["detail"])["state"]
+        for e in cli("events", final["first"]["id"], "--json", check=True).json()
+        if e["kind"] == "agent"
+    ]
+    assert "idle" in states  # it ended from its idle prompt, not in the middle of its turn
+
+
+def test_exit_idle_ends_an_idle_session_while_another_is_busy(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
+    cli("settings", "set", "claude_command", str(FAKE), check=True)
+    for title, prompt in (("quick", "say done"), ("slow", "think 600")):
+        cli("add", "--title", title, "--dir", str(tmp_path), "--prompt", prompt, check=True)
+    proc = headless("--exit-idle")
+    wait_for(lambda: by_title(cli)["quick"]["status"] == "completed", what="quick to complete")
+    assert by_title(cli)["slow"]["status"] == "active"  # still thinking: not idle, left alone
+    assert proc.poll() is None
+    cli("kill", by_title(cli)["slow"]["id"], check=True)
+    assert proc.wait(30) == 0
+    assert by_title(cli)["quick"]["exit_code"] == 0
 
 
 def test_until_idle_waits_for_a_session_that_needs_an_answer(
