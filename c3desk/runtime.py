@@ -147,7 +147,7 @@ async def until_idle_done(
     A session idle at its prompt (its turn is over) is done. Once no session is busy, starting
     or waiting, the done sessions are ended with their agent's exit command (``/exit``), so they
     complete and their slots go to the queue; the run ends when nothing is queued or running.
-    With ``exit_idle`` each session is ended so as soon as it is idle, without waiting for the
+    With ``exit_idle`` each session is ended as soon as it is idle, without waiting for the
     others. A session waiting for an answer (a permission box, a question, a plan) is not done:
     it needs a person, so the run waits, and one line on stderr says which session needs what
     (answer it with ``c3desk send``). Queued sessions that cannot start (a paused queue, a
