@@ -66,9 +66,9 @@ def test_permission_box_needs_input_send_approves_busy_idle_exit_completed(
             waiting = [e for e in agent_events(sid) if e["state"] == "waiting"]
             assert waiting, agent_events(sid)
             # The hook reports too (Notification permission_prompt); give it its moment.
-            await run.until(lambda: run.timeline.hook_at("waiting") is not None, timeout=10)
+            await run.until(lambda: run.timeline.hook_at("waiting") is not None, timeout=25)
             hook_at = run.timeline.hook_at("waiting")
-            await run.until(probe.exists, timeout=10)
+            await run.until(probe.exists, timeout=25)
             permission_request = float(probe.read_text().split()[0])
 
             await run.send_via_cli(str(db.home), sid, "1", "--no-enter")
