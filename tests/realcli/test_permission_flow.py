@@ -10,6 +10,8 @@ from typing import Any
 from helpers.engine import add, row, status
 
 from c3desk.config import Paths
+from c3desk.core.agents import CLAUDE
+from c3desk.core.detector import classify
 from realcli.conftest import RealCli
 from realcli.flows import (
     START,
@@ -74,6 +76,10 @@ def test_permission_box_needs_input_send_approves_busy_idle_exit_completed(
             await run.send_via_cli(str(db.home), sid, "1", "--no-enter")
             assert not needs_input(sid)  # typing clears it at once
             await run.until(lambda: any(e["state"] == "busy" for e in after_box(sid)))
+            # The slow turn's spinner: the detector reads the real busy screen as busy.
+            await run.until_screen(sid, "esc to interrupt")
+            spinner = classify(run.engine.screen(sid), None, CLAUDE)
+            assert spinner.state == "busy", (spinner, run.screen(sid))
             await run.until_screen(sid, "Wrote out.txt for you.")
             await run.until(lambda: needs_input(sid))
             assert [e for e in agent_events(sid)][-1]["state"] == "idle"
