@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 from helpers.engine import add, row, status
 
@@ -30,6 +31,15 @@ def test_session_id_is_the_transcripts_and_continue_resumes_it(
 
     async def scenario() -> None:
         async with Run(db) as run:
+            await run.until_screen(sid, "Noted: the word is kiwi.", timeout=START)
+            # The wrapper execs: the process c3desk started is the CLI itself, which keeps
+            # sessions/<pid>.json with the conversation id while it runs.
+            process = run.engine.live[sid].process
+            assert process is not None and process.pid is not None
+            assert Path(f"/proc/{process.pid}/exe").resolve() == real_cli.binary
+            running = real_cli.config_dir / "sessions" / f"{process.pid}.json"
+            await run.until(running.exists)
+            assert json.loads(running.read_text())["sessionId"] == row(sid).claude_session_id
             await finish_turn(run, "Noted: the word is kiwi.")
             conversation = row(sid).claude_session_id
             assert conversation
