@@ -320,6 +320,7 @@ class NeedsInputTracker:
         self._epoch = 0  # grows each time the screen shows something different
         self._consumed = -1  # the epoch whose screen was applied or overruled
         self._input_block = False  # the user typed; set until the screen shows busy
+        self._input_screen: Identity | None = None  # what the screen showed when they typed
         self._approved_appearance = 0
         self._approved_id: Identity | None = None
         self._approved_at: float | None = None
@@ -356,6 +357,7 @@ class NeedsInputTracker:
             return []
         self._consumed = self._epoch
         self._input_block = True
+        self._input_screen = self._screen_id
         change = self._set("busy", "user-input", None, "", ("busy",), "input", now)
         return [change] if change else []
 
@@ -432,7 +434,13 @@ class NeedsInputTracker:
     # --- internals -----------------------------------------------------------------------------
 
     def _quiet_needed(self, screen: Classification) -> float:
-        if screen.state == "idle" or screen.generic or self._input_block:
+        if screen.state == "idle" or screen.generic:
+            return self.debounce
+        # The prompt the user just answered may linger while the agent redraws: it needs the
+        # debounce. A different prompt is new, even when the agent's turn was too short for
+        # a busy screen to be seen in between (it still is never auto-approved: see
+        # claim_approval).
+        if self._input_block and _identity(screen) == self._input_screen:
             return self.debounce
         return self.settle
 

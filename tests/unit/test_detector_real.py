@@ -18,7 +18,7 @@ from realcli.harness import CLAUDE_CODE_VERSION
 
 from c3desk.cli import main
 from c3desk.core.agents import BUILTIN_PROFILES
-from c3desk.core.detector import classify
+from c3desk.core.detector import NeedsInputTracker, classify
 from c3desk.terminal import TerminalModel
 
 SCREENS = Path(capture_real.__file__).resolve().parent
@@ -157,6 +157,35 @@ def test_the_input_row_marker_is_not_a_menu_row_or_an_echoed_prompt() -> None:
     rows = ["❯ make the notes file", "", "● Done.", "", "❯ 1. Yes", "  2. No"]
     assert classify(rows, None, CLAUDE).state == "unknown"
     assert classify([*rows, "", "❯\u00a0typed"], None, CLAUDE).state == "idle"
+
+
+def test_a_new_box_right_after_typing_settles_like_any_box_but_is_not_auto_approved() -> None:
+    """A fast turn (seen in benchmarks/real_cli.py): the user sends a prompt at the idle
+    screen and the real CLI's next frame the engine reads is already the permission box, with
+    no busy screen in between. The box is a new prompt: it settles in `settle` seconds, not
+    the debounce kept for the prompt the user just answered, and is still never auto-approved
+    (the user typed since a busy screen)."""
+    idle = load(SCREENS / "claude" / "idle__prompt__real-after-turn-dark-120.txt")
+    box = load(SCREENS / "claude" / "waiting__bash__real-bash-box-dark-120.txt")
+    tracker = NeedsInputTracker(0.0)
+    tracker.on_output(0.0)
+    tracker.on_screen(classify(idle.lines, None, CLAUDE), 0.0)
+    tracker.tick(tracker.debounce)
+    assert tracker.state == "idle"
+    tracker.on_input(10.0)
+    tracker.on_output(10.5)
+    tracker.on_screen(classify(box.lines, None, CLAUDE), 10.5)
+    assert tracker.next_deadline() == pytest.approx(10.5 + tracker.settle)
+    [change] = tracker.tick(10.5 + tracker.settle)
+    assert (change.state, change.reason, change.needs_input) == ("waiting", "bash", True)
+    assert tracker.claim_approval(11.0) is None
+    # The box the user answers stays on screen a moment: that needs the debounce.
+    tracker.on_input(12.0)
+    tracker.on_output(12.1)
+    tracker.on_screen(classify(idle.lines, None, CLAUDE), 12.1)
+    tracker.on_output(12.2)
+    tracker.on_screen(classify(box.lines, None, CLAUDE), 12.2)
+    assert tracker.next_deadline() == pytest.approx(12.2 + tracker.debounce)
 
 
 @pytest.mark.slow
