@@ -15,6 +15,14 @@ from realcli.conftest import RealCli
 from realcli.flows import START, Run, launches, needs_input, texts_of
 
 
+def running_id(path: Path) -> str | None:
+    """The conversation id in the CLI's sessions/<pid>.json (None while absent or rewritten)."""
+    try:
+        return str(json.loads(path.read_text())["sessionId"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def test_session_id_is_the_transcripts_and_continue_resumes_it(
     db: Paths, real_cli: RealCli
 ) -> None:
@@ -38,8 +46,7 @@ def test_session_id_is_the_transcripts_and_continue_resumes_it(
             assert process is not None and process.pid is not None
             assert Path(f"/proc/{process.pid}/exe").resolve() == real_cli.binary
             running = real_cli.config_dir / "sessions" / f"{process.pid}.json"
-            await run.until(running.exists)
-            assert json.loads(running.read_text())["sessionId"] == row(sid).claude_session_id
+            await run.until(lambda: running_id(running) == row(sid).claude_session_id)
             await finish_turn(run, "Noted: the word is kiwi.")
             conversation = row(sid).claude_session_id
             assert conversation
@@ -75,3 +82,26 @@ def test_session_id_is_the_transcripts_and_continue_resumes_it(
     assert any("remember the word kiwi" in t for t in texts), texts
     assert any("Noted: the word is kiwi." in t for t in texts), texts
     assert any("what was the word?" in t for t in texts), texts
+
+
+def test_clear_starts_a_new_conversation_and_the_hook_reports_its_id(
+    db: Paths, real_cli: RealCli
+) -> None:
+    real_cli.start([{"text": "First conversation."}])
+    sid = add("clear", real_cli.work, prompt="hello")
+
+    async def scenario() -> None:
+        async with Run(db) as run:
+            await run.until_screen(sid, "First conversation.", timeout=START)
+            await run.until(lambda: needs_input(sid))
+            first = row(sid).claude_session_id
+            await run.engine.send_text(sid, "/clear")
+            await run.until(lambda: row(sid).claude_session_id != first)
+            process = run.engine.live[sid].process
+            assert process is not None
+            running = real_cli.config_dir / "sessions" / f"{process.pid}.json"
+            await run.until(lambda: running_id(running) == row(sid).claude_session_id)
+            starts = [p for _, name, p in run.timeline.hooks if name == "session-start"]
+            assert [p.get("source") for p in starts] == ["startup", "clear"], starts
+
+    asyncio.run(scenario())
