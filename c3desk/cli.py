@@ -390,6 +390,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(data)
     else:
+        if data["waiting"] is None:
+            del data["waiting"]  # said only of queued sessions
         width = max(len(k) for k in data)
         for key, value in data.items():
             print(f"{key.ljust(width)}  {'' if value is None else value}")
