@@ -688,10 +688,10 @@ READING = frozenset(
 
 def _only_reads(args: argparse.Namespace) -> bool:
     if args.command == "settings":
-        return args.settings_command != "set"
+        return bool(args.settings_command != "set")
     if args.command == "worker":
         return bool(args.worker_command == "list")
-    return args.command in READING
+    return bool(args.command in READING)
 
 
 def _open_database(args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from c3desk.config import Paths
 from c3desk.control.server import ControlServer, InstanceLock
@@ -74,7 +75,7 @@ async def run_headless(paths: Paths, until_idle: bool, exit_idle: bool = False) 
     reason: str | None = None
     try:
         stopped = asyncio.create_task(stop.wait())
-        waiters = [stopped]
+        waiters: list[asyncio.Task[Any]] = [stopped]
         if until_idle or exit_idle:
             waiters.append(asyncio.create_task(until_idle_done(instance.engine, exit_idle)))
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
