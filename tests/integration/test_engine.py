@@ -60,8 +60,13 @@ def test_global_limit_and_reorder_while_running(db: Paths, tmp_path: Path) -> No
             assert status(ids[2]) == "queued"
             # Finish everything, one exit at a time.
             for _ in range(10):
+                # Between two starts (the start gap) nothing may be active: wait for one.
+                await watch.until(
+                    lambda: any(status(i) == "active" for i in ids)
+                    or all(status(i) == "completed" for i in ids)
+                )
                 running = [i for i in ids if status(i) == "active"]
-                if not running and all(status(i) == "completed" for i in ids):
+                if not running:
                     break
                 for sid in running:
                     await watch.until(screen_has(engine, sid, "? for shortcuts"))
