@@ -371,6 +371,13 @@ class NeedsInputTracker:
         if self._screen is None or self._screen.state != event:
             self._consumed = self._epoch
         if event == "busy":
+            # The agent took the prompt (UserPromptSubmit): as good as a busy screen. A fast
+            # turn may go from the prompt to a box, or back to the same idle screen after an
+            # API error, between two screen reads; without this, that screen would count as
+            # the one the user typed at, and never be applied.
+            self._input_block = False
+            self._busy_since_approval = True
+            self._screen_id = ("busy",)
             change = self._set("busy", reason or "hook", None, "", ("busy",), "hook", now)
         elif event == "idle":
             change = self._set("idle", reason or "hook", None, "", ("idle",), "hook", now)
