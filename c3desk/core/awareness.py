@@ -77,6 +77,11 @@ def hook_settings(home: Path, session_id: str) -> dict[str, Any]:
             ],
             "UserPromptSubmit": [{"hooks": command("busy")}],
             "Stop": [{"hooks": command("idle")}],
+            # A turn ended by an API error fires StopFailure, never Stop.
+            "StopFailure": [{"hooks": command("idle")}],
+            # Fires as a permission box is drawn (the permission_prompt Notification comes
+            # only after the box has waited ~6 s); it prints nothing, so Claude Code asks.
+            "PermissionRequest": [{"hooks": command("waiting")}],
             "Notification": [{"matcher": "permission_prompt", "hooks": command("waiting")}],
             "PreToolUse": [
                 {"matcher": "AskUserQuestion|ExitPlanMode", "hooks": command("waiting")}

@@ -660,7 +660,12 @@ class Engine:
             return
         reasons = {"busy": "prompt submitted", "idle": "turn finished"}
         reason = reasons.get(event, "")
-        if event == "waiting":
+        hook_name = payload.get("hook_event_name")
+        if hook_name == "StopFailure":
+            reason = "turn failed"
+        elif hook_name == "PermissionRequest":
+            reason = "permission_prompt"
+        elif event == "waiting":
             reason = str(payload.get("notification_type") or payload.get("tool_name") or "")
         self._apply_changes(live, live.awareness.hook(event, time.monotonic(), reason))
 

@@ -57,6 +57,7 @@ BRAILLE_GLYPHS = list("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
 VERBS = ["Pondering", "Thinking", "Cogitating", "Brewing", "Percolating", "Ruminating"]
 FRAME_INTERVAL = 0.1  # spinner redraws ~10x per second (not scaled by FAKE_CLAUDE_SPEED)
 ESC_TIMEOUT = 0.05  # a lone ESC not followed by more bytes within this is the Esc key
+PERMISSION_NOTIFY_AFTER = 6.0  # the permission_prompt Notification waits this long (scaled)
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 MAX_REDRAW_HISTORY = 500
 
@@ -849,6 +850,7 @@ class FakeClaude:
         self.ctrl_c_at = 0.0
         self.idle_since = time.monotonic()
         self.idle_notified = False
+        self.permission_shown: float | None = None  # when the open permission box appeared
         self.allowed_commands: set[str] = set()
         self.eof = False
         self.need_full = False
@@ -1089,14 +1091,18 @@ class FakeClaude:
             self.sleep_until = time.monotonic() + req.seconds
             self.render()
         else:
-            self.render()
             if req.kind == "permission":
+                # As Claude Code 2.1: PermissionRequest as the box is drawn; the
+                # permission_prompt Notification only once it has waited 6 s unanswered.
                 self.fire(
-                    "Notification",
-                    "permission_prompt",
-                    message=f"Claude needs your permission to use {req.tool}",
-                    notification_type="permission_prompt",
+                    "PermissionRequest",
+                    req.tool,
+                    tool_name=req.tool,
+                    tool_input={},
+                    permission_suggestions=[],
                 )
+                self.permission_shown = time.monotonic()
+            self.render()
 
     def interrupt(self, message: str = "Interrupted · What should Claude do instead?") -> None:
         if self.turn is None:
@@ -1561,6 +1567,8 @@ class FakeClaude:
                 timeouts.append(ESC_TIMEOUT)
             if self.turn is None and not self.idle_notified:
                 timeouts.append(self.idle_since + scaled(60) - now)
+            if self.permission_shown is not None:
+                timeouts.append(self.permission_shown + scaled(PERMISSION_NOTIFY_AFTER) - now)
             if self.ctrl_c_at:
                 timeouts.append(self.ctrl_c_at + 2.0 - now)
             if self.eof and self.turn is None:
@@ -1600,6 +1608,19 @@ class FakeClaude:
             if self.ctrl_c_at and now - self.ctrl_c_at >= 2.0:
                 self.ctrl_c_at = 0.0
                 self.render()
+            shown = self.permission_shown
+            req = self.request
+            if shown is not None and not (isinstance(req, Menu) and req.kind == "permission"):
+                self.permission_shown = None  # answered (or the turn ended) in time
+            elif shown is not None and now - shown >= scaled(PERMISSION_NOTIFY_AFTER):
+                self.permission_shown = None
+                assert isinstance(req, Menu)
+                self.fire(
+                    "Notification",
+                    "permission_prompt",
+                    message=f"Claude needs your permission to use {req.tool}",
+                    notification_type="permission_prompt",
+                )
             idle_for = now - self.idle_since
             if self.turn is None and not self.idle_notified and idle_for >= scaled(60):
                 self.idle_notified = True

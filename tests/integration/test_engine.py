@@ -62,8 +62,10 @@ def test_global_limit_and_reorder_while_running(db: Paths, tmp_path: Path) -> No
             for _ in range(10):
                 # Between two starts (the start gap) nothing may be active: wait for one.
                 await watch.until(
-                    lambda: any(status(i) == "active" for i in ids)
-                    or all(status(i) == "completed" for i in ids)
+                    lambda: (
+                        any(status(i) == "active" for i in ids)
+                        or all(status(i) == "completed" for i in ids)
+                    )
                 )
                 running = [i for i in ids if status(i) == "active"]
                 if not running:

@@ -159,6 +159,7 @@ def hook_settings(tmp_path: Path) -> tuple[Path, Path]:
             "SessionStart": [{"matcher": "startup|resume|clear|compact", "hooks": hook}],
             "UserPromptSubmit": [{"hooks": hook}],
             "Stop": [{"hooks": hook}],
+            "PermissionRequest": [{"hooks": hook}],
             "Notification": [{"matcher": "permission_prompt", "hooks": hook}],
             "PreToolUse": [{"matcher": "AskUserQuestion|ExitPlanMode", "hooks": hook}],
             "SessionEnd": [{"hooks": hook}],
@@ -343,7 +344,8 @@ def test_hooks_fire_with_payloads(
     assert names == [
         "SessionStart",
         "UserPromptSubmit",
-        "Notification",
+        "PermissionRequest",  # as the box is drawn
+        "Notification",  # once it has waited 6 s (scaled) unanswered
         "PreToolUse",
         "Stop",
         "SessionEnd",
@@ -353,6 +355,7 @@ def test_hooks_fire_with_payloads(
     transcript = str(
         Path(env["CLAUDE_CONFIG_DIR"]) / "projects" / encode_project(workdir) / f"{sid}.jsonl"
     )
+    events = [e for e in events if e["hook_event_name"] != "PermissionRequest"]
     for event in events[:6]:
         assert event["session_id"] == sid
         assert event["cwd"] == os.path.realpath(workdir)

@@ -89,6 +89,7 @@ def test_permission_box_needs_input_send_approves_busy_idle_exit_completed(
             await run.send_via_cli(str(db.home), sid, "/exit")
             await run.until(lambda: status(sid) == "completed")
             names = run.timeline.hook_names()
+            fired = [p.get("hook_event_name") for _, n, p in run.timeline.hooks]
             hooks_seen = ", ".join(
                 f"{name}@{t - box_at:+.2f}s" for t, name, _ in run.timeline.hooks
             )
@@ -101,6 +102,8 @@ def test_permission_box_needs_input_send_approves_busy_idle_exit_completed(
         # The hooks c3desk installs, fired by the real CLI.
         for expected in ("session-start", "busy", "waiting", "idle"):
             assert expected in names, names
+        # The box's fast hook: PermissionRequest, as it is drawn (Notification waits ~6 s).
+        assert "PermissionRequest" in fired, fired
         screen_waiting = next(
             (e for e in agent_events(sid) if e["state"] == "waiting" and e["source"] == "screen"),
             None,
