@@ -79,13 +79,15 @@ def test_api_error_and_rate_limit_turns_come_back_to_the_prompt(
             await run.engine.send_text(sid, "once more")
             await run.until_screen(sid, "Recovered.")
             await run.until(lambda: needs_input(sid))
-            return run.timeline.hook_names()
+            return [p.get("hook_event_name", n) for _, n, p in run.timeline.hooks]
 
     hooks = asyncio.run(scenario())
     assert [r["turn"] for r in api.main_requests()] == [0, 1, 2]
-    # Claude Code fires Stop only for the turn that succeeded (StopFailure is not installed),
-    # so the two failed turns came back to needs-input by the screen path.
     print("hooks over two failed turns and one good one:", hooks)
+    # Claude Code fires Stop only for the turn that succeeded; each failed turn fires
+    # StopFailure, which c3desk installs (it reports the session idle).
+    assert hooks.count("Stop") == 1, hooks
+    assert hooks.count("StopFailure") == 2, hooks
 
 
 RULE = "─" * 100
