@@ -33,13 +33,17 @@ class Awareness:
         self.model = model
         self._last_screen = None
 
-    def look(self, now: float) -> list[StateChange]:
-        """Classify the screen if its text changed; let debounces expire."""
+    def look(self, now: float, changed_at: float | None = None) -> list[StateChange]:
+        """Classify the screen if its text changed; let debounces expire.
+
+        ``changed_at``: no later than the moment the screen last changed (the last byte's
+        arrival, when everything has been parsed), so quiet time counts from the output, not
+        from this look."""
         screen = self.model.display
         changes: list[StateChange] = []
         if screen != self._last_screen:
             self._last_screen = screen
-            changes += self.tracker.on_output(now)
+            changes += self.tracker.on_output(now if changed_at is None else min(now, changed_at))
             cursor = self.model.cursor
             changes += self.tracker.on_screen(classify(screen, cursor.y, self.profile), now)
         changes += self.tracker.tick(now)

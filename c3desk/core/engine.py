@@ -131,6 +131,7 @@ class Engine:
         self.focused: str | None = None  # the session the user looks at (set by the UI)
         self._blocked: dict[str, str] = {}  # queued sessions their worker cannot take, and why
         self._settings_seen: dict[str, Any] | None = None
+        self._settle_timers: dict[str, asyncio.TimerHandle] = {}  # looks due when prompts settle
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -225,6 +226,9 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.artifacts.close()
         self.flush_logs()
+        for handle in self._settle_timers.values():
+            handle.cancel()
+        self._settle_timers.clear()
         self._gc.stop()
 
     def flush_logs(self) -> None:
@@ -587,11 +591,32 @@ class Engine:
             return
         aware = live.awareness
         now = time.monotonic()
-        self._apply_changes(live, aware.look(now))
+        # Everything parsed: the screen last changed no later than the last byte arrived.
+        changed_at = now if live.pending_bytes else live.last_output
+        self._apply_changes(live, aware.look(now, changed_at))
+        self._look_again_at(sid, aware.tracker.next_deadline(), now)
         if aware.profile.id_source == "output" and not live.conversation_found:
             self._capture_conversation_id(live, aware.profile)
         if aware.tracker.state == "waiting" and live.process is not None:
             self._maybe_approve(live, settings, now)
+
+    def _look_again_at(self, sid: str, deadline: float | None, now: float) -> None:
+        """A prompt on screen settles at ``deadline``: look then, not at the next round."""
+        if deadline is None or deadline <= now or deadline - now >= LOOK:
+            return
+        if sid in self._settle_timers:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+
+        def fire() -> None:
+            self._settle_timers.pop(sid, None)
+            if sid in self.live and not self._stopping:
+                self.look(sid, cfg.get_settings())
+
+        self._settle_timers[sid] = loop.call_later(deadline - now + 0.001, fire)
 
     def _capture_conversation_id(self, live: LiveSession, profile: AgentProfile) -> None:
         """Agents that print their conversation id (Codex) get it stored for continuing."""
