@@ -44,6 +44,7 @@ SCENES = {
     "exit-plan-mode",
     "plan-approval",
     "folder-trust",
+    "mcp-server",
 }
 _NAME = re.compile(r"^(\w+)__([\w-]+)__real-([\w-]+)-(dark|light)-(\d+)$")
 
