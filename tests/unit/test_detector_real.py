@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.screens import capture_real
-from realcli.harness import CLAUDE_CODE_VERSION
+from realcli import harness
 
 from c3desk.cli import main
 from c3desk.core.agents import BUILTIN_PROFILES
@@ -113,8 +113,11 @@ def test_every_scene_is_captured_in_both_themes_at_80_and_120_columns() -> None:
 
 
 def test_the_fixtures_come_from_the_pinned_claude_code_version() -> None:
+    # The pin itself, not C3DESK_CLAUDE_CODE_VERSION: trying another version leaves these
+    # screens valid (the live capture below checks that version); bumping the pin does not.
+    pinned = (Path(harness.__file__).parent / "CLAUDE_CODE_VERSION").read_text().strip()
     sources = {load(p).header["source"] for p in TEXTS}
-    assert sources == {f"claude-code-{CLAUDE_CODE_VERSION}"}, (
+    assert sources == {f"claude-code-{pinned}"}, (
         "the real screens were captured from another Claude Code version: run "
         "python3 tests/fixtures/screens/capture_real.py"
     )
