@@ -10,6 +10,7 @@ hooks (``Notification`` / ``permission_prompt``) report to it as in real use.
 Measured, per box, from the moment its bytes reach c3desk ("Do you want to proceed?" in the
 CLI's output, i.e. when a terminal would show it):
 
+* screen read: until a look at the screen first classifies it as waiting (before the settle);
 * screen path: until the detector's screen reading turns the session ``waiting``;
 * hook path: until the ``waiting`` hook reaches the engine;
 * needs_input: until the session first shows as needing input (whichever came first).
