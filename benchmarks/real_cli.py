@@ -161,8 +161,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             box.shown = time.monotonic()
         original_output(self, data)
 
-    def look(self: awareness.Awareness, now: float) -> list[StateChange]:
-        changes = original_look(self, now)
+    def look(self: awareness.Awareness, now: float, *args: Any) -> list[StateChange]:
+        changes = original_look(self, now, *args)
         screen = self.tracker._screen  # what the last look classified
         if screen is not None and screen.state == "waiting":
             sid = owners.get(id(self))
