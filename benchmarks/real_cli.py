@@ -4,8 +4,8 @@ Every session runs the real ``claude`` (the pinned version, see tests/realcli/ha
 loopback-only network namespace against its own fake Messages API. Each of its five turns asks
 for a Bash command; c3desk must flag the permission box as needing input; the benchmark then
 approves it (``1``, as ``c3desk send`` would), waits for the turn's end, and sends the next
-prompt; after the fifth, ``/exit``. The engine runs with its control socket, so Claude Code's
-hooks (``Notification`` / ``permission_prompt``) report to it as in real use.
+prompt; after the fifth, ``/exit``. The engine runs with its control socket, so the hooks c3desk
+installs (``PermissionRequest``, ``Notification``, ...) report to it as in real use.
 
 Measured, per box, from the moment its bytes reach c3desk ("Do you want to proceed?" in the
 CLI's output, i.e. when a terminal would show it):
@@ -58,8 +58,9 @@ from c3desk.store.models import Session, Worker  # noqa: E402
 BOX_BYTES = b"proceed?"  # one word: the CLI may draw the spaces of its question as cursor moves
 IDLE_HINT = "? for shortcuts"
 STEP_TIMEOUT = 60.0
-# Claude Code 2.1.197 sends its permission_prompt Notification only once the box has waited
-# 6 s without a keypress; the benchmark waits that long for it before approving.
+# How long after the screen path the benchmark waits for a waiting hook before approving. (Claude
+# Code 2.1.197 sends its permission_prompt Notification only once a box has waited 6 s without
+# a keypress; PermissionRequest comes with the box.)
 HOOK_GRACE = 8.0
 
 
