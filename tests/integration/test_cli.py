@@ -8,17 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import one_line_error
 
 from c3desk.core.sessions import COLUMNS
-
-
-def one_line_error(result: Any, code: int, *needles: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def test_version(cli: Any) -> None:
@@ -194,19 +186,19 @@ def test_home_flag_overrides_environment(cli: Any, tmp_path: Path) -> None:
     assert len(cli("--home", str(other), "list", "--json", check=True).json()) == 1
 
 
-def test_unusable_home_is_one_line(cli: Any, tmp_path: Path) -> None:
+def test_unusable_home_is_one_line_error(cli: Any, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     one_line_error(cli("--home", str(blocker / "sub"), "list"), 2, str(blocker))
 
 
-def test_corrupt_database_is_one_line(cli: Any, home: Path) -> None:
+def test_corrupt_database_is_one_line_error(cli: Any, home: Path) -> None:
     (home / "c3desk.db").write_bytes(b"this is not sqlite" * 100)
     result = cli("list")
     one_line_error(result, 1, "database")
 
 
-def test_no_display_is_one_line(home: Path) -> None:
+def test_no_display_is_one_line_error(home: Path) -> None:
     import os
     import subprocess
     import sys

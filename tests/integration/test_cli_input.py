@@ -11,18 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import one_line_error
 
 from c3desk.cli import SETTING_TYPES
 from c3desk.core import settings as cfg
 from c3desk.core.errors import InvalidInput
-
-
-def one_line_error(result: Any, code: int, *needles: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def test_settings_help_lists_every_key_with_its_values(cli: Any) -> None:

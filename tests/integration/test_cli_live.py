@@ -7,17 +7,15 @@ the CLI as a subprocess against the same data directory.
 from __future__ import annotations
 
 import json
-import os
 import select
-import signal
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import Headless, one_line_error
 from helpers.polling import wait_for
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
@@ -29,41 +27,9 @@ def headless(
 ) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
     monkeypatch.setenv("FAKE_CLAUDE_SPEED", "10")
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*extra: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "c3desk", "run", "--headless", *extra],
-            env=dict(os.environ, C3DESK_HOME=str(home)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
-def one_line(result: Any, code: int, *needles: str) -> str:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return str(lines[0])
+    runner = Headless(home)
+    yield runner.start
+    runner.close()
 
 
 def serving(cli: Any, home: Path) -> bool:
@@ -93,11 +59,11 @@ def test_screen_of_a_session_not_running_is_one_line_like_send(
     for sid, status in ((queued, "queued"), (done, "completed")):
         screen = cli("screen", sid)
         assert screen.stdout == ""  # not fifty blank rows
-        shown = one_line(screen, 1, sid, f"is {status}, not running")
-        sent = one_line(cli("send", sid, "hello"), 1)
+        shown = one_line_error(screen, 1, sid, f"is {status}, not running")
+        sent = one_line_error(cli("send", sid, "hello"), 1)
         assert shown == sent
-    one_line(cli("screen", "deadbeef"), 2, "deadbeef")
-    one_line(cli("screen", "deadbeef", "--all"), 2, "deadbeef")
+    one_line_error(cli("screen", "deadbeef"), 2, "deadbeef")
+    one_line_error(cli("screen", "deadbeef", "--all"), 2, "deadbeef")
     # With an instance running, `show` gives the queue's own reason (defect 10).
     assert cli("show", queued, "--json", check=True).json()["waiting"] == "the queue is paused"
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import one_line_error
 
 from c3desk.store import migrations
 
@@ -32,15 +33,6 @@ def run_read_only(target: Path, home: Path, *args: str) -> subprocess.CompletedP
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
-
-
-def one_line_error(result: Any, code: int, *needles: str) -> str:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return str(lines[0])
 
 
 @pytest.fixture
@@ -144,7 +136,7 @@ def test_a_damaged_database_lists_the_backups_migrations_made(cli: Any, home: Pa
     one_line_error(cli("list"), 1, str(db), "damaged", *backups)
 
 
-def test_a_read_only_database_that_needs_upgrading_is_one_line(home: Path) -> None:
+def test_a_read_only_database_that_needs_upgrading_is_one_line_error(home: Path) -> None:
     db = home / "c3desk.db"
     conn = sqlite3.connect(db, isolation_level=None)
     migrations.migrate(conn, db, migrations.MIGRATIONS[:2])

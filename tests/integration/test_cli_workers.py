@@ -7,13 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-
-def one_line_error(result: Any, code: int, *needles: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
+from helpers.cli import one_line_error
 
 
 def add_worker(cli: Any, name: str) -> None:

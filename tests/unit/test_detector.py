@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.screens import read_fixture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,12 +35,7 @@ class Screen:
 
 def load_screen(path: Path) -> Screen:
     """A fixture: `<state>__<reason>__<name>.txt`, optional `#: key=value` header lines."""
-    lines = path.read_text(encoding="utf-8").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    header: dict[str, str] = {}
-    while lines and lines[0].startswith("#: "):
-        header.update(item.split("=", 1) for item in lines.pop(0)[3:].split())
+    header, lines = read_fixture(path)
     state, reason, _name = path.stem.split("__")
     return Screen(
         path=path,

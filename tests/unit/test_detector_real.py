@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.screens import capture_real
+from helpers.screens import read_fixture
 from realcli import harness
 
 from c3desk.cli import main
@@ -73,12 +74,7 @@ def load(path: Path) -> RealScreen:
     found = _NAME.match(path.stem)
     assert found, f"{path.name} is not <state>__<reason>__real-<scene>-<theme>-<cols>.txt"
     state, reason, scene, theme, _cols = found.groups()
-    lines = path.read_text(encoding="utf-8").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    header: dict[str, str] = {}
-    while lines and lines[0].startswith("#: "):
-        header.update(item.split("=", 1) for item in lines.pop(0)[3:].split())
+    header, lines = read_fixture(path)
     return RealScreen(path, state, reason, scene, theme, header, lines)
 
 
