@@ -24,8 +24,8 @@ from c3desk.control import client as control
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core import workers as wrk
-from c3desk.core.errors import C3Error, InvalidInput, Refused
 from c3desk.core.keys import KEYS
+from c3desk.errors import C3Error, InvalidInput, Refused
 from c3desk.store import database
 from c3desk.store.models import Artifact, Session, Worker
 

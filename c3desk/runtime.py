@@ -18,8 +18,8 @@ from typing import Any
 from c3desk.config import Paths
 from c3desk.control.server import ControlServer, InstanceLock
 from c3desk.core.engine import Engine, EngineEvent
-from c3desk.core.errors import C3Error
 from c3desk.core.live import LiveSession
+from c3desk.errors import C3Error
 from c3desk.store.models import Session, Worker
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from typing import Any
 
 from c3desk.config import Paths
 from c3desk.control.protocol import MAX_LINE
-from c3desk.core.errors import C3Error, InvalidInput, Refused
+from c3desk.errors import C3Error, InvalidInput, Refused
 
 
 class NoInstance(Refused):

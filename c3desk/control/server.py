@@ -21,7 +21,7 @@ from c3desk.config import Paths
 from c3desk.control.protocol import MAX_LINE
 from c3desk.core import sessions as sess
 from c3desk.core.engine import Engine
-from c3desk.core.errors import C3Error, InvalidInput, Refused
+from c3desk.errors import C3Error, InvalidInput, Refused
 
 log = logging.getLogger(__name__)
 

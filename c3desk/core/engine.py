@@ -18,21 +18,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from c3desk import clock
 from c3desk.config import Paths
-from c3desk.core import clock
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
 from c3desk.core.artifact_watch import ArtifactWatcher
 from c3desk.core.awareness import Awareness, write_hook_settings
 from c3desk.core.detector import StateChange
-from c3desk.core.errors import InvalidInput, Refused
 from c3desk.core.gcpacer import GcPacer
 from c3desk.core.keys import APP_CURSOR, KEYS
 from c3desk.core.launch import Mode, command_for, plan_launch, session_environment
 from c3desk.core.live import LiveSession
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
 from c3desk.core.waiting import worker_problem
+from c3desk.errors import InvalidInput, Refused
 from c3desk.store.models import Session, SessionEvent, Worker
 from c3desk.terminal import TerminalModel
 from c3desk.transports.base import ExitStatus, SpawnError, SpawnRequest, Transport

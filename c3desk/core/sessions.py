@@ -15,9 +15,9 @@ from typing import Any
 
 import peewee as pw
 
-from c3desk.core import clock
-from c3desk.core.errors import InvalidInput, NotFound, Refused
+from c3desk import clock
 from c3desk.core.states import STATUSES, allowed
+from c3desk.errors import InvalidInput, NotFound, Refused
 from c3desk.store.models import Session, SessionEvent, Worker, db
 
 MAX_TITLE = 200

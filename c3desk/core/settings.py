@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from c3desk.core.errors import InvalidInput
+from c3desk.errors import InvalidInput
 from c3desk.store.models import Settings, db
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})

@@ -6,9 +6,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from c3desk.core import clock
-from c3desk.core.errors import InvalidInput, Refused
+from c3desk import clock
 from c3desk.core.sessions import find_worker, record_event, remove_session
+from c3desk.errors import InvalidInput, Refused
 from c3desk.store.models import Session, Worker, db
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import peewee as pw
 
-from c3desk.core import clock
-from c3desk.core.errors import C3Error
+from c3desk import clock
+from c3desk.errors import C3Error
 from c3desk.store import migrations
 from c3desk.store.models import Settings, Worker, db
 

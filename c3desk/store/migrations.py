@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from c3desk.core.errors import Refused
+from c3desk.errors import Refused
 
 
 @dataclass(frozen=True)

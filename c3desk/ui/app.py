@@ -18,7 +18,7 @@ from c3desk.config import Paths
 from c3desk.control import client as control
 from c3desk.control.server import AlreadyRunning
 from c3desk.core import settings as cfg
-from c3desk.core.errors import C3Error
+from c3desk.errors import C3Error
 from c3desk.runtime import Instance
 from c3desk.ui.icons import app_icon
 from c3desk.ui.main_window import MainWindow

@@ -47,7 +47,7 @@ from c3desk.core import sessions as sess
 from c3desk.core import settings as core_settings
 from c3desk.core import workers as core_workers
 from c3desk.core.agents import BUILTIN_PROFILES, DEFAULT_PROFILE, AgentsFileError, load_profiles
-from c3desk.core.errors import C3Error, NotFound
+from c3desk.errors import C3Error, NotFound
 from c3desk.store.models import Worker
 from c3desk.ui.theme import current_theme, theme_colors
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
 
-from c3desk.core import clock
+from c3desk import clock
 from c3desk.core import settings as cfg
 from c3desk.core.engine import Engine, EngineEvent
-from c3desk.core.errors import C3Error
 from c3desk.core.focus import Candidate, FocusPolicy, capacity, grid_shape
+from c3desk.errors import C3Error
 from c3desk.store.models import Session, SessionEvent, Worker
 from c3desk.terminal import TerminalModel
 from c3desk.ui.grid import Grid, Tile, TileInfo

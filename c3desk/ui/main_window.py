@@ -29,7 +29,7 @@ from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core.alerts import AlertPolicy, Notification
 from c3desk.core.engine import Engine, EngineEvent
-from c3desk.core.errors import C3Error
+from c3desk.errors import C3Error
 from c3desk.store.models import Session, Worker
 from c3desk.ui.artifacts_panel import ArtifactsPanel
 from c3desk.ui.dialogs import NewSessionDialog, SettingsDialog, WorkersDialog

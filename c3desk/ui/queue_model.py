@@ -40,7 +40,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPainter, QPaint
 
 from c3desk.core import sessions as sess
 from c3desk.core import waiting
-from c3desk.core.errors import C3Error
+from c3desk.errors import C3Error
 from c3desk.store.models import Session, Worker
 
 ModelIndex = QModelIndex | QPersistentModelIndex

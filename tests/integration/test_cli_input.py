@@ -15,7 +15,7 @@ from helpers.cli import one_line_error
 
 from c3desk.cli import SETTING_TYPES
 from c3desk.core import settings as cfg
-from c3desk.core.errors import InvalidInput
+from c3desk.errors import InvalidInput
 
 
 def test_settings_help_lists_every_key_with_its_values(cli: Any) -> None:

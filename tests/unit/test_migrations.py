@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from c3desk.core.errors import Refused
+from c3desk.errors import Refused
 from c3desk.store import database, migrations
 from c3desk.store.models import Session, Settings, Worker
 

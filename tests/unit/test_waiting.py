@@ -8,8 +8,8 @@ from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core import workers as wrk
-from c3desk.core.errors import InvalidInput, Refused
 from c3desk.core.waiting import wait_reason, wait_reasons
+from c3desk.errors import InvalidInput, Refused
 from c3desk.store.models import Session, SessionEvent, Worker
 
 
