@@ -741,6 +741,27 @@ class Engine:
             if live.process is not None:
                 live.process.resize(cols, rows)
 
+    # -- read-only views for observers: the UI never reaches into live or finished -----------
+
+    def current_model(self, sid: str) -> TerminalModel | None:
+        """The terminal of a running session, or of one that ended recently; None otherwise
+        (no database access: cheap enough for every refresh)."""
+        live = self.live.get(sid) or self.finished.get(sid)
+        return live.model if live is not None else None
+
+    def last_activity(self, sid: str) -> float | None:
+        """When a running session last printed (monotonic), or None when it is not running."""
+        live = self.live.get(sid)
+        return live.last_output if live is not None else None
+
+    def running_count(self) -> int:
+        """How many sessions have a live process (or are starting one)."""
+        return len(self.live)
+
+    def set_focus(self, sid: str | None) -> None:
+        """The session the user looks at: its output is parsed first."""
+        self.focused = sid
+
     def model_of(self, ref: str) -> TerminalModel:
         """The session's terminal: live, kept from its end, or rebuilt from its scrollback."""
         s = sess.find_session(ref)

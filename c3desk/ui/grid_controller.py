@@ -82,9 +82,9 @@ class GridController(QObject):
         now = time.monotonic()
         out = []
         for s in rows:
-            live = self.engine.live.get(s.id)
-            if live is not None:
-                activity = live.last_output
+            last = self.engine.last_activity(s.id)
+            if last is not None:
+                activity = last
             else:
                 stamp = s.completed_at or s.started_at
                 activity = now - (time.time() - clock.parse(stamp).timestamp()) if stamp else 0.0
@@ -148,8 +148,7 @@ class GridController(QObject):
         if info is None:
             tile.detach()
             return
-        live = self.engine.live.get(sid) or self.engine.finished.get(sid)
-        model = live.model if live is not None else self._models.get(sid)
+        model = self.engine.current_model(sid) or self._models.get(sid)
         if model is None:
             model = self.engine.model_of(sid)
         self._models[sid] = model
@@ -221,7 +220,7 @@ class GridController(QObject):
 
     def _on_tile_focus(self, sid: str) -> None:
         self.policy.typing = sid
-        self.engine.focused = sid
+        self.engine.set_focus(sid)
         self.policy.touch(sid, time.monotonic())
 
     def _maximize(self, tile: Tile) -> None:

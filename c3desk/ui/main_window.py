@@ -428,7 +428,7 @@ class MainWindow(QMainWindow):
             self.save_state()
             event.accept()
             return
-        if self.engine.live:
+        if self.engine.running_count():
             event.ignore()
             self._ask_before_closing()
             return
@@ -441,7 +441,7 @@ class MainWindow(QMainWindow):
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Quit c3desk?")
         box.setText(
-            f"{len(self.engine.live)} session(s) are running. Quitting ends them "
+            f"{self.engine.running_count()} session(s) are running. Quitting ends them "
             "(their scrollback is kept)."
         )
         quit_button = box.addButton("Quit and end sessions", QMessageBox.ButtonRole.AcceptRole)
