@@ -5,8 +5,9 @@ QTableView with fixed row heights) lays out in constant time and a model reset m
 call per row: with 10,000 sessions, filtering or clearing the filter takes about 25 ms, repaint
 included (benchmarks/queue_dock.py).
 
-Rows are plain tuples straight from one SELECT (no peewee model objects): 10,000 sessions load in
-a few tens of milliseconds. The filter is built in (a substring test over precomputed lowercase
+Rows are plain tuples straight from one SELECT (:mod:`c3desk.core.views.queue`, which also says
+how they group, sort and filter; no peewee model objects): 10,000 sessions load in a few tens of
+milliseconds. The filter is built in (a substring test over precomputed lowercase
 text) instead of a QSortFilterProxyModel, whose per-row Python callback is the slow part at this
 size. Engine events call :meth:`QueueModel.refresh_session`; calls are coalesced and applied as
 row-level changes so that the view keeps its selection and scroll position.
@@ -20,9 +21,8 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, cast
+from typing import Any, Final
 
-import peewee as pw
 from PySide6.QtCore import (
     QAbstractTableModel,
     QByteArray,
@@ -40,22 +40,29 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPainter, QPaint
 
 from c3desk.core import sessions as sess
 from c3desk.core import waiting
+from c3desk.core.views import queue as view
+from c3desk.core.views.queue import (
+    CLAUDE_ID,
+    COMPLETED,
+    CONT,
+    ID,
+    LOCK,
+    NEEDS,
+    POSITION,
+    STARTED,
+    STATUS,
+    TITLE,
+    WD,
+    WORKER,
+    Group,
+    Row,
+    group_of,
+)
 from c3desk.errors import C3Error
-from c3desk.store.models import Session, Worker
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 MIME_TYPE: Final = "application/x-c3desk-session-ids"
-
-
-class Group(enum.IntEnum):
-    """The group rows, in display order."""
-
-    NEEDS_INPUT = 0
-    ACTIVE = 1
-    QUEUED = 2
-    COMPLETED = 3
-    FAILED = 4
 
 
 GROUP_LABELS: Final = {
@@ -111,40 +118,6 @@ HANDLED_ROLES: Final = frozenset(
 )
 RIGHT_ALIGNED: Final = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
-# Row tuple layout: the SELECT below, in this order.
-FIELDS: Final = (
-    Session.id,
-    Session.title,
-    Session.status,
-    Session.working_directory,
-    Session.worker,
-    Session.needs_input,
-    Session.lock,
-    Session.continuation_count,
-    # Elapsed counts the current run: a continued or retried session starts from zero.
-    pw.fn.COALESCE(Session.activated_at, Session.started_at),
-    Session.completed_at,
-    Session.position,
-    Session.claude_session_id,
-    Session.updated_at,
-)
-(
-    ID,
-    TITLE,
-    STATUS,
-    WD,
-    WORKER,
-    NEEDS,
-    LOCK,
-    CONT,
-    STARTED,
-    COMPLETED,
-    POSITION,
-    CLAUDE_ID,
-    UPDATED,
-) = range(len(FIELDS))
-Row = tuple[Any, ...]
-
 STATE_COLOURS: Final = {
     "needs input": QColor("#f5a524"),
     "active": QColor("#3fb950"),
@@ -169,30 +142,8 @@ N_COLUMNS: Final = len(Column)
 ROOT: Final = QModelIndex()
 
 
-def group_of(row: Row) -> Group:
-    status = row[STATUS]
-    if status == "active":
-        return Group.NEEDS_INPUT if row[NEEDS] else Group.ACTIVE
-    if status == "queued":
-        return Group.QUEUED
-    if status == "completed":
-        return Group.COMPLETED
-    return Group.FAILED
-
-
-def _sort_key(group: Group, row: Row) -> tuple[Any, ...]:
-    if group is Group.QUEUED:
-        return (row[POSITION] or 0, row[ID])
-    if group is Group.NEEDS_INPUT:
-        return (row[UPDATED] or "", row[ID])
-    if group is Group.ACTIVE:
-        return (row[STARTED] or "", row[ID])
-    return (row[COMPLETED] or "", row[ID])
-
-
-def _descending(group: Group) -> bool:
-    """Queued in queue order; every other group newest first."""
-    return group is not Group.QUEUED
+_sort_key = view.sort_key
+_descending = view.descending
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -213,10 +164,6 @@ def format_elapsed(seconds: float) -> str:
         return f"{h}h {m:02}m"
     d, h = divmod(h, 24)
     return f"{d}d {h}h"
-
-
-def _haystack(row: Row) -> str:
-    return f"{row[TITLE]}\n{row[WD]}".casefold()
 
 
 def _dot_icon(colour: QColor, *, mark: str | None = None, size: int = 16) -> QIcon:
@@ -392,13 +339,8 @@ class QueueModel(QAbstractTableModel):
 
     # -- loading -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _select() -> Any:
-        return Session.select(*FIELDS).tuples()
-
     def _load_workers(self) -> None:
-        query = Worker.select(Worker.id, Worker.name).tuples()
-        self._workers = dict(cast("Iterable[tuple[str, str]]", query))
+        self._workers = view.worker_names()
 
     def refresh(self) -> None:
         """Re-read every session from the database.
@@ -412,7 +354,7 @@ class QueueModel(QAbstractTableModel):
         self._load_workers()
         parts: list[list[Row]] = [[] for _ in Group]
         where: dict[str, Group] = {}
-        for row in self._select().iterator():
+        for row in view.rows():
             g = group_of(row)
             parts[g].append(row)
             where[row[ID]] = g
@@ -456,10 +398,7 @@ class QueueModel(QAbstractTableModel):
             self.refresh()
             return
         ids = sorted(pending)
-        fresh: dict[str, Row] = {}
-        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
-            query = self._select().where(Session.id.in_(ids[start : start + 500]))
-            fresh.update((row[ID], row) for row in query)
+        fresh = view.rows_of(ids)
         if any(r[WORKER] is not None and r[WORKER] not in self._workers for r in fresh.values()):
             self._load_workers()
         queue_touched = False
@@ -546,13 +485,7 @@ class QueueModel(QAbstractTableModel):
 
     def _reload_queue_positions(self) -> None:
         """Re-read the queue order and rearrange the Queued rows without resetting the view."""
-        query = (
-            Session.select(Session.id, Session.position)
-            .where(Session.status == "queued")
-            .order_by(Session.position)
-            .tuples()
-        )
-        positions = dict(cast("Iterable[tuple[str, int]]", query))
+        positions = view.queue_positions()
         rows_of = self._groups[Group.QUEUED]
         if set(positions) != {r[ID] for r in rows_of.all}:
             self.refresh()  # someone else changed the queue meanwhile
@@ -626,7 +559,7 @@ class QueueModel(QAbstractTableModel):
         # Keyed by the row tuple itself: a re-read row (new title or folder) gets a new entry.
         hay = self._hay.get(row)
         if hay is None:
-            hay = self._hay[row] = _haystack(row)
+            hay = self._hay[row] = view.haystack(row)
         return hay
 
     def _accepts(self, row: Row) -> bool:
