@@ -42,7 +42,8 @@ class GridController(QObject):
         self._needs: dict[str, bool] = {}
         self._needs_since: dict[str, float] = {}
         self._models: dict[str, TerminalModel] = {}
-        self._refresh_timer = QTimer(self, singleShot=True, interval=30, timeout=self.refresh)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=30)
+        self._refresh_timer.timeout.connect(self.refresh)
         self.on_error: Callable[[str], None] = lambda _msg: None
         engine.subscribe(self._on_engine_event)
         self._wired: set[int] = set()

@@ -29,8 +29,8 @@ from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core.alerts import AlertPolicy, Notification
 from c3desk.core.engine import Engine, EngineEvent
+from c3desk.core.views import window as view
 from c3desk.errors import C3Error
-from c3desk.store.models import Session, Worker
 from c3desk.ui.artifacts_panel import ArtifactsPanel
 from c3desk.ui.dialogs import NewSessionDialog, SettingsDialog, WorkersDialog
 from c3desk.ui.grid import Grid
@@ -99,14 +99,16 @@ class MainWindow(QMainWindow):
         self.artifacts_dock.hide()
 
         self.alerts = AlertPolicy()
-        self._alert_timer = QTimer(self, singleShot=True, timeout=self._alert_tick)
+        self._alert_timer = QTimer(self, singleShot=True)
+        self._alert_timer.timeout.connect(self._alert_tick)
         self.tray = TrayController(self)
         self._status = QLabel(self)
         self.statusBar().addPermanentWidget(self._status)
 
         self._build_actions()
         self._connect()
-        self._refresh_timer = QTimer(self, singleShot=True, interval=100, timeout=self._refresh)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=100)
+        self._refresh_timer.timeout.connect(self._refresh)
         engine.subscribe(self._on_engine_event)
         self.controller.refresh()
         self.queue.model.refresh()
@@ -204,24 +206,14 @@ class MainWindow(QMainWindow):
 
     def _refresh(self) -> None:
         """Status bar, window title and tray count."""
-        values = cfg.get_settings()
-        active = Session.select().where(Session.status == "active").count()
-        queued = Session.select().where(Session.status == "queued").count()
-        needing = (
-            Session.select()
-            .where(
-                (Session.status == "active") & (Session.needs_input == True)  # noqa: E712
-            )
-            .count()
-        )
-        workers = Worker.select().count()
-        connected = Worker.select().where(Worker.status == "connected").count()
-        paused = bool(values["queue_paused"])
+        st = view.status()
+        needing = st.needing_input
+        paused = st.queue_paused
         parts = [
-            f"Active {active}/{values['max_concurrent_sessions']}",
-            f"Queued {queued}",
+            f"Active {st.active}/{st.max_concurrent_sessions}",
+            f"Queued {st.queued}",
             f"Needs input {needing}",
-            f"Workers {connected}/{workers} connected",
+            f"Workers {st.workers_connected}/{st.workers} connected",
         ]
         if paused:
             parts.append("Queue paused")
@@ -416,7 +408,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         tiles = s.value("grid/tiles")
         if isinstance(tiles, list):
-            known = {row.id for row in Session.select(Session.id)}
+            known = view.existing_sessions([t for t in tiles if isinstance(t, str)])
             now = time.monotonic()
             for sid in tiles:
                 if isinstance(sid, str) and sid in known:
