@@ -14,6 +14,7 @@ from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core import settings as core_settings
 from c3desk.core import workers as core_workers
+from c3desk.store import database
 from c3desk.store.models import Session, Worker
 from c3desk.ui.dialogs import (
     ANY_WORKER,
@@ -193,6 +194,20 @@ def test_new_session_lists_agent_profiles_and_reports_a_bad_file(
     qtbot.keyClicks(broken.title_edit, "Still possible")
     with qtbot.waitSignal(broken.created, timeout=2000):
         broken.submit()
+
+
+def test_new_session_unsaved_for_a_read_only_database_stays_open(
+    qtbot: QtBot, db: Paths, project: Path
+) -> None:
+    database.close()
+    database.connect(db.db, read_only=True)  # every write now fails in SQLite itself
+    dialog = new_dialog(qtbot, db, folder=str(project))
+    qtbot.keyClicks(dialog.title_edit, "Not today")
+    with qtbot.assertNotEmitted(dialog.created):
+        qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+    assert "could not be saved" in dialog.errors["general"].message
+    assert dialog.isVisible()
+    assert session_count() == 0
 
 
 def test_new_session_folder_picker_does_not_block(qtbot: QtBot, db: Paths, project: Path) -> None:
