@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
 
@@ -14,8 +12,8 @@ from c3desk import clock
 from c3desk.core import settings as cfg
 from c3desk.core.engine import Engine, EngineEvent
 from c3desk.core.focus import Candidate, FocusPolicy, capacity, grid_shape
+from c3desk.core.views import grid as view
 from c3desk.errors import C3Error
-from c3desk.store.models import Session, SessionEvent, Worker
 from c3desk.terminal import TerminalModel
 from c3desk.ui.grid import Grid, Tile, TileInfo
 from c3desk.ui.terminal_view import TerminalView
@@ -72,17 +70,9 @@ class GridController(QObject):
 
     def candidates(self) -> list[Candidate]:
         keep = {t for t in self.policy.tiles if t} | self.policy.requested
-        rows = Session.select(
-            Session.id,
-            Session.status,
-            Session.lock,
-            Session.needs_input,
-            Session.completed_at,
-            Session.started_at,
-        ).where((Session.status == "active") | (Session.id.in_(list(keep))))
         now = time.monotonic()
         out = []
-        for s in rows:
+        for s in view.tile_rows(keep):
             last = self.engine.last_activity(s.id)
             if last is not None:
                 activity = last
@@ -93,8 +83,8 @@ class GridController(QObject):
                 Candidate(
                     s.id,
                     s.status,
-                    pinned=bool(s.lock),
-                    needs_input=bool(s.needs_input),
+                    pinned=s.pinned,
+                    needs_input=s.needs_input,
                     needs_input_since=self._needs_since.get(s.id, 0.0),
                     last_activity=activity,
                 )
@@ -130,8 +120,11 @@ class GridController(QObject):
         settings = cfg.get_settings()
         count = capacity(str(settings["grid_layout"]), int(settings["max_visible_sessions"]))
         rows, cols = grid_shape(str(settings["grid_layout"]), count, count)
-        margins = self.grid.layout().contentsMargins()
-        spacing = self.grid.layout().spacing()
+        layout = self.grid.layout()
+        if layout is None:  # the grid lays its tiles out in a layout of its own; never None
+            return
+        margins = layout.contentsMargins()
+        spacing = layout.spacing()
         width = (self.grid.width() - margins.left() - margins.right()) // cols - spacing
         height = (self.grid.height() - margins.top() - margins.bottom()) // rows - spacing
         if width < 100 or height < 60:
@@ -172,30 +165,19 @@ class GridController(QObject):
             tile.view.grid_resized.connect(self.engine.set_default_size)
 
     def info(self, sid: str) -> TileInfo | None:
-        s = Session.get_or_none(Session.id == sid)
-        if s is None:
+        h = view.tile_heading(sid)
+        if h is None:
             return None
-        worker = Worker.get_or_none(Worker.id == s.worker_id) if s.worker_id else None
-        reason = str(_last_agent(sid).get("reason", "")) if s.needs_input else ""
         return TileInfo(
-            sid,
-            s.title,
-            worker.name if worker else "any worker",
-            s.status,
-            bool(s.needs_input),
-            reason,
-            bool(s.lock),
+            sid, h.title, h.worker or "any worker", h.status, h.needs_input, h.reason, h.pinned
         )
 
     def _track_needs_input(self) -> None:
-        rows = Session.select(Session.id, Session.title, Session.needs_input).where(
-            (Session.status == "active") | (Session.id.in_(list(self._needs)))
-        )
         now = time.monotonic()
         seen = set()
-        for s in rows:
+        for s in view.tile_rows(self._needs):
             seen.add(s.id)
-            flag = bool(s.needs_input)
+            flag = s.needs_input
             if flag != self._needs.get(s.id, False):
                 if flag:
                     self._needs_since[s.id] = now
@@ -215,9 +197,7 @@ class GridController(QObject):
         h.maximize_requested.connect(lambda t=tile: self._maximize(t))
         h.kill_requested.connect(lambda t=tile: self._emit_for(t, self.kill_requested))
         h.continue_requested.connect(lambda t=tile: self._emit_for(t, self.continue_requested))
-        h.pin_toggled.connect(
-            lambda on, t=tile: t.session_id and self.pin_requested.emit(t.session_id, on)
-        )
+        h.pin_toggled.connect(lambda on, t=tile: self._pin(t, on))
 
     def _on_tile_focus(self, sid: str) -> None:
         self.policy.typing = sid
@@ -237,6 +217,10 @@ class GridController(QObject):
         if tile is not None:
             self._maximize(tile)
 
+    def _pin(self, tile: Tile, on: bool) -> None:
+        if tile.session_id:
+            self.pin_requested.emit(tile.session_id, on)
+
     @staticmethod
     def _emit_for(tile: Tile, signal: SignalInstance) -> None:
         if tile.session_id is not None:
@@ -246,7 +230,7 @@ class GridController(QObject):
         """Sessions needing input: those blocked on a prompt first, then idle ones, oldest
         first within each."""
         waiting = [sid for sid, flag in self._needs.items() if flag]
-        states = {sid: _last_agent(sid).get("state") for sid in waiting}
+        states = {sid: view.last_agent(sid).state for sid in waiting}
         return sorted(
             waiting,
             key=lambda sid: (states[sid] != "waiting", self._needs_since.get(sid, 0.0)),
@@ -257,18 +241,3 @@ class GridController(QObject):
         for tile in self.grid.tiles:
             if tile.view is not None:
                 tile.view.set_theme(theme)
-
-
-def _last_agent(sid: str) -> dict[str, Any]:
-    """The session's latest needs-input change (state, reason, source) as recorded."""
-    last = (
-        SessionEvent.select(SessionEvent.detail)
-        .where((SessionEvent.session == sid) & (SessionEvent.kind == "agent"))
-        .order_by(SessionEvent.id.desc())
-        .first()
-    )
-    try:
-        data = json.loads(last.detail or "{}") if last is not None else {}
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
