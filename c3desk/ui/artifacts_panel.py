@@ -10,6 +10,7 @@ and whether that scan was cut short), from the session's latest ``artifacts`` ev
 from __future__ import annotations
 
 import codecs
+import importlib
 import json
 import shlex
 from collections.abc import Callable
@@ -43,7 +44,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from c3desk.store.models import Artifact, Session, SessionEvent
+from c3desk.core.views import artifacts as view
+from c3desk.core.views.artifacts import ArtifactRow
 from c3desk.ui.diff_highlighter import DiffHighlighter
 from c3desk.ui.theme import current_theme, theme_colors
 
@@ -65,6 +67,16 @@ ID_ROLE: Final = Qt.ItemDataRole.UserRole + 1
 TYPE_ROLE: Final = Qt.ItemDataRole.UserRole + 2
 
 UrlOpener = Callable[[QUrl], Any]
+
+
+def _top_items(tree: QTreeWidget) -> list[QTreeWidgetItem]:
+    items = (tree.topLevelItem(i) for i in range(tree.topLevelItemCount()))
+    return [item for item in items if item is not None]
+
+
+def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    children = (item.child(j) for j in range(item.childCount()))
+    return [child for child in children if child is not None]
 
 
 def _size_text(size: int) -> str:
@@ -107,7 +119,9 @@ def image_preview(path: Path) -> Preview:
 def pdf_preview(path: Path, width: int = PDF_RENDER_WIDTH) -> Preview:
     """The first page of a PDF, rendered with pdfium ``width`` pixels wide."""
     try:
-        import pypdfium2 as pdfium  # imported on first use: start-up does not pay for it
+        # Imported on first use: start-up does not pay for it. By name, because pypdfium2 ships
+        # no type hints (its calls are typed Any here).
+        pdfium = importlib.import_module("pypdfium2")
     except ImportError:
         return Preview("message", "PDF previews need the pypdfium2 package")
 
@@ -484,7 +498,7 @@ class ArtifactsPanel(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.open_button.clicked.connect(self.open_current)
         self.reveal_button.clicked.connect(self.reveal_current)
-        self._artifacts: list[Artifact] = []
+        self._artifacts: tuple[ArtifactRow, ...] = ()
         self.show_session(None)
 
     # --- public API ------------------------------------------------------------------------
@@ -496,22 +510,18 @@ class ArtifactsPanel(QWidget):
 
     def refresh(self) -> None:
         """Reload the session's artifacts and events; keep the selected artifact selected."""
-        session = Session.get_or_none(Session.id == self.session_id) if self.session_id else None
+        session = view.session_artifacts(self.session_id) if self.session_id else None
         if session is None:
-            self._artifacts = []
+            self._artifacts = ()
             self.heading.setText(
                 "No session selected" if self.session_id is None else "Session not found"
             )
         else:
-            self.heading.setText(f"Artifacts of “{session.title or session.id}”")
-            self._artifacts = list(
-                Artifact.select()
-                .where(Artifact.session == session.id)
-                .order_by(Artifact.detected_at.desc(), Artifact.path)
-            )
+            self.heading.setText(f"Artifacts of “{session.title or session.session_id}”")
+            self._artifacts = session.artifacts
         self._fill_tree()
-        self._fill_events(session.id if session is not None else None)
-        self._fill_source(session.id if session is not None else None)
+        self._fill_events(session.session_id if session is not None else None)
+        self._fill_source(session.session_id if session is not None else None)
 
     @property
     def theme(self) -> str:
@@ -529,18 +539,15 @@ class ArtifactsPanel(QWidget):
     def artifact_items(self) -> dict[str, list[str]]:
         """The listed paths by type, in display order (for tests and accessibility)."""
         out: dict[str, list[str]] = {}
-        for i in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(i)
+        for group in _top_items(self.tree):
             kind = group.data(0, TYPE_ROLE)
-            out[kind] = [group.child(j).data(0, PATH_ROLE) for j in range(group.childCount())]
+            out[kind] = [item.data(0, PATH_ROLE) for item in _children(group)]
         return out
 
     def select_path(self, path: str) -> bool:
         """Select the artifact at ``path``; False when it is not listed."""
-        for i in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(i)
-            for j in range(group.childCount()):
-                item = group.child(j)
+        for group in _top_items(self.tree):
+            for item in _children(group):
                 if item.data(0, PATH_ROLE) == path:
                     self.tree.setCurrentItem(item)
                     return True
@@ -585,11 +592,11 @@ class ArtifactsPanel(QWidget):
                 bold.setBold(True)
                 group.setFont(0, bold)
                 for artifact in rows:
-                    path = Path(str(artifact.path))
+                    path = Path(artifact.path)
                     missing = not path.exists()
                     item = QTreeWidgetItem([path.name + (" (missing)" if missing else "")])
-                    item.setData(0, PATH_ROLE, str(artifact.path))
-                    item.setData(0, ID_ROLE, str(artifact.id))
+                    item.setData(0, PATH_ROLE, artifact.path)
+                    item.setData(0, ID_ROLE, artifact.id)
                     item.setData(0, TYPE_ROLE, kind)
                     item.setToolTip(0, f"{artifact.path}\ndetected {artifact.detected_at}")
                     if missing:
@@ -604,15 +611,16 @@ class ArtifactsPanel(QWidget):
             self.tree.blockSignals(False)
         if not (selected and self.select_path(selected)):
             first = self.tree.topLevelItem(0)
-            if first is not None and first.childCount():
-                self.tree.setCurrentItem(first.child(0))
+            child = first.child(0) if first is not None else None
+            if child is not None:
+                self.tree.setCurrentItem(child)
             else:
                 self._show_current()
 
     def _show_current(self) -> None:
         item = self.tree.currentItem()
         path = item.data(0, PATH_ROLE) if item is not None else None
-        if not isinstance(path, str):
+        if item is None or not isinstance(path, str):
             if self.session_id is None:
                 text = "Choose a session to see its artifacts"
             elif self._artifacts:
@@ -659,21 +667,14 @@ class ArtifactsPanel(QWidget):
         if session_id is None:
             return
         colors = theme_colors(self._theme)
-        rows = (
-            SessionEvent.select()
-            .where(SessionEvent.session == session_id)
-            .order_by(SessionEvent.id.desc())
-            .limit(MAX_EVENTS)
-        )
         items = []
-        for event in rows:
-            detail = event.detail if event.detail is None else str(event.detail)
-            summary, full = describe_event(str(event.kind), detail)
-            at = str(event.at)
-            item = QTreeWidgetItem([at[11:19] if len(at) >= 19 else at, str(event.kind), summary])
+        for event in view.events(session_id, MAX_EVENTS):
+            summary, full = describe_event(event.kind, event.detail)
+            at = event.at
+            item = QTreeWidgetItem([at[11:19] if len(at) >= 19 else at, event.kind, summary])
             item.setToolTip(0, at)
             item.setToolTip(2, full)
-            severity = _event_severity(str(event.kind), detail)
+            severity = _event_severity(event.kind, event.detail)
             if severity:
                 for column in range(3):
                     item.setForeground(column, QColor(colors[severity]))
@@ -684,16 +685,8 @@ class ArtifactsPanel(QWidget):
 
     def _fill_source(self, session_id: str | None) -> None:
         """Say where the listed files came from, and warn when a folder scan was cut."""
-        latest = None
-        if session_id is not None:
-            latest = (
-                SessionEvent.select(SessionEvent.detail)
-                .where((SessionEvent.session == session_id) & (SessionEvent.kind == "artifacts"))
-                .order_by(SessionEvent.id.desc())
-                .first()
-            )
-        detail = latest.detail if latest is not None else None
-        text, warning = source_note(None if detail is None else str(detail))
+        detail = view.last_scan(session_id) if session_id is not None else None
+        text, warning = source_note(detail)
         colors = theme_colors(self._theme)
         self.source_label.setText(text)
         self.source_label.setStyleSheet(
@@ -707,7 +700,4 @@ class ArtifactsPanel(QWidget):
 
     def event_rows(self) -> list[tuple[str, str]]:
         """The listed events as (kind, summary), newest first."""
-        return [
-            (self.events.topLevelItem(i).text(1), self.events.topLevelItem(i).text(2))
-            for i in range(self.events.topLevelItemCount())
-        ]
+        return [(item.text(1), item.text(2)) for item in _top_items(self.events)]
