@@ -54,10 +54,10 @@ from c3desk.core.views.queue import (
     TITLE,
     WD,
     WORKER,
-    Group,
     Row,
     group_of,
 )
+from c3desk.core.views.queue import Group as Group  # re-exported: the dock names groups from here
 from c3desk.errors import C3Error
 
 ModelIndex = QModelIndex | QPersistentModelIndex
