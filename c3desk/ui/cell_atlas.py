@@ -18,7 +18,7 @@ is drawn in its colours per style instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain, compress, islice, repeat
 from operator import is_not, sub
 
@@ -413,21 +413,23 @@ class CellAtlas:
         if not rows:
             return
         cols = frame.shape[2]
-        tget = self._text_codes.get
-        sget = self._style_codes.get
+        # dict.get is overloaded; map() needs the one signature used here.
+        tget: Callable[[TextKey, int], int] = self._text_codes.get
+        sget: Callable[[int, int], int] = self._style_codes.get
         tflat: list[int] = []
         sflat: list[int] = []
         for _row, cells, styles in rows:
             if len(cells) != cols or (not isinstance(styles, Style) and len(styles) != cols):
                 cells, styles = _fit(cells, styles, cols)
-            if type(cells) is not str and "" in cells:
-                cells = self._halves(cells)
-            codes = list(map(tget, cells, repeat(-1)))
+            keys: Cells | list[TextKey] = cells
+            if not isinstance(cells, str) and "" in cells:
+                keys = self._halves(cells)
+            codes = list(map(tget, keys, repeat(-1)))
             if -1 in codes:
-                if not self._add_texts(cells):
+                if not self._add_texts(keys):
                     self._start_over_with(frame, rows)
                     return
-                codes = list(map(tget, cells))
+                codes = list(map(tget, keys, repeat(-1)))
             tflat += codes
             if isinstance(styles, Style):
                 code = sget(id(styles), -1)
@@ -448,7 +450,7 @@ class CellAtlas:
                 if not self._add_styles(dict(zip(run_ids, run_styles, strict=True))):
                     self._start_over_with(frame, rows)
                     return
-                codes = list(map(sget, run_ids))
+                codes = list(map(sget, run_ids, repeat(-1)))
             starts.append(cols)
             sflat += chain.from_iterable(
                 map(repeat, codes, map(sub, islice(starts, 1, None), starts))
