@@ -6,11 +6,16 @@ Positions are ``(line, col)`` with ``line`` counted over scrollback then screen:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from wcwidth import wcwidth
+
+if TYPE_CHECKING:
+    from c3desk.terminal import TerminalModel
 
 Pos = tuple[int, int]
 
@@ -128,3 +133,102 @@ class Selection:
             out.append(piece)
             out.append("" if joins else "\n")
         return "".join(out[:-1])
+
+
+# -- over a terminal model's lines --------------------------------------------------------------
+
+
+def line_cells(model: TerminalModel, line: int) -> list[str]:
+    """The cells of ``line`` (scrollback then screen); none past either end."""
+    hist = model.scrollback_len
+    if line < 0:
+        return []
+    if line < hist:
+        return text_to_cells(model.scrollback_text(line))
+    if line - hist < model.rows:
+        return [c for c, _ in model.row_cells(line - hist)]
+    return []
+
+
+def line_wrapped(model: TerminalModel, line: int) -> bool:
+    """Whether ``line`` (scrollback then screen) soft-wraps into the next one."""
+    hist = model.scrollback_len
+    if 0 <= line < hist:
+        return model.scrollback_wrapped(line)
+    if 0 <= line - hist < model.rows:
+        return model.row_wrapped(line - hist)
+    return False
+
+
+class MouseSelection:
+    """The selection a view shows, and the gestures that make it: a press starts one (a
+    press soon after a double click selects lines), a double click selects words, a drag
+    moves its head. ``cells`` and ``wrapped`` read the view's lines."""
+
+    def __init__(self, cells: Callable[[int], list[str]], wrapped: Callable[[int], bool]) -> None:
+        self._cells = cells
+        self._wrapped = wrapped
+        self.selection: Selection | None = None
+        # The columns painted: the expanded selection, None while nothing is selected.
+        self.range: tuple[Pos, Pos] | None = None
+        self.selecting = False  # a button is down
+        self._last_double = -math.inf
+
+    def press(self, pos: Pos, now: float, double_interval: float) -> None:
+        triple = now - self._last_double < double_interval
+        mode = SelectionMode.LINE if triple else SelectionMode.CHAR
+        self._last_double = -math.inf
+        self.selection = Selection(pos, pos, mode)
+        self.selecting = True
+        if mode is SelectionMode.CHAR:
+            self.range = None  # a click without a drag selects nothing
+        else:
+            self.refresh()
+
+    def double_press(self, pos: Pos, now: float) -> None:
+        self.selection = Selection(pos, pos, SelectionMode.WORD)
+        self.selecting = True
+        self._last_double = now
+        self.refresh()
+
+    def drag(self, pos: Pos) -> None:
+        if self.selection is not None:
+            self.selection.head = pos
+            self.refresh()
+
+    def release(self) -> str:
+        """End the gesture; the text it selected ("" for a click)."""
+        self.selecting = False
+        return self.text() if self.range is not None else ""
+
+    def select(self, start: Pos, end: Pos, mode: SelectionMode) -> None:
+        self.selection = Selection(start, end, mode)
+        self.refresh()
+
+    def clear(self) -> bool:
+        """Select nothing; False when nothing was selected."""
+        if self.selection is None:
+            return False
+        self.selection = self.range = None
+        return True
+
+    def shift(self, delta: int) -> None:
+        """Follow the text when scrollback moves it by ``delta`` lines."""
+        if self.selection is not None:
+            self.selection.shift(delta)
+            self.refresh()
+
+    def text(self) -> str:
+        if self.selection is None:
+            return ""
+        return self.selection.text(self._cells, self._wrapped)
+
+    def refresh(self) -> None:
+        """Recompute the range painted (the lines under the selection may have changed)."""
+        sel = self.selection
+        if sel is None:
+            self.range = None
+        elif sel.mode is SelectionMode.CHAR and sel.anchor == sel.head:
+            self.range = None if self.selecting else sel.expanded(self._cells)
+        else:
+            self.range = sel.expanded(self._cells)
