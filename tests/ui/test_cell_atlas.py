@@ -79,7 +79,7 @@ def test_a_full_atlas_starts_over_and_draws_the_same_pixels(raster: GlyphRaster)
     assert np.array_equal(got, expected)
 
     few_styles = CellAtlas(raster, palette)
-    few_styles.MAX_STYLES = 8  # type: ignore[misc]
+    few_styles.MAX_STYLES = 8
     assert np.array_equal(compose(few_styles, rows), expected)
     assert few_styles.resets >= 1
 
@@ -152,7 +152,7 @@ def test_rows_of_other_widths_are_cut_or_filled(raster: GlyphRaster) -> None:
         [
             (0, "short".ljust(COLS), (red,) * 5 + (DEFAULT_STYLE,) * (COLS - 5)),
             (1, "x" * COLS, DEFAULT_STYLE),
-        ],  # type: ignore[list-item]
+        ],
     )
     assert np.array_equal(frame, reference)
 

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 from ptyprocess import PtyProcess
 from PySide6.QtCore import QPoint, QPointF, QSocketNotifier, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QInputMethodEvent, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QFocusEvent,
+    QGuiApplication,
+    QImage,
+    QInputMethodEvent,
+    QWheelEvent,
+)
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
@@ -167,7 +174,7 @@ def test_keys_reach_the_pty_with_app_cursor_mode(qtbot: QtBot) -> None:
     QTest.keyClick(view, Key.Key_Up)
     model.feed(b"\x1b[?1h")
     QTest.keyClick(view, Key.Key_Up)
-    QTest.keyClick(view, "q")
+    QTest.keyClicks(view, "q")
     QTest.keyClick(view, Key.Key_Tab)
     QTest.keyClick(view, Key.Key_Backtab, Mod.ShiftModifier)
     QTest.keyClick(view, Key.Key_Return, Mod.ShiftModifier)
@@ -323,7 +330,7 @@ def test_shift_page_keys_scroll_and_typing_returns_to_bottom(qtbot: QtBot) -> No
     QTest.keyClick(view, Key.Key_PageDown, Mod.ShiftModifier)
     assert view.scroll_offset == 4
     assert sink.data == b""
-    QTest.keyClick(view, "x")
+    QTest.keyClicks(view, "x")
     assert view.scroll_offset == 0
     assert sink.data == b"x"
 
@@ -371,9 +378,8 @@ def test_focus_events_reported_with_1004(qtbot: QtBot) -> None:
 
 class QFocusEventFactory:
     @staticmethod
-    def make(into: bool) -> object:
+    def make(into: bool) -> QFocusEvent:
         from PySide6.QtCore import QEvent
-        from PySide6.QtGui import QFocusEvent
 
         kind = QEvent.Type.FocusIn if into else QEvent.Type.FocusOut
         return QFocusEvent(kind, Qt.FocusReason.OtherFocusReason)
@@ -421,7 +427,7 @@ def test_cursor_is_a_block_when_focused_and_hollow_when_not(qtbot: QtBot) -> Non
     assert rgb(cell_pixel(view, 0, 0, 3, 5)) != cursor  # hollow: inside is background
     view.setFocus()
     if not view.hasFocus():
-        view.focusInEvent(QFocusEventFactory.make(True))  # type: ignore[arg-type]
+        view.focusInEvent(QFocusEventFactory.make(True))
         view.hasFocus = lambda: True  # type: ignore[method-assign]
     view.update()
     assert rgb(cell_pixel(view, 0, 0, 3, 5)) == cursor
