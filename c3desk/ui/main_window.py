@@ -332,7 +332,7 @@ class MainWindow(QMainWindow):
 
     def open_folder(self, sid: str) -> None:
         try:
-            folder = sess.find_session(sid).working_directory
+            folder = view.working_directory(sid)
         except C3Error as exc:
             self.show_error(str(exc))
             return

@@ -8,6 +8,7 @@ from typing import Any, Final, cast
 
 import peewee as pw
 
+from c3desk.core import sessions as sess
 from c3desk.store.models import Session, Settings, Worker
 
 CHUNK: Final = 500  # ids per IN (...): SQLite limits the bound parameters of one statement
@@ -67,3 +68,11 @@ def existing_sessions(session_ids: Collection[str]) -> set[str]:
         query = Session.select(Session.id).where(Session.id.in_(ids[start : start + CHUNK]))
         found.update(sid for (sid,) in cast("Iterable[tuple[str]]", query.tuples()))
     return found
+
+
+def working_directory(ref: str) -> str:
+    """The folder of the session ``ref`` (an id or a unique prefix, as on the command line).
+
+    Raises the command line's errors: NotFound, or InvalidInput for an ambiguous prefix.
+    """
+    return str(sess.find_session(ref).working_directory)
