@@ -312,3 +312,39 @@ def test_a_session_held_by_a_disconnected_worker_says_why(
             assert "waiting: worker 'vps' is disconnected" in tip
 
     loop.run_until_complete(scenario())
+
+
+def test_status_bar_counts_sessions_and_workers_and_follows_the_pause(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    from c3desk.core import workers as wrk
+
+    cfg.set_setting("max_concurrent_sessions", "3")
+    cfg.set_setting("queue_paused", "true")
+    wrk.add_worker("vps", host="127.0.0.1")  # never connected here
+    work = tmp_path / "work"
+    work.mkdir()
+    first = add("First", work, "say hello")
+    add("Second", work, "say hello")
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            text = window._status.text()
+            for part in (
+                "Active 0/3",
+                "Queued 2",
+                "Needs input 0",
+                "Workers 1/2 connected",
+                "Queue paused",
+            ):
+                assert part in text
+            assert window.windowTitle() == "c3desk"
+            assert window.pause_action.isChecked()
+            window.set_paused(False)
+            await until(lambda: row(first).status != "queued")
+            await until(lambda: "Queued 0" in window._status.text())
+            assert "Queue paused" not in window._status.text()
+            assert not window.pause_action.isChecked()
+
+    loop.run_until_complete(scenario())
