@@ -37,6 +37,7 @@ from c3desk.core.engine import Engine  # noqa: E402
 from c3desk.core.live import LiveSession  # noqa: E402
 from c3desk.store import database  # noqa: E402
 from c3desk.store.models import Session, Worker  # noqa: E402
+from c3desk.transports.local_connection import default_connections  # noqa: E402
 
 FAKE = ROOT / "tests" / "fakes" / "claude"
 
@@ -125,7 +126,7 @@ async def run_once(label: str, factory: Any, args: argparse.Namespace) -> dict[s
 
     LiveSession.on_output = on_output  # type: ignore[method-assign]
     LiveSession.feed_some = feed_some  # type: ignore[method-assign]
-    engine = Engine(paths, model_factory=factory, history=10_000)
+    engine = Engine(paths, connections=default_connections, model_factory=factory, history=10_000)
     lags: list[float] = []
     done = False
 

@@ -54,6 +54,7 @@ from c3desk.core.live import LiveSession  # noqa: E402
 from c3desk.runtime import Instance  # noqa: E402
 from c3desk.store import database  # noqa: E402
 from c3desk.store.models import Session, Worker  # noqa: E402
+from c3desk.transports.local_connection import default_connections  # noqa: E402
 
 BOX_BYTES = b"proceed?"  # one word: the CLI may draw the spaces of its question as cursor moves
 IDLE_HINT = "? for shortcuts"
@@ -228,7 +229,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             tracked[sid] = Tracked(sid)
 
-        engine = Engine(paths, kill_grace=2.0)
+        engine = Engine(paths, connections=default_connections, kill_grace=2.0)
         instance = Instance(paths, engine)
         changed = asyncio.Event()
         engine.subscribe(lambda _event: changed.set())

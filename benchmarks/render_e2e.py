@@ -52,6 +52,7 @@ from c3desk.core import engine as engine_mod  # noqa: E402
 from c3desk.core.engine import Engine, EngineEvent  # noqa: E402
 from c3desk.core.live import LiveSession  # noqa: E402
 from c3desk.store import database  # noqa: E402
+from c3desk.transports.local_connection import default_connections  # noqa: E402
 from c3desk.ui.grid import Grid, Tile, TileInfo  # noqa: E402
 from c3desk.ui.terminal_view import TerminalView, frame_governor  # noqa: E402
 
@@ -169,7 +170,7 @@ async def run(args: argparse.Namespace, gui: bool = True) -> dict[str, Any]:
     LiveSession.on_output = on_output  # type: ignore[method-assign]
     TerminalView._render_frame = render_frame  # type: ignore[method-assign]
     TerminalView._tick = tick  # type: ignore[method-assign]
-    engine = Engine(paths, history=10_000)
+    engine = Engine(paths, connections=default_connections, history=10_000)
     attached: dict[str, Tile] = {}
     attach_times: list[tuple[float, float]] = []
     focused: list[str] = []

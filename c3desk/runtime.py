@@ -1,6 +1,8 @@
 """A running instance: the engine plus its control socket, under the single-instance lock.
 
-The GUI and ``c3desk run --headless`` both build one of these on their loop.
+The composition root: :func:`build_instance` puts the store, the worker connections, the engine
+and the control server together; the GUI (``c3desk.ui.app``) and ``c3desk run --headless``
+(:func:`run_headless`) both build their instance with it, on their loop.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from c3desk.control.server import ControlServer, InstanceLock
 from c3desk.core.engine import Engine, EngineEvent
 from c3desk.core.live import LiveSession
 from c3desk.errors import C3Error
-from c3desk.store.models import Session, Worker
+from c3desk.store import database
+from c3desk.store.models import Session, Worker, db
+from c3desk.transports.connection import ConnectionFactory
+from c3desk.transports.local_connection import default_connections
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,9 @@ class Instance:
     def __init__(self, paths: Paths, engine: Engine | None = None) -> None:
         self.paths = paths
         self.lock = InstanceLock(paths)
-        self.engine = engine or Engine(paths)
+        self.engine = engine or Engine(paths, connections=default_connections)
+        # An engine built by a caller without connections gets this build's.
+        self.engine.provide_connections(default_connections)
         self.server = ControlServer(self.engine, paths)
 
     async def start(self) -> None:
@@ -63,10 +70,22 @@ class Instance:
             self.lock.release()
 
 
+def build_instance(
+    paths: Paths, *, connections: ConnectionFactory | None = None, **engine_options: Any
+) -> Instance:
+    """The one composition root: the store (opened here unless the caller has opened it), the
+    worker connections (``connections``, by default this build's: the local machine), the
+    engine (``engine_options`` go to :class:`Engine`) and the control server."""
+    if db.obj is None:
+        database.connect(paths.db)
+    engine = Engine(paths, connections=connections or default_connections, **engine_options)
+    return Instance(paths, engine)
+
+
 async def run_headless(paths: Paths, until_idle: bool, exit_idle: bool = False) -> int:
     """Run the engine without a window until SIGINT/SIGTERM, or (``until_idle``) until no
     session has work left: see :func:`until_idle_done`."""
-    instance = Instance(paths)
+    instance = build_instance(paths)
     await instance.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import time
@@ -35,8 +36,8 @@ from c3desk.core.waiting import worker_problem
 from c3desk.errors import InvalidInput, Refused
 from c3desk.store.models import Session, SessionEvent, Worker
 from c3desk.terminal import TerminalModel
-from c3desk.transports.base import ExitStatus, SpawnError, SpawnRequest, Transport
-from c3desk.transports.local import LocalTransport
+from c3desk.transports.base import ExitStatus, Process, SpawnError, SpawnRequest
+from c3desk.transports.connection import ConnectionFactory, WorkerConnection, WorkerInfo
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,63 @@ START_GAP = 0.2
 QUIET_FOR_GC = 1.0  # seconds without output from any session before a full collection
 KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 
-EventKind = Literal["changed", "output", "queue", "settings", "focus"]
+# "worker": a worker's connection changed status (worker_id says which).
+EventKind = Literal["changed", "output", "queue", "settings", "focus", "worker"]
+LOST = "lost"  # failure reason of an active session its worker no longer has after a restart
 
 
 @dataclass(frozen=True)
 class EngineEvent:
     kind: EventKind
     session_id: str | None = None
+    worker_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    """One recorded status transition (a ``state`` session event), typed."""
+
+    before: str | None
+    after: str | None
+
+    @classmethod
+    def parse(cls, detail: str | None) -> StateRecord | None:
+        """The transition in a ``state`` event's detail, or None when it does not hold one."""
+        try:
+            data = json.loads(detail or "")
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        before, after = data.get("from"), data.get("to")
+        return cls(
+            before if isinstance(before, str) else None, after if isinstance(after, str) else None
+        )
+
+    @classmethod
+    def last_of(cls, session_id: str) -> StateRecord | None:
+        """The session's latest transition."""
+        last = (
+            SessionEvent.select(SessionEvent.detail)
+            .where((SessionEvent.session == session_id) & (SessionEvent.kind == "state"))
+            .order_by(SessionEvent.id.desc())
+            .first()
+        )
+        return None if last is None else cls.parse(last.detail)
+
+
+def worker_info(row: Worker) -> WorkerInfo:
+    """What a connection knows of its worker row."""
+    return WorkerInfo(
+        id=str(row.id),
+        name=row.name,
+        type=row.type,
+        host=row.ssh_host,
+        port=row.ssh_port,
+        user=row.ssh_user,
+        key_path=row.ssh_key_path,
+        max_sessions=row.max_sessions,
+    )
 
 
 Listener = Callable[[EngineEvent], None]
@@ -93,7 +144,7 @@ class Engine:
         self,
         paths: Paths,
         *,
-        transports: Mapping[str, Transport] | None = None,
+        connections: ConnectionFactory | None = None,
         cols: int = DEFAULT_COLS,
         rows: int = DEFAULT_ROWS,
         kill_grace: float = 1.0,
@@ -105,7 +156,11 @@ class Engine:
         self.start_gap = start_gap
         self._last_start = -start_gap
         self._gap_timer: asyncio.TimerHandle | None = None
-        self.transports: dict[str, Transport] = dict(transports or {"local": LocalTransport()})
+        # The composition root gives the factory (here or through provide_connections); the
+        # engine holds one connection per worker row, by the row's id.
+        self._factory = connections
+        self.connections: dict[str, WorkerConnection] = {}
+        self._unwatch: dict[str, Callable[[], None]] = {}
         self.cols, self.rows = cols, rows
         self.kill_grace = kill_grace
         self.history = history
@@ -132,6 +187,7 @@ class Engine:
         self._blocked: dict[str, str] = {}  # queued sessions their worker cannot take, and why
         self._settings_seen: dict[str, Any] | None = None
         self._settle_timers: dict[str, asyncio.TimerHandle] = {}  # looks due when prompts settle
+        self._worker_seen: dict[str, tuple[str, str | None]] = {}  # status, reason recorded
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -139,8 +195,10 @@ class Engine:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def _emit(self, kind: EventKind, session_id: str | None = None) -> None:
-        event = EngineEvent(kind, session_id)
+    def _emit(
+        self, kind: EventKind, session_id: str | None = None, worker_id: str | None = None
+    ) -> None:
+        event = EngineEvent(kind, session_id, worker_id)
         for listener in list(self._listeners):
             try:
                 listener(event)
@@ -153,7 +211,8 @@ class Engine:
         """Recover from a previous run, then schedule continuously until :meth:`stop`."""
         loop = asyncio.get_running_loop()
         self._env = await loop.run_in_executor(None, session_environment)
-        self._recover_orphans()
+        await self._sync_workers()
+        await self._recover()
         self._runner = asyncio.create_task(self._run(), name="c3desk-engine")
         self._track(asyncio.create_task(self._watch_agents(), name="c3desk-awareness"))
         self._gc.start()
@@ -164,10 +223,113 @@ class Engine:
         now = time.monotonic()
         return all(now - live.last_output >= QUIET_FOR_GC for live in self.live.values())
 
-    def _recover_orphans(self) -> None:
-        """Sessions left active by an instance that died cannot be reattached: they failed."""
-        for s in Session.select().where(Session.status == "active"):
-            sess.transition(s.id, "failed", failure_reason="c3desk stopped while the session ran")
+    # -- worker connections -----------------------------------------------------------------
+
+    def provide_connections(self, factory: ConnectionFactory) -> None:
+        """The composition root's factory, for an engine built without one (before start)."""
+        if self._factory is None:
+            self._factory = factory
+
+    async def _sync_workers(self) -> None:
+        """Give every worker row a connection and connect the new ones; let go of the
+        connections of removed rows."""
+        if self._factory is None:
+            raise RuntimeError("the engine has no worker connections: give it a factory")
+        rows = {str(w.id): w for w in Worker.select()}
+        new: list[WorkerConnection] = []
+        for wid, row in rows.items():
+            if wid not in self.connections:
+                conn = self._factory(worker_info(row))
+                self.connections[wid] = conn
+                self._unwatch[wid] = conn.on_status(self._on_connection_status)
+                new.append(conn)
+        gone = [wid for wid in self.connections if wid not in rows]
+        for wid in gone:
+            self._unwatch.pop(wid)()
+            self._track(asyncio.create_task(self.connections.pop(wid).close()))
+        await asyncio.gather(*(self._connect(conn) for conn in new))
+
+    async def _connect(self, conn: WorkerConnection) -> None:
+        try:
+            await conn.connect()
+        except Exception as exc:  # a connection bug must not stop the engine
+            log.exception("connecting worker %s", conn.worker.name)
+            self._record_worker(conn.worker.id, "error", f"cannot connect: {exc}")
+            return
+        self._record_worker(conn.worker.id, conn.status, conn.reason)
+
+    def _on_connection_status(self, conn: WorkerConnection) -> None:
+        self._record_worker(conn.worker.id, conn.status, conn.reason)
+
+    def _record_worker(self, worker_id: str, status: str, reason: str | None) -> None:
+        """Store a connection's status in its worker row, and tell observers when it changed."""
+        row = Worker.get_or_none(Worker.id == worker_id)
+        if row is None:
+            return
+        changed = self._worker_seen.get(worker_id) != (status, reason)
+        self._worker_seen[worker_id] = (status, reason)
+        values: dict[str, Any] = {"status": status}
+        if status == "connected":
+            values["last_heartbeat"] = clock.now()
+        Worker.update(**values).where(Worker.id == worker_id).execute()
+        if changed:
+            log.info("worker %s is %s%s", row.name, status, f" ({reason})" if reason else "")
+            self._emit("worker", worker_id=worker_id)
+
+    def worker_status(self, worker_id: str) -> tuple[str, str | None]:
+        """A worker's connection status and why, as this engine sees it."""
+        conn = self.connections.get(worker_id)
+        if conn is None:
+            return "disconnected", "no connection"
+        return conn.status, conn.reason
+
+    async def _close_connections(self) -> None:
+        # The rows keep the last status seen while running: whether the local machine can
+        # run sessions does not change because this instance quit.
+        for unwatch in self._unwatch.values():
+            unwatch()
+        self._unwatch.clear()
+        await asyncio.gather(
+            *(conn.close() for conn in self.connections.values()), return_exceptions=True
+        )
+
+    async def _recover(self) -> None:
+        """Sessions left active by the previous run: each is looked for through its worker's
+        connection; found, it runs on here; gone, it failed (reason ``lost``)."""
+        for s in list(Session.select().where(Session.status == "active")):
+            if not await self._reattach(s):
+                sess.transition(s.id, "failed", failure_reason=LOST, host_handle=None)
+                self._emit("changed", s.id)
+
+    async def _reattach(self, s: Session) -> bool:
+        conn = self.connections.get(s.worker_id) if s.worker_id is not None else None
+        if conn is None or conn.status != "connected" or not s.host_handle:
+            return False
+        worker = Worker.get_by_id(s.worker_id)
+        live = self._new_live(s, worker, replay=True, marker=False)
+        process: Process | None = None
+        try:
+            process = await conn.reattach(
+                s.host_handle, live.on_output, lambda status: self._on_exit(live, status)
+            )
+        except Exception:
+            log.exception("reattaching %s", s.id)
+        if process is None:
+            live.log.close()
+            return False
+        live.process = process
+        self.live[s.id] = live
+        profile = self.profiles().get(s.agent)
+        if profile is not None:
+            live.awareness = Awareness(profile, live.model, time.monotonic())
+        if worker.type == "local":
+            self.artifacts.start(s.id, s.working_directory)
+        Session.update(pid=process.pid, host_handle=process.handle).where(
+            Session.id == s.id
+        ).execute()
+        sess.record_event(s.id, "reattached", {"handle": process.handle, "pid": process.pid})
+        self._emit("changed", s.id)
+        return True
 
     def hold_scheduling(self) -> None:
         """Start no session until :meth:`release_scheduling` (the GUI measures its tiles)."""
@@ -181,6 +343,7 @@ class Engine:
         await self._gate.wait()
         while not self._stopping:
             try:
+                await self._sync_workers()
                 self._watch_settings()
                 self.schedule()
                 self._note_blocked()
@@ -225,6 +388,7 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.artifacts.close()
+        await self._close_connections()
         self.flush_logs()
         for handle in self._settle_timers.values():
             handle.cancel()
@@ -292,13 +456,18 @@ class Engine:
             self._emit("settings")
         self._settings_seen = values
 
+    def _runnable_types(self) -> set[str]:
+        """The worker types some connected connection of this engine serves."""
+        return {c.worker.type for c in self.connections.values() if c.status == "connected"}
+
     def _note_blocked(self) -> None:
         """Record, once per change, why a queued session bound to a worker cannot start there
         (a disconnected worker would otherwise hold it with no word to anyone)."""
+        runnable = self._runnable_types()
         problems = {
             w.id: problem
             for w in Worker.select()
-            if (problem := worker_problem(w, self.transports)) is not None
+            if (problem := worker_problem(w, runnable)) is not None
         }
         blocked: dict[str, str] = {}
         if problems:
@@ -335,7 +504,7 @@ class Engine:
         workers = {
             w.id: w
             for w in Worker.select().where(Worker.status == "connected")
-            if w.type in self.transports
+            if (conn := self.connections.get(str(w.id))) is not None and conn.status == "connected"
         }
         load = dict.fromkeys(workers, 0)
         for s in Session.select(Session.worker).where(Session.status == "active"):
@@ -356,17 +525,12 @@ class Engine:
     @staticmethod
     def _entry_mode(s: Session) -> Mode:
         """How the session entered the queue: new, continued (from completed) or retried."""
-        last = (
-            SessionEvent.select()
-            .where((SessionEvent.session == s.id) & (SessionEvent.kind == "state"))
-            .order_by(SessionEvent.id.desc())
-            .first()
-        )
-        if last is not None and last.detail:
-            if '"from": "completed"' in last.detail:
-                return "continue"
-            if '"from": "failed"' in last.detail:
-                return "retry"
+        last = StateRecord.last_of(s.id)
+        before = last.before if last is not None else None
+        if before == "completed":
+            return "continue"
+        if before == "failed":
+            return "retry"
         return "fresh"
 
     def _activate(
@@ -392,7 +556,7 @@ class Engine:
                 env=env,
                 new_id=str(uuid.uuid4()),
             )
-        fields: dict[str, Any] = {"worker": worker.id}
+        fields: dict[str, Any] = {"worker": worker.id, "host_handle": None}
         if plan is not None and plan.conversation_id:
             fields["claude_session_id"] = plan.conversation_id
         sess.transition(s.id, "active", **fields)
@@ -402,7 +566,8 @@ class Engine:
             return
         assert plan is not None
         argv = list(plan.argv)
-        if profile.hooks and worker.type == "local":
+        conn = self.connections.get(str(worker.id))
+        if profile.hooks and conn is not None and conn.hook_command(self.paths.home, s.id):
             settings_file = write_hook_settings(self.paths.run_dir, self.paths.home, s.id)
             n = len(command_for(profile, settings))
             argv[n:n] = ["--settings", str(settings_file)]
@@ -412,7 +577,11 @@ class Engine:
         request = SpawnRequest(argv, s.working_directory, env, cols, rows)
         self._spawn_task(live, worker, request)
 
-    def _new_live(self, s: Session, worker: Worker, *, replay: bool) -> LiveSession:
+    def _new_live(
+        self, s: Session, worker: Worker, *, replay: bool, marker: bool = True
+    ) -> LiveSession:
+        """A session's live state; ``replay`` rebuilds its screen from its scrollback, under a
+        marker line (``marker``) when a new process will draw a new screen."""
         cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
         model = self._model_factory(cols, rows, self.history)
         path = self.paths.scrollback_dir / f"{s.id}.log"
@@ -420,7 +589,7 @@ class Engine:
             for chunk in read_chunks(path):
                 model.feed(chunk)
             model.take_answers()  # the old program asked; the new one must not get answers
-            if model.lines_pushed or any(line.strip() for line in model.display):
+            if marker and (model.lines_pushed or any(line.strip() for line in model.display)):
                 model.feed(_end_of_replay(model.rows))
         limit = int(cfg.get_settings()["scrollback_limit_mb"]) * 1024 * 1024
         live = LiveSession(s.id, worker.id, model, ScrollbackLog(path, limit))
@@ -430,11 +599,13 @@ class Engine:
         return live
 
     def _spawn_task(self, live: LiveSession, worker: Worker, request: SpawnRequest) -> None:
-        transport = self.transports["local" if worker.type == "local" else "remote"]
+        conn = self.connections.get(str(worker.id))
 
         async def spawn() -> None:
             try:
-                process = await transport.spawn(
+                if conn is None:
+                    raise SpawnError(f"worker {worker.name!r} has no connection")
+                process = await conn.spawn(
                     request, live.on_output, lambda status: self._on_exit(live, status)
                 )
             except SpawnError as exc:
@@ -448,7 +619,9 @@ class Engine:
             if worker.type == "local":
                 self.artifacts.start(live.id, request.cwd)
             if live.exit_status is None and not process.exited:
-                Session.update(pid=process.pid).where(Session.id == live.id).execute()
+                Session.update(pid=process.pid, host_handle=process.handle or None).where(
+                    Session.id == live.id
+                ).execute()
                 self._emit("changed", live.id)
 
         self._track(asyncio.create_task(spawn(), name=f"spawn-{live.id}"))
@@ -519,10 +692,12 @@ class Engine:
         while len(self.finished) > KEEP_FINISHED:
             self.finished.popitem(last=False)
         if status.ok and live.end_reason is None:
-            sess.transition(live.id, "completed", exit_code=0)
+            sess.transition(live.id, "completed", exit_code=0, host_handle=None)
         else:
             reason = live.end_reason or status.describe()
-            sess.transition(live.id, "failed", exit_code=status.code, failure_reason=reason)
+            sess.transition(
+                live.id, "failed", exit_code=status.code, failure_reason=reason, host_handle=None
+            )
             last = self._last_words(live)
             if last:
                 sess.record_event(live.id, "last_lines", {"lines": last})

@@ -76,6 +76,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "UPDATE sessions SET activated_at = started_at WHERE status = 'active'",
         ),
     ),
+    Migration(
+        5,
+        "what the worker's connection needs to find an active session's process again",
+        ("ALTER TABLE sessions ADD COLUMN host_handle TEXT",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -89,6 +89,9 @@ class Session(BaseModel):
     auto_approve = pw.BooleanField(null=True)
     # migration 4: the current run's start; started_at is the first activation (seed)
     activated_at = pw.TextField(null=True)
+    # migration 5: the process's handle on its worker (a tmux pane, a PTY's pid...), set while
+    # active, so a restarted c3desk can ask the worker's connection for it again
+    host_handle = pw.TextField(null=True)
 
     worker_id: str | None  # the column behind `worker`, set by peewee
 

@@ -54,6 +54,9 @@ class Process(abc.ABC):
     """One running agent process attached to a terminal."""
 
     pid: int | None
+    # What the process's connection needs to find it again after c3desk restarted ("" when
+    # nothing can: see WorkerConnection.reattach).
+    handle: str = ""
 
     @abc.abstractmethod
     def write(self, data: bytes) -> None:

@@ -47,6 +47,8 @@ class LocalProcess(Process):
         self._loop = loop
         self._proc = proc
         self.pid = proc.pid
+        # A bare PTY's child cannot be reattached by a new c3desk; the pid names it in logs.
+        self.handle = f"pty:{proc.pid}"
         self._fd: int | None = proc.fd
         self._on_output = on_output
         self._on_exit = on_exit

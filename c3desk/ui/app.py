@@ -10,7 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import qasync
+# qasync ships no type information; the ignore stays harmless once mypy is told so.
+import qasync  # type: ignore[import-untyped,unused-ignore]
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -19,7 +20,7 @@ from c3desk.control import client as control
 from c3desk.control.server import AlreadyRunning
 from c3desk.core import settings as cfg
 from c3desk.errors import C3Error
-from c3desk.runtime import Instance
+from c3desk.runtime import build_instance
 from c3desk.ui.icons import app_icon
 from c3desk.ui.main_window import MainWindow
 from c3desk.ui.theme import apply_theme
@@ -38,7 +39,7 @@ def run_gui(paths: Paths, args: argparse.Namespace) -> int:
     asyncio.set_event_loop(loop)
     screenshot = getattr(args, "screenshot", None)
     with loop:
-        code = loop.run_until_complete(_main(app, paths, screenshot))
+        code: int = loop.run_until_complete(_main(app, paths, screenshot))
         _drain(loop)
         return code
 
@@ -69,7 +70,7 @@ def _drain(loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def _main(app: QApplication, paths: Paths, screenshot: str | None) -> int:
-    instance = Instance(paths)
+    instance = build_instance(paths)
     instance.engine.hold_scheduling()  # until the window knows how big its tiles are
     try:
         await instance.start()

@@ -15,6 +15,7 @@ from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core.engine import Engine, EngineEvent
 from c3desk.store.models import Session
+from c3desk.transports.local_connection import default_connections
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
 
@@ -70,6 +71,7 @@ def row(sid: str) -> Session:
 
 
 async def started_engine(paths: Paths, **kw: Any) -> tuple[Engine, Watcher]:
+    kw.setdefault("connections", default_connections)
     engine = Engine(paths, kill_grace=0.5, **kw)
     watcher = Watcher(engine)
     await engine.start()

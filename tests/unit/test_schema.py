@@ -24,6 +24,7 @@ MIGRATION_COLUMNS = {
         "failure_reason",
         "auto_approve",
         "activated_at",
+        "host_handle",
     ],
     "settings": ["claude_command", "scrollback_limit_mb", "queue_paused"],
     "workers": [],

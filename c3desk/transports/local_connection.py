@@ -1,0 +1,103 @@
+"""The local machine as a worker connection: PTYs of this process, files of this file system.
+
+Processes run in pseudo-terminals owned by this c3desk (:mod:`c3desk.transports.local`): when
+c3desk ends, they are hung up, and a new c3desk cannot take them over, so :meth:`reattach`
+answers None for every handle. Hook reports come back through ``c3desk hook``, which writes to
+this instance's control socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat as st
+import sys
+from pathlib import Path
+
+from c3desk.transports.base import ExitCallback, OutputCallback, Process, SpawnRequest
+from c3desk.transports.connection import (
+    DirEntry,
+    FileStat,
+    UnsupportedConnection,
+    WorkerConnection,
+    WorkerInfo,
+)
+from c3desk.transports.local import LocalTransport
+
+
+class LocalConnection(WorkerConnection):
+    def __init__(self, worker: WorkerInfo) -> None:
+        super().__init__(worker)
+        self._transport = LocalTransport()
+
+    async def connect(self) -> None:
+        # Nothing to reach: this machine is here whenever c3desk runs.
+        self._set_status("connected")
+
+    async def close(self) -> None:
+        self._set_status("disconnected", "c3desk stopped")
+
+    async def spawn(
+        self, request: SpawnRequest, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> Process:
+        return await self._transport.spawn(request, on_output, on_exit)
+
+    async def reattach(
+        self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> Process | None:
+        # The terminal's master side died with the c3desk that opened it: the child got a
+        # hang-up, and nothing can give a new process its terminal back.
+        return None
+
+    async def read_file(self, path: str, limit: int) -> bytes:
+        def read() -> bytes:
+            with open(path, "rb") as f:
+                return f.read(max(0, limit))
+
+        return await asyncio.get_running_loop().run_in_executor(None, read)
+
+    async def list_dir(self, path: str) -> list[DirEntry]:
+        def scan() -> list[DirEntry]:
+            out: list[DirEntry] = []
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue  # removed meanwhile
+                    out.append(
+                        DirEntry(entry.name, st.S_ISDIR(info.st_mode), info.st_size, info.st_mtime)
+                    )
+            return out
+
+        return await asyncio.get_running_loop().run_in_executor(None, scan)
+
+    async def stat(self, path: str) -> FileStat | None:
+        def look() -> FileStat | None:
+            try:
+                info = os.stat(path)
+            except FileNotFoundError:
+                return None
+            return FileStat(st.S_ISDIR(info.st_mode), info.st_size, info.st_mtime)
+
+        return await asyncio.get_running_loop().run_in_executor(None, look)
+
+    def hook_command(self, home: Path, session_id: str) -> list[str] | None:
+        # The same command c3desk.core.awareness.hook_settings writes into the agent's settings.
+        return [
+            sys.executable,
+            "-m",
+            "c3desk",
+            "--home",
+            str(home),
+            "hook",
+            "--session",
+            session_id,
+        ]
+
+
+def default_connections(worker: WorkerInfo) -> WorkerConnection:
+    """The connections this build has: the local machine; other types stay disconnected."""
+    if worker.type == "local":
+        return LocalConnection(worker)
+    return UnsupportedConnection(worker)
