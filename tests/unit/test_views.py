@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import uuid
 from pathlib import Path
 
@@ -59,6 +60,16 @@ def test_window_status_counts_sessions_workers_and_settings(db: Paths, tmp_path:
     assert (status.max_concurrent_sessions, status.queue_paused) == (7, True)
     with pytest.raises(dataclasses.FrozenInstanceError):
         status.active = 0  # type: ignore[misc]
+
+
+def test_window_status_is_one_statement(
+    db: Paths, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    new(tmp_path, "one")
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        window_view.status()
+    statements = [r for r in caplog.records if r.name == "peewee"]
+    assert len(statements) == 1, statements
 
 
 def test_a_finished_session_that_needed_input_is_not_counted(db: Paths, tmp_path: Path) -> None:
