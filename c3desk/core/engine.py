@@ -27,10 +27,13 @@ from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
 from c3desk.core.artifact_watch import ArtifactWatcher
 from c3desk.core.awareness import Awareness, write_hook_settings
 from c3desk.core.detector import StateChange
+from c3desk.core.feeder import FEED_BUDGET as FEED_BUDGET  # benchmarks report it from here
+from c3desk.core.feeder import Feeder
 from c3desk.core.gcpacer import GcPacer
 from c3desk.core.keys import APP_CURSOR, KEYS
 from c3desk.core.launch import Mode, command_for, plan_launch, session_environment
 from c3desk.core.live import LiveSession
+from c3desk.core.placement import Queued, WorkerSlot, pick_worker, place
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
 from c3desk.core.waiting import worker_problem
 from c3desk.errors import InvalidInput, Refused
@@ -55,8 +58,6 @@ DEFAULT_COLS, DEFAULT_ROWS = 120, 40
 TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
 LOOK = 0.2  # how often live screens are read for needs-input detection
 ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
-FEED_BUDGET = 0.004  # seconds of parsing per loop turn before yielding to other callbacks
-SYNC_FINISH = 0.012  # most spent finishing the focused session's synchronized frame in a turn
 # Between two session starts: agents booting all at once (an interpreter or node each) starve
 # a small machine, this process included, for a second; staggered, nine start within 2 s.
 START_GAP = 0.2
@@ -106,6 +107,10 @@ class StateRecord:
             .first()
         )
         return None if last is None else cls.parse(last.detail)
+
+
+def _slot(row: Worker) -> WorkerSlot:
+    return WorkerSlot(str(row.id), row.name, row.type, row.max_sessions)
 
 
 def worker_info(row: Worker) -> WorkerInfo:
@@ -169,8 +174,9 @@ class Engine:
         self.finished: OrderedDict[str, LiveSession] = OrderedDict()
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
-        self._feeding: set[str] = set()
-        self._feed_handle: asyncio.Handle | None = None
+        self._feeder = Feeder(
+            self.live.get, lambda sid: self._emit("output", sid), lambda: self.focused
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._gc = GcPacer(self._quiet)
         self._runner: asyncio.Task[None] | None = None
@@ -423,22 +429,21 @@ class Engine:
             return []
         workers, load = self._worker_load()
         started: list[str] = []
-        queued = Session.select().where(Session.status == "queued").order_by(Session.position)
-        for s in queued:
-            if active >= limit:
-                break
-            worker = self._pick_worker(s, workers, load)
-            if worker is None:
-                continue  # bound to a busy or absent worker: later sessions may still run
+        queue = {
+            s.id: s
+            for s in Session.select().where(Session.status == "queued").order_by(Session.position)
+        }
+        slots = {wid: _slot(w) for wid, w in workers.items()}
+        order = (Queued(sid, s.worker_id) for sid, s in queue.items())
+        for sid, wid in place(order, slots, load, limit - active):
             wait = self._last_start + self.start_gap - time.monotonic()
             if wait > 0:
                 self._wake_in(wait)
                 break
             self._last_start = time.monotonic()
-            load[worker.id] += 1
-            active += 1
-            self._activate(s, worker, settings, self._entry_mode(s))
-            started.append(s.id)
+            s = queue[sid]
+            self._activate(s, workers[wid], settings, self._entry_mode(s))
+            started.append(sid)
         if started:
             self._emit("queue")
         return started
@@ -514,13 +519,8 @@ class Engine:
 
     @staticmethod
     def _pick_worker(s: Session, workers: dict[str, Worker], load: dict[str, int]) -> Worker | None:
-        if s.worker_id is not None:
-            w = workers.get(s.worker_id)
-            return w if w is not None and load[w.id] < w.max_sessions else None
-        free = [w for w in workers.values() if load[w.id] < w.max_sessions]
-        if not free:
-            return None
-        return min(free, key=lambda w: (w.type != "local", load[w.id], w.name))
+        slot = pick_worker(s.worker_id, {wid: _slot(w) for wid, w in workers.items()}, load)
+        return None if slot is None else workers[slot.id]
 
     @staticmethod
     def _entry_mode(s: Session) -> Mode:
@@ -593,7 +593,7 @@ class Engine:
                 model.feed(_end_of_replay(model.rows))
         limit = int(cfg.get_settings()["scrollback_limit_mb"]) * 1024 * 1024
         live = LiveSession(s.id, worker.id, model, ScrollbackLog(path, limit))
-        live.on_backlog = self._queue_feed
+        live.on_backlog = self._feeder.queue
         if s.terminal_scrollback != str(path):
             Session.update(terminal_scrollback=str(path)).where(Session.id == s.id).execute()
         return live
@@ -637,47 +637,6 @@ class Engine:
         self._emit("changed", live.id)
         self.wake()
 
-    # -- output ------------------------------------------------------------------------------
-
-    def _queue_feed(self, live: LiveSession) -> None:
-        self._feeding.add(live.id)
-        if self._feed_handle is None:
-            self._feed_handle = asyncio.get_running_loop().call_soon(self._feed_step)
-
-    def _feed_step(self) -> None:
-        """Parse queued output of every session, round robin, within a time budget."""
-        self._feed_handle = None
-        deadline = time.monotonic() + FEED_BUDGET
-        ids = list(self._feeding)
-        share = FEED_BUDGET / max(len(ids), 1)
-        if self.focused in self._feeding:
-            # The session the user is looking at is parsed first, with half the budget, so
-            # its frames stay fresh while eight others stream.
-            ids.remove(self.focused)
-            ids.insert(0, self.focused)
-        for n, sid in enumerate(ids):
-            live = self.live.get(sid)
-            if live is None:
-                self._feeding.discard(sid)
-                continue
-            if n == 0 and sid == self.focused:
-                # Half the budget; and a synchronized-output block (a frame the program
-                # draws whole) is parsed to its end, up to SYNC_FINISH: half a frame cannot
-                # be shown, and the view would hold the last one meanwhile.
-                more = live.feed_some(time.monotonic() + FEED_BUDGET / 2)
-                finish = time.monotonic() + SYNC_FINISH
-                while more and live.model.modes.synchronized_output:
-                    more = live.feed_some(finish)
-                    if time.monotonic() >= finish:
-                        break
-            else:
-                more = live.feed_some(min(deadline, time.monotonic() + share))
-            if not more:
-                self._feeding.discard(sid)
-            self._emit("output", sid)
-        if self._feeding:
-            self._feed_handle = asyncio.get_running_loop().call_soon(self._feed_step)
-
     # -- exit --------------------------------------------------------------------------------
 
     def _on_exit(self, live: LiveSession, status: ExitStatus) -> None:
@@ -686,7 +645,7 @@ class Engine:
         if live.awareness is not None:
             live.awareness.exited(time.monotonic(), status.describe())
         live.log.close()
-        self._feeding.discard(live.id)
+        self._feeder.discard(live.id)
         self.live.pop(live.id, None)
         self.finished[live.id] = live
         while len(self.finished) > KEEP_FINISHED:
