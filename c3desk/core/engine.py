@@ -3,6 +3,11 @@
 Qt-free: the GUI runs it on qasync's loop, ``c3desk run --headless`` on a plain asyncio loop.
 Only the loop's thread touches the database. Observers (the UI, the control server) subscribe
 with :meth:`Engine.subscribe` and receive :class:`EngineEvent` values.
+
+Every worker row has a connection (:class:`~c3desk.transports.connection.WorkerConnection`),
+made by the factory the composition root gives: sessions start, and after a restart are found
+again, through their worker's connection. Which queued session starts where is decided by
+:mod:`c3desk.core.placement`; their output reaches the models through :mod:`c3desk.core.feeder`.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 
 # "worker": a worker's connection changed status (worker_id says which).
 EventKind = Literal["changed", "output", "queue", "settings", "focus", "worker"]
+_CONNECTING = "c3desk-connect-"  # the name of tasks that connect or close a worker
 LOST = "lost"  # failure reason of an active session its worker no longer has after a restart
 
 
@@ -217,7 +223,8 @@ class Engine:
         """Recover from a previous run, then schedule continuously until :meth:`stop`."""
         loop = asyncio.get_running_loop()
         self._env = await loop.run_in_executor(None, session_environment)
-        await self._sync_workers()
+        # Connected before recovery: reattaching goes through the connections.
+        await asyncio.gather(*(self._connect(conn) for conn in self._sync_workers()))
         await self._recover()
         self._runner = asyncio.create_task(self._run(), name="c3desk-engine")
         self._track(asyncio.create_task(self._watch_agents(), name="c3desk-awareness"))
@@ -236,9 +243,9 @@ class Engine:
         if self._factory is None:
             self._factory = factory
 
-    async def _sync_workers(self) -> None:
-        """Give every worker row a connection and connect the new ones; let go of the
-        connections of removed rows."""
+    def _sync_workers(self) -> list[WorkerConnection]:
+        """Give every worker row a connection; let go of the connections of removed rows.
+        Returns the new connections, not connected yet."""
         if self._factory is None:
             raise RuntimeError("the engine has no worker connections: give it a factory")
         rows = {str(w.id): w for w in Worker.select()}
@@ -252,8 +259,16 @@ class Engine:
         gone = [wid for wid in self.connections if wid not in rows]
         for wid in gone:
             self._unwatch.pop(wid)()
-            self._track(asyncio.create_task(self.connections.pop(wid).close()))
-        await asyncio.gather(*(self._connect(conn) for conn in new))
+            conn = self.connections.pop(wid)
+            self._track(asyncio.create_task(conn.close(), name=f"{_CONNECTING}{wid}"))
+        return new
+
+    def _connect_later(self, new: list[WorkerConnection]) -> None:
+        """Connect workers added while running in the background: reaching a machine may
+        take seconds, and the scheduling pass must not wait for it."""
+        for conn in new:
+            name = f"{_CONNECTING}{conn.worker.id}"
+            self._track(asyncio.create_task(self._connect(conn), name=name))
 
     async def _connect(self, conn: WorkerConnection) -> None:
         try:
@@ -349,7 +364,7 @@ class Engine:
         await self._gate.wait()
         while not self._stopping:
             try:
-                await self._sync_workers()
+                self._connect_later(self._sync_workers())
                 self._watch_settings()
                 self.schedule()
                 self._note_blocked()
@@ -387,7 +402,10 @@ class Engine:
             *(self._end(live, reason) for live in list(self.live.values())),
             return_exceptions=True,
         )
-        finishing = [t for t in self._tasks if not t.get_name().startswith("c3desk-awareness")]
+        # Sessions' ends are awaited; looking at screens and reaching workers are not.
+        finishing = [
+            t for t in self._tasks if not t.get_name().startswith(("c3desk-awareness", _CONNECTING))
+        ]
         if finishing:
             await asyncio.wait(finishing, timeout=15)
         for task in list(self._tasks):
