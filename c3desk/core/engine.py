@@ -255,6 +255,7 @@ class Engine:
                 conn = self._factory(worker_info(row))
                 self.connections[wid] = conn
                 self._unwatch[wid] = conn.on_status(self._on_connection_status)
+                conn.deliver_hooks(self.handle_hook)
                 new.append(conn)
         gone = [wid for wid in self.connections if wid not in rows]
         for wid in gone:

@@ -19,10 +19,10 @@ This module is below the store: it knows a worker only as a :class:`WorkerInfo`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from c3desk.transports.base import (
     ExitCallback,
@@ -65,6 +65,9 @@ class FileStat:
 
 
 StatusListener = Callable[["WorkerConnection"], None]
+# A hook report: the session's id, the event ("busy", "idle", "waiting", "session-start") and
+# the hook's JSON payload.
+HookSink = Callable[[str, str, Mapping[str, Any]], None]
 
 
 class WorkerConnection(abc.ABC):
@@ -75,6 +78,7 @@ class WorkerConnection(abc.ABC):
         self._status: ConnectionStatus = "disconnected"
         self._reason: str | None = "not connected yet"
         self._listeners: list[StatusListener] = []
+        self._hook_sink: HookSink | None = None
 
     # -- lifecycle (loop) --------------------------------------------------------------------
 
@@ -147,6 +151,18 @@ class WorkerConnection(abc.ABC):
     def hook_command(self, home: Path, session_id: str) -> list[str] | None:
         """The command an agent's hook runs on that machine to report to this instance (the
         hook's event name is appended), or None when reports cannot come back from there."""
+
+    def deliver_hooks(self, sink: HookSink) -> None:
+        """Where the hook reports this connection receives go (the engine, on the loop).
+
+        A connection whose reports arrive over its own channel (a remote machine) passes each
+        to :meth:`_report_hook`; the local machine's arrive through the control socket instead,
+        which hands them to the engine directly."""
+        self._hook_sink = sink
+
+    def _report_hook(self, session_id: str, event: str, payload: Mapping[str, Any]) -> None:
+        if self._hook_sink is not None:
+            self._hook_sink(session_id, event, payload)
 
 
 ConnectionFactory = Callable[[WorkerInfo], WorkerConnection]

@@ -108,6 +108,10 @@ class FakeConnection(WorkerConnection):
     def hook_command(self, home: Path, session_id: str) -> list[str] | None:
         return None
 
+    def report(self, session_id: str, event: str, payload: dict[str, str]) -> None:
+        """A hook report arriving over this worker's channel."""
+        self._report_hook(session_id, event, payload)
+
 
 def _left_active(title: str, cwd: Path, handle: str, pid: int) -> str:
     """A session the previous c3desk left running on the local worker."""
@@ -149,6 +153,10 @@ def test_restart_reattaches_the_alive_session_and_fails_the_gone_one(
             assert bytes(process.written) == b"y"
             kinds = [e.kind for e in SessionEvent.select().where(SessionEvent.session == alive)]
             assert "reattached" in kinds
+            # Hook reports the worker's connection receives reach the session.
+            conversation = "0b4d6a4e-2f55-4c0e-9a53-5f8f1d0e7c11"
+            made[0].report(alive, "session-start", {"session_id": conversation})
+            assert row(alive).claude_session_id == conversation
         finally:
             await engine.stop()
         # Quitting ends it as any live session.
