@@ -329,6 +329,8 @@ class Engine:
             return False
         worker = Worker.get_by_id(s.worker_id)
         live = self._new_live(s, worker, replay=True, marker=False)
+        # Live before the answer: output the process prints at once must find its session.
+        self.live[s.id] = live
         process: Process | None = None
         try:
             process = await conn.reattach(
@@ -337,10 +339,12 @@ class Engine:
         except Exception:
             log.exception("reattaching %s", s.id)
         if process is None:
+            self.live.pop(s.id, None)
             live.log.close()
             return False
         live.process = process
-        self.live[s.id] = live
+        if live.exit_status is not None:
+            return True  # it ended while being found: recorded as any end
         profile = self.profiles().get(s.agent)
         if profile is not None:
             live.awareness = Awareness(profile, live.model, time.monotonic())

@@ -56,11 +56,15 @@ class ScriptedProcess(Process):
     def resume_reading(self) -> None:
         pass
 
-    async def terminate(self, grace: float = 1.0) -> ExitStatus:
+    def end(self, status: ExitStatus) -> None:
         if self._status is None:
-            self._status = ExitStatus(None, signal.SIGHUP)
+            self._status = status
             assert self.on_exit is not None
-            self.on_exit(self._status)
+            self.on_exit(status)
+
+    async def terminate(self, grace: float = 1.0) -> ExitStatus:
+        self.end(ExitStatus(None, signal.SIGHUP))
+        assert self._status is not None
         return self._status
 
     @property
@@ -74,6 +78,7 @@ class FakeConnection(WorkerConnection):
     def __init__(self, worker: WorkerInfo, running: dict[str, ScriptedProcess]) -> None:
         super().__init__(worker)
         self.running = running
+        self.ending: set[str] = set()
         self.asked: list[str] = []
 
     async def connect(self) -> None:
@@ -94,6 +99,8 @@ class FakeConnection(WorkerConnection):
         process = self.running.get(handle)
         if process is not None:
             process.attach(on_output, on_exit)
+            if handle in self.ending:
+                process.end(ExitStatus(0))  # it finished while c3desk looked for it
         return process
 
     async def read_file(self, path: str, limit: int) -> bytes:
@@ -251,5 +258,27 @@ def test_local_connection_files_and_reattach(tmp_path: Path) -> None:
         assert command is not None and command[-3:] == ["hook", "--session", "s1"]
         await conn.close()
         assert conn.status == "disconnected" and len(seen) == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_session_that_ends_while_it_is_found_again_is_recorded_as_ended(
+    db: Paths, tmp_path: Path
+) -> None:
+    sid = _left_active("ending", tmp_path, "fake:ending", 4444)
+    process = ScriptedProcess(4444, "fake:ending")
+
+    def factory(info: WorkerInfo) -> WorkerConnection:
+        conn = FakeConnection(info, {"fake:ending": process})
+        conn.ending.add("fake:ending")
+        return conn
+
+    async def scenario() -> None:
+        engine, _ = await started_engine(db, connections=factory)
+        try:
+            assert status(sid) == "completed" and row(sid).host_handle is None
+            assert engine.running_count() == 0
+        finally:
+            await engine.stop()
 
     asyncio.run(scenario())
