@@ -1,17 +1,19 @@
 """What each live agent is doing: needs-input state, hook reports, guarded auto-approve.
 
-One :class:`Awareness` per live session. The engine calls :meth:`Awareness.look` a few times a
-second; it classifies the rendered screen only when the screen's text changed (Claude Code
-rewrites its title continuously, which must not count as output). Keystrokes, hook reports and
-the process's exit go straight to the tracker. Each method returns the tracker's changes; the
-engine stores them (``sessions.needs_input`` and ``session_events``).
+One :class:`Awareness` per live session. :class:`c3desk.core.agent_watch.AgentWatch` calls
+:meth:`Awareness.look` a few times a second; it classifies the rendered screen only when the
+screen's text changed (Claude Code rewrites its title continuously, which must not count as
+output). Keystrokes, hook reports and the process's exit go straight to the tracker. Each method
+returns the tracker's changes; the watch stores them (``sessions.needs_input`` and
+``session_events``). The hook settings given to Claude Code run the command the worker's
+connection names (:meth:`c3desk.transports.connection.WorkerConnection.hook_command`).
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +69,12 @@ class Awareness:
         return self.tracker.claim_approval(now)
 
 
-def hook_settings(home: Path, session_id: str) -> dict[str, Any]:
-    """Claude Code settings whose hooks report this session's state to the control socket."""
-    base = [sys.executable, "-m", "c3desk", "--home", str(home), "hook", "--session", session_id]
+def hook_settings(report: Sequence[str]) -> dict[str, Any]:
+    """Claude Code settings whose hooks report the session's state: each runs ``report`` (the
+    worker connection's hook command) with the event's name appended."""
 
     def command(event: str) -> list[dict[str, Any]]:
-        return [{"type": "command", "command": shlex.join([*base, event]), "timeout": 10}]
+        return [{"type": "command", "command": shlex.join([*report, event]), "timeout": 10}]
 
     return {
         "hooks": {
@@ -94,9 +96,10 @@ def hook_settings(home: Path, session_id: str) -> dict[str, Any]:
     }
 
 
-def write_hook_settings(run_dir: Path, home: Path, session_id: str) -> Path:
+def write_hook_settings(run_dir: Path, session_id: str, report: Sequence[str]) -> Path:
+    """The session's hook settings file (readable by its owner only), for ``--settings``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / f"{session_id}.settings.json"
-    path.write_text(json.dumps(hook_settings(home, session_id), indent=2))
+    path.write_text(json.dumps(hook_settings(report), indent=2))
     path.chmod(0o600)
     return path

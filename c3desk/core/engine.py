@@ -7,7 +7,8 @@ with :meth:`Engine.subscribe` and receive :class:`EngineEvent` values.
 Every worker row has a connection (:class:`~c3desk.transports.connection.WorkerConnection`),
 made by the factory the composition root gives: sessions start, and after a restart are found
 again, through their worker's connection. Which queued session starts where is decided by
-:mod:`c3desk.core.placement`; their output reaches the models through :mod:`c3desk.core.feeder`.
+:mod:`c3desk.core.placement`; their output reaches the models through :mod:`c3desk.core.feeder`;
+what each agent is doing (needs input, hooks, auto-approve) is :mod:`c3desk.core.agent_watch`'s.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from c3desk import clock
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
+from c3desk.core.agent_watch import AgentWatch
 from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
 from c3desk.core.artifact_watch import ArtifactWatcher
-from c3desk.core.awareness import Awareness, write_hook_settings
-from c3desk.core.detector import StateChange
+from c3desk.core.awareness import write_hook_settings
 from c3desk.core.feeder import FEED_BUDGET as FEED_BUDGET  # benchmarks report it from here
 from c3desk.core.feeder import Feeder
 from c3desk.core.gcpacer import GcPacer
@@ -57,11 +58,9 @@ _HINT_LINE = re.compile(
     r"|^⏵⏵ |shift\+tab to cycle",
     re.IGNORECASE,
 )
-_UUIDISH = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{7,127}")
 
 DEFAULT_COLS, DEFAULT_ROWS = 120, 40
 TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
-LOOK = 0.2  # how often live screens are read for needs-input detection
 ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
 # Between two session starts: agents booting all at once (an interpreter or node each) starve
 # a small machine, this process included, for a second; staggered, nine start within 2 s.
@@ -183,6 +182,7 @@ class Engine:
         self._feeder = Feeder(
             self.live.get, lambda sid: self._emit("output", sid), lambda: self.focused
         )
+        self._watch = AgentWatch(self.live, lambda sid: self._emit("changed", sid))
         self._tasks: set[asyncio.Task[Any]] = set()
         self._gc = GcPacer(self._quiet)
         self._runner: asyncio.Task[None] | None = None
@@ -198,7 +198,6 @@ class Engine:
         self.focused: str | None = None  # the session the user looks at (set by the UI)
         self._blocked: dict[str, str] = {}  # queued sessions their worker cannot take, and why
         self._settings_seen: dict[str, Any] | None = None
-        self._settle_timers: dict[str, asyncio.TimerHandle] = {}  # looks due when prompts settle
         self._worker_seen: dict[str, tuple[str, str | None]] = {}  # status, reason recorded
 
     # -- observers ---------------------------------------------------------------------------
@@ -227,7 +226,7 @@ class Engine:
         await asyncio.gather(*(self._connect(conn) for conn in self._sync_workers()))
         await self._recover()
         self._runner = asyncio.create_task(self._run(), name="c3desk-engine")
-        self._track(asyncio.create_task(self._watch_agents(), name="c3desk-awareness"))
+        self._track(asyncio.create_task(self._watch.run(), name="c3desk-awareness"))
         self._gc.start()
 
     def _quiet(self) -> bool:
@@ -347,7 +346,7 @@ class Engine:
             return True  # it ended while being found: recorded as any end
         profile = self.profiles().get(s.agent)
         if profile is not None:
-            live.awareness = Awareness(profile, live.model, time.monotonic())
+            self._watch.attach(live, profile)
         if worker.type == "local":
             self.artifacts.start(s.id, s.working_directory)
         Session.update(pid=process.pid, host_handle=process.handle).where(
@@ -399,6 +398,7 @@ class Engine:
     async def stop(self, reason: str = "stopped when c3desk quit") -> None:
         """End every live session (hang-up, terminate, kill) and record why."""
         self._stopping = True
+        self._watch.stop()
         self._wake.set()
         if self._runner is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -419,9 +419,6 @@ class Engine:
         await self.artifacts.close()
         await self._close_connections()
         self.flush_logs()
-        for handle in self._settle_timers.values():
-            handle.cancel()
-        self._settle_timers.clear()
         self._gc.stop()
 
     def flush_logs(self) -> None:
@@ -590,11 +587,13 @@ class Engine:
         assert plan is not None
         argv = list(plan.argv)
         conn = self.connections.get(str(worker.id))
-        if profile.hooks and conn is not None and conn.hook_command(self.paths.home, s.id):
-            settings_file = write_hook_settings(self.paths.run_dir, self.paths.home, s.id)
+        # The worker's connection says how a hook on its machine reports back (None: it cannot).
+        hook = conn.hook_command(self.paths.home, s.id) if profile.hooks and conn else None
+        if hook:
+            settings_file = write_hook_settings(self.paths.run_dir, s.id, hook)
             n = len(command_for(profile, settings))
             argv[n:n] = ["--settings", str(settings_file)]
-        live.awareness = Awareness(profile, live.model, time.monotonic())
+        self._watch.attach(live, profile)
         sess.record_event(s.id, "launch", {"argv": argv, "mode": mode})
         cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
         request = SpawnRequest(argv, s.working_directory, env, cols, rows)
@@ -665,8 +664,7 @@ class Engine:
     def _on_exit(self, live: LiveSession, status: ExitStatus) -> None:
         live.exit_status = status
         live.feed_all()
-        if live.awareness is not None:
-            live.awareness.exited(time.monotonic(), status.describe())
+        self._watch.exited(live, status.describe())
         live.log.close()
         self._feeder.discard(live.id)
         self.live.pop(live.id, None)
@@ -717,139 +715,19 @@ class Engine:
         if live.process is not None and not live.process.exited:
             await live.process.terminate(self.kill_grace)
 
-    # -- agent awareness ---------------------------------------------------------------------
-
-    async def _watch_agents(self) -> None:
-        """Look at each live screen every LOOK seconds, one session per slice of that period,
-        so nine busy screens never cost the loop one long stall."""
-        while not self._stopping:
-            ids = list(self.live)
-            if not ids:
-                await asyncio.sleep(LOOK)
-                continue
-            settings = cfg.get_settings()
-            for sid in ids:
-                try:
-                    self.look(sid, settings)
-                except Exception:
-                    log.exception("needs-input pass failed for %s", sid)
-                await asyncio.sleep(LOOK / len(ids))
+    # -- agent awareness (the work is c3desk.core.agent_watch's) -------------------------------
 
     def look_all(self) -> None:
         """Read every live screen now (tests and callers that need an immediate answer)."""
-        settings = cfg.get_settings()
-        for sid in list(self.live):
-            self.look(sid, settings)
+        self._watch.look_all()
 
     def look(self, sid: str, settings: Mapping[str, Any]) -> None:
         """Read one live screen; store needs-input changes; send a guarded auto-approval."""
-        live = self.live.get(sid)
-        if live is None or live.awareness is None or live.exit_status is not None:
-            return
-        aware = live.awareness
-        now = time.monotonic()
-        # Everything parsed: the screen last changed no later than the last byte arrived.
-        changed_at = now if live.pending_bytes else live.last_output
-        self._apply_changes(live, aware.look(now, changed_at))
-        self._look_again_at(sid, aware.tracker.next_deadline(), now)
-        if aware.profile.id_source == "output" and not live.conversation_found:
-            self._capture_conversation_id(live, aware.profile)
-        if aware.tracker.state == "waiting" and live.process is not None:
-            self._maybe_approve(live, settings, now)
-
-    def _look_again_at(self, sid: str, deadline: float | None, now: float) -> None:
-        """A prompt on screen settles at ``deadline``: look then, not at the next round."""
-        if deadline is None or deadline <= now or deadline - now >= LOOK:
-            return
-        if sid in self._settle_timers:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-
-        def fire() -> None:
-            self._settle_timers.pop(sid, None)
-            if sid in self.live and not self._stopping:
-                self.look(sid, cfg.get_settings())
-
-        self._settle_timers[sid] = loop.call_later(deadline - now + 0.001, fire)
-
-    def _capture_conversation_id(self, live: LiveSession, profile: AgentProfile) -> None:
-        """Agents that print their conversation id (Codex) get it stored for continuing."""
-        found = profile.find_session_id("\n".join(live.model.display))
-        if found and _UUIDISH.fullmatch(found):
-            live.conversation_found = True
-            Session.update(claude_session_id=found).where(Session.id == live.id).execute()
-            sess.record_event(live.id, "conversation", {"id": found})
-            self._emit("changed", live.id)
-
-    def _maybe_approve(self, live: LiveSession, settings: Mapping[str, Any], now: float) -> None:
-        override = Session.select(Session.auto_approve).where(Session.id == live.id).scalar()
-        enabled = bool(settings["auto_approve"]) if override is None else bool(override)
-        if not enabled or live.awareness is None or live.process is None:
-            return
-        approval = live.awareness.approval(now)
-        if approval is None:
-            return
-        live.process.write(live.awareness.profile.approve_key)
-        sess.record_event(
-            live.id,
-            "auto_approved",
-            {"reason": approval.reason, "prompt": approval.prompt_text[-2000:]},
-        )
-        if approval.change is not None:
-            self._apply_changes(live, [approval.change])
-
-    def _apply_changes(self, live: LiveSession, changes: list[StateChange]) -> None:
-        for change in changes:
-            sess.record_event(
-                live.id,
-                "agent",
-                {
-                    "state": change.state,
-                    "reason": change.reason,
-                    "source": change.source,
-                    "needs_input": change.needs_input,
-                },
-            )
-            if change.needs_input != live.needs_input and change.state != "exited":
-                live.needs_input = change.needs_input
-                Session.update(needs_input=change.needs_input, updated_at=clock.now()).where(
-                    (Session.id == live.id) & (Session.status == "active")
-                ).execute()
-            self._emit("changed", live.id)
+        self._watch.look(sid, settings)
 
     def handle_hook(self, session_id: str, event: str, payload: Mapping[str, Any]) -> None:
         """A report from one of the agent's hooks (``c3desk hook``)."""
-        live = self.live.get(session_id)
-        if live is None or live.awareness is None:
-            return
-        if event == "session-start":
-            new_id = payload.get("session_id")
-            if isinstance(new_id, str) and _UUIDISH.fullmatch(new_id):
-                current = (
-                    Session.select(Session.claude_session_id)
-                    .where(Session.id == session_id)
-                    .scalar()
-                )
-                if new_id != current:
-                    Session.update(claude_session_id=new_id).where(
-                        Session.id == session_id
-                    ).execute()
-                    sess.record_event(session_id, "conversation", {"id": new_id})
-                    self._emit("changed", session_id)
-            return
-        reasons = {"busy": "prompt submitted", "idle": "turn finished"}
-        reason = reasons.get(event, "")
-        hook_name = payload.get("hook_event_name")
-        if hook_name == "StopFailure":
-            reason = "turn failed"
-        elif hook_name == "PermissionRequest":
-            reason = "permission_prompt"
-        elif event == "waiting":
-            reason = str(payload.get("notification_type") or payload.get("tool_name") or "")
-        self._apply_changes(live, live.awareness.hook(event, time.monotonic(), reason))
+        self._watch.handle_hook(session_id, event, payload)
 
     # -- operations (control socket, UI) -----------------------------------------------------
 
@@ -866,8 +744,7 @@ class Engine:
         if live.process is None:
             raise Refused(f"session {live.id} is still starting")
         live.process.write(data)
-        if live.awareness is not None:
-            self._apply_changes(live, live.awareness.typed(time.monotonic()))
+        self._watch.typed(live)
 
     async def send_text(self, ref: str, text: str, enter: bool = True) -> None:
         """Type ``text``; then Enter, a moment later, so the agent sees a keypress, not a paste."""
