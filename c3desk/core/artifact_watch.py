@@ -1,7 +1,9 @@
 """Recording what sessions produce, without blocking the loop.
 
-Files and transcripts are read in a worker thread; only the results come back to the loop, which
-alone writes the database. Where a session's files come from, best first:
+Files and transcripts are read through the session's :class:`~c3desk.core.worker_files.
+WorkerFiles` (the machine it runs on: by default this one, whose reads run in a worker thread);
+only the results come back to the loop, which alone writes the database. Where a session's files
+come from, best first:
 
 1. The agent's own account. Claude Code keeps a transcript (and one per subagent) in which every
    Write/Edit/MultiEdit/NotebookEdit call names its file and its result says whether the write
@@ -22,6 +24,7 @@ saved as ``artifacts/<id>/changes.diff``.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import os
 import time
@@ -37,6 +40,7 @@ from c3desk.config import APP_NAME
 from c3desk.core import artifacts
 from c3desk.core import sessions as sess
 from c3desk.core.launch import claude_config_dir, transcript_path
+from c3desk.core.worker_files import FileService, WorkerFiles, files_for
 from c3desk.store.models import Artifact, Session
 
 log = logging.getLogger(__name__)
@@ -84,6 +88,7 @@ class _Watch:
     since: float
     agent: str
     config_dir: Path
+    files: WorkerFiles
     base: str | None = None
     seen: set[str] = field(default_factory=set)
     busy: bool = False
@@ -125,8 +130,13 @@ class ArtifactWatcher:
         env = self._env if self._env is not None else os.environ
         return [*excluded_roots(self.home, env), *self._extra]
 
-    def start(self, session_id: str, root: str) -> None:
-        """Begin watching a session that was just activated on this machine."""
+    def start(
+        self, session_id: str, root: str, files: WorkerFiles | FileService | None = None
+    ) -> None:
+        """Begin watching a session that was just activated.
+
+        ``files``: the files of the machine it runs on, as a :class:`WorkerFiles` or its worker
+        connection (by default, and for the local machine's connection, this file system)."""
         env = self._env if self._env is not None else os.environ
         session = Session.get_or_none(Session.id == session_id)
         # A second of slack: a file written in the instant of the spawn still counts.
@@ -136,6 +146,7 @@ class ArtifactWatcher:
             time.time() - 1.0,
             agent=str(session.agent) if session is not None else "",
             config_dir=claude_config_dir(env),
+            files=files_for(files),
         )
         watch.writes = artifacts.ReportedWrites(os.path.abspath(root))
         watch.seen = {
@@ -145,8 +156,7 @@ class ArtifactWatcher:
         self._spawn(self._begin(watch))
 
     async def _begin(self, watch: _Watch) -> None:
-        loop = asyncio.get_running_loop()
-        watch.base = await loop.run_in_executor(None, artifacts.git_snapshot, watch.root)
+        watch.base = await watch.files.git_snapshot(watch.root)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -171,11 +181,7 @@ class ArtifactWatcher:
         watch.busy = True
         try:
             self._note_conversation(watch)
-            excluded = self.exclusions()
-            loop = asyncio.get_running_loop()
-            outcome = await loop.run_in_executor(
-                None, lambda: self._collect(watch, excluded, final)
-            )
+            outcome = await self._collect(watch, self.exclusions(), final)
             return self._record(watch, outcome)
         except Exception:
             log.exception("looking for the artifacts of %s failed", session_id)
@@ -192,8 +198,9 @@ class ArtifactWatcher:
         if current and current not in watch.conversations:
             watch.conversations.append(str(current))
 
-    def _collect(self, watch: _Watch, excluded: list[str], final: bool) -> _Outcome:
-        """In a worker thread: what the transcripts report, else what a scan finds."""
+    async def _collect(self, watch: _Watch, excluded: list[str], final: bool) -> _Outcome:
+        """What the transcripts report, else what a scan finds (asking the session's files)."""
+        files = watch.files
         env = {"CLAUDE_CONFIG_DIR": str(watch.config_dir)}
         for conversation in watch.conversations:
             main = transcript_path(watch.root, conversation, env)
@@ -201,17 +208,23 @@ class ArtifactWatcher:
             # Subagents (the Task tool) write their own transcripts beside it.
             subagents = main.parent / conversation / "subagents"
             try:
-                extra = sorted(p for p in subagents.glob("*.jsonl") if p.is_file())
+                listed = await files.list_dir(str(subagents))
             except OSError:
-                extra = []
-            for path in extra:
-                watch.tails.setdefault(str(path), artifacts.TranscriptTail(path))
-        present = [tail for tail in watch.tails.values() if tail.exists()]
+                listed = []
+            for name in sorted(e.name for e in listed if fnmatch.fnmatchcase(e.name, "*.jsonl")):
+                path = str(subagents / name)
+                watch.tails.setdefault(path, artifacts.TranscriptTail(path))
+        infos = await files.stat_many(watch.tails)
+        present = [
+            tail
+            for path, tail in watch.tails.items()
+            if (info := infos.get(path)) is not None and info.kind == "file"
+        ]
         if present:
-            return self._from_transcripts(watch, present, excluded)
+            return await self._from_transcripts(watch, present, excluded)
         if watch.agent in TRANSCRIPT_AGENTS and not final:
             return _Outcome(None, [])  # its transcript appears at its first turn
-        result = artifacts.scan(
+        result = await files.scan(
             watch.root,
             watch.since,
             seen=frozenset(watch.seen),
@@ -223,23 +236,28 @@ class ArtifactWatcher:
         return _Outcome("scan", result.found, scan=result)
 
     @staticmethod
-    def _from_transcripts(
+    async def _from_transcripts(
         watch: _Watch, present: list[artifacts.TranscriptTail], excluded: list[str]
     ) -> _Outcome:
-        for tail in present:
-            for entry in tail.read():
-                watch.writes.feed(entry)
-        paths = watch.writes.take()
+        files = watch.files
+        reads = [(tail, await files.read_from(tail.path, tail.offset)) for tail in present]
+
+        def parse() -> tuple[list[str], list[str]]:
+            # JSON of a long transcript takes a while: in a worker thread, off the loop.
+            for tail, read in reads:
+                if read is not None:
+                    for entry in tail.feed(*read):
+                        watch.writes.feed(entry)
+            return watch.writes.take(), list(watch.writes.pending.values())
+
+        paths, pending = await asyncio.get_running_loop().run_in_executor(None, parse)
         # A call whose result has not come (yet: the permission box is up, or the agent was
         # killed; or never: a transcript without results) counts once its file changed since
         # the session started. A refused write's file is not touched, so it does not count.
-        paths += [p for p in watch.writes.pending.values() if _changed_since(p, watch.since)]
-        exclusion = artifacts.exclusion_set(os.path.abspath(watch.root), excluded)
-        found = [
-            (path, artifacts.classify_path(path))
-            for path in dict.fromkeys(paths)
-            if path not in watch.seen and artifacts.reportable(path, watch.root, exclusion)
-        ]
+        paths += await files.changed_since(pending, watch.since)
+        candidates = [path for path in dict.fromkeys(paths) if path not in watch.seen]
+        listed = await files.reportable(candidates, watch.root, excluded)
+        found = [(path, artifacts.classify_path(path)) for path in listed]
         return _Outcome("transcript", found, transcript=present[0].path)
 
     def _record(self, watch: _Watch, outcome: _Outcome) -> int:
@@ -283,10 +301,9 @@ class ArtifactWatcher:
             return
         loop = asyncio.get_running_loop()
         dest = self.artifacts_dir / session_id
-        base = watch.base
-        saved = await loop.run_in_executor(
-            None, lambda: artifacts.save_diff(artifacts.git_diff(watch.root, base), dest)
-        )
+        diff = await watch.files.git_diff(watch.root, watch.base)
+        # The diff is kept in c3desk's own data folder, on this machine whatever the worker.
+        saved = await loop.run_in_executor(None, lambda: artifacts.save_diff(diff, dest))
         if saved is not None and str(saved) not in watch.seen:
             exists = (
                 Artifact.select()
@@ -302,11 +319,3 @@ class ArtifactWatcher:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _changed_since(path: str, since: float) -> bool:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return st.st_mtime >= since or st.st_ctime >= since

@@ -24,10 +24,10 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Set
+from collections.abc import Callable, Generator, Iterable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 ArtifactType = Literal["image", "pdf", "file"]
 
@@ -91,7 +91,9 @@ def _ignored_file(name: str) -> bool:
     return name in IGNORED_FILES or name.endswith(IGNORED_SUFFIXES) or _ignored_name(name)
 
 
-def _ignored_dir(name: str, path: str, cargo_beside: bool) -> bool:
+def _ignored_dir(
+    name: str, path: str, cargo_beside: bool, exists: Callable[[str], bool] = os.path.exists
+) -> bool:
     """True when the directory ``name`` at ``path`` must not be entered.
 
     ``pyvenv.cfg`` inside it is checked by the caller once the directory is listed (no extra
@@ -102,15 +104,21 @@ def _ignored_dir(name: str, path: str, cargo_beside: bool) -> bool:
     if cargo_beside and name == CARGO_TARGET[0]:
         return True
     if name in VENV_NAMES:
-        return any(os.path.exists(os.path.join(path, script)) for script in VENV_ACTIVATE)
+        return any(exists(os.path.join(path, script)) for script in VENV_ACTIVATE)
     return False
 
 
-def is_ignored(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
+def is_ignored(
+    path: str | os.PathLike[str],
+    root: str | os.PathLike[str],
+    *,
+    exists: Callable[[str], bool] = os.path.exists,
+) -> bool:
     """Whether :func:`scan` would leave out ``path`` (a file under ``root``), by the same rules.
 
     For a file-system watcher, which sees single paths rather than listings. Paths outside
-    ``root`` count as ignored.
+    ``root`` count as ignored. ``exists`` answers for the marker files the rules look for (a
+    worker's file service answers for another machine).
     """
     top = os.path.abspath(root)
     target = os.path.abspath(path)
@@ -120,9 +128,9 @@ def is_ignored(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bo
     parts = rel.split(os.sep)
     current = top
     for name in parts[:-1]:
-        cargo = os.path.exists(os.path.join(current, CARGO_TARGET[1]))
+        cargo = exists(os.path.join(current, CARGO_TARGET[1]))
         current = os.path.join(current, name)
-        if _ignored_dir(name, current, cargo) or os.path.exists(os.path.join(current, VENV_MARKER)):
+        if _ignored_dir(name, current, cargo, exists) or exists(os.path.join(current, VENV_MARKER)):
             return True
     return _ignored_file(parts[-1])
 
@@ -178,17 +186,41 @@ def _under(path: str, roots: Iterable[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-def exclusion_set(top: str, exclude: Iterable[str | os.PathLike[str]]) -> frozenset[str]:
+def exclusion_set(
+    top: str,
+    exclude: Iterable[str | os.PathLike[str]],
+    realpath: Callable[[str], str] = os.path.realpath,
+) -> frozenset[str]:
     """``exclude`` as the paths a walk from ``top`` meets: each as given and resolved, and,
-    when ``top`` is reached through a symbolic link, also as spelled under ``top``."""
-    real_top = os.path.realpath(top)
+    when ``top`` is reached through a symbolic link, also as spelled under ``top``.
+    ``realpath`` resolves links on the machine the files are on."""
+    real_top = realpath(top)
     out: set[str] = set()
     for item in exclude:
-        for form in {_norm(item), os.path.realpath(item)}:
+        for form in {_norm(item), realpath(os.fspath(item))}:
             out.add(form)
             if real_top != top and _under(form, [real_top]):
                 out.add(top + form[len(real_top) :])
     return frozenset(out)
+
+
+class ScanEntry(Protocol):
+    """What the walk needs of a directory entry: :class:`os.DirEntry` has it all (a listing
+    from another machine is wrapped to look the same)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    def is_dir(self, *, follow_symlinks: bool = ...) -> bool: ...
+    def is_file(self, *, follow_symlinks: bool = ...) -> bool: ...
+    def stat(self, *, follow_symlinks: bool = ...) -> Any: ...  # has st_mtime and st_ctime
+
+
+#: A step of :func:`scan_steps`: a folder to list (answer: its entries, :class:`ScanEntry`), or
+#: a tuple of paths (answer: whether any of them exists).
+ScanRequest = str | tuple[str, ...]
+ScanSteps = Generator[ScanRequest, Any, ScanResult]
 
 
 def scan(
@@ -219,8 +251,46 @@ def scan(
     """
     top = _norm(root)
     excluded = exclusion_set(top, exclude)
-    if _under(top, excluded) or _under(os.path.realpath(top), excluded):
+    if root_excluded(top, excluded):
         return ScanResult()
+    steps = scan_steps(
+        top, since, excluded, seen=seen, max_files=max_files, max_depth=max_depth, deadline=deadline
+    )
+    # The walk asks, this file system answers (os.scandir: the fast path; a worker's file
+    # service answers the same questions for another machine, asynchronously).
+    try:
+        request = next(steps)
+        while True:
+            if isinstance(request, str):
+                request = steps.send(_list_dir(request))
+            else:
+                request = steps.send(any(os.path.exists(p) for p in request))
+    except StopIteration as done:
+        result: ScanResult = done.value
+        return result
+
+
+def root_excluded(
+    top: str, excluded: frozenset[str], realpath: Callable[[str], str] = os.path.realpath
+) -> bool:
+    """Whether the folder ``top`` (normalised) lies in an excluded folder, as spelled or
+    resolved: then a scan reports nothing."""
+    return _under(top, excluded) or _under(realpath(top), excluded)
+
+
+def scan_steps(
+    top: str,
+    since: float,
+    excluded: frozenset[str],
+    *,
+    seen: Set[str] | None = None,
+    max_files: int = 200_000,
+    max_depth: int | None = None,
+    deadline: float | None = None,
+) -> ScanSteps:
+    """:func:`scan`'s walk without its file system: it yields what it needs to know (see
+    :data:`ScanRequest`) and returns the :class:`ScanResult`. ``top`` is normalised and
+    ``excluded`` is :func:`exclusion_set`'s answer; the caller has checked ``top`` itself."""
     known: Set[str] = seen if seen is not None else frozenset()
     found: list[tuple[str, ArtifactType]] = []
     scanned = 0
@@ -229,12 +299,13 @@ def scan(
     # The loop below runs once per file: ignore checks are inlined and names bound locally
     # (about a quarter of the Python overhead on top of the unavoidable lstat per file).
     ignored_files, suffixes, prefixes = IGNORED_FILES, IGNORED_SUFFIXES, IGNORED_PREFIXES
+    venv_names = VENV_NAMES
     stride = _DEADLINE_STRIDE
     while stack:
         if deadline is not None and time.monotonic() >= deadline:
             return _result(found, scanned, "time")
         directory, depth = stack.pop()
-        entries = _list_dir(directory)
+        entries: list[ScanEntry] = yield directory
         names = {entry.name for entry in entries}
         if VENV_MARKER in names and directory != top:
             continue
@@ -244,7 +315,12 @@ def scan(
             try:
                 if entry.is_dir(follow_symlinks=False):
                     path = entry.path
-                    if _ignored_dir(name, path, cargo) or path in excluded:
+                    # Only the conventional venv names cost a look for an activate script.
+                    if _ignored_dir(name, path, cargo, _never) or path in excluded:
+                        continue
+                    if name in venv_names and (
+                        yield tuple(os.path.join(path, script) for script in VENV_ACTIVATE)
+                    ):
                         continue
                     if max_depth is not None and depth >= max_depth:
                         depth_cut = True
@@ -272,6 +348,10 @@ def scan(
             if st.st_mtime >= since or st.st_ctime >= since:
                 found.append((path, classify_path(path)))
     return _result(found, scanned, "depth" if depth_cut else None)
+
+
+def _never(_path: str) -> bool:
+    return False
 
 
 def _list_dir(directory: str) -> list[os.DirEntry[str]]:
@@ -310,7 +390,8 @@ class TranscriptTail:
     """The JSON lines appended to a growing file since the last :meth:`read`.
 
     A line still being written (no newline yet) waits for the next read; lines that are not
-    JSON are skipped. A file that shrank (replaced) is read again from its start.
+    JSON are skipped. A file that shrank (replaced) is read again from its start. :meth:`read`
+    reads this file system; :meth:`feed` takes what a worker's file service read elsewhere.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -324,12 +405,18 @@ class TranscriptTail:
     def read(self) -> list[object]:
         try:
             with open(self.path, "rb") as handle:
-                if os.fstat(handle.fileno()).st_size < self.offset:
-                    self.offset, self._partial = 0, b""
-                handle.seek(self.offset)
+                start = 0 if os.fstat(handle.fileno()).st_size < self.offset else self.offset
+                handle.seek(start)
                 data = handle.read()
         except OSError:
             return []  # not there (yet), or unreadable: nothing new
+        return self.feed(start, data)
+
+    def feed(self, start: int, data: bytes) -> list[object]:
+        """The complete lines in ``data``, the file's bytes from ``start`` on: :attr:`offset`,
+        or 0 when the file was replaced by a shorter one."""
+        if start != self.offset:
+            self.offset, self._partial = start, b""
         self.offset += len(data)
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()
@@ -387,17 +474,28 @@ class ReportedWrites:
         return out
 
 
-def reportable(path: str, root: str | os.PathLike[str], excluded: frozenset[str]) -> bool:
+def reportable(
+    path: str,
+    root: str | os.PathLike[str],
+    excluded: frozenset[str],
+    *,
+    is_file: bool | None = None,
+    exists: Callable[[str], bool] = os.path.exists,
+    realpath: Callable[[str], str] = os.path.realpath,
+) -> bool:
     """Whether a file the agent reports writing is listed: it is a file now, lies in no
     ``excluded`` folder, and the ignore rules do not name it (under ``root`` exactly as
-    :func:`scan` would; elsewhere by the names of its folders and its own name)."""
-    if _under(path, excluded) or _under(os.path.realpath(path), excluded):
+    :func:`scan` would; elsewhere by the names of its folders and its own name).
+
+    This file system is asked unless a worker's file service gave the answers: ``is_file``
+    (whether ``path`` is a file), ``exists`` and ``realpath``."""
+    if _under(path, excluded) or _under(realpath(path), excluded):
         return False
-    if not os.path.isfile(path):
+    if not (os.path.isfile(path) if is_file is None else is_file):
         return False
     top = _norm(root)
     if path != top and _under(path, [top]):
-        return not is_ignored(path, top)
+        return not is_ignored(path, top, exists=exists)
     *folders, name = path.split(os.sep)
     if any(part in IGNORED_DIRS or _ignored_name(part) for part in folders):
         return False

@@ -27,6 +27,9 @@ from c3desk.config import Paths
 from c3desk.core import settings as cfg
 from c3desk.core.artifact_watch import EVENT, MAX_DEPTH, ArtifactWatcher
 from c3desk.store.models import Artifact, Session, SessionEvent
+from c3desk.transports.base import ExitCallback, OutputCallback, Process, SpawnError, SpawnRequest
+from c3desk.transports.connection import DirEntry, FileStat, WorkerConnection, WorkerInfo
+from c3desk.transports.local_connection import LocalConnection
 
 # A stand-in for Claude Code that writes its transcript as the real CLI does: for each planned
 # write, the assistant's tool_use line, then (unless refused) the file, then the tool_result.
@@ -314,3 +317,149 @@ def test_the_fake_agents_writes_are_listed_and_nothing_else(db: Paths, tmp_path:
         ("file", str(repo / "app.py")),
         ("diff", str(db.artifacts_dir / sid / "changes.diff")),
     }
+
+
+# --- another machine's files -------------------------------------------------------------------
+
+#: Where the "remote" machine's files appear to be; nothing is there on this one.
+REMOTE = "/c3desk-test-remote-machine"
+
+
+class ServedConnection(WorkerConnection):
+    """A worker connection whose machine's files are a real folder of this one, seen under
+    :data:`REMOTE` (as an SSH worker's would be under its own paths). Only its file calls are
+    used; they are the connection's own methods, answered by the local machine's connection."""
+
+    def __init__(self, served: Path) -> None:
+        super().__init__(WorkerInfo("w-remote", "remote", "remote", host="example.invalid"))
+        self.served = served
+        self._here = LocalConnection(WorkerInfo("w-here", "here", "local"))
+        self.asked: list[str] = []
+
+    def _local(self, path: str) -> str:
+        self.asked.append(path)
+        if path != REMOTE and not path.startswith(REMOTE + "/"):
+            raise FileNotFoundError(2, "not on the remote machine", path)
+        return str(self.served) + path[len(REMOTE) :]
+
+    async def read_file(self, path: str, limit: int) -> bytes:
+        return await self._here.read_file(self._local(path), limit)
+
+    async def list_dir(self, path: str) -> list[DirEntry]:
+        return await self._here.list_dir(self._local(path))
+
+    async def stat(self, path: str) -> FileStat | None:
+        try:
+            return await self._here.stat(self._local(path))
+        except FileNotFoundError:
+            return None
+
+    async def connect(self) -> None:
+        self._set_status("connected")
+
+    async def close(self) -> None:
+        self._set_status("disconnected", "closed")
+
+    async def spawn(
+        self, request: SpawnRequest, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> Process:
+        raise SpawnError("files only")
+
+    async def reattach(
+        self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> Process | None:
+        return None
+
+    def hook_command(self, home: Path, session_id: str) -> list[str] | None:
+        return None
+
+
+def test_a_scan_reads_the_workers_files_through_its_connection(db: Paths, tmp_path: Path) -> None:
+    """An agent without a transcript on another machine: its folder is scanned there, through
+    the connection; this machine has nothing at those paths."""
+    machine = tmp_path / "machine"
+    (machine / "proj" / "old.txt").parent.mkdir(parents=True)
+    (machine / "proj" / "old.txt").write_text("before the session\n")
+    os.utime(machine / "proj" / "old.txt", (1_000_000, 1_000_000))
+    sid = add("remote scan", tmp_path, agent="shell")
+    conn = ServedConnection(machine)
+    root = f"{REMOTE}/proj"
+
+    async def scenario() -> None:
+        watcher = ArtifactWatcher(db.artifacts_dir)
+        watcher.start(sid, root, files=conn)
+        (machine / "proj" / "out").mkdir()
+        (machine / "proj" / "out" / "chart.png").write_bytes(b"png")
+        (machine / "proj" / "node_modules").mkdir()
+        (machine / "proj" / "node_modules" / "dep.js").write_text("x\n")
+        await watcher.scan(sid)
+        (machine / "proj" / "report.pdf").write_bytes(b"pdf")
+        await watcher.finish(sid)
+        await watcher.close()
+
+    asyncio.run(scenario())
+    assert not os.path.exists(REMOTE)
+    # old.txt has an mtime before the start but was created now: the connection has no ctime,
+    # so it stays out as an untouched file would (this machine's scan would list it).
+    assert artifacts_of(sid) == {
+        ("image", f"{root}/out/chart.png"),
+        ("pdf", f"{root}/report.pdf"),
+    }
+    assert [(e["source"], e["root"], e["limit"]) for e in events_of(sid)] == [("scan", root, None)]
+    assert f"{root}/out" in conn.asked and f"{root}/node_modules" not in conn.asked
+
+
+def test_a_transcript_is_read_through_the_workers_connection(db: Paths, tmp_path: Path) -> None:
+    """Claude Code on another machine: its transcripts (and a subagent's) and the files they
+    name are read through the connection."""
+    machine = tmp_path / "machine"
+    root = f"{REMOTE}/proj"
+    config = f"{REMOTE}/home/.claude"
+    project = machine / "home" / ".claude" / "projects" / re.sub(r"[^a-zA-Z0-9-]", "-", root)
+    (machine / "proj").mkdir(parents=True)
+    sid = add("remote transcript", tmp_path, prompt=None)
+    Session.update(claude_session_id="conv").where(Session.id == sid).execute()
+    conn = ServedConnection(machine)
+
+    def write(name: str, tool_id: str, done: bool, transcript: Path) -> None:
+        target = machine / "proj" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("made\n")
+        block = {"type": "tool_use", "id": tool_id, "name": "Write", "input": {"file_path": name}}
+        lines = [{"type": "assistant", "cwd": root, "message": {"content": [block]}}]
+        if done:
+            result = {"type": "tool_result", "tool_use_id": tool_id, "content": "ok"}
+            lines.append({"type": "user", "cwd": root, "message": {"content": [result]}})
+        transcript.parent.mkdir(parents=True, exist_ok=True)
+        with transcript.open("a") as out:
+            out.writelines(json.dumps(line) + "\n" for line in lines)
+
+    async def scenario() -> list[set[str]]:
+        watcher = ArtifactWatcher(db.artifacts_dir, env={"CLAUDE_CONFIG_DIR": config})
+        watcher.start(sid, root, files=conn)
+        seen: list[set[str]] = []
+        (machine / "proj" / "foreign.txt").write_text("another program\n")
+        await watcher.scan(sid)  # no transcript yet: nothing
+        seen.append({p for _, p in artifacts_of(sid)})
+        write("plot.png", "t1", True, project / "conv.jsonl")
+        write("node_modules/x.js", "t2", True, project / "conv.jsonl")  # ignored
+        write("pending.txt", "t3", False, project / "conv.jsonl")  # result not yet written
+        await watcher.scan(sid)
+        seen.append({p for _, p in artifacts_of(sid)})
+        write("sub/notes.md", "s1", True, project / "conv" / "subagents" / "agent-1.jsonl")
+        await watcher.finish(sid)
+        seen.append({p for _, p in artifacts_of(sid)})
+        await watcher.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        set(),
+        {f"{root}/plot.png", f"{root}/pending.txt"},
+        {f"{root}/plot.png", f"{root}/pending.txt", f"{root}/sub/notes.md"},
+    ]
+    assert not os.path.exists(REMOTE)
+    assert events_of(sid) == [
+        {"source": "transcript", "transcript": f"{config}/projects/{project.name}/conv.jsonl"}
+    ]
+    # The connection cannot run git: no diff, and nothing else was looked at on this machine.
+    assert not (db.artifacts_dir / sid).exists()
