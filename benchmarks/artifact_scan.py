@@ -11,10 +11,15 @@ builds much faster than a busy disk), then times, in the same run and on the sam
 - ``os.walk`` + ``os.stat`` of every file with the same mtime/ctime test (the baseline),
 - ``scan`` with the watcher's bounds (file count, depth, time), as a session without a
   transcript gets it: on a tree larger than the bound it stops, and says so.
+- the same scan through the watcher's file seam: :class:`LocalFiles` (this machine: the whole
+  ``os.scandir`` walk in one worker thread) and :class:`ConnectionFiles` over the local
+  machine's connection (what a worker that only offers ``list_dir`` costs: one listing per
+  folder, each in a thread, every entry stat-ed).
 
 Then a transcript of 20,000 lines (10,000 Write calls with 2 KB of content each, and their
 results) is read whole by :class:`TranscriptTail` + :class:`ReportedWrites`, and again after 100
-more lines were appended (the periodic look at a running session reads only those).
+more lines were appended (the periodic look at a running session reads only those); the
+appended lines are also read through :class:`LocalFiles` (``read_from`` + ``feed``).
 
 The tree holds only files the scan does not ignore, so both sides do the same work. Prints a
 table and the same figures as JSON on the last line. A benchmark: it never fails.
@@ -23,6 +28,7 @@ table and the same figures as JSON on the last line. A benchmark: it never fails
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -38,7 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from c3desk.core.artifact_watch import MAX_DEPTH, MAX_FILES, SCAN_BUDGET  # noqa: E402
-from c3desk.core.artifacts import ReportedWrites, TranscriptTail, scan  # noqa: E402
+from c3desk.core.artifacts import ReportedWrites, ScanResult, TranscriptTail, scan  # noqa: E402
+from c3desk.core.worker_files import LOCAL, ConnectionFiles, WorkerFiles  # noqa: E402
+from c3desk.transports.connection import WorkerInfo  # noqa: E402
+from c3desk.transports.local_connection import LocalConnection  # noqa: E402
 
 RECENT = 10
 
@@ -116,14 +125,34 @@ def run(files: int, repeat: int, parent: str | None) -> dict[str, Any]:
             limits.append(result.limit)
             return result.scanned, len(result.found)
 
-        rows = {
-            "scan": timed(ours, repeat),
-            "scan, all seen": timed(ours_seen, repeat),
-            "os.walk + stat": timed(lambda: baseline(tmp, since), repeat),
-            "scan, bounded": timed(bounded, repeat),
-        }
-        rows["scan, bounded"]["limit"] = limits[-1]
-        transcript = transcript_timing(tmp / "t.jsonl", repeat)
+        loop = asyncio.new_event_loop()
+        connection = ConnectionFiles(LocalConnection(WorkerInfo("w", "here", "local")))
+
+        def seam(provider: WorkerFiles) -> Callable[[], tuple[int, int]]:
+            def run_scan() -> tuple[int, int]:
+                result: ScanResult = loop.run_until_complete(
+                    provider.scan(
+                        str(tmp), since, seen=frozenset(), max_files=files + 1,
+                        max_depth=None, deadline=None, exclude=(),
+                    )
+                )  # fmt: skip
+                return result.scanned, len(result.found)
+
+            return run_scan
+
+        try:
+            rows = {
+                "scan": timed(ours, repeat),
+                "scan, all seen": timed(ours_seen, repeat),
+                "os.walk + stat": timed(lambda: baseline(tmp, since), repeat),
+                "scan, bounded": timed(bounded, repeat),
+                "LocalFiles.scan": timed(seam(LOCAL), repeat),
+                "connection scan": timed(seam(connection), repeat),
+            }
+            rows["scan, bounded"]["limit"] = limits[-1]
+            transcript = transcript_timing(tmp / "t.jsonl", repeat, loop)
+        finally:
+            loop.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     base = rows["os.walk + stat"]["median_s"]
@@ -144,8 +173,8 @@ def transcript_lines(start: int, count: int, cwd: str) -> str:
     """``count`` lines as Claude Code writes them: Write calls and their results, in turn."""
     out = []
     for n in range(start, start + count, 2):
-        call = {"type": "tool_use", "id": f"t{n}", "name": "Write"}
-        call["input"] = {"file_path": f"{cwd}/out/f{n}.txt", "content": "x" * 2048}
+        args = {"file_path": f"{cwd}/out/f{n}.txt", "content": "x" * 2048}
+        call = {"type": "tool_use", "id": f"t{n}", "name": "Write", "input": args}
         result = {"type": "tool_result", "tool_use_id": f"t{n}", "content": "File created"}
         for kind, block in (("assistant", call), ("user", result)):
             entry = {"type": kind, "cwd": cwd, "message": {"role": kind, "content": [block]}}
@@ -153,9 +182,10 @@ def transcript_lines(start: int, count: int, cwd: str) -> str:
     return "".join(out)
 
 
-def transcript_timing(path: Path, repeat: int) -> dict[str, Any]:
-    """Seconds to read a 20,000-line transcript whole, then 100 appended lines."""
-    whole, tail_s = [], []
+def transcript_timing(path: Path, repeat: int, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+    """Seconds to read a 20,000-line transcript whole, then 100 appended lines (directly, and
+    through the watcher's file seam)."""
+    whole, tail_s, seam_s = [], [], []
     for _ in range(repeat):
         path.write_text(transcript_lines(0, 20_000, "/work/proj"))
         tail, writes = TranscriptTail(path), ReportedWrites("/work/proj")
@@ -170,11 +200,20 @@ def transcript_timing(path: Path, repeat: int) -> dict[str, Any]:
             writes.feed(entry)
         tail_s.append(time.perf_counter() - start)
         files = len(writes.take())
+        with path.open("a") as out:
+            out.write(transcript_lines(20_100, 100, "/work/proj"))
+        start = time.perf_counter()
+        got = loop.run_until_complete(LOCAL.read_from(tail.path, tail.offset))
+        for entry in tail.feed(*got) if got is not None else []:
+            writes.feed(entry)
+        seam_s.append(time.perf_counter() - start)
+        assert len(writes.take()) == 50
     return {
         "bytes": path.stat().st_size,
         "files": files,
         "whole_median_s": round(statistics.median(whole), 4),
         "append_median_s": round(statistics.median(tail_s), 5),
+        "append_seam_median_s": round(statistics.median(seam_s), 5),
     }
 
 
@@ -204,7 +243,8 @@ def main() -> None:
         t = report["transcript"]
         print(
             f"transcript {t['bytes'] / 1e6:.1f} MB, {t['files']:,} files: read whole in "
-            f"{t['whole_median_s']:.3f} s, 100 appended lines in {t['append_median_s']:.4f} s"
+            f"{t['whole_median_s']:.3f} s, 100 appended lines in {t['append_median_s']:.4f} s "
+            f"({t['append_seam_median_s']:.4f} s through LocalFiles)"
         )
     print(json.dumps(report))
 
