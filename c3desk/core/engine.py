@@ -588,7 +588,9 @@ class Engine:
         argv = list(plan.argv)
         conn = self.connections.get(str(worker.id))
         # The worker's connection says how a hook on its machine reports back (None: it cannot).
-        hook = conn.hook_command(self.paths.home, s.id) if profile.hooks and conn else None
+        hook = None
+        if profile.hooks and conn is not None:
+            hook = conn.hook_command(self.paths.home, s.id)
         if hook:
             settings_file = write_hook_settings(self.paths.run_dir, s.id, hook)
             n = len(command_for(profile, settings))
