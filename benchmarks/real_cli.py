@@ -48,6 +48,7 @@ from c3desk.config import Paths  # noqa: E402
 from c3desk.core import awareness  # noqa: E402
 from c3desk.core import sessions as sess  # noqa: E402
 from c3desk.core import settings as cfg  # noqa: E402
+from c3desk.core.agent_watch import AgentWatch  # noqa: E402
 from c3desk.core.detector import StateChange  # noqa: E402
 from c3desk.core.engine import Engine  # noqa: E402
 from c3desk.core.live import LiveSession  # noqa: E402
@@ -151,7 +152,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     original_output = LiveSession.on_output
     original_look = awareness.Awareness.look
     owners: dict[int, str] = {}  # id(Awareness) -> session id
-    original_apply = Engine._apply_changes
+    original_apply = AgentWatch.apply_changes
     original_hook = Engine.handle_hook
 
     def on_output(self: LiveSession, data: bytes) -> None:
@@ -174,7 +175,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 box.read = time.monotonic()
         return changes
 
-    def apply_changes(self: Engine, live: LiveSession, changes: list[StateChange]) -> None:
+    def apply_changes(self: AgentWatch, live: LiveSession, changes: list[StateChange]) -> None:
         now = time.monotonic()
         t = tracked.get(live.id)
         box = t.current if t else None
@@ -197,7 +198,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     LiveSession.on_output = on_output  # type: ignore[method-assign]
     awareness.Awareness.look = look  # type: ignore[method-assign]
-    Engine._apply_changes = apply_changes  # type: ignore[method-assign]
+    AgentWatch.apply_changes = apply_changes  # type: ignore[method-assign]
     Engine.handle_hook = handle_hook  # type: ignore[method-assign]
     instance: Instance | None = None
     try:
@@ -314,7 +315,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await instance.stop()
         LiveSession.on_output = original_output  # type: ignore[method-assign]
         awareness.Awareness.look = original_look  # type: ignore[method-assign]
-        Engine._apply_changes = original_apply  # type: ignore[method-assign]
+        AgentWatch.apply_changes = original_apply  # type: ignore[method-assign]
         Engine.handle_hook = original_hook  # type: ignore[method-assign]
         for api in apis:
             api.stop()

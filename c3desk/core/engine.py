@@ -347,8 +347,7 @@ class Engine:
         profile = self.profiles().get(s.agent)
         if profile is not None:
             self._watch.attach(live, profile)
-        if worker.type == "local":
-            self.artifacts.start(s.id, s.working_directory)
+        self.artifacts.start(s.id, s.working_directory, files=conn)
         Session.update(pid=process.pid, host_handle=process.handle).where(
             Session.id == s.id
         ).execute()
@@ -640,8 +639,7 @@ class Engine:
                 self._fail_start(live, f"could not start: {exc}")
                 return
             live.process = process
-            if worker.type == "local":
-                self.artifacts.start(live.id, request.cwd)
+            self.artifacts.start(live.id, request.cwd, files=conn)
             if live.exit_status is None and not process.exited:
                 Session.update(pid=process.pid, host_handle=process.handle or None).where(
                     Session.id == live.id
