@@ -36,13 +36,13 @@ from c3desk.core.awareness import write_hook_settings
 from c3desk.core.feeder import FEED_BUDGET as FEED_BUDGET  # benchmarks report it from here
 from c3desk.core.feeder import Feeder
 from c3desk.core.gcpacer import GcPacer
-from c3desk.core.keys import APP_CURSOR, KEYS
 from c3desk.core.launch import Mode, command_for, plan_launch, session_environment
 from c3desk.core.live import LiveSession
 from c3desk.core.placement import Queued, WorkerSlot, pick_worker, place
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
+from c3desk.core.terminals import Terminals
 from c3desk.core.waiting import worker_problem
-from c3desk.errors import InvalidInput, Refused
+from c3desk.errors import Refused
 from c3desk.store.models import Session, SessionEvent, Worker
 from c3desk.terminal import TerminalModel
 from c3desk.transports.base import ExitStatus, Process, SpawnError, SpawnRequest
@@ -171,10 +171,7 @@ class Engine:
         self._factory = connections
         self.connections: dict[str, WorkerConnection] = {}
         self._unwatch: dict[str, Callable[[], None]] = {}
-        self.cols, self.rows = cols, rows
         self.kill_grace = kill_grace
-        self.history = history
-        self._model_factory = model_factory or (lambda c, r, h: TerminalModel(c, r, history=h))
         self.live: dict[str, LiveSession] = {}
         self.finished: OrderedDict[str, LiveSession] = OrderedDict()
         self._listeners: list[Listener] = []
@@ -183,13 +180,22 @@ class Engine:
             self.live.get, lambda sid: self._emit("output", sid), lambda: self.focused
         )
         self._watch = AgentWatch(self.live, lambda sid: self._emit("changed", sid))
+        self.terminals = Terminals(
+            self.live,
+            self.finished,
+            paths.scrollback_dir,
+            typed=self._watch.typed,
+            cols=cols,
+            rows=rows,
+            history=history,
+            model_factory=model_factory,
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._gc = GcPacer(self._quiet)
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
         self._env: dict[str, str] | None = None
         self._profiles: dict[str, AgentProfile] | None = None
-        self._sizes: dict[str, tuple[int, int]] = {}
         self.idle_event = asyncio.Event()
         self.artifacts = ArtifactWatcher(paths.artifacts_dir, home=paths.home)
         self._last_artifact_scan = 0.0
@@ -596,7 +602,7 @@ class Engine:
             argv[n:n] = ["--settings", str(settings_file)]
         self._watch.attach(live, profile)
         sess.record_event(s.id, "launch", {"argv": argv, "mode": mode})
-        cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
+        cols, rows = self.terminals.size_for(s.id)
         request = SpawnRequest(argv, s.working_directory, env, cols, rows)
         self._spawn_task(live, worker, request)
 
@@ -605,8 +611,7 @@ class Engine:
     ) -> LiveSession:
         """A session's live state; ``replay`` rebuilds its screen from its scrollback, under a
         marker line (``marker``) when a new process will draw a new screen."""
-        cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
-        model = self._model_factory(cols, rows, self.history)
+        model = self.terminals.new_model(s.id)
         path = self.paths.scrollback_dir / f"{s.id}.log"
         if replay:
             for chunk in read_chunks(path):
@@ -729,64 +734,45 @@ class Engine:
         """A report from one of the agent's hooks (``c3desk hook``)."""
         self._watch.handle_hook(session_id, event, payload)
 
-    # -- operations (control socket, UI) -----------------------------------------------------
+    # -- operations on terminals (the work is c3desk.core.terminals's) --------------------------
 
-    def _live(self, ref: str) -> LiveSession:
-        s = sess.find_session(ref)
-        live = self.live.get(s.id)
-        if live is None:
-            raise Refused(f"session {s.id} is {s.status}, not running")
-        return live
+    @property
+    def cols(self) -> int:
+        return self.terminals.cols
+
+    @property
+    def rows(self) -> int:
+        return self.terminals.rows
 
     def write(self, ref: str, data: bytes) -> None:
-        """Input from the user: it reaches the agent and clears needs-input at once."""
-        live = self._live(ref)
-        if live.process is None:
-            raise Refused(f"session {live.id} is still starting")
-        live.process.write(data)
-        self._watch.typed(live)
+        self.terminals.write(ref, data)
 
     async def send_text(self, ref: str, text: str, enter: bool = True) -> None:
-        """Type ``text``; then Enter, a moment later, so the agent sees a keypress, not a paste."""
-        self.write(ref, text.encode())
-        if enter:
-            if text:
-                await asyncio.sleep(0.05)
-            self.write(ref, b"\r")
+        await self.terminals.send_text(ref, text, enter)
 
     def send_key(self, ref: str, name: str) -> None:
-        live = self._live(ref)
-        key = name.lower()
-        if key not in KEYS:
-            raise InvalidInput(f"unknown key {name!r}; known: {', '.join(KEYS)}")
-        data = APP_CURSOR.get(key) if live.model.modes.app_cursor else None
-        self.write(ref, data or KEYS[key])
+        self.terminals.send_key(ref, name)
 
     def set_default_size(self, cols: int, rows: int) -> None:
-        """The terminal size new sessions start with (the size of the views that show them)."""
-        self.cols, self.rows = max(20, cols), max(5, rows)
+        self.terminals.set_default_size(cols, rows)
 
     def resize(self, ref: str, cols: int, rows: int) -> None:
-        s = sess.find_session(ref)
-        self._sizes[s.id] = (cols, rows)
-        live = self.live.get(s.id)
-        if live is not None:
-            live.model.resize(cols, rows)
-            if live.process is not None:
-                live.process.resize(cols, rows)
-
-    # -- read-only views for observers: the UI never reaches into live or finished -----------
+        self.terminals.resize(ref, cols, rows)
 
     def current_model(self, sid: str) -> TerminalModel | None:
-        """The terminal of a running session, or of one that ended recently; None otherwise
-        (no database access: cheap enough for every refresh)."""
-        live = self.live.get(sid) or self.finished.get(sid)
-        return live.model if live is not None else None
+        return self.terminals.current_model(sid)
 
     def last_activity(self, sid: str) -> float | None:
-        """When a running session last printed (monotonic), or None when it is not running."""
-        live = self.live.get(sid)
-        return live.last_output if live is not None else None
+        return self.terminals.last_activity(sid)
+
+    def model_of(self, ref: str) -> TerminalModel:
+        return self.terminals.model_of(ref)
+
+    def screen(self, ref: str) -> list[str]:
+        return self.terminals.screen(ref)
+
+    def live_status(self) -> dict[str, Any]:
+        return self.terminals.live_status()
 
     def running_count(self) -> int:
         """How many sessions have a live process (or are starting one)."""
@@ -796,24 +782,7 @@ class Engine:
         """The session the user looks at: its output is parsed first."""
         self.focused = sid
 
-    def model_of(self, ref: str) -> TerminalModel:
-        """The session's terminal: live, kept from its end, or rebuilt from its scrollback."""
-        s = sess.find_session(ref)
-        live = self.live.get(s.id) or self.finished.get(s.id)
-        if live is not None:
-            return live.model
-        cols, rows = self._sizes.get(s.id, (self.cols, self.rows))
-        model = self._model_factory(cols, rows, self.history)
-        for chunk in read_chunks(self.paths.scrollback_dir / f"{s.id}.log"):
-            model.feed(chunk)
-        model.take_answers()
-        return model
-
-    def screen(self, ref: str) -> list[str]:
-        live = self.live.get(sess.find_session(ref).id)
-        if live is not None:
-            live.feed_all()
-        return [row.rstrip() for row in self.model_of(ref).display]
+    # -- queue operations (control socket, UI) ---------------------------------------------------
 
     async def kill(self, ref: str) -> None:
         s = sess.find_session(ref)
@@ -862,9 +831,3 @@ class Engine:
     def request_focus(self) -> None:
         """Another launch of c3desk asked this instance to show its window."""
         self._emit("focus")
-
-    def live_status(self) -> dict[str, Any]:
-        return {
-            sid: {"pid": live.process.pid if live.process else None, "backlog": live.pending_bytes}
-            for sid, live in self.live.items()
-        }

@@ -1,0 +1,143 @@
+"""The sessions' terminals as users reach them: typing, keys, sizes and reading screens.
+
+One part of the engine (:class:`c3desk.core.engine.Engine` composes it, as it composes the
+feeder and the agent watch). It owns the terminal sizes (the default a new session starts
+with, and each session's own once a view has measured it) and makes the terminal models; it
+reads the engine's live and kept sessions but never changes their lifecycle. Everything runs
+on the engine's loop; nothing here blocks but rebuilding an old session's screen from its
+scrollback file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from c3desk.core import sessions as sess
+from c3desk.core.keys import APP_CURSOR, KEYS
+from c3desk.core.live import LiveSession
+from c3desk.core.scrollback import read_chunks
+from c3desk.errors import InvalidInput, Refused
+from c3desk.terminal import TerminalModel
+
+ModelFactory = Callable[[int, int, int], TerminalModel]  # (cols, rows, history) -> model
+ENTER_DELAY = 0.05  # between text and its Enter: the agent sees a keypress, not a paste
+
+
+class Terminals:
+    def __init__(
+        self,
+        live: Mapping[str, LiveSession],
+        finished: Mapping[str, LiveSession],
+        scrollback_dir: Path,
+        *,
+        typed: Callable[[LiveSession], None],
+        cols: int,
+        rows: int,
+        history: int,
+        model_factory: ModelFactory | None = None,
+    ) -> None:
+        self._live = live
+        self._finished = finished
+        self._scrollback_dir = scrollback_dir
+        self._typed = typed
+        self.cols, self.rows = cols, rows
+        self.history = history
+        self._model_factory = model_factory or (lambda c, r, h: TerminalModel(c, r, history=h))
+        self._sizes: dict[str, tuple[int, int]] = {}
+
+    # -- sizes and models ------------------------------------------------------------------------
+
+    def size_for(self, sid: str) -> tuple[int, int]:
+        """(cols, rows) the session's terminal has, or starts with."""
+        return self._sizes.get(sid, (self.cols, self.rows))
+
+    def new_model(self, sid: str) -> TerminalModel:
+        cols, rows = self.size_for(sid)
+        return self._model_factory(cols, rows, self.history)
+
+    def set_default_size(self, cols: int, rows: int) -> None:
+        """The terminal size new sessions start with (the size of the views that show them)."""
+        self.cols, self.rows = max(20, cols), max(5, rows)
+
+    def resize(self, ref: str, cols: int, rows: int) -> None:
+        s = sess.find_session(ref)
+        self._sizes[s.id] = (cols, rows)
+        live = self._live.get(s.id)
+        if live is not None:
+            live.model.resize(cols, rows)
+            if live.process is not None:
+                live.process.resize(cols, rows)
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def running(self, ref: str) -> LiveSession:
+        """The live session ``ref`` names; Refused when it is not running."""
+        s = sess.find_session(ref)
+        live = self._live.get(s.id)
+        if live is None:
+            raise Refused(f"session {s.id} is {s.status}, not running")
+        return live
+
+    def write(self, ref: str, data: bytes) -> None:
+        """Input from the user: it reaches the agent and clears needs-input at once."""
+        live = self.running(ref)
+        if live.process is None:
+            raise Refused(f"session {live.id} is still starting")
+        live.process.write(data)
+        self._typed(live)
+
+    async def send_text(self, ref: str, text: str, enter: bool = True) -> None:
+        """Type ``text``; then Enter, a moment later, so the agent sees a keypress, not a paste."""
+        self.write(ref, text.encode())
+        if enter:
+            if text:
+                await asyncio.sleep(ENTER_DELAY)
+            self.write(ref, b"\r")
+
+    def send_key(self, ref: str, name: str) -> None:
+        live = self.running(ref)
+        key = name.lower()
+        if key not in KEYS:
+            raise InvalidInput(f"unknown key {name!r}; known: {', '.join(KEYS)}")
+        data = APP_CURSOR.get(key) if live.model.modes.app_cursor else None
+        self.write(ref, data or KEYS[key])
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def current_model(self, sid: str) -> TerminalModel | None:
+        """The terminal of a running session, or of one that ended recently; None otherwise
+        (no database access: cheap enough for every refresh)."""
+        live = self._live.get(sid) or self._finished.get(sid)
+        return live.model if live is not None else None
+
+    def last_activity(self, sid: str) -> float | None:
+        """When a running session last printed (monotonic), or None when it is not running."""
+        live = self._live.get(sid)
+        return live.last_output if live is not None else None
+
+    def model_of(self, ref: str) -> TerminalModel:
+        """The session's terminal: live, kept from its end, or rebuilt from its scrollback."""
+        s = sess.find_session(ref)
+        model = self.current_model(s.id)
+        if model is not None:
+            return model
+        model = self.new_model(s.id)
+        for chunk in read_chunks(self._scrollback_dir / f"{s.id}.log"):
+            model.feed(chunk)
+        model.take_answers()
+        return model
+
+    def screen(self, ref: str) -> list[str]:
+        live = self._live.get(sess.find_session(ref).id)
+        if live is not None:
+            live.feed_all()
+        return [row.rstrip() for row in self.model_of(ref).display]
+
+    def live_status(self) -> dict[str, Any]:
+        return {
+            sid: {"pid": live.process.pid if live.process else None, "backlog": live.pending_bytes}
+            for sid, live in self._live.items()
+        }
