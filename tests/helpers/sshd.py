@@ -1,0 +1,151 @@
+"""A real OpenSSH server on 127.0.0.1 for tests: its own keys, config and port, in a temp dir.
+
+``sshd`` runs in the foreground (``-D``) as a child of the test process, so it is reaped when
+stopped (by the pid in its PidFile) and the leftover-process check sees it if a test forgets it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from helpers.polling import wait_for
+
+SSHD = "/usr/sbin/sshd"
+
+
+def keygen(path: Path, kind: str = "ed25519") -> Path:
+    """A new key pair without passphrase at ``path`` (and ``path.pub``)."""
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", path.name, "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+def keygen_fingerprint(pub: Path) -> str:
+    """What ``ssh-keygen -lf pub -E sha256`` says the fingerprint is (``SHA256:...``)."""
+    out = subprocess.run(
+        ["ssh-keygen", "-lf", str(pub), "-E", "sha256"], check=True, capture_output=True, text=True
+    ).stdout
+    return out.split()[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Sshd:
+    dir: Path
+    port: int
+    host_key: Path  # private; the public half is host_key.pub
+    user_key: Path
+    user: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def log(self) -> str:
+        return (self.dir / "sshd.log").read_text(errors="replace")
+
+    def pid(self) -> int:
+        return int((self.dir / "sshd.pid").read_text().split()[0])
+
+
+def _config(dir: Path, port: int, host_key: Path) -> Path:
+    config = dir / "sshd_config"
+    config.write_text(
+        f"Port {port}\n"
+        "ListenAddress 127.0.0.1\n"
+        f"HostKey {host_key}\n"
+        f"AuthorizedKeysFile {dir / 'authorized_keys'}\n"
+        "PubkeyAuthentication yes\n"
+        "PasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\n"
+        "PermitRootLogin prohibit-password\n"
+        f"PidFile {dir / 'sshd.pid'}\n"
+        "StrictModes no\n"
+        "UsePAM no\n"
+        "Subsystem sftp internal-sftp\n"
+    )
+    return config
+
+
+def _listening(dir: Path) -> bool:
+    # sshd logs "Server listening" once bound, and writes its PidFile right after.
+    pid = dir / "sshd.pid"
+    return (
+        "Server listening" in (dir / "sshd.log").read_text()
+        and pid.exists()
+        and bool(pid.read_text().strip())
+    )
+
+
+def _start(dir: Path, port: int, host_key: Path) -> subprocess.Popen[bytes] | None:
+    """sshd listening on ``port``, or None when it exited (the port was taken meanwhile)."""
+    config = _config(dir, port, host_key)
+    log = dir / "sshd.log"
+    log.write_text("")
+    process = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(log)])
+    try:
+        wait_for(
+            lambda: process.poll() is not None or _listening(dir),
+            timeout=20,
+            what="sshd to listen",
+        )
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process if process.poll() is None else None
+
+
+@contextlib.contextmanager
+def running_sshd(dir: Path) -> Iterator[Sshd]:
+    """Start sshd in ``dir`` and stop it at the end (by the pid in its PidFile)."""
+    dir.mkdir(parents=True, exist_ok=True)
+    Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # its privilege-separation directory
+    host_key = keygen(dir / "hostkey")
+    user_key = keygen(dir / "userkey")
+    (dir / "authorized_keys").write_text((dir / "userkey.pub").read_text())
+    process = None
+    for _ in range(5):
+        port = free_port()  # another process may take it before sshd binds: then try another
+        process = _start(dir, port, host_key)
+        if process is not None:
+            break
+    if process is None:
+        raise AssertionError(f"sshd did not start: {(dir / 'sshd.log').read_text()}")
+    server = Sshd(dir, port, host_key, user_key, getpass.getuser(), process)
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(server.pid(), signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[Sshd]:
+    with running_sshd(tmp_path / "sshd") as server:
+        yield server
