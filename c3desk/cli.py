@@ -21,6 +21,7 @@ import peewee as pw
 from c3desk import __version__, logs
 from c3desk.config import Paths, resolve_home
 from c3desk.control import client as control
+from c3desk.core import capacity
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core import workers as wrk
@@ -446,6 +447,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
     if args.settings_command == "set":
         value = cfg.set_setting(args.key, args.value)
         print(f"{args.key} = {json.dumps(value)}")
+        if args.key == "max_concurrent_sessions":
+            _warn_capacity()
         return 0
     values = cfg.get_settings()
     if args.json:
@@ -455,6 +458,13 @@ def cmd_settings(args: argparse.Namespace) -> int:
         for key, value in values.items():
             print(f"{key.ljust(width)}  {json.dumps(value) if isinstance(value, bool) else value}")
     return 0
+
+
+def _warn_capacity() -> None:
+    """Say on stderr when the workers' limits hold the global limit back (not an error)."""
+    warning = capacity.current().warning()
+    if warning:
+        print(f"c3desk: warning: {warning}", file=sys.stderr)
 
 
 def _worker_dict(w: Worker) -> dict[str, Any]:
@@ -521,6 +531,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             ]
             headers = ["NAME", "TYPE", "STATUS", "ACTIVE", "ADDRESS", "LAST HEARTBEAT"]
             print(_table(headers, rows))
+            _warn_capacity()
     return 0
 
 

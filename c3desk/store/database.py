@@ -196,17 +196,43 @@ def _open_read_only(path: Path) -> pw.SqliteDatabase:
     return database
 
 
+# The most sessions one worker may take (the range `worker add/set --max-sessions` accepts).
+WORKER_LIMIT_MAX = 64
+
+
+def local_worker_limit(global_limit: int, cpus: int | None) -> int:
+    """The session limit the local worker is registered with.
+
+    The schema's default (2) sits below the global limit's default (4), so a new user's global
+    limit could never be reached and nothing said why. The local worker is the only worker at
+    first start, so it takes at least the global limit; on a machine with more CPUs it takes
+    one session per CPU, since an agent session is a CLI process plus the builds and tests it
+    runs, and a core each keeps them from starving one another: a user raising the global limit
+    up to the CPU count then gets what they asked for. Capped at :data:`WORKER_LIMIT_MAX`.
+    """
+    return max(1, min(WORKER_LIMIT_MAX, max(global_limit, cpus or 1)))
+
+
 def ensure_defaults() -> None:
-    """The settings row (seed defaults) and the local worker exist."""
+    """The settings row (seed defaults) and the local worker exist.
+
+    The local worker's limit is chosen only when it is registered here, never afterwards: in
+    an existing database a limit of 2 may be the schema's old default or a value the user set,
+    and SQLite cannot tell the two apart, so the row is left as it is (no migration) and the
+    capacity warning (c3desk.core.capacity, shown by `settings set` and the status bar) says
+    when it holds the global limit back.
+    """
     with db.atomic():
         Settings.insert(id=1).on_conflict_ignore().execute()
         if not Worker.select().where(Worker.type == "local").exists():
+            global_limit = int(Settings.get_by_id(1).max_concurrent_sessions)
             Worker.insert(
                 id=str(uuid.uuid4()),
                 name=socket.gethostname() or "localhost",
                 type="local",
                 status="connected",
                 last_heartbeat=clock.now(),
+                max_sessions=local_worker_limit(global_limit, os.cpu_count()),
             ).execute()
 
 

@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
         needing = st.needing_input
         paused = st.queue_paused
         parts = [
-            f"Active {st.active}/{st.max_concurrent_sessions}",
+            view.active_text(st.active, view.capacity()),
             f"Queued {st.queued}",
             f"Needs input {needing}",
             f"Workers {st.workers_connected}/{st.workers} connected",

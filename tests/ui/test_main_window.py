@@ -348,3 +348,23 @@ def test_status_bar_counts_sessions_and_workers_and_follows_the_pause(
             assert not window.pause_action.isChecked()
 
     loop.run_until_complete(scenario())
+
+
+def test_status_bar_shows_the_capacity_the_workers_allow(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    from c3desk.core import workers as wrk
+
+    wrk.update_worker(wrk.local_worker().name, max_sessions=2)
+    cfg.set_setting("max_concurrent_sessions", "9")
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            await until(lambda: "Active 0/2 (limit 9; workers allow 2)" in window._status.text())
+            wrk.update_worker(wrk.local_worker().name, max_sessions=9)
+            window._refresh()
+            assert "Active 0/9   ·   " in window._status.text()
+            assert "workers allow" not in window._status.text()
+
+    loop.run_until_complete(scenario())

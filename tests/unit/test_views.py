@@ -292,3 +292,18 @@ def test_last_scan_is_the_latest_artifacts_event(db: Paths, tmp_path: Path) -> N
     sess.record_event(sid, "note", {"x": 1})
     latest = artifacts_view.last_scan(sid)
     assert latest is not None and json.loads(latest) == {"source": "git", "files": 3}
+
+
+def test_window_active_text_shows_the_effective_limit_and_why(db: Paths) -> None:
+    # A fresh database: the local worker reaches the global default, nothing to explain.
+    assert window_view.active_text(0, window_view.capacity()) == "Active 0/4"
+    local = core_workers.local_worker().name
+    core_workers.update_worker(local, max_sessions=2)
+    core_settings.set_setting("max_concurrent_sessions", "9")
+    assert window_view.active_text(2, window_view.capacity()) == (
+        "Active 2/2 (limit 9; workers allow 2)"
+    )
+    Worker.update(status="disconnected").where(Worker.type == "local").execute()
+    assert window_view.active_text(0, window_view.capacity()) == (
+        "Active 0/0 (limit 9; workers allow 0)"
+    )

@@ -8,6 +8,7 @@ from typing import Any, Final, cast
 
 import peewee as pw
 
+from c3desk.core import capacity as cap
 from c3desk.core import sessions as sess
 from c3desk.store.models import Session, Settings, Worker
 
@@ -58,6 +59,18 @@ def status() -> WindowStatus:
         max_concurrent_sessions=int(max_concurrent),
         queue_paused=bool(paused),
     )
+
+
+def capacity() -> cap.Capacity:
+    """What the status bar's "Active a/b" divides by: the global limit as the connected workers'
+    limits let it be reached (a separate read, so :class:`WindowStatus` keeps its fields)."""
+    return cap.current()
+
+
+def active_text(active: int, capacity: cap.Capacity) -> str:
+    """ "Active a/b" with the effective b, and why it is below the global limit when it is."""
+    note = capacity.status_note()
+    return f"Active {active}/{capacity.effective}" + (f" ({note})" if note else "")
 
 
 def existing_sessions(session_ids: Collection[str]) -> set[str]:
