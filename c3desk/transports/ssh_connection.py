@@ -22,12 +22,19 @@ import getpass
 import socket
 import stat as st
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import paramiko
 
 from c3desk.transports.base import ExitCallback, OutputCallback, Process, SpawnError, SpawnRequest
-from c3desk.transports.connection import DirEntry, FileStat, WorkerConnection, WorkerInfo
+from c3desk.transports.connection import (
+    ConnectionStatus,
+    DirEntry,
+    FileStat,
+    WorkerConnection,
+    WorkerInfo,
+)
 from c3desk.transports.ssh_trust import HostKeyError, TrustStore
 
 
@@ -46,6 +53,7 @@ class SSHConnection(WorkerConnection):
         self._sftp: paramiko.SFTPClient | None = None
         # paramiko's SFTP client is shared by the executor's threads: one request at a time.
         self._sftp_lock = threading.Lock()
+        self._generation = 0  # bumped by close(), so a connect finishing after it lets go
         # Why the last connect was refused for its host key, and the key the server offered
         # (what a user confirms with TrustStore.trust after seeing its fingerprint).
         self.host_key_error: HostKeyError | None = None
@@ -66,20 +74,29 @@ class SSHConnection(WorkerConnection):
             return
         self.host_key_error = None
         where = f"{self.host} port {self.port}"
+        generation = self._generation
+        loop = asyncio.get_running_loop()
+        transport: paramiko.Transport | None = None
+        problem: HostKeyError | None = None
         try:
-            transport = await asyncio.get_running_loop().run_in_executor(None, self._open)
+            transport = await loop.run_in_executor(None, self._open)
+            outcome: tuple[ConnectionStatus, str | None] = ("connected", None)
         except HostKeyError as e:
-            self.host_key_error = e
-            self._set_status("error", str(e))
+            problem, outcome = e, ("error", str(e))
         except _AuthProblem as e:
-            self._set_status("error", f"authentication to {where} failed: {e}")
+            outcome = ("error", f"authentication to {where} failed: {e}")
         except (OSError, EOFError, paramiko.SSHException) as e:
-            self._set_status("disconnected", f"cannot reach {where}: {_describe(e)}")
-        else:
-            self._transport = transport
-            self._set_status("connected")
+            outcome = ("disconnected", f"cannot reach {where}: {_describe(e)}")
+        if generation != self._generation:
+            # close() was called while this was connecting: it wins.
+            if transport is not None:
+                await loop.run_in_executor(None, transport.close)
+            return
+        self._transport, self.host_key_error = transport, problem
+        self._set_status(*outcome)
 
     async def close(self) -> None:
+        self._generation += 1
         transport, sftp = self._transport, self._sftp
         self._transport = self._sftp = None
         if transport is not None:
@@ -130,21 +147,22 @@ class SSHConnection(WorkerConnection):
         user = self.worker.user or getpass.getuser()
         if self.worker.key_path:
             path = Path(self.worker.key_path).expanduser()
-            try:
-                key = paramiko.PKey.from_path(path)
-            except paramiko.PasswordRequiredException:
-                raise _AuthProblem(
-                    f"the key {path} is encrypted; passphrases are not supported yet"
-                ) from None
-            except (OSError, paramiko.SSHException, ValueError) as e:
-                raise _AuthProblem(f"cannot read the key {path}: {_describe(e)}") from None
-            keys: list[paramiko.PKey] = [key]
-            source = f"the key {path}"
-        else:
-            keys = list(paramiko.Agent().get_keys())
-            source = "the ssh-agent's keys"
+            self._offer(transport, user, [_load_key(path)], f"the key {path}")
+            return
+        agent = paramiko.Agent()
+        try:
+            keys = list(agent.get_keys())
             if not keys:
                 raise _AuthProblem("no key file is set and the ssh-agent offers no keys")
+            # The agent signs for its keys: its socket stays open until authentication ends.
+            self._offer(transport, user, keys, "the ssh-agent's keys")
+        finally:
+            agent.close()
+
+    @staticmethod
+    def _offer(
+        transport: paramiko.Transport, user: str, keys: Sequence[paramiko.PKey], source: str
+    ) -> None:
         for key in keys:
             try:
                 transport.auth_publickey(user, key)
@@ -219,6 +237,19 @@ class SSHConnection(WorkerConnection):
     def hook_command(self, home: Path, session_id: str) -> list[str] | None:
         # No route back from the server yet: remote sessions will rely on the screen.
         return None
+
+
+def _load_key(path: Path) -> paramiko.PKey:
+    try:
+        return paramiko.PKey.from_path(path)
+    except (paramiko.PasswordRequiredException, TypeError):
+        # paramiko says so for PEM keys; for OpenSSH-format keys the TypeError comes from
+        # cryptography ("Key is password-protected, but password was not provided").
+        raise _AuthProblem(
+            f"the key {path} is encrypted; passphrases are not supported yet"
+        ) from None
+    except (OSError, paramiko.SSHException, ValueError) as e:
+        raise _AuthProblem(f"cannot read the key {path}: {_describe(e)}") from None
 
 
 def _describe(e: BaseException) -> str:

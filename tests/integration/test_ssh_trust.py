@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.polling import wait_for
 from helpers.sshd import Sshd, keygen, keygen_fingerprint, sshd  # noqa: F401 (fixture)
 
 from c3desk.transports.connection import WorkerInfo
@@ -241,3 +243,87 @@ def test_refused_port_is_disconnected(tmp_path: Path) -> None:
         asyncio.run(conn.connect())
     assert conn.status == "disconnected"
     assert "refused" in (conn.reason or "").lower()
+
+
+def test_ssh_agent_keys_are_used_when_no_key_file_is_set(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trust = store(tmp_path)
+    trust.own.write_text(host_line(sshd))
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        wait_for(sock.exists, timeout=20, what="ssh-agent's socket")
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        info = dataclasses.replace(worker(sshd), key_path=None)
+        conn = SSHConnection(info, trust)
+
+        async def scenario() -> None:
+            await conn.connect()
+            assert conn.status == "error"  # the agent holds no key yet
+            assert "ssh-agent offers no keys" in (conn.reason or "")
+            subprocess.run(["ssh-add", str(sshd.user_key)], check=True, capture_output=True)
+            await conn.connect()
+            assert (conn.status, conn.reason) == ("connected", None)
+            await conn.close()
+
+        asyncio.run(scenario())
+    finally:
+        agent.terminate()
+        agent.wait()
+
+
+def test_encrypted_key_file_is_an_auth_error_naming_it(sshd: Sshd, tmp_path: Path) -> None:  # noqa: F811
+    trust = store(tmp_path)
+    trust.own.write_text(host_line(sshd))
+    locked = tmp_path / "locked"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret words", "-f", str(locked)],
+        check=True,
+        capture_output=True,
+    )
+    conn = SSHConnection(worker(sshd, key=locked), trust)
+
+    asyncio.run(conn.connect())
+
+    assert conn.status == "error"
+    assert "encrypted" in (conn.reason or "") and str(locked) in (conn.reason or "")
+
+
+def test_status_changes_reach_listeners(sshd: Sshd, tmp_path: Path) -> None:  # noqa: F811
+    trust = store(tmp_path)
+    conn = SSHConnection(worker(sshd), trust)
+    seen: list[tuple[str, str | None]] = []
+    conn.on_status(lambda c: seen.append((c.status, c.reason)))
+
+    async def scenario() -> None:
+        await conn.connect()
+        assert conn.offered_host_key is not None
+        trust.trust(sshd.host, sshd.port, conn.offered_host_key)
+        await conn.connect()
+        await conn.close()
+
+    asyncio.run(scenario())
+    assert [s for s, _ in seen] == ["error", "connected", "disconnected"]
+    assert seen[-1][1] == "closed by c3desk"
+
+
+def test_close_while_connecting_wins(tmp_path: Path) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        info = WorkerInfo("w4", "mute", "remote", host="127.0.0.1", port=port, key_path="/none")
+        conn = SSHConnection(info, store(tmp_path), connect_timeout=1.5)
+
+        async def scenario() -> None:
+            connecting = asyncio.create_task(conn.connect())
+            await asyncio.sleep(0)  # let the connect start its thread
+            await conn.close()
+            await connecting
+
+        asyncio.run(scenario())
+
+    assert (conn.status, conn.reason) == ("disconnected", "closed by c3desk")
