@@ -322,6 +322,20 @@ def test_settings_bad_value_shows_error_and_keeps_the_stored_one(qtbot: QtBot, d
     assert dialog.errors["max_visible_sessions"].message == ""
 
 
+def test_settings_says_when_the_workers_cannot_reach_the_global_limit(
+    qtbot: QtBot, db: Paths
+) -> None:
+    local = core_workers.local_worker().name
+    core_workers.update_worker(local, max_sessions=2)
+    dialog = settings_dialog(qtbot)
+    assert dialog.apply("max_concurrent_sessions", "9")  # allowed, and stored
+    assert core_settings.get_settings()["max_concurrent_sessions"] == 9
+    message = dialog.errors["max_concurrent_sessions"].message
+    assert "only 2 sessions can run at once" in message.lower() and local in message
+    assert dialog.apply("max_concurrent_sessions", "2")
+    assert dialog.errors["max_concurrent_sessions"].message == ""
+
+
 def test_settings_typed_command_is_applied_on_close(qtbot: QtBot, db: Paths) -> None:
     dialog = settings_dialog(qtbot)
     command = dialog.editors["claude_command"]

@@ -23,7 +23,7 @@ def test_workers_start_with_the_local_worker_as_plain_rows(db: Paths) -> None:
     assert type(local) is views.WorkerRow
     assert local.local
     assert local.name == core_workers.local_worker().name
-    assert local.max_sessions == 2
+    assert local.max_sessions >= 4  # the global default can be reached
     with pytest.raises(dataclasses.FrozenInstanceError):
         local.name = "renamed"  # type: ignore[misc]
 

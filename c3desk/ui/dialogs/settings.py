@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from c3desk.core import settings as core_settings
 from c3desk.core.views import dialogs as views
+from c3desk.core.views import window as window_view
 from c3desk.errors import C3Error
 from c3desk.ui.dialogs.common import FieldError, not_default, set_buddy, with_error
 
@@ -279,7 +280,9 @@ class SettingsDialog(QDialog):
                 error.show_error(_without_key(str(exc), key))
             return False
         if error is not None:
-            error.show_error(None)
+            # A global limit the workers cannot reach is allowed, and said under the field.
+            warning = window_view.capacity().warning() if key == "max_concurrent_sessions" else None
+            error.show_error(warning)
         if value != before:
             self.settingChanged.emit(key, value)
         return True
