@@ -70,8 +70,13 @@ class SSHConnection(WorkerConnection):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        if self._transport is not None and self._transport.is_active():
+        stale, stale_sftp = self._transport, self._sftp
+        if stale is not None and stale.is_active():
             return
+        if stale is not None:
+            # The last connection died: let go of it and of its SFTP session before a new one.
+            self._transport = self._sftp = None
+            await asyncio.get_running_loop().run_in_executor(None, _shut, stale_sftp, stale)
         self.host_key_error = None
         where = f"{self.host} port {self.port}"
         generation = self._generation
@@ -100,13 +105,7 @@ class SSHConnection(WorkerConnection):
         transport, sftp = self._transport, self._sftp
         self._transport = self._sftp = None
         if transport is not None:
-
-            def shut() -> None:
-                if sftp is not None:
-                    sftp.close()
-                transport.close()  # joins paramiko's reader thread: not on the loop
-
-            await asyncio.get_running_loop().run_in_executor(None, shut)
+            await asyncio.get_running_loop().run_in_executor(None, _shut, sftp, transport)
         self._set_status("disconnected", "closed by c3desk")
 
     def _open(self) -> paramiko.Transport:
@@ -237,6 +236,13 @@ class SSHConnection(WorkerConnection):
     def hook_command(self, home: Path, session_id: str) -> list[str] | None:
         # No route back from the server yet: remote sessions will rely on the screen.
         return None
+
+
+def _shut(sftp: paramiko.SFTPClient | None, transport: paramiko.Transport) -> None:
+    """Close an SFTP session and its transport (joins paramiko's thread: not on the loop)."""
+    if sftp is not None:
+        sftp.close()
+    transport.close()
 
 
 def _load_key(path: Path) -> paramiko.PKey:

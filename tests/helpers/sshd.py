@@ -67,6 +67,21 @@ class Sshd:
     def pid(self) -> int:
         return int((self.dir / "sshd.pid").read_text().split()[0])
 
+    def connection_pids(self) -> list[int]:
+        """The per-connection sshd processes (every descendant of the listener), outermost
+        first: kill -STOP them for a hung peer, kill -9 for a dropped connection."""
+        out: list[int] = []
+        todo = [self.pid()]
+        while todo:
+            pid = todo.pop(0)
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            out += [int(c) for c in children]
+            todo += [int(c) for c in children]
+        return out
+
 
 def _config(dir: Path, port: int, host_key: Path) -> Path:
     config = dir / "sshd_config"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import os
+import signal
 import socket
 import stat
 import subprocess
@@ -327,3 +330,30 @@ def test_close_while_connecting_wins(tmp_path: Path) -> None:
         asyncio.run(scenario())
 
     assert (conn.status, conn.reason) == ("disconnected", "closed by c3desk")
+
+
+def test_reconnects_after_the_connection_dropped(sshd: Sshd, tmp_path: Path) -> None:  # noqa: F811
+    trust = store(tmp_path)
+    trust.own.write_text(host_line(sshd))
+    (tmp_path / "f.txt").write_text("still here")
+    conn = SSHConnection(worker(sshd), trust)
+
+    async def read() -> bytes:
+        await conn.connect()
+        assert conn.status == "connected", conn.reason
+        return await conn.read_file(str(tmp_path / "f.txt"), 100)
+
+    assert asyncio.run(read()) == b"still here"
+    pids = sshd.connection_pids()
+    assert pids
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    transport = conn._transport
+    assert transport is not None
+    wait_for(lambda: not transport.is_active(), what="paramiko to see the connection drop")
+    with pytest.raises(OSError, match="not connected"):
+        asyncio.run(conn.stat(str(tmp_path)))
+
+    assert asyncio.run(read()) == b"still here"  # a new transport and a new SFTP session
+    asyncio.run(conn.close())
