@@ -24,6 +24,7 @@ from c3desk.control import client as control
 from c3desk.core import capacity
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
+from c3desk.core import worker_check as wcheck
 from c3desk.core import workers as wrk
 from c3desk.core.keys import KEYS
 from c3desk.errors import C3Error, InvalidInput, Refused
@@ -185,6 +186,23 @@ def build_parser() -> Parser:
     w_set.add_argument("--port", type=_positive_int)
     w_set.add_argument("--user")
     w_set.add_argument("--key", help="private key file")
+    w_check = w_sub.add_parser(
+        "check",
+        help="connect to a worker once and say whether it works",
+        description="Connect to an SSH worker (host key, then login) and close again; never "
+        "asks anything: an untrusted host key fails at once, printing its fingerprint.",
+    )
+    w_check.add_argument("name")
+    w_trust = w_sub.add_parser(
+        "trust",
+        help="trust an SSH worker's host key after checking its fingerprint",
+        description="Fetch the worker's host key and trust it: with --fingerprint only if it "
+        "matches; otherwise show the fingerprint and ask (on a terminal only).",
+    )
+    w_trust.add_argument("name")
+    w_trust.add_argument(
+        "--fingerprint", metavar="SHA256:...", help="the fingerprint the key must have"
+    )
     w_rm = w_sub.add_parser(
         "rm",
         help="remove a worker",
@@ -475,6 +493,59 @@ def _worker_dict(w: Worker) -> dict[str, Any]:
     return data
 
 
+def _worker_check(args: argparse.Namespace) -> int:
+    row = sess.find_worker(args.name)
+    if row.type != "remote":
+        command = str(cfg.get_settings()["claude_command"])
+        found = wcheck.local_claude(command)
+        where = f"`{command}` is {found}" if found else f"`{command}` is not on this PATH"
+        print(f"{row.name}: this machine; {where}")
+        return 0
+    result = wcheck.attempt(row, args.paths.home)
+    where = f"{result.host}:{result.port}"
+    if result.status == "connected":
+        print(f"{row.name}: connected to {where}")
+        return 0
+    if result.unknown:
+        raise Refused(
+            f"{row.name}: the host key of {where} is not trusted yet; its fingerprint is "
+            f"{result.fingerprint}; if that is right: c3desk worker trust {row.name} "
+            f"--fingerprint {result.fingerprint}"
+        )
+    raise Refused(f"{row.name}: {result.reason or result.status}")
+
+
+def _worker_trust(args: argparse.Namespace) -> int:
+    row = sess.find_worker(args.name)
+    result = wcheck.attempt(row, args.paths.home)
+    where = f"{result.host}:{result.port}"
+    if result.offered is None:  # the key exchange did not get that far
+        raise Refused(f"{row.name}: {result.reason or result.status}")
+    if result.problem is None:
+        # The check passed (authentication may still fail: `worker check` says so).
+        print(f"{row.name}: the host key of {where} is already trusted")
+        return 0
+    if not result.unknown:
+        raise Refused(f"{row.name}: {result.problem}")  # changed or revoked: never prompted
+    print_ = result.fingerprint
+    if args.fingerprint is None:
+        if not sys.stdin.isatty():
+            raise Refused(
+                f"{row.name}: the host key of {where} is {print_}; no terminal to ask on: "
+                f"pass --fingerprint {print_} if that is the right key"
+            )
+        print(f"The host key of {where} ({row.name}) has the fingerprint {print_}")
+        try:
+            answer = input("Trust this key? [y/N] ").strip().lower()
+        except EOFError:
+            answer = ""
+        if answer not in ("y", "yes"):
+            raise Refused(f"{row.name}: the key was not trusted")
+    wcheck.trust(row, args.paths.home, result.offered, args.fingerprint)
+    print(f"{row.name}: trusted the host key {print_} of {where}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     if args.worker_command == "add":
         w = wrk.add_worker(
@@ -497,6 +568,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
             max_sessions=args.max_sessions,
         )
         print(f"{w.name}: {w.max_sessions} sessions at most")
+    elif args.worker_command == "check":
+        return _worker_check(args)
+    elif args.worker_command == "trust":
+        return _worker_trust(args)
     elif args.worker_command == "rm":
         worker = sess.find_worker(args.name)
         queued = (

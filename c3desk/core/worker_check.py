@@ -1,0 +1,94 @@
+"""`c3desk worker check` and `worker trust`: one SSH connection attempt, never waiting for input.
+
+A check connects once (host-key check and authentication, as the engine will) and closes again.
+Trusting fetches the server's host key the same way and writes it to c3desk's own known-hosts
+file, ``<data dir>/known_hosts``, only once the user confirmed its fingerprint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+
+from c3desk.core.engine import worker_info
+from c3desk.errors import Refused
+from c3desk.store.models import Worker
+from c3desk.transports.shellpath import resolve_command
+from c3desk.transports.ssh_connection import SSHConnection
+from c3desk.transports.ssh_trust import HostKeyError, TrustStore, UnknownHostKey
+
+CONNECT_TIMEOUT = 15.0
+
+
+def known_hosts_path(home: Path) -> Path:
+    """c3desk's own known-hosts file, in the data directory."""
+    return home / "known_hosts"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one connection attempt went."""
+
+    host: str
+    port: int
+    status: str  # "connected", "error" or "disconnected", as SSHConnection reports it
+    reason: str | None
+    problem: HostKeyError | None  # why the host key was refused, if it was
+    offered: paramiko.PKey | None  # the server's host key, when the key exchange got that far
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.problem.fingerprint if self.problem is not None else None
+
+    @property
+    def unknown(self) -> bool:
+        """The key is merely not trusted yet (the user may confirm it)."""
+        return isinstance(self.problem, UnknownHostKey)
+
+
+def attempt(row: Worker, home: Path, timeout: float = CONNECT_TIMEOUT) -> Attempt:
+    """Connect to the SSH worker once, then close; nothing here reads input."""
+    if row.type != "remote":
+        raise Refused(f"{row.name} is this machine, not an SSH worker")
+    store = TrustStore(known_hosts_path(home))
+    conn = SSHConnection(worker_info(row), store, connect_timeout=timeout)
+
+    async def run() -> tuple[str, str | None]:
+        try:
+            # Each network step has its own timeout; this bounds the sum of them.
+            await asyncio.wait_for(conn.connect(), timeout * 4)
+            # Read the outcome before close() replaces it with "closed by c3desk".
+            return conn.status, conn.reason
+        except TimeoutError:
+            return "disconnected", f"cannot reach {conn.host} port {conn.port}: no answer"
+        finally:
+            await conn.close()
+
+    status, reason = asyncio.run(run())
+    return Attempt(conn.host, conn.port, status, reason, conn.host_key_error, conn.offered_host_key)
+
+
+def trust(row: Worker, home: Path, key: paramiko.PKey, expected: str | None) -> None:
+    """Add ``key`` for the worker's host to c3desk's file (with ``expected``: only if its
+    fingerprint is that; otherwise a FingerprintMismatch and nothing is written)."""
+    info = worker_info(row)
+    TrustStore(known_hosts_path(home)).trust(
+        info.host or "localhost", info.port or 22, key, expected=expected
+    )
+
+
+def local_claude(command: str) -> str | None:
+    """What the claude command resolves to on this PATH (the login shell's is not asked: it
+    can take seconds, and the engine adds it when it starts a session)."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return None
+    if not argv:
+        return None
+    return resolve_command(argv[0], os.environ.get("PATH", ""))
