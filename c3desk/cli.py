@@ -776,7 +776,7 @@ def _only_reads(args: argparse.Namespace) -> bool:
     if args.command == "settings":
         return bool(args.settings_command != "set")
     if args.command == "worker":
-        return bool(args.worker_command == "list")
+        return args.worker_command in ("list", "check")
     return bool(args.command in READING)
 
 
