@@ -374,8 +374,7 @@ class Engine:
         while not self._stopping:
             try:
                 self._connect_later(self._sync_workers())
-                self._watch_settings()
-                self.schedule()
+                self.schedule(self._watch_settings())
                 self._note_blocked()
                 self.flush_logs()
                 now = time.monotonic()
@@ -441,11 +440,13 @@ class Engine:
                 self._profiles = load_profiles(None)
         return self._profiles
 
-    def schedule(self) -> list[str]:
-        """Activate queued sessions while slots are free; return the ids activated."""
+    def schedule(self, settings: Mapping[str, Any] | None = None) -> list[str]:
+        """Activate queued sessions while slots are free; return the ids activated.
+        ``settings``: the row as this pass already read it (one read per pass)."""
         if self._stopping:
             return []
-        settings = cfg.get_settings()
+        if settings is None:
+            settings = cfg.get_settings()
         if settings["queue_paused"]:
             return []
         limit = int(settings["max_concurrent_sessions"])
@@ -478,13 +479,15 @@ class Engine:
         """Queued sessions whose worker cannot take them now, and why (read-only view)."""
         return dict(self._blocked)
 
-    def _watch_settings(self) -> None:
+    def _watch_settings(self) -> dict[str, Any]:
         """Tell observers when the settings row changed, from wherever it was changed (the
-        CLI, another window, a script editing the database): every setting applies live."""
+        CLI, another window, a script editing the database): every setting applies live.
+        Returns the row, for the rest of the pass."""
         values = cfg.get_settings()
         if self._settings_seen is not None and values != self._settings_seen:
             self._emit("settings")
         self._settings_seen = values
+        return values
 
     def _runnable_types(self) -> set[str]:
         """The worker types some connected connection of this engine serves."""
