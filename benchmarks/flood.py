@@ -37,7 +37,7 @@ from c3desk.core.engine import Engine  # noqa: E402
 from c3desk.core.live import LiveSession  # noqa: E402
 from c3desk.store import database  # noqa: E402
 from c3desk.store.models import Session, Worker  # noqa: E402
-from c3desk.transports.local_connection import default_connections  # noqa: E402
+from c3desk.transports.factory import default_connections  # noqa: E402
 
 FAKE = ROOT / "tests" / "fakes" / "claude"
 

@@ -55,7 +55,7 @@ from c3desk.core.live import LiveSession  # noqa: E402
 from c3desk.runtime import Instance  # noqa: E402
 from c3desk.store import database  # noqa: E402
 from c3desk.store.models import Session, Worker  # noqa: E402
-from c3desk.transports.local_connection import default_connections  # noqa: E402
+from c3desk.transports.factory import default_connections  # noqa: E402
 
 BOX_BYTES = b"proceed?"  # one word: the CLI may draw the spaces of its question as cursor moves
 IDLE_HINT = "? for shortcuts"

@@ -52,7 +52,7 @@ from c3desk.core import engine as engine_mod  # noqa: E402
 from c3desk.core.engine import Engine, EngineEvent  # noqa: E402
 from c3desk.core.live import LiveSession  # noqa: E402
 from c3desk.store import database  # noqa: E402
-from c3desk.transports.local_connection import default_connections  # noqa: E402
+from c3desk.transports.factory import default_connections  # noqa: E402
 from c3desk.ui.grid import Grid, Tile, TileInfo  # noqa: E402
 from c3desk.ui.terminal_view import TerminalView, frame_governor  # noqa: E402
 

@@ -25,7 +25,7 @@ from c3desk.errors import C3Error
 from c3desk.store import database
 from c3desk.store.models import Session, Worker, db
 from c3desk.transports.connection import ConnectionFactory
-from c3desk.transports.local_connection import default_connections
+from c3desk.transports.factory import default_connections
 
 log = logging.getLogger(__name__)
 

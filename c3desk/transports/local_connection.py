@@ -18,7 +18,6 @@ from c3desk.transports.base import ExitCallback, OutputCallback, Process, SpawnR
 from c3desk.transports.connection import (
     DirEntry,
     FileStat,
-    UnsupportedConnection,
     WorkerConnection,
     WorkerInfo,
 )
@@ -94,10 +93,3 @@ class LocalConnection(WorkerConnection):
             "--session",
             session_id,
         ]
-
-
-def default_connections(worker: WorkerInfo) -> WorkerConnection:
-    """The connections this build has: the local machine; other types stay disconnected."""
-    if worker.type == "local":
-        return LocalConnection(worker)
-    return UnsupportedConnection(worker)

@@ -15,7 +15,7 @@ from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core.engine import Engine, EngineEvent
 from c3desk.store.models import Session
-from c3desk.transports.local_connection import default_connections
+from c3desk.transports.factory import default_connections
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
 

@@ -23,7 +23,8 @@ from c3desk.transports.base import (
     SpawnRequest,
 )
 from c3desk.transports.connection import DirEntry, FileStat, WorkerConnection, WorkerInfo
-from c3desk.transports.local_connection import LocalConnection, default_connections
+from c3desk.transports.factory import default_connections
+from c3desk.transports.local_connection import LocalConnection
 
 
 class ScriptedProcess(Process):
