@@ -134,8 +134,8 @@ class WorkerConnection(abc.ABC):
     # -- files (loop; blocking reads go to threads) ------------------------------------------
 
     @abc.abstractmethod
-    async def read_file(self, path: str, limit: int) -> bytes:
-        """At most ``limit`` bytes from the start of the file; raise OSError as open does."""
+    async def read_file(self, path: str, limit: int, offset: int = 0) -> bytes:
+        """At most ``limit`` bytes from ``offset`` on; raise OSError as open does."""
 
     @abc.abstractmethod
     async def list_dir(self, path: str) -> list[DirEntry]:
@@ -194,7 +194,7 @@ class UnsupportedConnection(WorkerConnection):
     ) -> Process | None:
         return None
 
-    async def read_file(self, path: str, limit: int) -> bytes:
+    async def read_file(self, path: str, limit: int, offset: int = 0) -> bytes:
         raise OSError(self._why())
 
     async def list_dir(self, path: str) -> list[DirEntry]:

@@ -48,9 +48,11 @@ class LocalConnection(WorkerConnection):
         # hang-up, and nothing can give a new process its terminal back.
         return None
 
-    async def read_file(self, path: str, limit: int) -> bytes:
+    async def read_file(self, path: str, limit: int, offset: int = 0) -> bytes:
         def read() -> bytes:
             with open(path, "rb") as f:
+                if offset:
+                    f.seek(offset)
                 return f.read(max(0, limit))
 
         return await asyncio.get_running_loop().run_in_executor(None, read)

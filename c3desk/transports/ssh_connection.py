@@ -118,8 +118,8 @@ class SSHConnection(WorkerConnection):
 
     # -- files -------------------------------------------------------------------------------
 
-    async def read_file(self, path: str, limit: int) -> bytes:
-        return await self.files.read_file(path, limit)
+    async def read_file(self, path: str, limit: int, offset: int = 0) -> bytes:
+        return await self.files.read_file(path, limit, offset)
 
     async def list_dir(self, path: str) -> list[DirEntry]:
         return await self.files.list_dir(path)

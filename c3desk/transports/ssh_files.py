@@ -53,9 +53,11 @@ class SFTPFiles:
 
         return await asyncio.get_running_loop().run_in_executor(None, call)
 
-    async def read_file(self, path: str, limit: int) -> bytes:
+    async def read_file(self, path: str, limit: int, offset: int = 0) -> bytes:
         def read(client: paramiko.SFTPClient) -> bytes:
             with client.open(path, "rb") as f:
+                if offset:
+                    f.seek(offset)
                 return f.read(max(0, limit))
 
         return await self.run(read)

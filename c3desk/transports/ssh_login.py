@@ -26,6 +26,33 @@ class AuthProblem(Exception):
     """Authentication failed for a reason a user can act on."""
 
 
+class NeedsPassphrase(AuthProblem):
+    """The key file is encrypted and no passphrase for it is known (or the one known is wrong):
+    the GUI asks for it once (:meth:`Passphrases.remember`)."""
+
+    def __init__(self, key_path: Path, message: str) -> None:
+        super().__init__(message)
+        self.key_path = key_path
+
+
+class Passphrases:
+    """Passphrases of encrypted key files: those given in this run (memory), then the system
+    keyring's (saved there only when the user asked)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def get(self, key_path: Path) -> str | None:
+        return self._known.get(str(key_path))
+
+    def remember(self, key_path: Path, passphrase: str, save: bool = False) -> None:
+        self._known[str(key_path)] = passphrase
+
+
+# The process's passphrases (the GUI adds to it; every connection reads it).
+PASSPHRASES = Passphrases()
+
+
 # Called with the server's host key as soon as the key exchange got it (before it is checked),
 # so a caller can show its fingerprint to a user who may trust it.
 KeySeen = Callable[[paramiko.PKey], None]
@@ -106,8 +133,8 @@ def load_key(path: Path) -> paramiko.PKey:
     except (paramiko.PasswordRequiredException, TypeError):
         # paramiko says so for PEM keys; for OpenSSH-format keys the TypeError comes from
         # cryptography ("Key is password-protected, but password was not provided").
-        raise AuthProblem(
-            f"the key {path} is encrypted; passphrases are not supported yet"
+        raise NeedsPassphrase(
+            path, f"the key {path} is encrypted; passphrases are not supported yet"
         ) from None
     except (OSError, paramiko.SSHException, ValueError) as e:
         raise AuthProblem(f"cannot read the key {path}: {describe(e)}") from None
