@@ -145,6 +145,14 @@ class WorkerConnection(abc.ABC):
     async def stat(self, path: str) -> FileStat | None:
         """The file's size and times, or None when it does not exist."""
 
+    async def home(self) -> str:
+        """The worker user's home folder on that machine (where its ``~/.claude`` is)."""
+        raise OSError(f"the worker {self.worker.name} does not say where its home is")
+
+    async def realpath(self, path: str) -> str:
+        """``path`` with symlinks resolved, on that machine (as Claude Code names projects)."""
+        return path
+
     # -- hooks (immediate) -------------------------------------------------------------------
 
     @abc.abstractmethod

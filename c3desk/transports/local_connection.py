@@ -83,6 +83,12 @@ class LocalConnection(WorkerConnection):
 
         return await asyncio.get_running_loop().run_in_executor(None, look)
 
+    async def home(self) -> str:
+        return str(Path.home())
+
+    async def realpath(self, path: str) -> str:
+        return os.path.realpath(path)
+
     def hook_command(self, home: Path, session_id: str) -> list[str] | None:
         # The same command c3desk.core.awareness.hook_settings writes into the agent's settings.
         return [

@@ -127,6 +127,12 @@ class SSHConnection(WorkerConnection):
     async def stat(self, path: str) -> FileStat | None:
         return await self.files.stat(path)
 
+    async def home(self) -> str:
+        return await self.files.home()
+
+    async def realpath(self, path: str) -> str:
+        return await self.files.realpath(path)
+
     def hook_command(self, home: Path, session_id: str) -> list[str] | None:
         # No route back from the server yet: remote sessions will rely on the screen.
         return None

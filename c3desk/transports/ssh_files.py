@@ -84,3 +84,10 @@ class SFTPFiles:
             )
 
         return await self.run(look)
+
+    async def home(self) -> str:
+        """The login folder SFTP starts in: the remote user's home."""
+        return await self.run(lambda client: client.normalize("."))
+
+    async def realpath(self, path: str) -> str:
+        return await self.run(lambda client: client.normalize(path))
