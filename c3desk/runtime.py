@@ -25,7 +25,7 @@ from c3desk.errors import C3Error
 from c3desk.store import database
 from c3desk.store.models import Session, Worker, db
 from c3desk.transports.connection import ConnectionFactory
-from c3desk.transports.factory import default_connections
+from c3desk.transports.factory import connections_for
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,9 @@ class Instance:
     def __init__(self, paths: Paths, engine: Engine | None = None) -> None:
         self.paths = paths
         self.lock = InstanceLock(paths)
-        self.engine = engine or Engine(paths, connections=default_connections)
+        self.engine = engine or Engine(paths, connections=connections_for(paths.home))
         # An engine built by a caller without connections gets this build's.
-        self.engine.provide_connections(default_connections)
+        self.engine.provide_connections(connections_for(paths.home))
         self.server = ControlServer(self.engine, paths)
 
     async def start(self) -> None:
@@ -74,11 +74,13 @@ def build_instance(
     paths: Paths, *, connections: ConnectionFactory | None = None, **engine_options: Any
 ) -> Instance:
     """The one composition root: the store (opened here unless the caller has opened it), the
-    worker connections (``connections``, by default this build's: the local machine), the
+    worker connections (``connections``, by default this build's: the local machine and SSH
+    workers, trusting host keys from ``~/.ssh/known_hosts`` and ``<data dir>/known_hosts``), the
     engine (``engine_options`` go to :class:`Engine`) and the control server."""
     if db.obj is None:
         database.connect(paths.db)
-    engine = Engine(paths, connections=connections or default_connections, **engine_options)
+    factory = connections or connections_for(paths.home)
+    engine = Engine(paths, connections=factory, **engine_options)
     return Instance(paths, engine)
 
 

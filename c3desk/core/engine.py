@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import posixpath
 import re
 import time
 import uuid
@@ -36,7 +37,15 @@ from c3desk.core.awareness import write_hook_settings
 from c3desk.core.feeder import FEED_BUDGET as FEED_BUDGET  # benchmarks report it from here
 from c3desk.core.feeder import Feeder
 from c3desk.core.gcpacer import GcPacer
-from c3desk.core.launch import Mode, command_for, plan_launch, session_environment
+from c3desk.core.launch import (
+    LaunchPlan,
+    Mode,
+    command_for,
+    encode_remote_dir,
+    plan_launch,
+    session_environment,
+    transcript_path,
+)
 from c3desk.core.live import LiveSession
 from c3desk.core.placement import Queued, WorkerSlot, pick_worker, place
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
@@ -133,6 +142,19 @@ def worker_info(row: Worker) -> WorkerInfo:
 
 
 Listener = Callable[[EngineEvent], None]
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """What a start needs once its worker's machine has been asked about the transcript."""
+
+    profile: AgentProfile
+    command: list[str]
+    mode: Mode
+    prompt: str | None
+    conversation_id: str | None
+    cwd: str
+    env: dict[str, str]
 
 
 def _end_of_replay(rows: int) -> bytes:
@@ -572,42 +594,58 @@ class Engine:
         live = self._new_live(s, worker, replay=mode != "fresh")
         self.live[s.id] = live
         self.finished.pop(s.id, None)
-        plan = None
-        if profile is not None:
-            plan = plan_launch(
-                profile,
-                command_for(profile, settings),
-                mode=mode,
-                prompt=s.prompt,
-                conversation_id=s.claude_session_id,
-                cwd=s.working_directory,
-                env=env,
-                new_id=str(uuid.uuid4()),
-            )
-        fields: dict[str, Any] = {"worker": worker.id, "host_handle": None}
-        if plan is not None and plan.conversation_id:
-            fields["claude_session_id"] = plan.conversation_id
-        sess.transition(s.id, "active", **fields)
+        sess.transition(s.id, "active", worker=worker.id, host_handle=None)
         self._emit("changed", s.id)
         if profile is None:
             self._fail_start(live, f"unknown agent profile {s.agent!r}")
             return
-        assert plan is not None
-        argv = list(plan.argv)
-        conn = self.connections.get(str(worker.id))
-        # The worker's connection says how a hook on its machine reports back (None: it cannot).
-        hook = None
-        if profile.hooks and conn is not None:
-            hook = conn.hook_command(self.paths.home, s.id)
-        if hook:
-            settings_file = write_hook_settings(self.paths.run_dir, s.id, hook)
-            n = len(command_for(profile, settings))
-            argv[n:n] = ["--settings", str(settings_file)]
         self._watch.attach(live, profile)
-        sess.record_event(s.id, "launch", {"argv": argv, "mode": mode})
-        cols, rows = self.terminals.size_for(s.id)
-        request = SpawnRequest(argv, s.working_directory, env, cols, rows)
-        self._spawn_task(live, worker, request)
+        launch = _Launch(
+            profile=profile,
+            command=command_for(profile, settings),
+            mode=mode,
+            prompt=s.prompt,
+            conversation_id=s.claude_session_id,
+            cwd=s.working_directory,
+            env=env,
+        )
+        self._spawn_task(live, worker, launch)
+
+    async def _plan(self, conn: WorkerConnection | None, launch: _Launch) -> LaunchPlan:
+        """The argv of this start; whether the conversation's transcript exists is asked of
+        the worker's machine (its home, its realpath of the folder)."""
+        has_transcript = False
+        cid = launch.conversation_id
+        if cid and launch.mode != "fresh" and conn is not None:
+            if conn.worker.type == "local":
+                has_transcript = transcript_path(launch.cwd, cid, launch.env).is_file()
+            else:
+                try:
+                    home = await conn.home()
+                    real = await conn.realpath(launch.cwd)
+                    path = posixpath.join(
+                        home, ".claude", "projects", encode_remote_dir(real), f"{cid}.jsonl"
+                    )
+                    has_transcript = await conn.stat(path) is not None
+                except OSError:
+                    has_transcript = False
+        return plan_launch(
+            launch.profile,
+            launch.command,
+            mode=launch.mode,
+            prompt=launch.prompt,
+            conversation_id=cid,
+            cwd=launch.cwd,
+            env=launch.env,
+            new_id=str(uuid.uuid4()),
+            has_transcript=has_transcript,
+        )
+
+    async def _hook_settings(self, conn: WorkerConnection, session_id: str, hook: list[str]) -> str:
+        """The session's hook settings file, on the machine the session runs on."""
+        local = write_hook_settings(self.paths.run_dir, session_id, hook)
+        remote = await conn.put_session_file(session_id, "settings.json", local.read_bytes())
+        return remote or str(local)
 
     def _new_live(
         self, s: Session, worker: Worker, *, replay: bool, marker: bool = True
@@ -629,13 +667,30 @@ class Engine:
             Session.update(terminal_scrollback=str(path)).where(Session.id == s.id).execute()
         return live
 
-    def _spawn_task(self, live: LiveSession, worker: Worker, request: SpawnRequest) -> None:
+    def _spawn_task(self, live: LiveSession, worker: Worker, launch: _Launch) -> None:
         conn = self.connections.get(str(worker.id))
 
         async def spawn() -> None:
             try:
                 if conn is None:
                     raise SpawnError(f"worker {worker.name!r} has no connection")
+                plan = await self._plan(conn, launch)
+                if plan.conversation_id:
+                    Session.update(claude_session_id=plan.conversation_id).where(
+                        Session.id == live.id
+                    ).execute()
+                argv = list(plan.argv)
+                # The worker's connection says how a hook on its machine reports back.
+                hook = conn.hook_command(self.paths.home, live.id) if launch.profile.hooks else None
+                if hook:
+                    settings_file = await self._hook_settings(conn, live.id, hook)
+                    n = len(launch.command)
+                    argv[n:n] = ["--settings", settings_file]
+                sess.record_event(live.id, "launch", {"argv": argv, "mode": launch.mode})
+                cols, rows = self.terminals.size_for(live.id)
+                request = SpawnRequest(argv, launch.cwd, launch.env, cols, rows)
+                if live.end_reason is not None:
+                    raise SpawnError(live.end_reason)
                 process = await conn.spawn(
                     request, live.on_output, lambda status: self._on_exit(live, status)
                 )
@@ -647,7 +702,7 @@ class Engine:
                 self._fail_start(live, f"could not start: {exc}")
                 return
             live.process = process
-            self.artifacts.start(live.id, request.cwd, files=conn)
+            self.artifacts.start(live.id, launch.cwd, files=conn)
             if live.exit_status is None and not process.exited:
                 Session.update(pid=process.pid, host_handle=process.handle or None).where(
                     Session.id == live.id

@@ -30,6 +30,11 @@ def encode_project_dir(cwd: str) -> str:
     return _NOT_SAFE.sub("-", os.path.realpath(cwd))
 
 
+def encode_remote_dir(real_path: str) -> str:
+    """The project folder name for a path already resolved on its own machine."""
+    return _NOT_SAFE.sub("-", real_path)
+
+
 def transcript_path(cwd: str, conversation_id: str, env: Mapping[str, str]) -> Path:
     return (
         claude_config_dir(env) / "projects" / encode_project_dir(cwd) / f"{conversation_id}.jsonl"
@@ -75,6 +80,7 @@ def plan_launch(
     cwd: str,
     env: Mapping[str, str],
     new_id: str,
+    has_transcript: bool | None = None,
 ) -> LaunchPlan:
     """Decide the argv of a start.
 
@@ -82,8 +88,14 @@ def plan_launch(
     - continue: ``--resume <id>`` when its transcript exists, else ``-c`` (newest here).
     - retry: resume the conversation when one exists, without its prompt (the conversation
       holds it; sending it again repeats the work); else start over with the prompt, once.
+
+    ``has_transcript``: whether the conversation's transcript exists on the worker's machine
+    (None: look on this one).
     """
-    has_transcript = bool(conversation_id and transcript_path(cwd, conversation_id, env).is_file())
+    if has_transcript is None:  # asked of this machine
+        has_transcript = bool(
+            conversation_id and transcript_path(cwd, conversation_id, env).is_file()
+        )
     if mode == "continue":
         if conversation_id and has_transcript and profile.resume_args:
             return LaunchPlan(profile.resume_argv(conversation_id, command), conversation_id, True)

@@ -20,6 +20,8 @@ class SpawnError(Exception):
 class ExitStatus:
     code: int | None  # exit status, or None when a signal ended it
     signal: int | None = None
+    # Why, when neither says it (a remote process whose connection dropped, say).
+    reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -28,6 +30,8 @@ class ExitStatus:
     def describe(self) -> str:
         import signal as _signal
 
+        if self.reason is not None:
+            return self.reason
         if self.signal is not None:
             try:
                 name = _signal.Signals(self.signal).name

@@ -19,6 +19,11 @@ This module is below the store: it knows a worker only as a :class:`WorkerInfo`.
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
+import errno
+import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,17 +56,52 @@ class WorkerInfo:
 
 @dataclass(frozen=True)
 class DirEntry:
+    """A folder's entry, not following a symbolic link.
+
+    ``ctime`` is None where the machine does not say (SFTP gives only the modification time);
+    ``is_file`` is None where it cannot tell a regular file from a link, fifo or device."""
+
     name: str
     is_dir: bool
     size: int
     mtime: float
+    ctime: float | None = None
+    is_file: bool | None = None
 
 
 @dataclass(frozen=True)
 class FileStat:
+    """A file's size and times, following symbolic links (``ctime`` as in :class:`DirEntry`)."""
+
     is_dir: bool
     size: int
     mtime: float
+    ctime: float | None = None
+    is_file: bool | None = None
+
+
+class TooLarge(OSError):
+    """A download refused because the file holds more than the bytes allowed."""
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"larger than {limit} bytes ({size} bytes or more)", path)
+        self.size, self.limit = size, limit
+
+
+def save_copy(dest: Path, data: bytes, mtime: float) -> None:
+    """Write ``data`` to the local file ``dest`` atomically, with modification time ``mtime``
+    (blocking: call in a thread)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".download-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.utime(tmp, (mtime, mtime))
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 StatusListener = Callable[["WorkerConnection"], None]
@@ -131,7 +171,15 @@ class WorkerConnection(abc.ABC):
         """Find the process recorded as ``handle`` again and attach to its terminal; None when
         it is gone (or cannot be reached again by its nature)."""
 
+    async def put_session_file(self, session_id: str, name: str, data: bytes) -> str | None:
+        """Put a file a session's process reads (its hook settings) on that machine, for as
+        long as the session runs; returns its path there. None: the process runs on this
+        machine, and the caller's own file serves."""
+        return None
+
     # -- files (loop; blocking reads go to threads) ------------------------------------------
+
+    # Paths are the machine's own (absolute, POSIX on every machine c3desk reaches).
 
     @abc.abstractmethod
     async def read_file(self, path: str, limit: int, offset: int = 0) -> bytes:
@@ -139,19 +187,43 @@ class WorkerConnection(abc.ABC):
 
     @abc.abstractmethod
     async def list_dir(self, path: str) -> list[DirEntry]:
-        """The folder's entries (not recursive); raise OSError as scandir does."""
+        """The folder's entries (not recursive, not following links); raise OSError as
+        scandir does."""
 
     @abc.abstractmethod
     async def stat(self, path: str) -> FileStat | None:
-        """The file's size and times, or None when it does not exist."""
+        """The file's size and times (following links), or None when it does not exist."""
 
     async def home(self) -> str:
-        """The worker user's home folder on that machine (where its ``~/.claude`` is)."""
+        """The home folder of the user the worker's processes run as, on that machine (where
+        its ``~/.claude`` is); raise OSError when the connection cannot tell."""
         raise OSError(f"the worker {self.worker.name} does not say where its home is")
 
     async def realpath(self, path: str) -> str:
         """``path`` with symlinks resolved, on that machine (as Claude Code names projects)."""
         return path
+
+    async def download(self, path: str, dest: Path, limit: int) -> FileStat:
+        """Copy the file ``path`` of that machine to ``dest`` on this one (replaced atomically,
+        with the same modification time); returns its stat. Raise :class:`TooLarge` when it
+        holds more than ``limit`` bytes, OSError when it cannot be read.
+
+        This default reads it whole through :meth:`read_file`; a connection with a faster
+        way (SFTP's pipelined reads) overrides it."""
+        info = await self.stat(path)
+        if info is None:
+            raise FileNotFoundError(errno.ENOENT, "no such file", path)
+        if info.is_dir:
+            raise IsADirectoryError(errno.EISDIR, "a folder", path)
+        if info.is_file is False:
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        if info.size > limit:
+            raise TooLarge(path, info.size, limit)
+        data = await self.read_file(path, limit + 1)
+        if len(data) > limit:  # it grew since the stat
+            raise TooLarge(path, len(data), limit)
+        await asyncio.get_running_loop().run_in_executor(None, save_copy, dest, data, info.mtime)
+        return FileStat(False, len(data), info.mtime, info.ctime, info.is_file)
 
     # -- hooks (immediate) -------------------------------------------------------------------
 

@@ -1,28 +1,51 @@
 """A remote machine as a worker connection, over one SSH transport (paramiko).
 
-What this part does: :meth:`SSHConnection.connect` opens the TCP connection, checks the server's
-host key through :mod:`c3desk.transports.ssh_trust` (never trust on first use) and
-authenticates with the worker's key file, or with the keys the ssh-agent offers when the worker
-names none. All of it runs in a thread, so the loop never waits on the network. Files are read
-over SFTP, in a thread too.
+:meth:`SSHConnection.connect` opens the TCP connection, checks the server's host key through
+:mod:`c3desk.transports.ssh_trust` (never trust on first use) and authenticates
+(:mod:`c3desk.transports.ssh_login`), all in a thread, so the loop never waits on the network.
+Files go over SFTP (:mod:`c3desk.transports.ssh_files`), sessions over exec channels with a PTY
+(:mod:`c3desk.transports.ssh_process`), many channels over the one transport.
 
-Status: ``connected``; ``error`` with the reason for host-key and authentication problems (they do
-not go away by trying again); ``disconnected`` with the reason for network problems.
+Status: ``connected``; ``error`` with the reason for host-key and authentication problems;
+``disconnected`` with the reason for network problems. Once the engine connected it, the
+connection keeps itself up: a heartbeat every ``heartbeat`` seconds (a keepalive request the
+server must answer) and a watchdog that declares the peer gone after ``misses`` unanswered
+beats, since paramiko's own keepalive counts nothing. A lost connection ends its sessions
+("worker disconnected", their scrollback kept) and is tried again after 1, 2, 4 ... seconds, at
+most ``max_backoff`` apart.
 
-Not yet (a later part of the work): :meth:`spawn` raises ``SpawnError("not yet")`` and
-:meth:`reattach` answers None, because remote sessions (an exec channel with a PTY), heartbeats
-and reconnection are not built; ``~/.ssh/config`` aliases, ProxyJump and passphrases of
-encrypted keys neither. The engine does not use this class yet.
+The agent is looked up on the PATH the remote user's login shell sets up (``claude`` often lives
+in ``~/.local/bin`` or an npm prefix that only the profile adds), asked once per connection.
+Nothing of this machine goes into the remote command line: the session's environment there is
+TERM, COLORTERM, C3DESK_SESSION and that PATH, and the files a session needs (Claude Code's hook
+settings) are uploaded into ``~/.cache/c3desk/sessions/<id>/`` on the server and removed when it
+ends. The hooks report back through that folder: each appends a line to its ``hooks`` file,
+which this connection reads over SFTP while the session runs. Only a POSIX ``sh`` is needed there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import posixpath
+import shlex
+import stat as st
 from pathlib import Path
+from typing import Any
 
 import paramiko
 
-from c3desk.transports.base import ExitCallback, OutputCallback, Process, SpawnError, SpawnRequest
+from c3desk.transports.base import (
+    ExitCallback,
+    ExitStatus,
+    OutputCallback,
+    Process,
+    SpawnError,
+    SpawnRequest,
+)
 from c3desk.transports.connection import (
     ConnectionStatus,
     DirEntry,
@@ -32,16 +55,54 @@ from c3desk.transports.connection import (
 )
 from c3desk.transports.ssh_files import SFTPFiles
 from c3desk.transports.ssh_login import AuthProblem, describe, open_transport
+from c3desk.transports.ssh_process import (
+    SSHProcess,
+    check_text,
+    kill_group,
+    open_session,
+    remote_command,
+    run,
+)
 from c3desk.transports.ssh_trust import HostKeyError, TrustStore
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = 10.0  # seconds between heartbeats
+MISSES = 3  # unanswered heartbeats before the peer counts as gone
+MAX_BACKOFF = 60.0  # longest wait between reconnection attempts
+COMMAND_TIMEOUT = 15.0  # a helper command on the server (PATH lookup, kill, version)
+HOOK_POLL = 0.3  # seconds between reads of a session's hook reports
+_MARK = "__C3DESK_PATH__"
+# The login shell's PATH, asked of the user's own shell as a login shell (its profile runs).
+_LOGIN_PATH = (
+    'exec "${SHELL:-/bin/sh}" -l -c '
+    + shlex.quote(f'printf "{_MARK}%s{_MARK}" "$PATH"')
+    + " </dev/null"
+)
+_FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin"
+# Appends "EVENT PAYLOAD" to the hooks file: the payload is Claude Code's JSON on stdin, its
+# raw line breaks dropped (JSON strings cannot hold them, so the JSON stays valid).
+_HOOK_SCRIPT = 'f=$1; e=$2; p=$(tr -d "\\n\\r"); printf "%s %s\\n" "$e" "$p" >> "$f"'
+SESSIONS_DIR = ".cache/c3desk/sessions"
 
 
 class SSHConnection(WorkerConnection):
     def __init__(
-        self, worker: WorkerInfo, trust: TrustStore, connect_timeout: float = 15.0
+        self,
+        worker: WorkerInfo,
+        trust: TrustStore,
+        connect_timeout: float = 15.0,
+        *,
+        heartbeat: float = HEARTBEAT,
+        misses: int = MISSES,
+        max_backoff: float = MAX_BACKOFF,
     ) -> None:
         super().__init__(worker)
         self._trust = trust
         self._timeout = connect_timeout
+        self.heartbeat = heartbeat
+        self.misses = misses
+        self.max_backoff = max_backoff
         self._transport: paramiko.Transport | None = None
         self.files = SFTPFiles(lambda: self._transport, worker.name)
         self._generation = 0  # bumped by close(), so a connect finishing after it lets go
@@ -49,6 +110,22 @@ class SSHConnection(WorkerConnection):
         # (what a user confirms with TrustStore.trust after seeing its fingerprint).
         self.host_key_error: HostKeyError | None = None
         self.offered_host_key: paramiko.PKey | None = None
+        self._keep_up = False  # reconnect when lost (set once connected by the engine)
+        self._backoff = 1.0
+        self._retry: asyncio.TimerHandle | None = None
+        self._beating: asyncio.Task[None] | None = None
+        self._beats = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="c3desk-beat")
+        self._home: str | None = None
+        self._login_path: str | None = None
+        self._which: dict[str, str | None] = {}
+        self._processes: set[SSHProcess] = set()
+        self._hook_tasks: dict[str, asyncio.Task[None]] = {}
+        self.last_heartbeat: float | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def _keep(self, task: asyncio.Future[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @property
     def host(self) -> str:
@@ -61,6 +138,10 @@ class SSHConnection(WorkerConnection):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def connect(self) -> None:
+        self._keep_up = True
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         stale = self._transport
         if stale is not None and stale.is_active():
             return
@@ -91,10 +172,86 @@ class SSHConnection(WorkerConnection):
                 await loop.run_in_executor(None, transport.close)
             return
         self._transport, self.host_key_error = transport, problem
+        self._home = self._login_path = None
+        self._which.clear()
+        if transport is not None:
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                self._home = await self.files.home()
+            self._backoff = 1.0
+            self._beating = asyncio.create_task(
+                self._watch(transport, generation), name=f"c3desk-heartbeat-{self.worker.name}"
+            )
         self._set_status(*outcome)
+        if transport is None:
+            self._try_again()
+
+    def _try_again(self) -> None:
+        """Connect again after the backoff (doubling up to ``max_backoff``)."""
+        if not self._keep_up or self._retry is not None:
+            return
+        delay, self._backoff = self._backoff, min(self._backoff * 2, self.max_backoff)
+        generation = self._generation
+
+        def fire() -> None:
+            self._retry = None
+            if generation == self._generation and self._keep_up:
+                self._keep(asyncio.ensure_future(self.connect()))
+
+        self._retry = asyncio.get_running_loop().call_later(delay, fire)
+
+    async def _watch(self, transport: paramiko.Transport, generation: int) -> None:
+        """Heartbeats and the watchdog for one transport, until it is replaced or lost."""
+        loop = asyncio.get_running_loop()
+        answered = loop.time()
+        while generation == self._generation and self._transport is transport:
+            sent = loop.time()
+            beat = loop.run_in_executor(self._beats, _keepalive, transport)
+            while not beat.done():
+                left = answered + self.heartbeat * self.misses - loop.time()
+                if left <= 0:
+                    beat.cancel()
+                    await self._lost(transport, f"no answer to {self.misses} heartbeats in a row")
+                    return
+                await asyncio.wait({beat}, timeout=min(left, self.heartbeat))
+            if generation != self._generation or self._transport is not transport:
+                return
+            if not beat.result():
+                await self._lost(transport, "the connection closed")
+                return
+            answered = loop.time()
+            self._beat()
+            await asyncio.sleep(max(0.0, self.heartbeat - (loop.time() - sent)))
+
+    def _beat(self) -> None:
+        """The server answered: tell the listeners (the engine stores the time)."""
+        self.last_heartbeat = asyncio.get_running_loop().time()
+        for listener in list(self._listeners):
+            listener(self)
+
+    async def _lost(self, transport: paramiko.Transport, why: str) -> None:
+        """The peer is gone: end its sessions, let go of the transport, try again later."""
+        if self._transport is not transport:
+            return
+        self._transport = None
+        sftp = self.files.reset()
+        for process in list(self._processes):
+            process.connection_lost()
+        self._set_status("disconnected", f"connection to {self.host} port {self.port} lost: {why}")
+        # Closing joins paramiko's thread: not on the loop, and not waited for (a stopped
+        # peer can hold it for the socket's timeout).
+        asyncio.get_running_loop().run_in_executor(None, _shut, sftp, transport)
+        self._try_again()
 
     async def close(self) -> None:
         self._generation += 1
+        self._keep_up = False
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if self._beating is not None:
+            self._beating.cancel()
+        for task in self._hook_tasks.values():
+            task.cancel()
         transport, self._transport = self._transport, None
         sftp = self.files.reset()
         if transport is not None:
@@ -104,16 +261,206 @@ class SSHConnection(WorkerConnection):
     def _key_seen(self, key: paramiko.PKey) -> None:
         self.offered_host_key = key
 
-    # -- processes (a later part) --------------------------------------------------------------
+    # -- processes ---------------------------------------------------------------------------
+
+    def _up(self) -> paramiko.Transport:
+        transport = self._transport
+        if transport is None or not transport.is_active():
+            raise SpawnError(f"the worker {self.worker.name} is not connected")
+        return transport
+
+    async def _run(self, command: str, timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
+        transport = self._up()
+        code, out, _err = await asyncio.get_running_loop().run_in_executor(
+            None, run, transport, command, timeout
+        )
+        return code, out.decode(errors="replace")
+
+    async def login_path(self) -> str:
+        """PATH as the remote user's login shell sets it (asked once per connection)."""
+        if self._login_path is None:
+            path = ""
+            with contextlib.suppress(OSError, EOFError, TimeoutError, paramiko.SSHException):
+                _code, out = await self._run(_LOGIN_PATH)
+                parts = out.split(_MARK)
+                path = parts[1] if len(parts) >= 3 else ""
+            if not path or "\n" in path:
+                home = self._home or "~"
+                path = f"{home}/.local/bin:{_FALLBACK_PATH}"
+            self._login_path = path
+        return self._login_path
+
+    async def which(self, name: str) -> str | None:
+        """Where ``name`` is on the server, as the user's login would find it (None: nowhere)."""
+        if name in self._which:
+            return self._which[name]
+        check_text("command", name)
+        if "/" in name:
+            info = await self.stat(name)
+            found = name if info is not None and not info.is_dir else None
+        else:
+            script = 'PATH=$1; export PATH; command -v -- "$2"'
+            code, out = await self._run(
+                shlex.join(["/bin/sh", "-c", script, "c3desk", await self.login_path(), name])
+            )
+            line = out.strip().splitlines()[-1] if out.strip() else ""
+            found = line if code == 0 and line.startswith("/") else None
+        self._which[name] = found
+        return found
+
+    async def version_of(self, path: str) -> str | None:
+        """What ``path --version`` prints first on the server (None when it fails)."""
+        with contextlib.suppress(OSError, EOFError, TimeoutError, paramiko.SSHException):
+            code, out = await self._run(shlex.join([path, "--version"]) + " </dev/null 2>&1")
+            lines = out.strip().splitlines()
+            if code == 0 and lines:
+                return lines[0].strip()[:200]
+        return None
+
+    def _session_dir(self, session_id: str) -> str | None:
+        if self._home is None:
+            return None
+        check_text("session id", session_id)
+        return posixpath.join(self._home, SESSIONS_DIR, posixpath.basename(session_id))
+
+    async def put_session_file(self, session_id: str, name: str, data: bytes) -> str | None:
+        folder = self._session_dir(session_id)
+        if folder is None:
+            raise SpawnError(f"the home folder on {self.worker.name} is not known")
+        path = posixpath.join(folder, posixpath.basename(name))
+
+        def put(client: paramiko.SFTPClient) -> None:
+            _makedirs(client, folder)
+            with client.open(path, "wb") as f:
+                f.write(data)
+            client.chmod(path, 0o600)
+
+        await self.files.run(put)
+        return path
 
     async def spawn(
         self, request: SpawnRequest, on_output: OutputCallback, on_exit: ExitCallback
     ) -> Process:
-        raise SpawnError("not yet: sessions on SSH workers are not built in this version")
+        transport = self._up()
+        argv = list(request.argv)
+        if not argv:
+            raise SpawnError("the agent command is empty")
+        check_text("working directory", request.cwd)
+        name = self.worker.name
+        try:
+            where = await self.stat(request.cwd)
+        except OSError as exc:
+            raise SpawnError(f"cannot look at {request.cwd} on {name}: {exc}") from None
+        if where is None:
+            raise SpawnError(f"the working directory {request.cwd} does not exist on {name}")
+        if not where.is_dir:
+            raise SpawnError(f"{request.cwd} on {name} is not a folder")
+        exe = await self.which(argv[0])
+        if exe is None:
+            raise SpawnError(
+                f"command not found on {name}: {argv[0]} (looked on the PATH of the login "
+                f"shell of {self.worker.user or 'the worker user'})"
+            )
+        session_id = request.env.get("C3DESK_SESSION") or "session"
+        folder = self._session_dir(session_id)
+        if folder is None:
+            raise SpawnError(f"the home folder on {name} is not known")
+        await self.files.run(lambda client: _makedirs(client, folder))
+        pid_file = posixpath.join(folder, "pid")
+        env = {
+            "TERM": "xterm-256color",
+            "COLORTERM": "truecolor",
+            "C3DESK_SESSION": session_id,
+            "PATH": await self.login_path(),
+        }
+        command = remote_command(request.cwd, [exe, *argv[1:]], env, pid_file)
+        loop = asyncio.get_running_loop()
+        try:
+            channel = await loop.run_in_executor(
+                None, open_session, transport, command, request.cols, request.rows, self._timeout
+            )
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise SpawnError(f"cannot start a session on {name}: {describe(exc)}") from None
+        pid = await self._read_pid(pid_file)
+        process: SSHProcess | None = None
+
+        def ended(status: ExitStatus) -> None:
+            if process is not None:
+                self._processes.discard(process)
+            self._track_cleanup(session_id, folder)
+            on_exit(status)
+
+        process = SSHProcess(
+            loop,
+            channel,
+            pid,
+            on_output,
+            ended,
+            connected=transport.is_active,
+            kill=lambda p, sig: kill_group(transport, p, sig),
+        )
+        self._processes.add(process)
+        self._hook_tasks[session_id] = asyncio.create_task(
+            self._read_hooks(session_id, posixpath.join(folder, "hooks"), process),
+            name=f"c3desk-hooks-{session_id}",
+        )
+        return process
+
+    async def _read_pid(self, path: str, tries: int = 60) -> int | None:
+        """The agent's pid on the server, which the start script writes before it execs."""
+        for _ in range(tries):
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                text = (await self.read_file(path, 32)).decode(errors="replace").strip()
+                if text.isdigit():
+                    return int(text)
+            await asyncio.sleep(0.05)
+        return None
+
+    async def _read_hooks(self, session_id: str, path: str, process: SSHProcess) -> None:
+        """Pass on what the session's hooks appended to their file, until the session ends."""
+        offset, rest = 0, b""
+        while True:
+            ended = process.exited
+            try:
+                data = await self.read_file(path, 1 << 20, offset)
+            except (OSError, EOFError, paramiko.SSHException):
+                data = b""
+            offset += len(data)
+            lines = (rest + data).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                self._hook_line(session_id, line)
+            if ended:
+                return
+            await asyncio.sleep(HOOK_POLL)
+
+    def _hook_line(self, session_id: str, line: bytes) -> None:
+        event, _, raw = line.decode(errors="replace").partition(" ")
+        if event not in ("busy", "idle", "waiting", "session-start"):
+            return
+        payload: Any
+        try:
+            payload = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            payload = {}
+        self._report_hook(session_id, event, payload if isinstance(payload, dict) else {})
+
+    def _track_cleanup(self, session_id: str, folder: str) -> None:
+        async def cleanup() -> None:
+            task = self._hook_tasks.pop(session_id, None)
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 5.0)
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException, TimeoutError):
+                await asyncio.wait_for(self.files.run(lambda c: _remove_tree(c, folder)), 10.0)
+
+        self._keep(asyncio.ensure_future(cleanup()))
 
     async def reattach(
         self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
     ) -> Process | None:
+        # A session's channel ends with the connection that opened it (tmux hosting, a later
+        # part, keeps it running): there is nothing to attach to again.
         return None
 
     # -- files -------------------------------------------------------------------------------
@@ -134,8 +481,12 @@ class SSHConnection(WorkerConnection):
         return await self.files.realpath(path)
 
     def hook_command(self, home: Path, session_id: str) -> list[str] | None:
-        # No route back from the server yet: remote sessions will rely on the screen.
-        return None
+        # The hooks run on the server: they append to the session's hooks file there, which
+        # _read_hooks reads back (nothing of c3desk needs to be installed on the server).
+        folder = self._session_dir(session_id)
+        if folder is None:
+            return None
+        return ["/bin/sh", "-c", _HOOK_SCRIPT, "c3desk-hook", posixpath.join(folder, "hooks")]
 
 
 def _shut(sftp: paramiko.SFTPClient | None, transport: paramiko.Transport) -> None:
@@ -143,3 +494,38 @@ def _shut(sftp: paramiko.SFTPClient | None, transport: paramiko.Transport) -> No
     if sftp is not None:
         sftp.close()
     transport.close()
+
+
+def _keepalive(transport: paramiko.Transport) -> bool:
+    """One heartbeat: a request the server must answer (OpenSSH answers "failure" to this
+    name, which counts: it answered). Waits as long as the server does (in a thread)."""
+    if not transport.is_active():
+        return False
+    try:
+        transport.global_request("keepalive@openssh.com", wait=True)
+    except (OSError, EOFError, paramiko.SSHException):
+        return False
+    return transport.is_active()
+
+
+def _makedirs(client: paramiko.SFTPClient, folder: str) -> None:
+    """``mkdir -p`` over SFTP, each new folder readable by its owner only."""
+    parts = folder.split("/")
+    for i in range(2, len(parts) + 1):
+        path = "/".join(parts[:i])
+        if not path:
+            continue
+        try:
+            client.stat(path)
+        except FileNotFoundError:
+            client.mkdir(path, 0o700)
+
+
+def _remove_tree(client: paramiko.SFTPClient, folder: str) -> None:
+    for entry in client.listdir_attr(folder):
+        path = posixpath.join(folder, entry.filename)
+        if st.S_ISDIR(entry.st_mode or 0):
+            _remove_tree(client, path)
+        else:
+            client.remove(path)
+    client.rmdir(folder)
