@@ -23,10 +23,10 @@ from helpers.polling import wait_for
 SSHD = "/usr/sbin/sshd"
 
 
-def keygen(path: Path, kind: str = "ed25519") -> Path:
-    """A new key pair without passphrase at ``path`` (and ``path.pub``)."""
+def keygen(path: Path, kind: str = "ed25519", passphrase: str = "") -> Path:
+    """A new key pair at ``path`` (and ``path.pub``), encrypted when ``passphrase`` is given."""
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", path.name, "-f", str(path)],
+        ["ssh-keygen", "-q", "-t", kind, "-N", passphrase, "-C", path.name, "-f", str(path)],
         check=True,
         capture_output=True,
     )
@@ -64,6 +64,11 @@ class Sshd:
     def log(self) -> str:
         return (self.dir / "sshd.log").read_text(errors="replace")
 
+    def authorize(self, pub: Path) -> None:
+        """Let the public key ``pub`` log in too."""
+        with (self.dir / "authorized_keys").open("a") as f:
+            f.write(pub.read_text())
+
     def pid(self) -> int:
         return int((self.dir / "sshd.pid").read_text().split()[0])
 
@@ -83,10 +88,11 @@ class Sshd:
         return out
 
 
-def _config(dir: Path, port: int, host_key: Path) -> Path:
+def _config(dir: Path, port: int, host_key: Path, log_level: str) -> Path:
     config = dir / "sshd_config"
     config.write_text(
         f"Port {port}\n"
+        f"LogLevel {log_level}\n"
         "ListenAddress 127.0.0.1\n"
         f"HostKey {host_key}\n"
         f"AuthorizedKeysFile {dir / 'authorized_keys'}\n"
@@ -112,9 +118,9 @@ def _listening(dir: Path) -> bool:
     )
 
 
-def _start(dir: Path, port: int, host_key: Path) -> subprocess.Popen[bytes] | None:
+def _start(dir: Path, port: int, host_key: Path, log_level: str) -> subprocess.Popen[bytes] | None:
     """sshd listening on ``port``, or None when it exited (the port was taken meanwhile)."""
-    config = _config(dir, port, host_key)
+    config = _config(dir, port, host_key, log_level)
     log = dir / "sshd.log"
     log.write_text("")
     process = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(log)])
@@ -132,8 +138,9 @@ def _start(dir: Path, port: int, host_key: Path) -> subprocess.Popen[bytes] | No
 
 
 @contextlib.contextmanager
-def running_sshd(dir: Path) -> Iterator[Sshd]:
-    """Start sshd in ``dir`` and stop it at the end (by the pid in its PidFile)."""
+def running_sshd(dir: Path, log_level: str = "INFO") -> Iterator[Sshd]:
+    """Start sshd in ``dir`` and stop it at the end (by the pid in its PidFile). ``log_level``
+    DEBUG1 makes its log show the channels it opens (a ProxyJump's direct-tcpip)."""
     dir.mkdir(parents=True, exist_ok=True)
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # its privilege-separation directory
     host_key = keygen(dir / "hostkey")
@@ -142,7 +149,7 @@ def running_sshd(dir: Path) -> Iterator[Sshd]:
     process = None
     for _ in range(5):
         port = free_port()  # another process may take it before sshd binds: then try another
-        process = _start(dir, port, host_key)
+        process = _start(dir, port, host_key, log_level)
         if process is not None:
             break
     if process is None:
