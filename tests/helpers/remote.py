@@ -1,0 +1,77 @@
+"""An SSH worker on the loopback sshd for engine tests: its row, a trusted connection factory,
+and an agent wrapper the server runs (the server is this machine, so it runs our fake agent with
+the environment the test chose; nothing of the test's environment reaches it over SSH)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from c3desk.core import settings as cfg
+from c3desk.core import workers
+from c3desk.store.models import Worker
+from c3desk.transports.connection import ConnectionFactory, WorkerConnection, WorkerInfo
+from c3desk.transports.local_connection import LocalConnection
+from c3desk.transports.ssh_connection import SSHConnection
+from c3desk.transports.ssh_trust import TrustStore
+from helpers.engine import FAKE
+from helpers.sshd import Sshd
+
+
+def trust_store(server: Sshd, where: Path) -> TrustStore:
+    """A trust store that knows the server's host key (and nothing of ~/.ssh)."""
+    kind, blob = server.host_key.with_suffix(".pub").read_text().split()[:2]
+    own = where / "known_hosts"
+    own.write_text(f"[{server.host}]:{server.port} {kind} {blob}\n")
+    return TrustStore(own, where / "no_user_known_hosts")
+
+
+def add_ssh_worker(server: Sshd, name: str = "box", max_sessions: int = 2) -> Worker:
+    return workers.add_worker(
+        name,
+        host=server.host,
+        port=server.port,
+        user=server.user,
+        key_path=str(server.user_key),
+        max_sessions=max_sessions,
+    )
+
+
+def ssh_factory(
+    server: Sshd, where: Path, *, heartbeat: float = 10.0, misses: int = 3
+) -> tuple[ConnectionFactory, dict[str, SSHConnection]]:
+    """Local and SSH connections; the SSH ones are kept in the returned dict by worker name."""
+    store = trust_store(server, where)
+    made: dict[str, SSHConnection] = {}
+
+    def make(worker: WorkerInfo) -> WorkerConnection:
+        if worker.type == "local":
+            return LocalConnection(worker)
+        conn = SSHConnection(worker, store, connect_timeout=5.0, heartbeat=heartbeat, misses=misses)
+        made[worker.name] = conn
+        return conn
+
+    return make, made
+
+
+def remote_agent(where: Path, speed: str = "10", **env: str) -> Path:
+    """A script that runs the fake agent with its environment set, for ``claude_command``."""
+    script = where / "remote-claude"
+    exports = {
+        "FAKE_CLAUDE_SPEED": speed,
+        "CLAUDE_CONFIG_DIR": str(where / "remote-claude-config"),
+        **env,
+    }
+    lines = ["#!/bin/sh"]
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in exports.items()]
+    lines.append(f'exec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE))} "$@"')
+    script.write_text("\n".join(lines) + "\n")
+    script.chmod(0o755)
+    return script
+
+
+def use_remote_agent(where: Path, **env: str) -> Path:
+    script = remote_agent(where, **env)
+    cfg.set_setting("claude_command", str(script))
+    return script
