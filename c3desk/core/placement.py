@@ -35,8 +35,8 @@ def pick_worker(
 ) -> WorkerSlot | None:
     """The worker a session goes to now, or None when it must wait.
 
-    A session bound to a worker goes there or waits. Others go to the free worker with the
-    fewest sessions, the local machine first, then by name (so the choice is stable).
+    A session bound to a worker goes there or waits. Others go to the worker with the most
+    free slots; on a tie the local machine first, then by name (so the choice is stable).
     """
     if worker_id is not None:
         w = workers.get(worker_id)
@@ -44,7 +44,9 @@ def pick_worker(
     free = [w for w in workers.values() if load.get(w.id, 0) < w.max_sessions]
     if not free:
         return None
-    return min(free, key=lambda w: (w.type != "local", load.get(w.id, 0), w.name))
+    return min(
+        free, key=lambda w: (-(w.max_sessions - load.get(w.id, 0)), w.type != "local", w.name)
+    )
 
 
 def place(

@@ -33,12 +33,31 @@ def test_a_bound_session_waits_for_its_worker_without_blocking_the_rest() -> Non
     ]
 
 
-def test_unbound_sessions_prefer_the_local_machine_then_the_least_loaded_then_the_name() -> None:
+def test_unbound_sessions_go_where_most_slots_are_free_ties_to_the_local_machine() -> None:
     workers = {"l": LOCAL, "f": FAR, "a": ALSO}
-    assert pick_worker(None, workers, {"l": 0, "f": 0, "a": 0}) == LOCAL
-    assert pick_worker(None, workers, {"l": 2, "f": 0, "a": 0}) == ALSO  # "also" < "far"
-    assert pick_worker(None, workers, {"l": 2, "f": 0, "a": 1}) == FAR
+    # also: 3 free, here: 2, far: 1
+    assert pick_worker(None, workers, {"l": 0, "f": 0, "a": 0}) == ALSO
+    # here 2 free, also 2 free: the local machine wins the tie
+    assert pick_worker(None, workers, {"l": 0, "f": 0, "a": 1}) == LOCAL
+    # far 1 free, also 1 free, here full: by name
+    assert pick_worker(None, workers, {"l": 2, "f": 0, "a": 2}) == ALSO
+    assert pick_worker(None, workers, {"l": 2, "f": 0, "a": 3}) == FAR
     assert pick_worker(None, {}, {}) is None
+
+
+def test_a_queue_spreads_over_the_workers_by_free_slots() -> None:
+    queue = [Queued(f"s{i}", None) for i in range(6)]
+    workers = {"l": LOCAL, "f": FAR, "a": ALSO}
+    placed = place(queue, workers, {"l": 0, "f": 0, "a": 0}, free_slots=9)
+    # also(3) → also(2) ties here(2) → here → also(1), here(1), far(1) tie: here, also, far
+    assert placed == [
+        ("s0", "a"),
+        ("s1", "l"),
+        ("s2", "a"),
+        ("s3", "l"),
+        ("s4", "a"),
+        ("s5", "f"),
+    ]
 
 
 def test_the_callers_load_is_not_changed() -> None:
