@@ -19,6 +19,13 @@ come from, best first:
 Neither ever lists a file in c3desk's data or config folders or the agent's configuration
 folder (:func:`excluded_roots`). In a git working tree the tracked changes since the start are
 saved as ``artifacts/<id>/changes.diff``.
+
+A session on another machine (an SSH worker) is watched through its connection's files: its
+transcripts are where Claude Code keeps them *there* (the remote user's ``~/.claude``, found
+from the home folder the connection reports, never this machine's ``HOME`` or
+``CLAUDE_CONFIG_DIR``), its project folder is named after the working directory as resolved
+there, and only that configuration folder is excluded (c3desk's own folders are on this
+machine). Such a machine cannot run git here: no diff.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ import asyncio
 import fnmatch
 import logging
 import os
+import posixpath
+import re
 import time
 import uuid
 from collections.abc import Coroutine, Iterable, Mapping
@@ -81,14 +90,24 @@ class _Outcome:
     transcript: str = ""
 
 
+def project_folder_name(resolved_cwd: str) -> str:
+    """Claude Code's folder name for a project whose working directory resolves to
+    ``resolved_cwd`` on its machine (as :func:`c3desk.core.launch.encode_project_dir`, which
+    resolves on this one): every character outside [a-zA-Z0-9-] is '-'."""
+    return re.sub(r"[^a-zA-Z0-9-]", "-", resolved_cwd)
+
+
 @dataclass
 class _Watch:
     session_id: str
     root: str
     since: float
     agent: str
-    config_dir: Path
+    config_dir: str | None  # the agent's configuration folder there (None: ask the machine)
     files: WorkerFiles
+    located: bool = False  # where its transcripts are is known (found at the first look)
+    projects: str | None = None  # the folder of its transcripts (None: unknown)
+    excluded: list[str] | None = None  # folders never listed (None: this machine's, each look)
     base: str | None = None
     seen: set[str] = field(default_factory=set)
     busy: bool = False
@@ -131,24 +150,38 @@ class ArtifactWatcher:
         return [*excluded_roots(self.home, env), *self._extra]
 
     def start(
-        self, session_id: str, root: str, files: WorkerFiles | FileService | None = None
+        self,
+        session_id: str,
+        root: str,
+        files: WorkerFiles | FileService | None = None,
+        *,
+        config_dir: str | None = None,
     ) -> None:
         """Begin watching a session that was just activated.
 
         ``files``: the files of the machine it runs on, as a :class:`WorkerFiles` or its worker
-        connection (by default, and for the local machine's connection, this file system)."""
+        connection (by default, and for the local machine's connection, this file system).
+        ``config_dir``: where the agent keeps its configuration on that machine, when c3desk
+        chose it; by default ``CLAUDE_CONFIG_DIR`` or ``~/.claude`` of the sessions'
+        environment here, and the remote user's ``~/.claude`` on another machine."""
         env = self._env if self._env is not None else os.environ
         session = Session.get_or_none(Session.id == session_id)
-        # A second of slack: a file written in the instant of the spawn still counts.
+        where = files_for(files)
+        if config_dir is None and not where.remote:
+            config_dir = str(claude_config_dir(env))
+        # A second of slack: a file written in the instant of the spawn still counts. Another
+        # machine gives whole seconds (SFTP): one more, for the second cut off.
         watch = _Watch(
             session_id,
             root,
-            time.time() - 1.0,
+            time.time() - (2.0 if where.remote else 1.0),
             agent=str(session.agent) if session is not None else "",
-            config_dir=claude_config_dir(env),
-            files=files_for(files),
+            config_dir=config_dir,
+            files=where,
         )
-        watch.writes = artifacts.ReportedWrites(os.path.abspath(root))
+        watch.writes = artifacts.ReportedWrites(
+            posixpath.normpath(root) if where.remote else os.path.abspath(root)
+        )
         watch.seen = {
             a.path for a in Artifact.select(Artifact.path).where(Artifact.session == session_id)
         }
@@ -180,14 +213,50 @@ class ArtifactWatcher:
             return 0
         watch.busy = True
         try:
+            if not watch.located:
+                await self._locate(watch)
             self._note_conversation(watch)
-            outcome = await self._collect(watch, self.exclusions(), final)
+            excluded = self.exclusions() if watch.excluded is None else watch.excluded
+            outcome = await self._collect(watch, excluded, final)
             return self._record(watch, outcome)
         except Exception:
             log.exception("looking for the artifacts of %s failed", session_id)
             return 0
         finally:
             watch.busy = False
+
+    @staticmethod
+    async def _locate(watch: _Watch) -> None:
+        """Where the session's transcripts are, and (on another machine) what is excluded."""
+        files = watch.files
+        if not files.remote:
+            env = {"CLAUDE_CONFIG_DIR": str(watch.config_dir)}
+            watch.projects = str(transcript_path(watch.root, "-", env).parent)
+            watch.located = True
+            return
+        config = watch.config_dir
+        home: str | None = None
+        if config is None:
+            try:
+                home = await files.home()
+            except OSError as exc:
+                if watch.agent in TRANSCRIPT_AGENTS:
+                    log.warning(
+                        "the transcripts of %s cannot be found: the worker's home folder is "
+                        "unknown (%s)",
+                        watch.session_id,
+                        exc,
+                    )
+            config = posixpath.join(home, ".claude") if home else None
+        root = await files.resolve(watch.root)
+        watch.excluded = []
+        if config is not None:
+            watch.projects = posixpath.join(config, "projects", project_folder_name(root))
+            # Both spellings: a scan compares folders as listed, and as resolved.
+            watch.excluded = list(dict.fromkeys([config, await files.resolve(config)]))
+        if home is not None:
+            watch.writes.home = home  # "~/x" in a tool call is the remote user's
+        watch.located = True
 
     @staticmethod
     def _note_conversation(watch: _Watch) -> None:
@@ -201,18 +270,20 @@ class ArtifactWatcher:
     async def _collect(self, watch: _Watch, excluded: list[str], final: bool) -> _Outcome:
         """What the transcripts report, else what a scan finds (asking the session's files)."""
         files = watch.files
-        env = {"CLAUDE_CONFIG_DIR": str(watch.config_dir)}
-        for conversation in watch.conversations:
-            main = transcript_path(watch.root, conversation, env)
-            watch.tails.setdefault(str(main), artifacts.TranscriptTail(main))
+        projects = watch.projects
+        # Without a place for transcripts (a worker that cannot tell its home) there are none.
+        for conversation in watch.conversations if projects else []:
+            assert projects is not None
+            main = posixpath.join(projects, f"{conversation}.jsonl")
+            watch.tails.setdefault(main, artifacts.TranscriptTail(main))
             # Subagents (the Task tool) write their own transcripts beside it.
-            subagents = main.parent / conversation / "subagents"
+            subagents = posixpath.join(projects, conversation, "subagents")
             try:
-                listed = await files.list_dir(str(subagents))
+                listed = await files.list_dir(subagents)
             except OSError:
                 listed = []
             for name in sorted(e.name for e in listed if fnmatch.fnmatchcase(e.name, "*.jsonl")):
-                path = str(subagents / name)
+                path = posixpath.join(subagents, name)
                 watch.tails.setdefault(path, artifacts.TranscriptTail(path))
         infos = await files.stat_many(watch.tails)
         present = [

@@ -436,12 +436,14 @@ class ReportedWrites:
     An assistant message's ``tool_use`` block of a :data:`WRITE_TOOLS` tool names a file; the
     ``tool_result`` with the same id (in the next user message) says whether the write happened:
     a refused or failed write has ``is_error``. Paths are made absolute against the entry's
-    ``cwd`` (else ``cwd``) and normalised (the CLI keeps ``a/../b`` as given).
+    ``cwd`` (else ``cwd``) and normalised (the CLI keeps ``a/../b`` as given); a leading ``~``
+    is ``home`` (by default this machine's: another machine's agent gives its own).
     """
 
     cwd: str
     pending: dict[str, str] = field(default_factory=dict)  # tool_use id -> path
     confirmed: list[str] = field(default_factory=list)
+    home: str | None = None
 
     def feed(self, entry: object) -> None:
         if not isinstance(entry, dict):
@@ -461,12 +463,19 @@ class ReportedWrites:
                 args = block.get("input")
                 named = args.get(key) if key and isinstance(args, dict) else None
                 if isinstance(named, str) and named:
-                    path = os.path.normpath(os.path.join(base, os.path.expanduser(named)))
+                    path = os.path.normpath(os.path.join(base, self._expand(named)))
                     self.pending[str(block.get("id") or path)] = path
             elif kind == "tool_result":
                 done = self.pending.pop(str(block.get("tool_use_id")), None)
                 if done is not None and not block.get("is_error"):
                     self.confirmed.append(done)
+
+    def _expand(self, named: str) -> str:
+        if self.home is None:
+            return os.path.expanduser(named)
+        if named == "~" or named.startswith("~/"):
+            return self.home + named[1:]
+        return named  # "~user/x": not this user's; left as the agent wrote it
 
     def take(self) -> list[str]:
         """The confirmed paths since the last call."""

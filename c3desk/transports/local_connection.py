@@ -67,7 +67,14 @@ class LocalConnection(WorkerConnection):
                     except OSError:
                         continue  # removed meanwhile
                     out.append(
-                        DirEntry(entry.name, st.S_ISDIR(info.st_mode), info.st_size, info.st_mtime)
+                        DirEntry(
+                            entry.name,
+                            st.S_ISDIR(info.st_mode),
+                            info.st_size,
+                            info.st_mtime,
+                            info.st_ctime,
+                            st.S_ISREG(info.st_mode),
+                        )
                     )
             return out
 
@@ -79,7 +86,13 @@ class LocalConnection(WorkerConnection):
                 info = os.stat(path)
             except FileNotFoundError:
                 return None
-            return FileStat(st.S_ISDIR(info.st_mode), info.st_size, info.st_mtime)
+            return FileStat(
+                st.S_ISDIR(info.st_mode),
+                info.st_size,
+                info.st_mtime,
+                info.st_ctime,
+                st.S_ISREG(info.st_mode),
+            )
 
         return await asyncio.get_running_loop().run_in_executor(None, look)
 

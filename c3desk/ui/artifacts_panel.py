@@ -5,10 +5,15 @@ Previews read at most a bounded part of each file (image size capped, PDF first 
 truncated, the first KB of other files), and a missing or unreadable file is shown as such.
 A line under the heading says where the files came from (the agent's transcript, or a folder scan
 and whether that scan was cut short), from the session's latest ``artifacts`` event.
+
+A session on a remote worker has its files on that machine: the panel says so (``worker:path``)
+and previews a local copy, downloaded when the artifact is selected by the ``fetcher`` (a
+:class:`~c3desk.core.worker_files.RemoteCopies`) on the loop, so the panel stays responsive.
 """
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import importlib
 import json
@@ -45,7 +50,8 @@ from PySide6.QtWidgets import (
 )
 
 from c3desk.core.views import artifacts as view
-from c3desk.core.views.artifacts import ArtifactRow
+from c3desk.core.views.artifacts import ArtifactRow, SessionArtifacts
+from c3desk.core.worker_files import FetchError, RemoteCopies
 from c3desk.ui.diff_highlighter import DiffHighlighter
 from c3desk.ui.theme import current_theme, theme_colors
 
@@ -379,15 +385,28 @@ class ArtifactsPanel(QWidget):
 
     ``show_session(id)`` chooses the session (None: none); ``refresh()`` reloads both lists.
     ``open_url`` opens files and folders (QDesktopServices.openUrl: the system's application,
-    never a shell); tests pass a recorder.
+    never a shell); tests pass a recorder. ``fetcher`` copies a remote session's files for
+    their previews (without one they are listed, not previewed).
     """
 
     artifactSelected = Signal(str)  # the selected artifact's path ("" when none)
+    remotePreviewDone = Signal(str)  # a remote artifact's copy was shown, or why not (its path)
 
-    def __init__(self, parent: QWidget | None = None, *, open_url: UrlOpener | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        open_url: UrlOpener | None = None,
+        fetcher: RemoteCopies | None = None,
+    ) -> None:
         super().__init__(parent)
         self.session_id: str | None = None
         self._open_url: UrlOpener = open_url or QDesktopServices.openUrl
+        self.fetcher = fetcher
+        self._session: SessionArtifacts | None = None
+        self._copies: dict[str, Path] = {}  # remote path -> its local copy, once downloaded
+        self._shown_remote: str | None = None  # the remote artifact shown or being fetched
+        self._fetches: set[asyncio.Task[None]] = set()
         self._theme = current_theme()
         colors = theme_colors(self._theme)
 
@@ -495,7 +514,7 @@ class ArtifactsPanel(QWidget):
 
         self.tree.currentItemChanged.connect(lambda _c, _p: self._show_current())
         self.type_filter.currentIndexChanged.connect(lambda _i: self._fill_tree())
-        self.refresh_button.clicked.connect(self.refresh)
+        self.refresh_button.clicked.connect(self._refresh_clicked)
         self.open_button.clicked.connect(self.open_current)
         self.reveal_button.clicked.connect(self.reveal_current)
         self._artifacts: tuple[ArtifactRow, ...] = ()
@@ -505,12 +524,17 @@ class ArtifactsPanel(QWidget):
 
     def show_session(self, session_id: str | None) -> None:
         """Show the artifacts and events of session ``session_id`` (None: nothing)."""
+        if session_id != self.session_id:
+            self._copies.clear()
+            self._shown_remote = None
         self.session_id = session_id
         self.refresh()
 
     def refresh(self) -> None:
-        """Reload the session's artifacts and events; keep the selected artifact selected."""
+        """Reload the session's artifacts and events; keep the selected artifact selected (a
+        remote one's preview is kept as it is: :meth:`_refresh_clicked` copies it again)."""
         session = view.session_artifacts(self.session_id) if self.session_id else None
+        self._session = session
         if session is None:
             self._artifacts = ()
             self.heading.setText(
@@ -559,16 +583,42 @@ class ArtifactsPanel(QWidget):
         return path if isinstance(path, str) else None
 
     def open_current(self) -> None:
-        """Open the selected file with the system's application."""
-        path = self.current_path()
+        """Open the selected file (a remote one's local copy) with the system's application."""
+        path = self._local_path(self.current_path())
         if path and Path(path).exists():
             self._open_url(QUrl.fromLocalFile(path))
 
     def reveal_current(self) -> None:
-        """Open the folder holding the selected file."""
-        path = self.current_path()
+        """Open the folder holding the selected file (a remote one's local copy)."""
+        path = self._local_path(self.current_path())
         if path and Path(path).parent.is_dir():
             self._open_url(QUrl.fromLocalFile(str(Path(path).parent)))
+
+    def is_remote(self, path: str) -> bool:
+        """Whether the listed artifact ``path`` is a file on the session's remote worker."""
+        session = self._session
+        return session is not None and any(
+            a.path == path and session.on_worker(a) for a in session.artifacts
+        )
+
+    def local_copy(self, path: str) -> Path | None:
+        """The local copy of the remote artifact ``path`` the preview shows, once downloaded."""
+        return self._copies.get(path)
+
+    def _local_path(self, path: str | None) -> str | None:
+        if path is None or not self.is_remote(path):
+            return path
+        copy = self._copies.get(path)
+        return str(copy) if copy is not None else None
+
+    def _where(self, path: str) -> str:
+        """``worker:path``, the way a remote file is named to the user."""
+        name = self._session.worker_name if self._session is not None else None
+        return f"{name or 'remote worker'}:{path}"
+
+    def _refresh_clicked(self) -> None:
+        self._shown_remote = None  # copy the selected remote file again (if it changed)
+        self.refresh()
 
     # --- internals -------------------------------------------------------------------------
 
@@ -593,12 +643,15 @@ class ArtifactsPanel(QWidget):
                 group.setFont(0, bold)
                 for artifact in rows:
                     path = Path(artifact.path)
-                    missing = not path.exists()
+                    remote = self._session is not None and self._session.on_worker(artifact)
+                    # A remote file is looked at when selected, not for every row.
+                    missing = not remote and not path.exists()
                     item = QTreeWidgetItem([path.name + (" (missing)" if missing else "")])
                     item.setData(0, PATH_ROLE, artifact.path)
                     item.setData(0, ID_ROLE, artifact.id)
                     item.setData(0, TYPE_ROLE, kind)
-                    item.setToolTip(0, f"{artifact.path}\ndetected {artifact.detected_at}")
+                    where = self._where(artifact.path) if remote else artifact.path
+                    item.setToolTip(0, f"{where}\ndetected {artifact.detected_at}")
                     if missing:
                         item.setForeground(0, dim)
                         italic = item.font(0)
@@ -629,16 +682,26 @@ class ArtifactsPanel(QWidget):
                 text = "This session has no artifacts yet"
             self._show_message(text)
             self.path_label.clear()
+            self.path_label.setToolTip("")
             self.open_button.setEnabled(False)
             self.reveal_button.setEnabled(False)
+            self._shown_remote = None
             self.artifactSelected.emit("")
             return
         kind = str(item.data(0, TYPE_ROLE))
+        if self.is_remote(path):
+            self._show_remote(kind, path)
+            return
+        self._shown_remote = None
         preview = preview_for(kind, Path(path))
         self.path_label.setText(path)
+        self.path_label.setToolTip("")
         exists = Path(path).exists()
         self.open_button.setEnabled(exists)
         self.reveal_button.setEnabled(Path(path).parent.is_dir())
+        self._display(preview, path)
+
+    def _display(self, preview: Preview, path: str, note: str = "") -> None:
         if preview.kind == "image" and preview.image is not None:
             self.image_view.set_image(preview.image)
             self.stack.setCurrentWidget(self.image_scroll)
@@ -650,11 +713,73 @@ class ArtifactsPanel(QWidget):
             self.stack.setCurrentWidget(self.text_view)
         else:
             self._show_message(preview.message)
-            self.info.clear()
+            self.info.setText(note)
             self.artifactSelected.emit(path)
             return
-        self.info.setText(preview.message)
+        self.info.setText(" · ".join(part for part in (preview.message, note) if part))
         self.artifactSelected.emit(path)
+
+    # --- remote files ----------------------------------------------------------------------
+
+    def _show_remote(self, kind: str, path: str) -> None:
+        """Preview a remote artifact from its local copy, downloading that first (on the loop;
+        the panel shows that it is copying meanwhile)."""
+        if path == self._shown_remote:
+            return  # a refresh: what is shown (or being copied) stays
+        self._shown_remote = path
+        where = self._where(path)
+        session = self._session
+        self.path_label.setText(f"{where} (a file on the remote worker)")
+        self.open_button.setEnabled(False)
+        self.reveal_button.setEnabled(False)
+        if self.fetcher is None or session is None or session.worker_id is None:
+            self.path_label.setToolTip("")
+            self._show_message(f"{where} is on a remote worker: no preview here")
+            self.artifactSelected.emit(path)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # only outside the app (its loop runs whenever the panel does)
+            self._show_message(f"{where} is on a remote worker: it cannot be copied now")
+            self.artifactSelected.emit(path)
+            return
+        self.path_label.setToolTip(
+            f"Previewed from a local copy in {self.fetcher.cache_dir / session.session_id}"
+        )
+        self._show_message(f"Copying {where} for its preview…")
+        self.artifactSelected.emit(path)
+        name = session.worker_name or "remote worker"
+        task = loop.create_task(
+            self._fetch(session.session_id, session.worker_id, name, kind, path)
+        )
+        self._fetches.add(task)
+        task.add_done_callback(self._fetches.discard)
+
+    async def _fetch(
+        self, session_id: str, worker_id: str, worker: str, kind: str, path: str
+    ) -> None:
+        fetcher = self.fetcher
+        assert fetcher is not None
+        try:
+            copy = await fetcher.fetch(session_id, worker_id, worker, path)
+        except FetchError as exc:
+            failed: str | None = str(exc)
+        else:
+            failed = None
+        if not (self.session_id == session_id and self._shown_remote == path):
+            return  # another artifact was chosen meanwhile
+        try:
+            if failed is not None:
+                self._show_message(failed)
+            else:
+                self._copies[path] = copy.path
+                self.open_button.setEnabled(True)
+                self.reveal_button.setEnabled(True)
+                preview = preview_for(kind, copy.path)
+                self._display(preview, path, note=f"copy of {worker}:{path}")
+            self.remotePreviewDone.emit(path)
+        except RuntimeError:  # the panel was deleted while copying
+            return
 
     def _show_message(self, text: str) -> None:
         self.image_view.set_image(QImage())

@@ -342,8 +342,8 @@ class ServedConnection(WorkerConnection):
             raise FileNotFoundError(2, "not on the remote machine", path)
         return str(self.served) + path[len(REMOTE) :]
 
-    async def read_file(self, path: str, limit: int) -> bytes:
-        return await self._here.read_file(self._local(path), limit)
+    async def read_file(self, path: str, limit: int, offset: int = 0) -> bytes:
+        return await self._here.read_file(self._local(path), limit, offset)
 
     async def list_dir(self, path: str) -> list[DirEntry]:
         return await self._here.list_dir(self._local(path))
@@ -353,6 +353,9 @@ class ServedConnection(WorkerConnection):
             return await self._here.stat(self._local(path))
         except FileNotFoundError:
             return None
+
+    async def home(self) -> str:
+        return f"{REMOTE}/home"
 
     async def connect(self) -> None:
         self._set_status("connected")
@@ -399,9 +402,10 @@ def test_a_scan_reads_the_workers_files_through_its_connection(db: Paths, tmp_pa
 
     asyncio.run(scenario())
     assert not os.path.exists(REMOTE)
-    # old.txt has an mtime before the start but was created now: the connection has no ctime,
-    # so it stays out as an untouched file would (this machine's scan would list it).
+    # old.txt has an mtime before the start but was created now: its ctime says so, as this
+    # connection reports it (over SFTP there is none: tests/integration/test_artifacts_ssh.py).
     assert artifacts_of(sid) == {
+        ("file", f"{root}/old.txt"),
         ("image", f"{root}/out/chart.png"),
         ("pdf", f"{root}/report.pdf"),
     }
@@ -411,7 +415,8 @@ def test_a_scan_reads_the_workers_files_through_its_connection(db: Paths, tmp_pa
 
 def test_a_transcript_is_read_through_the_workers_connection(db: Paths, tmp_path: Path) -> None:
     """Claude Code on another machine: its transcripts (and a subagent's) and the files they
-    name are read through the connection."""
+    name are read through the connection, in the remote user's ~/.claude (this machine's
+    CLAUDE_CONFIG_DIR says nothing about that machine)."""
     machine = tmp_path / "machine"
     root = f"{REMOTE}/proj"
     config = f"{REMOTE}/home/.claude"
@@ -435,7 +440,8 @@ def test_a_transcript_is_read_through_the_workers_connection(db: Paths, tmp_path
             out.writelines(json.dumps(line) + "\n" for line in lines)
 
     async def scenario() -> list[set[str]]:
-        watcher = ArtifactWatcher(db.artifacts_dir, env={"CLAUDE_CONFIG_DIR": config})
+        local_config = str(tmp_path / "local-claude")
+        watcher = ArtifactWatcher(db.artifacts_dir, env={"CLAUDE_CONFIG_DIR": local_config})
         watcher.start(sid, root, files=conn)
         seen: list[set[str]] = []
         (machine / "proj" / "foreign.txt").write_text("another program\n")

@@ -1,4 +1,5 @@
-"""The artifacts panel's read model: a session's artifacts, its recent events, its last scan."""
+"""The artifacts panel's read model: a session's artifacts, its recent events, its last scan,
+and the worker whose machine the files are on."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from c3desk.store.models import Artifact, Session, SessionEvent
+from peewee import JOIN
+
+from c3desk.store.models import Artifact, Session, SessionEvent, Worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +32,29 @@ class SessionArtifacts:
     session_id: str
     title: str
     artifacts: tuple[ArtifactRow, ...]  # newest first, then by path
+    # The worker it runs (or ran) on; a remote one's artifact paths are paths on that machine
+    # (the diff excepted: c3desk keeps it in its own data folder), previewed from a copy.
+    worker_id: str | None = None
+    worker_name: str | None = None
+    remote: bool = False
+
+    def on_worker(self, row: ArtifactRow) -> bool:
+        """Whether the artifact is a file on the remote worker's machine (not this one)."""
+        return self.remote and row.type != "diff"
 
 
 def session_artifacts(session_id: str) -> SessionArtifacts | None:
     """The session's title and artifacts, or None when there is no such session."""
-    title = Session.select(Session.title).where(Session.id == session_id).scalar()
-    if title is None:
+    found = (
+        Session.select(Session.title, Worker.id, Worker.name, Worker.type)
+        .join(Worker, join_type=JOIN.LEFT_OUTER, on=(Session.worker == Worker.id))
+        .where(Session.id == session_id)
+        .tuples()
+        .first()
+    )
+    if found is None:
         return None
+    title, worker_id, worker_name, worker_type = cast("tuple[Any, ...]", found)
     query = (
         Artifact.select(Artifact.id, Artifact.type, Artifact.path, Artifact.detected_at)
         .where(Artifact.session == session_id)
@@ -46,7 +65,14 @@ def session_artifacts(session_id: str) -> SessionArtifacts | None:
         ArtifactRow(str(aid), str(kind), str(path), str(at))
         for aid, kind, path, at in cast("Iterable[tuple[Any, ...]]", query)
     )
-    return SessionArtifacts(session_id, str(title), rows)
+    return SessionArtifacts(
+        session_id,
+        "" if title is None else str(title),
+        rows,
+        worker_id=None if worker_id is None else str(worker_id),
+        worker_name=None if worker_name is None else str(worker_name),
+        remote=worker_type == "remote",
+    )
 
 
 def events(session_id: str, limit: int) -> tuple[EventRow, ...]:
