@@ -1,0 +1,143 @@
+"""SSH workers when things go wrong, and what must hold across workers: the real engine, a real
+sshd on 127.0.0.1 (the "server" is this machine, reached only over SSH), the fake agent on the
+server side.
+
+A hung peer is made by stopping (SIGSTOP) every per-connection sshd process, a dropped
+connection by killing them (SIGKILL); the listening sshd stays, so the worker can reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from helpers.engine import Watcher, add, row, screen_has, started_engine, status
+from helpers.remote import add_ssh_worker, ssh_factory, use_remote_agent
+from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
+
+from c3desk.config import Paths
+from c3desk.core.engine import Engine, EngineEvent
+from c3desk.store.models import Worker
+from c3desk.transports.ssh_connection import SSHConnection
+
+HEARTBEAT, MISSES = 0.3, 3
+# A stopped peer must be noticed within the watchdog's bound plus one beat of slack.
+DETECT_BOUND = HEARTBEAT * MISSES + HEARTBEAT
+# Longest the loop may wake late while a peer hangs: far below the 5 s connect timeout or a
+# blocking paramiko call, the stalls this guards against.
+LAG_BOUND = 1.0
+
+
+class LoopLag:
+    """Wakes every 20 ms and records how late it woke: a stalled loop shows as a long lag."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.02)
+            self.lags.append(time.monotonic() - before - 0.02)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._tick())
+
+    async def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return max(self.lags, default=0.0)
+
+
+class WorkerTimeline:
+    """Every status the worker is given, with when (recorded on the engine's events): the
+    connection's as the engine reports it, and its row's (what the UI and the CLI read)."""
+
+    def __init__(self, engine: Engine, watch: Watcher, worker_id: str) -> None:
+        self.seen: list[tuple[float, str, str | None]] = []
+        self.rows: list[str] = []
+        self._engine = engine
+        self._id = worker_id
+        watch.checks.append(self._on_event)
+
+    def _on_event(self, event: EngineEvent) -> None:
+        if event.kind == "worker" and event.worker_id == self._id:
+            state, reason = self._engine.worker_status(self._id)
+            self.seen.append((time.monotonic(), state, reason))
+            self.rows.append(Worker.get_by_id(self._id).status)
+
+    def first(self, state: str, after: float) -> tuple[float, str | None] | None:
+        return next(((t, r) for t, s, r in self.seen if s == state and t >= after), None)
+
+
+def signal_all(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+@asynccontextmanager
+async def remote_engine(
+    db: Paths, server: Sshd, tmp_path: Path, **box: int
+) -> AsyncIterator[tuple[Engine, Watcher, dict[str, SSHConnection]]]:
+    """The engine with the local worker and the SSH worker ``box`` (fast heartbeats)."""
+    factory, made = ssh_factory(server, tmp_path, heartbeat=HEARTBEAT, misses=MISSES)
+    engine, watch = await started_engine(db, connections=factory)
+    try:
+        await watch.until(lambda: "box" in made and made["box"].status == "connected", 20)
+        yield engine, watch, made
+    finally:
+        await engine.stop()
+
+
+def test_a_stopped_peer_is_disconnected_within_the_bound_and_the_loop_never_stalls(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        use_remote_agent(tmp_path)
+        box = add_ssh_worker(sshd)
+        work = tmp_path / "work"
+        work.mkdir()
+        # A long turn: its spinner redraws ten times a second until the peer stops.
+        sid = add("hung", work, prompt="think 300", worker=box.name)
+        lag = LoopLag()
+        lag.start()
+        stopped: list[int] = []
+        try:
+            async with remote_engine(db, sshd, tmp_path) as (engine, watch, _made):
+                timeline = WorkerTimeline(engine, watch, str(box.id))
+                await watch.until(screen_has(engine, sid, "esc to interrupt"), 20)
+                stopped = sshd.connection_pids()
+                assert stopped
+                signal_all(stopped, signal.SIGSTOP)
+                at = time.monotonic()
+                await watch.until(lambda: timeline.first("disconnected", at), 10)
+                seen = timeline.first("disconnected", at)
+                assert seen is not None
+                when, reason = seen
+                assert when - at <= DETECT_BOUND, (when - at, timeline.seen)
+                assert reason is not None and "no answer to 3 heartbeats" in reason
+                await watch.until(lambda: status(sid) == "failed", 10)
+                assert row(sid).failure_reason == "worker disconnected"
+                assert "disconnected" in timeline.rows
+                # The session's end and the attempts to reconnect must not stall the loop
+                # either: keep measuring through a backoff.
+                await watch.until(lambda: timeline.first("connected", at), 10)
+        finally:
+            signal_all(stopped, signal.SIGCONT)
+            worst = await lag.stop()
+        assert worst < LAG_BOUND, f"the loop stalled for {worst:.2f} s"
+        assert Worker.get_by_id(box.id).status == "connected"
+
+    asyncio.run(main())
