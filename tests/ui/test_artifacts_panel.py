@@ -1,21 +1,31 @@
-"""The artifacts panel on real files: PNG, PDF, diff, text, binary and a missing file."""
+"""The artifacts panel on real files: PNG, PDF, diff, text, binary and a missing file; a remote
+session's files copied over SFTP from a real loopback sshd for their previews."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import qasync
+from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QColor, QImage, QPageSize, QPainter, QPdfWriter
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core.artifact_watch import ArtifactWatcher
-from c3desk.store.models import Artifact, Session
+from c3desk.core.worker_files import RemoteCopies
+from c3desk.store.models import Artifact, Session, Worker
+from c3desk.transports.connection import WorkerInfo
+from c3desk.transports.ssh_connection import SSHConnection
+from c3desk.transports.ssh_trust import TrustStore
 from c3desk.ui.artifacts_panel import (
     TEXT_PREVIEW_BYTES,
     ArtifactsPanel,
@@ -407,3 +417,109 @@ def test_source_note(detail: dict[str, object], start: str, warning: bool) -> No
     assert warn is warning
     assert source_note("not json") == ("", False)
     assert source_note('"a string"') == ("", False)
+
+
+# --- a session on an SSH worker: previews of copies ---------------------------------------------
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    """qasync's loop, as the app runs: the panel copies remote files on it."""
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+async def until(predicate: Callable[[], object], timeout: float = 30.0) -> None:
+    """Let the Qt and asyncio loop run until ``predicate`` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+def test_a_remote_artifact_is_previewed_from_a_copy_downloaded_over_sftp(
+    qtbot: QtBot,
+    qloop: asyncio.AbstractEventLoop,
+    db: Paths,
+    tmp_path: Path,
+    sshd: Sshd,  # noqa: F811
+) -> None:
+    server = tmp_path / "server"  # the worker's files, reached over SFTP only
+    server.mkdir()
+    png = make_png(server / "chart.png", 64, 48)
+    big = server / "dump.txt"
+    big.write_bytes(b"y" * (1536 * 1024))
+    Worker.create(id="w-box", name="box", type="remote", ssh_host=sshd.host, ssh_port=sshd.port)
+    s = sess.create_session(title="remote", working_directory=str(server), worker="box")
+    for kind, path in (("image", png), ("file", big), ("file", server / "gone.txt")):
+        Artifact.create(id=str(uuid.uuid4()), session=s.id, type=kind, path=str(path))
+    trust = TrustStore(tmp_path / "known_hosts", tmp_path / "user_known_hosts")
+    kind, blob = sshd.host_key.with_suffix(".pub").read_text().split()[:2]
+    trust.own.write_text(f"[{sshd.host}]:{sshd.port} {kind} {blob}\n")
+    info = WorkerInfo("w-box", "box", "remote", sshd.host, sshd.port, sshd.user, str(sshd.user_key))
+    conn = SSHConnection(info, trust)
+    opened = Opened()
+    panel = ArtifactsPanel(
+        open_url=opened, fetcher=RemoteCopies(db.home, {"w-box": conn}.get, limit=1024 * 1024)
+    )
+    qtbot.addWidget(panel)
+    panel.resize(900, 640)
+    panel.show()
+
+    async def scenario() -> None:
+        await conn.connect()
+        assert conn.status == "connected", conn.reason
+        panel.show_session(s.id)
+        # Listed by name, not looked for on this machine; named worker:path.
+        assert sorted(panel.artifact_items()["file"]) == sorted(
+            [str(big), str(server / "gone.txt")]
+        )
+        assert panel.select_path(str(png))
+        assert panel.is_remote(str(png))
+        assert panel.path_label.text() == f"box:{png} (a file on the remote worker)"
+        # The copy is made on the loop: the panel says so and answers meanwhile.
+        assert panel.placeholder.text() == f"Copying box:{png} for its preview…"
+        assert not panel.open_button.isEnabled()
+        await until(lambda: panel.stack.currentWidget() is panel.image_scroll)
+        assert "64 × 48 px" in panel.info.text() and f"copy of box:{png}" in panel.info.text()
+        copy = panel.local_copy(str(png))
+        assert copy == db.home / "cache" / "remote" / s.id / str(png).lstrip("/")
+        assert copy.read_bytes() == png.read_bytes()
+        assert panel.open_button.isEnabled()
+        panel.open_current()
+        assert opened.urls[-1] == QUrl.fromLocalFile(str(copy))
+
+        done: list[str] = []
+        panel.remotePreviewDone.connect(done.append)
+        assert panel.select_path(str(big))
+        await until(lambda: done)
+        assert panel.stack.currentWidget() is panel.placeholder
+        assert panel.placeholder.text() == (
+            f"box:{big} is 1.5 MB: previews copy remote files of at most 1.0 MB"
+        )
+        assert panel.local_copy(str(big)) is None and not panel.open_button.isEnabled()
+        assert panel.select_path(str(server / "gone.txt"))
+        await until(lambda: len(done) == 2)
+        assert panel.placeholder.text() == f"Missing: box:{server}/gone.txt no longer exists"
+        await conn.close()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_a_remote_artifact_without_a_fetcher_is_named_not_previewed(
+    panel: ArtifactsPanel, db: Paths, tmp_path: Path
+) -> None:
+    Worker.create(id="w-far", name="far", type="remote", ssh_host="example.invalid")
+    s = sess.create_session(title="far away", working_directory="/srv/proj", worker="far")
+    Artifact.create(id=str(uuid.uuid4()), session=s.id, type="file", path="/srv/proj/a.txt")
+    (tmp_path / "a.txt").write_text("local, not the worker's")
+    panel.show_session(s.id)
+    assert panel.artifact_items() == {"file": ["/srv/proj/a.txt"]}
+    assert panel.current_path() == "/srv/proj/a.txt"
+    assert panel.placeholder.text() == "far:/srv/proj/a.txt is on a remote worker: no preview here"
+    assert panel.path_label.text() == "far:/srv/proj/a.txt (a file on the remote worker)"
+    assert not panel.open_button.isEnabled() and not panel.reveal_button.isEnabled()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from c3desk.core import artifacts
+from c3desk.core import artifacts, worker_files
 from c3desk.core.worker_files import (
     LOCAL,
     ConnectionFiles,
@@ -24,7 +24,7 @@ from c3desk.core.worker_files import (
     WorkerFiles,
     files_for,
 )
-from c3desk.transports.connection import UnsupportedConnection, WorkerInfo
+from c3desk.transports.connection import DirEntry, TooLarge, UnsupportedConnection, WorkerInfo
 from c3desk.transports.local_connection import LocalConnection
 
 
@@ -219,3 +219,104 @@ def test_files_for_each_source() -> None:
     # A connection that cannot reach its machine has no files: nothing there, nothing read.
     assert asyncio.run(wrapped.stat("/etc/hostname")) is None
     assert asyncio.run(wrapped.read_from("/etc/hostname", 0)) is None
+
+
+def test_a_connection_reports_ctime_so_a_file_moved_in_counts(tmp_path: Path) -> None:
+    """A file moved in keeps its old mtime; its ctime (the local connection gives it) is new."""
+    moved = touch(tmp_path / "moved.txt")
+    os.utime(moved, (1_000_000, 1_000_000))
+    since = time.time() - 60
+    result = run_scan(through_connection(), tmp_path, since)
+    assert isinstance(result, artifacts.ScanResult)
+    assert result.found == [(str(moved), "file")]
+
+
+def test_a_transcript_is_read_a_bounded_piece_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_files, "MAX_READ", 4)
+    path = touch(tmp_path / "t.jsonl", "0123456789")
+    files = through_connection()
+    assert asyncio.run(files.read_from(str(path), 0)) == (0, b"0123")
+    assert asyncio.run(files.read_from(str(path), 4)) == (4, b"4567")
+    assert asyncio.run(files.read_from(str(path), 8)) == (8, b"89")
+
+
+def test_a_connections_download_copies_the_file_with_its_time(tmp_path: Path) -> None:
+    """The download every connection has (read whole, written atomically), here the local
+    machine's; an SSH connection's own goes over SFTP (tests/integration/test_artifacts_ssh.py)."""
+    source = tmp_path / "remote" / "plot.png"
+    source.parent.mkdir()
+    source.write_bytes(b"\x89PNG" + bytes(range(256)) * 40)
+    os.utime(source, (1_600_000_000, 1_600_000_000))
+    dest = tmp_path / "copy" / "deep" / "plot.png"
+    files = through_connection()
+    info = asyncio.run(files.download(str(source), dest, 1 << 20))
+    assert dest.read_bytes() == source.read_bytes()
+    assert info.size == source.stat().st_size and dest.stat().st_mtime == 1_600_000_000
+    with pytest.raises(TooLarge) as refused:
+        asyncio.run(files.download(str(source), tmp_path / "other.png", 100))
+    assert refused.value.size == source.stat().st_size and refused.value.limit == 100
+    assert not (tmp_path / "other.png").exists()
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(files.download(str(tmp_path / "gone"), tmp_path / "gone-copy", 100))
+    with pytest.raises(IsADirectoryError):
+        asyncio.run(files.download(str(tmp_path), tmp_path / "dir-copy", 100))
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["plot.png"]  # no temporary left
+
+
+def test_home_and_resolve_through_a_connection(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    files = through_connection()
+    link = str(tmp_path / "link")
+    assert files.realpath(link) == link  # nothing asked yet: as spelled
+    assert asyncio.run(files.resolve(link)) == str(tmp_path / "real")
+    assert files.realpath(link) == str(tmp_path / "real")  # remembered
+    assert asyncio.run(files.home()) == str(Path.home())
+    unreachable = files_for(UnsupportedConnection(WorkerInfo("r", "there", "remote")))
+    with pytest.raises(OSError, match="there"):
+        asyncio.run(unreachable.home())
+
+
+class _Stuck:
+    """A file service whose listings never answer (a server that stopped responding)."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.given_up = asyncio.Event()
+
+    async def list_dir(self, path: str) -> list[DirEntry]:
+        self.asked.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.given_up.set()
+            raise
+        return []
+
+
+def test_a_cancelled_walk_stops_and_lets_go_of_its_question(tmp_path: Path) -> None:
+    stuck = _Stuck()
+    files = ConnectionFiles(stuck)  # type: ignore[arg-type]  # only list_dir is asked
+
+    async def scenario() -> None:
+        scan = asyncio.ensure_future(
+            files.scan(
+                str(tmp_path),
+                0.0,
+                seen=frozenset(),
+                max_files=10,
+                max_depth=None,
+                deadline=None,
+                exclude=[],
+            )
+        )
+        await asyncio.wait_for(stuck.asked.wait(), 10)
+        scan.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await scan
+        # The walk's thread gives up on the unanswered listing (it cancels it) and ends.
+        await asyncio.wait_for(stuck.given_up.wait(), 10)
+
+    asyncio.run(scenario())
