@@ -505,6 +505,22 @@ def _worker_check(args: argparse.Namespace) -> int:
     where = f"{result.host}:{result.port}"
     if result.status == "connected":
         print(f"{row.name}: connected to {where}")
+        command = result.command or "claude"
+        if result.claude is None:
+            print(f"  {command}: not found on the PATH of the login shell there")
+            print(f"    ({result.login_path or 'the PATH could not be learned'})")
+        else:
+            print(f"  {command}: {result.claude} ({result.claude_version or 'version unknown'})")
+        print(f"  tmux: {result.tmux or 'not installed (sessions end if the connection drops)'}")
+        print(
+            "  hooks: reported back through ~/.cache/c3desk/sessions/<session>/ on the server "
+            "(needs only /bin/sh)"
+        )
+        if result.claude is None:
+            raise Refused(
+                f"{row.name}: sessions there would fail: `{command}` is not installed or not "
+                "on the login shell's PATH (set claude_command to its full path)"
+            )
         return 0
     if result.unknown:
         raise Refused(

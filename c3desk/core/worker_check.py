@@ -8,6 +8,7 @@ file, ``<data dir>/known_hosts``, only once the user confirmed its fingerprint.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 from dataclasses import dataclass
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import paramiko
 
+from c3desk.core import settings as cfg
 from c3desk.core.engine import worker_info
 from c3desk.errors import Refused
 from c3desk.store.models import Worker
+from c3desk.transports.base import SpawnError
 from c3desk.transports.shellpath import resolve_command
 from c3desk.transports.ssh_connection import SSHConnection
 from c3desk.transports.ssh_trust import HostKeyError, TrustStore, UnknownHostKey
@@ -40,6 +43,13 @@ class Attempt:
     reason: str | None
     problem: HostKeyError | None  # why the host key was refused, if it was
     offered: paramiko.PKey | None  # the server's host key, when the key exchange got that far
+    # Once connected: what the agent command is on the server, as the user's login shell
+    # finds it, and what it says its version is; tmux's version (None: not there).
+    command: str | None = None
+    claude: str | None = None
+    claude_version: str | None = None
+    tmux: str | None = None
+    login_path: str | None = None
 
     @property
     def fingerprint(self) -> str | None:
@@ -58,19 +68,55 @@ def attempt(row: Worker, home: Path, timeout: float = CONNECT_TIMEOUT) -> Attemp
     store = TrustStore(known_hosts_path(home))
     conn = SSHConnection(worker_info(row), store, connect_timeout=timeout)
 
+    command = _agent_command()
+    found: dict[str, str | None] = {}
+
+    async def probe() -> None:
+        """What a session there would run: the agent on the login shell's PATH, tmux."""
+        found["login_path"] = await conn.login_path()
+        if command is not None:
+            found["claude"] = path = await conn.which(command)
+            if path is not None:
+                found["claude_version"] = await conn.version_of(path)
+        tmux = await conn.which("tmux")
+        if tmux is not None:
+            found["tmux"] = await conn.version_of_flag(tmux, "-V")
+
     async def run() -> tuple[str, str | None]:
         try:
             # Each network step has its own timeout; this bounds the sum of them.
             await asyncio.wait_for(conn.connect(), timeout * 4)
             # Read the outcome before close() replaces it with "closed by c3desk".
-            return conn.status, conn.reason
+            status, reason = conn.status, conn.reason
+            if status == "connected":
+                with contextlib.suppress(OSError, TimeoutError, SpawnError):
+                    await asyncio.wait_for(probe(), timeout * 2)
+            return status, reason
         except TimeoutError:
             return "disconnected", f"cannot reach {conn.host} port {conn.port}: no answer"
         finally:
             await conn.close()
 
     status, reason = asyncio.run(run())
-    return Attempt(conn.host, conn.port, status, reason, conn.host_key_error, conn.offered_host_key)
+    return Attempt(
+        conn.host,
+        conn.port,
+        status,
+        reason,
+        conn.host_key_error,
+        conn.offered_host_key,
+        command=command,
+        **found,
+    )
+
+
+def _agent_command() -> str | None:
+    """The program the ``claude_command`` setting names (its first word)."""
+    try:
+        argv = shlex.split(str(cfg.get_settings()["claude_command"]))
+    except ValueError:
+        return None
+    return argv[0] if argv else None
 
 
 def trust(row: Worker, home: Path, key: paramiko.PKey, expected: str | None) -> None:

@@ -310,8 +310,12 @@ class SSHConnection(WorkerConnection):
 
     async def version_of(self, path: str) -> str | None:
         """What ``path --version`` prints first on the server (None when it fails)."""
+        return await self.version_of_flag(path, "--version")
+
+    async def version_of_flag(self, path: str, flag: str) -> str | None:
+        """What ``path FLAG`` prints first on the server (None when it fails)."""
         with contextlib.suppress(OSError, EOFError, TimeoutError, paramiko.SSHException):
-            code, out = await self._run(shlex.join([path, "--version"]) + " </dev/null 2>&1")
+            code, out = await self._run(shlex.join([path, flag]) + " </dev/null 2>&1")
             lines = out.strip().splitlines()
             if code == 0 and lines:
                 return lines[0].strip()[:200]

@@ -17,6 +17,7 @@ from typing import IO
 
 import pytest
 from conftest import CliResult
+from helpers.engine import FAKE
 from helpers.sshd import Sshd, free_port, keygen, keygen_fingerprint, running_sshd
 
 Run = Callable[..., CliResult]
@@ -60,6 +61,8 @@ def add_worker(run: Run, server: Sshd, name: str = "box", key: Path | None = Non
         "--user", server.user, "--key", str(key or server.user_key),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    # The agent the server runs (the server is this machine): found by its full path.
+    assert run("settings", "set", "claude_command", str(FAKE)).returncode == 0
 
 
 def host_fingerprint(server: Sshd) -> str:
@@ -92,9 +95,20 @@ def test_trust_with_the_right_fingerprint_then_check_connects(
     assert expected in trusted.stdout
     kind, blob = server.host_key.with_suffix(".pub").read_text().split()[:2]
     assert (home / "known_hosts").read_text() == f"[{server.host}]:{server.port} {kind} {blob}\n"
+    # The agent is found, with the version it reports, and tmux's.
     checked = run("worker", "check", "box")
     assert checked.returncode == 0, checked.stderr
     assert "connected" in checked.stdout
+    assert f"{FAKE}: {FAKE} (" in checked.stdout
+    assert "(Claude Code)" in checked.stdout
+    assert "tmux: tmux " in checked.stdout
+    # An agent the server's login shell does not find: connected, but sessions would fail.
+    assert run("settings", "set", "claude_command", "no-claude-here --x").returncode == 0
+    checked = run("worker", "check", "box")
+    assert checked.returncode == 1
+    assert "connected" in checked.stdout
+    assert "no-claude-here: not found on the PATH of the login shell there" in checked.stdout
+    assert "is not installed or not on the login shell's PATH" in checked.stderr
     again = run("worker", "trust", "box", "--fingerprint", expected)
     assert again.returncode == 0 and "already trusted" in again.stdout
 
