@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from c3desk.terminal import TerminalModel
 from c3desk.ui.icons import button_icon
 from c3desk.ui.terminal_view import TerminalView
-from c3desk.ui.theme import theme_colors
+from c3desk.ui.theme import current_theme, theme_colors
 
 
 def _set_property(widget: QWidget, name: str, value: str) -> None:
@@ -44,6 +44,8 @@ class TileInfo:
     needs_input: bool
     reason: str = ""
     pinned: bool = False
+    worker_status: str = "connected"  # of the session's worker: disconnected/error say it
+    worker_reason: str = ""  # why the worker is not connected
 
 
 class TileHeader(QFrame):
@@ -130,7 +132,18 @@ class TileHeader(QFrame):
     def show_info(self, info: TileInfo) -> None:
         self.title.setText(info.title)
         self.title.setToolTip(info.title)
-        self.worker.setText(info.worker)
+        down = info.worker_status != "connected" and info.status in ("active", "queued")
+        self.worker.setText(f"{info.worker} ({info.worker_status})" if down else info.worker)
+        self.worker.setToolTip(
+            f"Worker {info.worker}: {info.worker_status}"
+            + (f" ({info.worker_reason})" if down and info.worker_reason else "")
+        )
+        # Red while the worker cannot serve the session; the theme's colour otherwise.
+        self.worker.setStyleSheet(
+            f"QLabel#tileWorker {{ color: {theme_colors(current_theme())['failed']}; }}"
+            if down
+            else ""
+        )
         self.state.setText(info.status)
         # The theme styles the chip and header by these properties (c3desk/ui/theme.py).
         _set_property(self.state, "state", info.status)

@@ -168,8 +168,19 @@ class GridController(QObject):
         h = view.tile_heading(sid)
         if h is None:
             return None
+        worker_status, worker_reason = h.worker_status or "connected", ""
+        if worker_status != "connected" and h.worker_id is not None:
+            worker_reason = self.engine.worker_status(h.worker_id)[1] or ""
         return TileInfo(
-            sid, h.title, h.worker or "any worker", h.status, h.needs_input, h.reason, h.pinned
+            sid,
+            h.title,
+            h.worker or "any worker",
+            h.status,
+            h.needs_input,
+            h.reason,
+            h.pinned,
+            worker_status,
+            worker_reason,
         )
 
     def _track_needs_input(self) -> None:

@@ -8,6 +8,7 @@ It wires widgets to the engine and holds no rules of its own: which sessions are
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import time
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from c3desk.ui.grid import Grid
 from c3desk.ui.grid_controller import GridController
 from c3desk.ui.icons import app_icon
 from c3desk.ui.queue_dock import QueueDock
-from c3desk.ui.theme import apply_theme
+from c3desk.ui.theme import apply_theme, theme_colors
 from c3desk.ui.tray import TrayController
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,13 @@ class MainWindow(QMainWindow):
         self.tray = TrayController(self)
         self._status = QLabel(self)
         self.statusBar().addPermanentWidget(self._status)
+        # Workers that cannot run sessions, in red, at a glance; a click opens the Workers dialog.
+        self.worker_alert = QLabel(self)
+        self.worker_alert.setObjectName("workerAlert")
+        self.worker_alert.setTextFormat(Qt.TextFormat.RichText)
+        self.worker_alert.linkActivated.connect(lambda _link: self.show_workers())
+        self.worker_alert.hide()
+        self.statusBar().addPermanentWidget(self.worker_alert)
 
         self._build_actions()
         self._connect()
@@ -223,12 +231,38 @@ class MainWindow(QMainWindow):
             more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
             parts.append(f"{len(blocked)} waiting: {reasons[0]}{more}")
         self._status.setText("   ·   ".join(parts))
+        self._show_workers_down()
         self.setWindowTitle(f"c3desk ({needing})" if needing else "c3desk")
         self.tray.update_count(needing)
         self.pause_action.blockSignals(True)
         self.pause_action.setChecked(paused)
         self.pause_action.blockSignals(False)
         self.tray.set_paused(paused)
+
+    def _show_workers_down(self) -> None:
+        """Name the workers that cannot run sessions, in the status bar and the queue dock."""
+        down = view.workers_down()
+        if not down:
+            self.worker_alert.hide()
+            self.queue.set_worker_notice(None)
+            return
+        names = ", ".join(f"{w.name} {w.status}" for w in down)
+        lines = []
+        for w in down:
+            _status, reason = self.engine.worker_status(w.id)
+            line = f"{w.name}: {w.status}" + (f" ({reason})" if reason else "")
+            if w.waiting:
+                line += f"; {w.waiting} queued session(s) wait for it"
+            lines.append(line)
+        tip = "\n".join(lines) + "\nClick to open the Workers dialog"
+        color = theme_colors(self.theme)["failed"]
+        self.worker_alert.setText(
+            f'<a href="workers" style="color: {color}; text-decoration: none;">'
+            f"\u25cf {html.escape(names)}</a>"
+        )
+        self.worker_alert.setToolTip(tip)
+        self.worker_alert.show()
+        self.queue.set_worker_notice("\n".join(lines), tip)
 
     def _on_needs_input(self, sid: str, needs: bool, title: str, reason: str) -> None:
         self.alerts.set_context(self.isActiveWindow(), self.controller.policy.typing)
@@ -316,7 +350,7 @@ class MainWindow(QMainWindow):
             self.controller.refresh()
 
     def show_workers(self) -> None:
-        dialog = WorkersDialog(self)
+        dialog = WorkersDialog(self, engine=self.engine, home=self.paths.home)
         dialog.workersChanged.connect(self._refresh)
         dialog.open()
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QMenu,
     QTableView,
@@ -32,6 +33,7 @@ from c3desk.ui.queue_model import (
     SessionIdRole,
     StatusRole,
 )
+from c3desk.ui.theme import current_theme, theme_colors
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,13 @@ class QueueDock(QDockWidget):
         self.filter_edit.setPlaceholderText("Filter by title or folder")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.model.set_filter)
+        # A worker that cannot run sessions, said above the queue it holds up (hidden otherwise).
+        self.worker_notice = QLabel(body)
+        self.worker_notice.setObjectName("workerNotice")
+        self.worker_notice.setWordWrap(True)
+        self.worker_notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.worker_notice.hide()
+        layout.addWidget(self.worker_notice)
         layout.addWidget(self.filter_edit)
 
         self.view = QueueTableView(body)
@@ -208,7 +217,7 @@ class QueueDock(QDockWidget):
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
         for column, width in (
-            (Column.WORKER, 64),
+            (Column.WORKER, 96),  # room for a name and the mark of a worker that is down
             (Column.STATE, 92),
             (Column.ELAPSED, 64),
             (Column.CONTINUATIONS, 38),
@@ -254,6 +263,21 @@ class QueueDock(QDockWidget):
         selection.currentRowChanged.connect(self._on_current_changed)
         self.view.activated.connect(self._on_activated)
         self.view.customContextMenuRequested.connect(self._show_menu)
+
+    def set_worker_notice(self, text: str | None, tip: str = "") -> None:
+        """Say above the queue which workers are down and why; None hides the notice."""
+        if not text:
+            self.worker_notice.hide()
+            self.worker_notice.clear()
+            return
+        colors = theme_colors(current_theme())
+        self.worker_notice.setStyleSheet(
+            f"QLabel#workerNotice {{ color: {colors['failed']}; "
+            f"border: 1px solid {colors['failed']}; border-radius: 4px; padding: 3px 6px; }}"
+        )
+        self.worker_notice.setText(text)
+        self.worker_notice.setToolTip(tip)
+        self.worker_notice.show()
 
     # -- selection ---------------------------------------------------------------------------
 

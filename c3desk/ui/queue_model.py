@@ -299,6 +299,7 @@ class QueueModel(QAbstractTableModel):
         self._starts: list[int] = list(range(N_GROUPS))  # the row of each group's header
         self._where: dict[str, Group] = {}
         self._workers: dict[str, str] = {}
+        self._worker_status: dict[str, str] = {}  # connected / disconnected / error, by id
         self._filter = ""
         self._hay: dict[Row, str] = {}
         self._pending: set[str] = set()
@@ -311,6 +312,8 @@ class QueueModel(QAbstractTableModel):
         self._group_font.setBold(True)
         self._icons = {name: _dot_icon(c) for name, c in STATE_COLOURS.items()}
         self._needs_icon = _dot_icon(STATE_COLOURS["needs input"], mark="!")
+        self._worker_down_icon = _dot_icon(STATE_COLOURS["failed"], mark="!")
+        self._worker_down_brush = QBrush(STATE_COLOURS["failed"])
         self._pin = _pin_icon()
         self._arrows = {True: _arrow_icon(True), False: _arrow_icon(False)}
         self._dim = QBrush(QColor(128, 128, 128))
@@ -340,7 +343,18 @@ class QueueModel(QAbstractTableModel):
     # -- loading -----------------------------------------------------------------------------
 
     def _load_workers(self) -> None:
-        self._workers = view.worker_names()
+        states = view.worker_states()
+        self._workers = {wid: name for wid, (name, _status) in states.items()}
+        self._worker_status = {wid: status for wid, (_name, status) in states.items()}
+
+    def _worker_down(self, row: Row) -> bool:
+        """The session waits for or runs on a worker that is not connected."""
+        wid = row[WORKER]
+        return (
+            wid is not None
+            and row[STATUS] in ("queued", "active")
+            and self._worker_status.get(wid, "connected") != "connected"
+        )
 
     def refresh(self) -> None:
         """Re-read every session from the database.
@@ -351,6 +365,7 @@ class QueueModel(QAbstractTableModel):
         self._pending.clear()
         self._coalesce.stop()
         workers_before = self._workers
+        status_before = self._worker_status
         self._load_workers()
         parts: list[list[Row]] = [[] for _ in Group]
         where: dict[str, Group] = {}
@@ -366,6 +381,10 @@ class QueueModel(QAbstractTableModel):
             _same(rows_of.all, rows) for rows_of, rows in zip(self._groups, parts, strict=True)
         )
         if unchanged:
+            if status_before != self._worker_status and self._flat:
+                # Only a worker connected or went away: repaint its column, keep the rows.
+                last = len(self._flat) - 1
+                self.dataChanged.emit(self.index(0, Column.WORKER), self.index(last, Column.WORKER))
             self._update_ticker()
             return
         self._swap(parts, shown)
@@ -762,6 +781,8 @@ class QueueModel(QAbstractTableModel):
                 if group is Group.NEEDS_INPUT:
                     return self._needs_icon
                 return self._icons.get(str(row[STATUS]))
+            if column == Column.WORKER and self._worker_down(row):
+                return self._worker_down_icon
             if column == Column.PINNED and row[LOCK]:
                 return self._pin
             return None
@@ -783,6 +804,10 @@ class QueueModel(QAbstractTableModel):
             return False
         if role == TOOLTIP:
             lines = [row[TITLE] or "(untitled)", row[WD], f"state: {self._state_text(row)}"]
+            if row[WORKER] is not None:
+                name = self._workers.get(row[WORKER], "?")
+                status = self._worker_status.get(row[WORKER], "connected")
+                lines.append(f"worker: {name}" + ("" if status == "connected" else f" ({status})"))
             if row[STATUS] == "queued":
                 # Asked only when the pointer rests on the row: one look at the queue.
                 reason = waiting.wait_reason(str(row[ID]))
@@ -791,6 +816,8 @@ class QueueModel(QAbstractTableModel):
             if row[CLAUDE_ID]:
                 lines.append(f"Claude session: {row[CLAUDE_ID]}")
             return "\n".join(lines)
+        if role == FOREGROUND and column == Column.WORKER and self._worker_down(row):
+            return self._worker_down_brush
         if role == FOREGROUND and column == Column.STATE:
             colour = STATE_COLOURS.get(self._state_text(row).split(" #")[0])
             return QBrush(colour) if colour is not None else None

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import qasync
 from helpers.engine import FAKE
+from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -366,5 +367,65 @@ def test_status_bar_shows_the_capacity_the_workers_allow(
             window._refresh()
             assert "Active 0/9   ·   " in window._status.text()
             assert "workers allow" not in window._status.text()
+
+    loop.run_until_complete(scenario())
+
+
+def test_a_worker_that_is_down_shows_at_a_glance_until_its_key_is_trusted(
+    app_env: Paths,
+    tmp_path: Path,
+    loop: asyncio.AbstractEventLoop,
+    qtbot: Any,
+    sshd: Sshd,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from c3desk.core import workers as wrk
+    from c3desk.ui.dialogs import WorkersDialog
+    from c3desk.ui.dialogs.workers import COLUMN_REASON
+    from c3desk.ui.queue_model import DECORATION, Column
+
+    user = tmp_path / "user"
+    (user / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(user))  # the user's own ~/.ssh stays out of it
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    cfg.set_setting("queue_paused", "true")  # the held session stays queued
+    key = str(sshd.user_key)
+    wrk.add_worker("box", host=sshd.host, port=sshd.port, user=sshd.user, key_path=key)
+    held = str(sess.create_session(title="Held", working_directory=str(tmp_path), worker="box").id)
+
+    def reason_of(dialog: WorkersDialog, name: str) -> str:
+        rows = range(dialog.table.rowCount())
+        row = next(r for r in rows if dialog.table.item(r, 0).text() == name)
+        return str(dialog.table.item(row, COLUMN_REASON).text())
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            alert = window.worker_alert
+            # The engine cannot log in (the host key is not trusted yet): the status bar says so.
+            await until(lambda: alert.isVisible() and "box error" in alert.text())
+            assert "not trusted yet" in alert.toolTip()
+            assert "1 queued session(s) wait for it" in alert.toolTip()
+            notice = window.queue.worker_notice
+            assert notice.isVisible() and notice.text().startswith("box: error")
+            model = window.queue.model
+            assert model.data(model.index_of(held, Column.WORKER)) == "box"
+            assert model.data(model.index_of(held, Column.WORKER), DECORATION) is not None
+
+            # A click on it opens the Workers dialog, which shows the engine's reason.
+            alert.linkActivated.emit("workers")
+            dialog = await until(lambda: window.findChild(WorkersDialog))
+            assert "not trusted yet" in reason_of(dialog, "box")
+            dialog.select("box")
+            dialog.test()
+            keys = await until(lambda: dialog.key_dialog)
+            assert keys.trust_button is not None
+            keys.trust_button.click()
+            # The engine's next attempt logs in: the alert, the notice and the mark go.
+            await until(lambda: not alert.isVisible(), timeout=120)
+            assert not notice.isVisible()
+            assert model.data(model.index_of(held, Column.WORKER), DECORATION) is None
+            await until(lambda: reason_of(dialog, "box") == "")
+            dialog.close()
 
     loop.run_until_complete(scenario())

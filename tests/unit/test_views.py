@@ -236,8 +236,18 @@ def test_tile_heading_names_the_worker_and_why_input_is_needed(db: Paths, tmp_pa
     assert heading is not None
     assert (heading.status, heading.needs_input, heading.pinned) == ("active", True, True)
     assert heading.reason == "permission prompt"
+    far_id = str(Worker.get(Worker.name == "far").id)
+    # The header also says whether the worker can serve the session (never connected here).
     assert grid_view.tile_heading(placed) == grid_view.TileHeading(
-        placed, "placed", "far", "queued", needs_input=False, pinned=False, reason=""
+        placed,
+        "placed",
+        "far",
+        "queued",
+        needs_input=False,
+        pinned=False,
+        reason="",
+        worker_id=far_id,
+        worker_status="disconnected",
     )
 
 

@@ -50,6 +50,8 @@ def test_workers_carry_the_ssh_details_in_the_cli_order(db: Paths, tmp_path: Pat
         key_path=str(key.resolve()),
         max_sessions=5,
         last_heartbeat=None,
+        id=str(Worker.get(Worker.name == "alpha").id),
+        active=0,
     )
     assert (rows[2].user, rows[2].key_path, rows[2].port) == (None, None, 22)
 
@@ -70,6 +72,18 @@ def test_worker_by_name_follows_changes(db: Paths) -> None:
     assert (after.max_sessions, after.status) == (3, "connected")
     assert after.last_heartbeat == "2026-12-06T21:00:00Z"
     assert before.name == "build-box"  # a row read earlier is a snapshot, not a live object
+
+
+def test_workers_count_their_running_sessions(db: Paths) -> None:
+    core_workers.add_worker("build-box", host="a.example.org", max_sessions=3)
+    for title in ("one", "two", "three"):
+        s = sess.create_session(title=title, working_directory="/srv/x", worker="build-box")
+        if title != "three":
+            sess.transition(s.id, "active", pid=1)
+    row = views.worker("build-box")
+    assert row is not None and (row.active, row.max_sessions) == (2, 3)
+    assert {r.name: r.active for r in views.workers()}["build-box"] == 2
+    assert views.workers()[0].active == 0  # the local worker runs nothing
 
 
 def test_settings_follow_the_specs_with_their_help(db: Paths) -> None:

@@ -8,14 +8,16 @@ through here but through the operations the command line uses (``core.sessions``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
 import peewee as pw
 
 from c3desk.core import settings as core_settings
 from c3desk.core import workers as core_workers
-from c3desk.store.models import Worker
+from c3desk.core.views.workers import CheckResult  # the host-key dialog shows one
+from c3desk.store.models import Session, Worker
 
 # What a write raises when the database stays locked past the busy timeout or has gone away:
 # not a user's mistake (no C3Error), but a dialog says so and stays open rather than crash.
@@ -37,6 +39,8 @@ class WorkerRow:
     key_path: str | None
     max_sessions: int
     last_heartbeat: str | None
+    id: str = ""
+    active: int = 0  # its sessions running now
 
     @property
     def local(self) -> bool:
@@ -53,7 +57,7 @@ class Setting:
     help: str
 
 
-def _worker_row(worker: Worker) -> WorkerRow:
+def _worker_row(worker: Worker, active: int = 0) -> WorkerRow:
     return WorkerRow(
         name=str(worker.name),
         type=str(worker.type),
@@ -64,6 +68,8 @@ def _worker_row(worker: Worker) -> WorkerRow:
         key_path=_text_or_none(worker.ssh_key_path),
         max_sessions=int(worker.max_sessions),
         last_heartbeat=_text_or_none(worker.last_heartbeat),
+        id=str(worker.id),
+        active=active,
     )
 
 
@@ -73,13 +79,25 @@ def _text_or_none(value: object) -> str | None:
 
 def workers() -> tuple[WorkerRow, ...]:
     """Every worker, the local one first, then the remote ones by name (as ``c3desk workers``)."""
-    return tuple(_worker_row(w) for w in core_workers.list_workers())
+    running = _active_counts()
+    return tuple(_worker_row(w, running.get(str(w.id), 0)) for w in core_workers.list_workers())
 
 
 def worker(name: str) -> WorkerRow | None:
     """The worker called ``name``, or None when there is none (removed meanwhile)."""
     row = Worker.get_or_none(Worker.name == name)
-    return _worker_row(row) if row is not None else None
+    return _worker_row(row, _active_counts().get(str(row.id), 0)) if row is not None else None
+
+
+def _active_counts() -> dict[str, int]:
+    """How many sessions run on each worker, by worker id (one grouped count)."""
+    query = (
+        Session.select(Session.worker, pw.fn.COUNT(Session.id))
+        .where((Session.status == "active") & Session.worker.is_null(False))
+        .group_by(Session.worker)
+        .tuples()
+    )
+    return {str(wid): int(n) for wid, n in cast("Iterable[tuple[str, int]]", query)}
 
 
 def settings() -> tuple[Setting, ...]:
@@ -99,6 +117,7 @@ def setting(key: str) -> SettingValue | None:
 
 __all__ = [
     "STORAGE_ERRORS",
+    "CheckResult",
     "Setting",
     "SettingValue",
     "WorkerRow",

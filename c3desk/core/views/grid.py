@@ -45,6 +45,8 @@ class TileHeading:
     needs_input: bool
     pinned: bool
     reason: str  # why it needs input ("" when it does not)
+    worker_id: str | None = None
+    worker_status: str | None = None  # connected / disconnected / error; None: any worker
 
 
 def tile_rows(also: Collection[str] = ()) -> list[TileRow]:
@@ -101,6 +103,8 @@ def tile_heading(session_id: str) -> TileHeading | None:
             Session.status,
             Session.needs_input,
             Session.lock,
+            Worker.id,
+            Worker.status,
         )
         .join(Worker, pw.JOIN.LEFT_OUTER, on=(Session.worker == Worker.id))
         .where(Session.id == session_id)
@@ -109,6 +113,16 @@ def tile_heading(session_id: str) -> TileHeading | None:
     )
     if row is None:
         return None
-    title, worker, status, needs, lock = cast("tuple[Any, ...]", row)
+    title, worker, status, needs, lock, worker_id, worker_status = cast("tuple[Any, ...]", row)
     reason = last_agent(session_id).reason if needs else ""
-    return TileHeading(session_id, title, worker, status, bool(needs), bool(lock), reason)
+    return TileHeading(
+        session_id,
+        title,
+        worker,
+        status,
+        bool(needs),
+        bool(lock),
+        reason,
+        worker_id,
+        worker_status,
+    )

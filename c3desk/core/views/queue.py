@@ -88,6 +88,15 @@ def worker_names() -> dict[str, str]:
     return dict(cast("Iterable[tuple[str, str]]", query))
 
 
+def worker_states() -> dict[str, tuple[str, str]]:
+    """Every worker's name and connection status (connected, disconnected, error) by id."""
+    query = Worker.select(Worker.id, Worker.name, Worker.status).tuples()
+    return {
+        str(wid): (str(name), str(status))
+        for wid, name, status in cast("Iterable[tuple[str, str, str]]", query)
+    }
+
+
 def queue_positions() -> dict[str, int]:
     """The position of every queued session by id."""
     query = (

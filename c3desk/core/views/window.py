@@ -61,6 +61,37 @@ def status() -> WindowStatus:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerDown:
+    """A worker that cannot run sessions now, with how many queued sessions wait for it."""
+
+    id: str
+    name: str
+    status: str  # disconnected or error
+    waiting: int  # queued sessions pinned to it
+
+
+def workers_down() -> list[WorkerDown]:
+    """The workers that are not connected, by name (few: read only when the status bar asks)."""
+    rows = (
+        Worker.select(Worker.id, Worker.name, Worker.status)
+        .where(Worker.status != "connected")
+        .order_by(Worker.name)
+        .tuples()
+    )
+    down = list(cast("Iterable[tuple[str, str, str]]", rows))
+    if not down:
+        return []
+    waiting = (
+        Session.select(Session.worker, pw.fn.COUNT(Session.id))
+        .where((Session.status == "queued") & Session.worker.in_([wid for wid, _n, _s in down]))
+        .group_by(Session.worker)
+        .tuples()
+    )
+    counts = {str(wid): int(n) for wid, n in cast("Iterable[tuple[str, int]]", waiting)}
+    return [WorkerDown(str(w), str(n), str(s), counts.get(str(w), 0)) for w, n, s in down]
+
+
 def capacity() -> cap.Capacity:
     """What the status bar's "Active a/b" divides by: the global limit as the connected workers'
     limits let it be reached (a separate read, so :class:`WindowStatus` keeps its fields)."""
