@@ -139,21 +139,22 @@ class SSHProcess(Process):
 
     def _await_status(self) -> None:
         chan = self._chan
-        if chan.exit_status_ready():
-            self._finish(self._status_of(chan.recv_exit_status()))
+        # paramiko marks the status ready when the channel closes without one as well (its
+        # status stays -1): only a status the server sent says how the agent ended.
+        if chan.exit_status_ready() and chan.recv_exit_status() >= 0:
+            self._finish(ExitStatus(chan.recv_exit_status()))
             return
         waited = self._loop.time() - (self._eof_since or self._loop.time())
+        # A dropped connection closes its channels a moment before the transport counts as
+        # inactive (paramiko's thread does both in that order): a closed channel gets half a
+        # second for that before it counts as ended by the server without a status.
         if not self._connected() or (chan.closed and waited > 0.5) or waited > 5.0:
-            # The server never said how it ended: the connection dropped under it.
+            # The server never said how it ended: a signal (OpenSSH's exit-signal, which
+            # paramiko does not read) or the connection dropped under it.
             reason = DISCONNECTED if not self._connected() else None
             self._finish(self._ended_status(reason))
             return
         self._eof_timer = self._loop.call_later(0.02, self._await_status)
-
-    def _status_of(self, code: int) -> ExitStatus:
-        if code >= 0:
-            return ExitStatus(code)
-        return self._ended_status(None)
 
     def _ended_status(self, reason: str | None) -> ExitStatus:
         if self._ended_by is not None:

@@ -141,3 +141,82 @@ def test_a_stopped_peer_is_disconnected_within_the_bound_and_the_loop_never_stal
         assert Worker.get_by_id(box.id).status == "connected"
 
     asyncio.run(main())
+
+
+def sshd_pids(server: Sshd) -> list[int]:
+    """The connection's sshd processes only (not the agent and shells they started)."""
+    out = []
+    for pid in server.connection_pids():
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().startswith("sshd"):
+                out.append(pid)
+    return out
+
+
+def test_a_dropped_connection_fails_the_session_keeps_its_scrollback_and_reconnects(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        use_remote_agent(tmp_path)
+        box = add_ssh_worker(sshd)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("dropped", work, prompt="say BEFORE-THE-DROP; think 300", worker=box.name)
+        async with remote_engine(db, sshd, tmp_path) as (engine, watch, made):
+            timeline = WorkerTimeline(engine, watch, str(box.id))
+            # Mid-output: the line is printed and the spinner redraws ten times a second.
+            await watch.until(screen_has(engine, sid, "BEFORE-THE-DROP"), 20)
+            await watch.until(screen_has(engine, sid, "esc to interrupt"), 10)
+            killed = sshd_pids(sshd)
+            assert killed
+            at = time.monotonic()
+            signal_all(killed, signal.SIGKILL)
+            await watch.until(lambda: status(sid) == "failed", 10)
+            assert row(sid).failure_reason == "worker disconnected"
+            # The next heartbeat finds the transport closed.
+            await watch.until(lambda: timeline.first("disconnected", at), 10)
+            # What was printed before the drop is kept: on disk and on the screen.
+            scrollback = row(sid).terminal_scrollback
+            assert scrollback
+            assert b"BEFORE-THE-DROP" in Path(scrollback).read_bytes()
+            assert screen_has(engine, sid, "BEFORE-THE-DROP")()
+            # The worker comes back by itself (backoff), and a session bound to it runs.
+            await watch.until(lambda: timeline.first("connected", at), 15)
+            assert made["box"].status == "connected"
+            after = add("after", work, prompt="say AFTER-THE-DROP; exit 0", worker=box.name)
+            await watch.until(lambda: status(after) in ("completed", "failed"), 20)
+            assert status(after) == "completed", row(after).failure_reason
+            assert screen_has(engine, after, "AFTER-THE-DROP")()
+        # Rebuilt from its scrollback file alone (no engine, nothing in memory), the
+        # failed session's screen still shows what it printed.
+        fresh, _watch = await started_engine(db, connections=ssh_factory(sshd, tmp_path)[0])
+        try:
+            assert screen_has(fresh, sid, "BEFORE-THE-DROP")()
+        finally:
+            await fresh.stop()
+
+    asyncio.run(main())
+
+
+def test_an_agent_killed_by_a_signal_is_not_a_disconnected_worker(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        use_remote_agent(tmp_path)
+        box = add_ssh_worker(sshd)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("killed", work, prompt="say KILLED-SOON; signal KILL", worker=box.name)
+        async with remote_engine(db, sshd, tmp_path) as (_engine, watch, made):
+            await watch.until(lambda: status(sid) == "failed", 20)
+            # The channel closed without an exit status (paramiko does not read OpenSSH's
+            # exit-signal) while the connection stayed up.
+            reason = row(sid).failure_reason
+            assert reason == "ended without an exit status (killed by a signal?)"
+            assert made["box"].status == "connected"
+
+    asyncio.run(main())
