@@ -482,31 +482,48 @@ def authenticate(
     who: str = "the server",
 ) -> None:
     """Offer the key files in order; with none, the ssh-agent's keys, then ``~/.ssh/id_*``.
-    An encrypted key whose passphrase is unknown is passed over for the next one; if no key
-    gets in, its :class:`NeedsPassphrase` is what is raised."""
+    An encrypted key whose passphrase is unknown is passed over for the next one, then for the
+    agent's keys (as ssh does, the agent may hold it unlocked); if no key gets in, its
+    :class:`NeedsPassphrase` is what is raised."""
     if isinstance(key_files, str | Path):
         key_files = [Path(key_files)]
     files = [Path(p).expanduser() for p in key_files or []]
     if files:
-        _offer_files(transport, user, files, passphrases, who, must_exist=True)
-        return
-    agent = paramiko.Agent()
-    try:
-        keys = list(agent.get_keys())
-        if keys:
-            # The agent signs for its keys: its socket stays open until authentication ends.
-            with contextlib.suppress(AuthProblem):
-                offer(transport, user, keys, "the ssh-agent's keys", who)
+        try:
+            _offer_files(transport, user, files, passphrases, who, must_exist=True)
+        except NeedsPassphrase:
+            if _agent_gets_in(transport, user, who):
                 return
-    finally:
-        agent.close()
+            raise
+        return
+    agent_had_keys = _agent_gets_in(transport, user, who)
+    if agent_had_keys:
+        return
     defaults = [p for p in (Path.home() / ".ssh" / n for n in DEFAULT_IDENTITIES) if p.is_file()]
     if defaults:
         _offer_files(transport, user, defaults, passphrases, who, must_exist=False)
         return
-    if keys:
+    if agent_had_keys is False:
         raise AuthProblem(f"{who} did not accept the ssh-agent's keys for user {user}")
     raise AuthProblem("no key file is set and the ssh-agent offers no keys")
+
+
+def _agent_gets_in(transport: paramiko.Transport, user: str, who: str) -> bool | None:
+    """Offer the ssh-agent's keys: True when one got in, False when none did, None when the
+    agent has none (or there is no agent)."""
+    agent = paramiko.Agent()
+    try:
+        keys = list(agent.get_keys())
+        if not keys:
+            return None
+        # The agent signs for its keys: its socket stays open until authentication ends.
+        try:
+            offer(transport, user, keys, "the ssh-agent's keys", who)
+        except AuthProblem:
+            return False
+        return True
+    finally:
+        agent.close()
 
 
 def _offer_files(

@@ -4,6 +4,7 @@ OpenSSH sshd processes on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import keyring.backend
 import keyring.errors
 import paramiko
 import pytest
+from helpers.polling import wait_for
 from helpers.sshd import Sshd, free_port, keygen, keygen_fingerprint, running_sshd, sshd  # noqa: F401
 
 from c3desk.transports.connection import WorkerInfo
@@ -415,3 +417,66 @@ def test_a_locked_keyring_knows_nothing_and_says_why_it_saved_nothing(tmp_path: 
         assert passphrases.get(tmp_path / "key") == "hunter2-words", "kept for this run"
     finally:
         keyring.set_keyring(before)
+
+
+# -- keys nobody named: the agent's, then ~/.ssh/id_* ------------------------------------------
+
+
+@pytest.fixture
+def ssh_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh ssh-agent of this test's own, exported as SSH_AUTH_SOCK."""
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        wait_for(sock.exists, timeout=20, what="ssh-agent's socket")
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        yield sock
+    finally:
+        agent.terminate()
+        agent.wait()
+
+
+def test_the_default_identity_file_is_tried_when_nothing_names_a_key(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = tmp_path / "user_home"
+    (home / ".ssh").mkdir(parents=True)
+    for suffix in ("", ".pub"):
+        (home / ".ssh" / f"id_ed25519{suffix}").write_bytes(
+            Path(f"{sshd.user_key}{suffix}").read_bytes()
+        )
+    (home / ".ssh" / "id_ed25519").chmod(0o600)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    row = worker(sshd.host, port=sshd.port, user=sshd.user)
+
+    transport = open_transport(row, trusting(tmp_path, sshd), TIMEOUT)
+    transport.close()
+
+
+def test_an_encrypted_key_unlocked_in_the_agent_needs_no_passphrase(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+    ssh_agent: Path,
+) -> None:
+    key = encrypted_key(sshd, tmp_path)
+    row = worker(sshd.host, port=sshd.port, user=sshd.user, key_path=key)
+    trust = trusting(tmp_path, sshd)
+    with pytest.raises(NeedsPassphrase):
+        open_transport(row, trust, TIMEOUT, passphrases=Passphrases())
+
+    askpass = tmp_path / "askpass"
+    askpass.write_text("#!/bin/sh\necho secret\n")
+    askpass.chmod(0o700)
+    subprocess.run(
+        ["ssh-add", str(key)],
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"},
+    )
+
+    transport = open_transport(row, trust, TIMEOUT, passphrases=Passphrases())
+    transport.close()
