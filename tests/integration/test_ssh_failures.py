@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
+import struct
+import termios
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -218,5 +221,52 @@ def test_an_agent_killed_by_a_signal_is_not_a_disconnected_worker(
             reason = row(sid).failure_reason
             assert reason == "ended without an exit status (killed by a signal?)"
             assert made["box"].status == "connected"
+
+    asyncio.run(main())
+
+
+def window_size(pid: int) -> tuple[int, int]:
+    """(cols, rows) of the terminal the process ``pid`` reads (the server's PTY: the server is
+    this machine), asked of the terminal itself."""
+    fd = os.open(os.readlink(f"/proc/{pid}/fd/0"), os.O_RDONLY | os.O_NOCTTY)
+    try:
+        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+    finally:
+        os.close(fd)
+    return cols, rows
+
+
+def box_top(cols: int) -> str:
+    """The top edge of the fake agent's prompt box, drawn across the width it was told."""
+    return "╭" + "─" * (cols - 2) + "╮"
+
+
+def test_a_resize_reaches_the_remote_pty_and_the_agent_redraws_at_the_new_size(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        use_remote_agent(tmp_path)
+        box = add_ssh_worker(sshd)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("sized", work, prompt="say SIZED", worker=box.name)
+        async with remote_engine(db, sshd, tmp_path) as (engine, watch, _made):
+            cols, rows = engine.cols, engine.rows
+            await watch.until(lambda: box_top(cols) in engine.screen(sid), 20)
+            pid = row(sid).pid
+            assert pid is not None
+            assert window_size(pid) == (cols, rows)
+            engine.resize(sid, 90, 30)
+            # The window-change reached the PTY on the server, and the agent (SIGWINCH)
+            # drew its screen again at the new width.
+            await watch.until(lambda: window_size(pid) == (90, 30), 10)
+            await watch.until(lambda: box_top(90) in engine.screen(sid), 10)
+            engine.resize(sid, 140, 50)
+            await watch.until(lambda: window_size(pid) == (140, 50), 10)
+            await watch.until(lambda: box_top(140) in engine.screen(sid), 10)
+            engine.write(sid, b"\x04")
+            await watch.until(lambda: status(sid) == "completed", 20)
 
     asyncio.run(main())
