@@ -542,6 +542,11 @@ class RemoteCopies:
         self.limit = limit
         self._pending: dict[Path, asyncio.Future[RemoteCopy]] = {}
 
+    def forget(self, session_id: str) -> None:
+        """Delete the session's copies (blocking; for when the session is removed)."""
+        if _SAFE_ID.fullmatch(session_id):
+            shutil.rmtree(self.cache_dir / session_id, ignore_errors=True)
+
     def copy_path(self, session_id: str, path: str) -> Path:
         """Where the copy of the remote ``path`` of session ``session_id`` goes; ValueError for
         a session id or path that would lead outside the session's cache folder."""

@@ -27,6 +27,7 @@ from c3desk.transports.connection import DirEntry, FileStat, TooLarge
 T = TypeVar("T")
 
 _CHUNK = 1 << 20  # a download is written in pieces of this size
+_PIPELINE_FROM = 64 * 1024  # reads longer than this ask for all their blocks at once
 
 
 class SFTPFiles:
@@ -68,11 +69,24 @@ class SFTPFiles:
         return self._lock
 
     async def run(self, work: Callable[[paramiko.SFTPClient], T]) -> T:
-        """``work(client)`` in a thread, under the lock."""
+        """``work(client)`` in a thread, under the lock. A broken SFTP session (its channel
+        closed under it) raises OSError like any failed file call, and is let go of: the next
+        call opens a new one."""
 
         def call() -> T:
             with self._lock:
-                return work(self.client())
+                client = self.client()
+                try:
+                    return work(client)
+                except (EOFError, paramiko.SSHException, OSError) as exc:
+                    if isinstance(exc, OSError) and not client.sock.closed:
+                        raise  # the file's own error (missing, refused): the session is fine
+                    if self._sftp is client:
+                        self._sftp, self._home = None, None
+                    with contextlib.suppress(Exception):
+                        client.close()
+                    why = str(exc) or type(exc).__name__
+                    raise OSError(f"the SFTP session with {self._name} broke: {why}") from exc
 
         return await asyncio.get_running_loop().run_in_executor(None, call)
 
@@ -81,6 +95,12 @@ class SFTPFiles:
             with client.open(path, "rb") as f:
                 if offset:
                     f.seek(offset)
+                if limit > _PIPELINE_FROM:
+                    # Every block asked for at once: a long read (a transcript's new part)
+                    # costs one round trip, not one per 32 KB.
+                    end = min(f.stat().st_size or 0, offset + limit)
+                    if end > offset:
+                        f.prefetch(end)
                 return f.read(max(0, limit))
 
         return await self.run(read)

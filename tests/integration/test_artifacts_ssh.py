@@ -397,23 +397,26 @@ def test_a_preview_copy_lands_in_the_cache_with_the_same_bytes(
     os.utime(remote, (1_700_000_000, 1_700_000_000))
     home = tmp_path / "data"
     sid = str(uuid.uuid4())
+    expected = home / "cache" / "remote" / sid / str(remote).lstrip("/")
 
     async def scenario() -> list[Any]:
         async with connected(sshd, tmp_path) as conn:
             copies = RemoteCopies(home, {"w-ssh": conn}.get)
             first = await copies.fetch(sid, "w-ssh", "box", str(remote))
+            assert expected.read_bytes() == data and expected.stat().st_mtime == 1_700_000_000
+            assert [p.name for p in expected.parent.iterdir()] == ["big.bin"]  # no temporary
             again = await copies.fetch(sid, "w-ssh", "box", str(remote))
             remote.write_bytes(b"changed")
             changed = await copies.fetch(sid, "w-ssh", "box", str(remote))
+            assert expected.read_bytes() == b"changed"
+            copies.forget(sid)  # the session was removed: its copies go with it
+            assert not (home / "cache" / "remote" / sid).exists()
             return [first, again, changed]
 
     first, again, changed = asyncio.run(scenario())
-    expected = home / "cache" / "remote" / sid / str(remote).lstrip("/")
     assert first.path == again.path == changed.path == expected
     assert (first.reused, again.reused, changed.reused) == (False, True, False)
     assert first.size == len(data)
-    assert expected.read_bytes() == b"changed"
-    assert not [p.name for p in expected.parent.iterdir() if p.name.startswith(".download-")]
 
 
 def test_copies_are_refused_with_a_clear_message(sshd: Sshd, tmp_path: Path) -> None:  # noqa: F811
@@ -462,3 +465,28 @@ def test_a_copy_path_never_leaves_the_sessions_cache_folder(tmp_path: Path) -> N
     for sid, path in (("s1", "relative.txt"), ("s1", "/"), ("../x", "/a"), ("s1", "/a\0b")):
         with pytest.raises(ValueError, match="not a"):
             copies.copy_path(sid, path)
+
+
+def test_long_reads_from_an_offset_and_a_broken_sftp_session(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "transcript.jsonl"
+    data = os.urandom(700 * 1024)
+    path.write_bytes(data)
+
+    async def work(conn: SSHConnection) -> None:
+        # Long reads ask for all their blocks at once; what they return is the same.
+        assert await conn.read_file(str(path), 500 * 1024, 100) == data[100 : 100 + 500 * 1024]
+        assert await conn.read_file(str(path), 10 << 20, 650 * 1024) == data[650 * 1024 :]
+        assert await conn.read_file(str(path), 10 << 20, len(data)) == b""
+        # The SFTP channel closes under the session (the server ended its sftp subsystem):
+        # the call fails as a file call does, and the next one opens a new session.
+        sftp = await conn.files.run(lambda client: client)
+        sftp.get_channel().close()
+        with pytest.raises(OSError, match="SFTP session with box broke"):
+            await conn.stat(str(path))
+        info = await conn.stat(str(path))
+        assert info is not None and info.size == len(data) and info.is_file
+
+    over_ssh(sshd, tmp_path, work)
