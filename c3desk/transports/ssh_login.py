@@ -318,7 +318,7 @@ def _included(path: Path, base: Path, depth: int) -> str:
             f"the ssh config includes more than {MAX_DEPTH} levels deep at {path}"
         )
     out: list[str] = []
-    block = ""
+    block = "Host *"  # lines before any Host or Match apply to every host
     for line in path.read_text(errors="replace").splitlines():
         words = re.split(r"[\s=]+", line.strip(), maxsplit=1)
         keyword = words[0].lower()

@@ -227,6 +227,14 @@ def test_lines_after_an_include_stay_in_their_block(tmp_path: Path) -> None:
     assert resolve(worker("elsewhere"), path).port == 22
 
 
+def test_top_level_lines_after_an_include_apply_to_every_host(tmp_path: Path) -> None:
+    (tmp_path / "hosts").write_text("Host box\n  HostName 10.0.0.5\n")
+    path = config(tmp_path, "Include hosts\nUser everyone\n")
+
+    assert resolve(worker("box"), path).user == "everyone"
+    assert resolve(worker("other"), path).user == "everyone"
+
+
 def test_an_include_loop_is_refused(tmp_path: Path) -> None:
     path = config(tmp_path, "Include ssh_config\n")
 
