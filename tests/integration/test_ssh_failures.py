@@ -25,8 +25,10 @@ from helpers.remote import add_ssh_worker, ssh_factory, use_remote_agent
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 
 from c3desk.config import Paths
+from c3desk.core import settings as cfg
+from c3desk.core import workers
 from c3desk.core.engine import Engine, EngineEvent
-from c3desk.store.models import Worker
+from c3desk.store.models import Session, Worker
 from c3desk.transports.ssh_connection import SSHConnection
 
 HEARTBEAT, MISSES = 0.3, 3
@@ -268,5 +270,56 @@ def test_a_resize_reaches_the_remote_pty_and_the_agent_redraws_at_the_new_size(
             await watch.until(lambda: box_top(140) in engine.screen(sid), 10)
             engine.write(sid, b"\x04")
             await watch.until(lambda: status(sid) == "completed", 20)
+
+    asyncio.run(main())
+
+
+def active_per_worker() -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for s in Session.select(Session.worker).where(Session.status == "active"):
+        counts[str(s.worker_id)] = counts.get(str(s.worker_id), 0) + 1
+    return counts
+
+
+def test_each_workers_limit_holds_across_local_and_remote_sessions(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        use_remote_agent(tmp_path)  # the same script runs the fake agent here and there
+        cfg.set_setting("max_concurrent_sessions", "4")
+        local = workers.update_worker(workers.local_worker().name, max_sessions=1)
+        box = add_ssh_worker(sshd, max_sessions=1)
+        workers.update_worker(box.name, max_sessions=2)
+        work = tmp_path / "work"
+        work.mkdir()
+        # The queue waits until the worker is connected, so that both take sessions.
+        cfg.set_setting("queue_paused", "true")
+        sids = [add(f"s{i}", work, prompt="think 10; exit 0") for i in range(6)]
+        most: dict[str, int] = {}
+        where: dict[str, str] = {}
+
+        def sample(_event: EngineEvent) -> None:
+            for wid, n in active_per_worker().items():
+                most[wid] = max(most.get(wid, 0), n)
+            for sid in sids:
+                worker = row(sid).worker_id
+                if worker is not None:
+                    where[sid] = str(worker)
+
+        async with remote_engine(db, sshd, tmp_path) as (engine, watch, _made):
+            watch.checks.append(sample)
+            engine.set_paused(False)
+            await watch.until(lambda: all(status(s) in ("completed", "failed") for s in sids), 30)
+            assert [status(s) for s in sids] == ["completed"] * 6, [
+                row(s).failure_reason for s in sids
+            ]
+        # Each worker reached its own limit and never went past it (the global 4 would have
+        # let more run).
+        assert most.get(str(local.id)) == 1, most
+        assert most.get(str(box.id)) == 2, most
+        # Both workers ran sessions: the queue was spread, not run on one of them.
+        assert set(where.values()) == {str(local.id), str(box.id)}, where
 
     asyncio.run(main())
