@@ -127,6 +127,11 @@ def _slot(row: Worker) -> WorkerSlot:
     return WorkerSlot(str(row.id), row.name, row.type, row.max_sessions)
 
 
+def _reach(info: WorkerInfo) -> tuple[object, ...]:
+    """What a connection was made for: a change of any of these needs a new one."""
+    return (info.type, info.host, info.port, info.user, info.key_path)
+
+
 def worker_info(row: Worker) -> WorkerInfo:
     """What a connection knows of its worker row."""
     return WorkerInfo(
@@ -278,8 +283,16 @@ class Engine:
         rows = {str(w.id): w for w in Worker.select()}
         new: list[WorkerConnection] = []
         for wid, row in rows.items():
+            info = worker_info(row)
+            old = self.connections.get(wid)
+            if old is not None and _reach(old.worker) != _reach(info):
+                # Edited (host, port, user, key): the old connection goes, a new one comes.
+                # Its running sessions end with it, as when the machine went away.
+                self._unwatch.pop(wid)()
+                del self.connections[wid]
+                self._track(asyncio.create_task(old.close(), name=f"{_CONNECTING}{wid}"))
             if wid not in self.connections:
-                conn = self._factory(worker_info(row))
+                conn = self._factory(info)
                 self.connections[wid] = conn
                 self._unwatch[wid] = conn.on_status(self._on_connection_status)
                 conn.deliver_hooks(self.handle_hook)
@@ -324,6 +337,13 @@ class Engine:
         if changed:
             log.info("worker %s is %s%s", row.name, status, f" ({reason})" if reason else "")
             self._emit("worker", worker_id=worker_id)
+
+    def reconnect(self, worker_id: str) -> None:
+        """Try the worker's connection again now (a user trusted its key, gave a passphrase,
+        or wants to know), without waiting for its backoff."""
+        conn = self.connections.get(worker_id)
+        if conn is not None and conn.status != "connected":
+            self._track(asyncio.create_task(self._connect(conn), name=f"{_CONNECTING}{worker_id}"))
 
     def worker_status(self, worker_id: str) -> tuple[str, str | None]:
         """A worker's connection status and why, as this engine sees it."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from c3desk.core import settings as cfg
 from c3desk.store.models import Session, Worker
 
-# The worker types the engine can start sessions on today.
-RUNNABLE_TYPES: frozenset[str] = frozenset({"local"})
+# The worker types the engine can start sessions on (the local machine, SSH workers).
+RUNNABLE_TYPES: frozenset[str] = frozenset({"local", "remote"})
 
 
 @dataclass(frozen=True)
