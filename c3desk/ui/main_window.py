@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         self.worker_alert.linkActivated.connect(lambda _link: self.show_workers())
         self.worker_alert.hide()
         self.statusBar().addPermanentWidget(self.worker_alert)
+        self.queue.workersRequested.connect(self.show_workers)
 
         self._build_actions()
         self._connect()
@@ -244,17 +245,16 @@ class MainWindow(QMainWindow):
         down = view.workers_down()
         if not down:
             self.worker_alert.hide()
-            self.queue.set_worker_notice(None)
+            self.queue.set_worker_notice(())
             return
         names = ", ".join(f"{w.name} {w.status}" for w in down)
-        lines = []
+        lines, reasons = [], []
         for w in down:
             _status, reason = self.engine.worker_status(w.id)
-            line = f"{w.name}: {w.status}" + (f" ({reason})" if reason else "")
-            if w.waiting:
-                line += f"; {w.waiting} queued session(s) wait for it"
-            lines.append(line)
-        tip = "\n".join(lines) + "\nClick to open the Workers dialog"
+            waiting = f"; {w.waiting} queued session(s) wait for it" if w.waiting else ""
+            lines.append(f"{w.name}: {w.status}{waiting}")
+            reasons.append(f"{w.name}: {w.status}" + (f" ({reason})" if reason else "") + waiting)
+        tip = "\n".join(reasons) + "\nClick to open the Workers dialog"
         color = theme_colors(self.theme)["failed"]
         self.worker_alert.setText(
             f'<a href="workers" style="color: {color}; text-decoration: none;">'
@@ -262,7 +262,7 @@ class MainWindow(QMainWindow):
         )
         self.worker_alert.setToolTip(tip)
         self.worker_alert.show()
-        self.queue.set_worker_notice("\n".join(lines), tip)
+        self.queue.set_worker_notice(lines, tip)
 
     def _on_needs_input(self, sid: str, needs: bool, title: str, reason: str) -> None:
         self.alerts.set_context(self.isActiveWindow(), self.controller.policy.typing)

@@ -8,10 +8,19 @@ header rows collapse and expand on a click, Enter, or Left/Right.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPoint, Qt, Signal, SignalInstance
-from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QMouseEvent
+from PySide6.QtGui import (
+    QAction,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QTextDocumentFragment,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -174,6 +183,7 @@ class QueueDock(QDockWidget):
     openFolderRequested = Signal(str)
     artifactsRequested = Signal(str)
     sessionSelected = Signal(str)
+    workersRequested = Signal()  # the worker notice's link: show the Workers dialog
 
     def __init__(self, model: QueueModel | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Queue", parent)
@@ -202,7 +212,8 @@ class QueueDock(QDockWidget):
         self.worker_notice = QLabel(body)
         self.worker_notice.setObjectName("workerNotice")
         self.worker_notice.setWordWrap(True)
-        self.worker_notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.worker_notice.setTextFormat(Qt.TextFormat.RichText)
+        self.worker_notice.linkActivated.connect(lambda _link: self.workersRequested.emit())
         self.worker_notice.hide()
         layout.addWidget(self.worker_notice)
         layout.addWidget(self.filter_edit)
@@ -264,20 +275,31 @@ class QueueDock(QDockWidget):
         self.view.activated.connect(self._on_activated)
         self.view.customContextMenuRequested.connect(self._show_menu)
 
-    def set_worker_notice(self, text: str | None, tip: str = "") -> None:
-        """Say above the queue which workers are down and why; None hides the notice."""
-        if not text:
+    def set_worker_notice(self, lines: Sequence[str], tip: str = "") -> None:
+        """Say above the queue which workers are down (a line each; the reasons go in the
+        tooltip, they can be long); no lines hide the notice."""
+        if not lines:
             self.worker_notice.hide()
             self.worker_notice.clear()
+            self.worker_notice.setToolTip("")
             return
-        colors = theme_colors(current_theme())
+        color = theme_colors(current_theme())["failed"]
         self.worker_notice.setStyleSheet(
-            f"QLabel#workerNotice {{ color: {colors['failed']}; "
-            f"border: 1px solid {colors['failed']}; border-radius: 4px; padding: 3px 6px; }}"
+            f"QLabel#workerNotice {{ color: {color}; "
+            f"border: 1px solid {color}; border-radius: 4px; padding: 3px 6px; }}"
         )
-        self.worker_notice.setText(text)
+        link = f'<a href="workers" style="color: {color};">Workers…</a>'
+        text = "<br>".join(html.escape(line) for line in lines)
+        self.worker_notice.setText(f"{text}&nbsp;&nbsp;{link}")
         self.worker_notice.setToolTip(tip)
         self.worker_notice.show()
+
+    @property
+    def worker_notice_text(self) -> str:
+        """The notice as plain text ("" while hidden)."""
+        if self.worker_notice.isHidden():
+            return ""
+        return QTextDocumentFragment.fromHtml(self.worker_notice.text()).toPlainText()
 
     # -- selection ---------------------------------------------------------------------------
 

@@ -407,7 +407,9 @@ def test_a_worker_that_is_down_shows_at_a_glance_until_its_key_is_trusted(
             assert "not trusted yet" in alert.toolTip()
             assert "1 queued session(s) wait for it" in alert.toolTip()
             notice = window.queue.worker_notice
-            assert notice.isVisible() and notice.text().startswith("box: error")
+            assert notice.isVisible()
+            assert window.queue.worker_notice_text.startswith("box: error; 1 queued session")
+            assert "not trusted yet" in notice.toolTip()
             model = window.queue.model
             assert model.data(model.index_of(held, Column.WORKER)) == "box"
             assert model.data(model.index_of(held, Column.WORKER), DECORATION) is not None
@@ -429,3 +431,60 @@ def test_a_worker_that_is_down_shows_at_a_glance_until_its_key_is_trusted(
             dialog.close()
 
     loop.run_until_complete(scenario())
+
+
+def test_a_worker_whose_key_needs_a_passphrase_is_asked_for_it_once(
+    app_env: Paths,
+    tmp_path: Path,
+    loop: asyncio.AbstractEventLoop,
+    qtbot: Any,
+    sshd: Sshd,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import keyring
+    import keyring.backends.fail
+    from helpers.sshd import keygen
+
+    from c3desk.core import workers as wrk
+    from c3desk.transports import ssh_login
+    from c3desk.ui.dialogs import WorkersDialog
+
+    user = tmp_path / "user"
+    (user / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(user))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    fresh = ssh_login.Passphrases()  # this test's passphrases, shared by the dialog and engine
+    monkeypatch.setattr(ssh_login, "PASSPHRASES", fresh)
+    monkeypatch.setattr("c3desk.ui.dialogs.workers.PASSPHRASES", fresh)
+    before = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # nothing saved from an earlier run
+    key = keygen(tmp_path / "encrypted_key", passphrase="secret")
+    sshd.authorize(key.with_suffix(".pub"))
+    kind, blob = sshd.host_key.with_suffix(".pub").read_text().split()[:2]
+    (app_env.home / "known_hosts").write_text(f"[{sshd.host}]:{sshd.port} {kind} {blob}\n")
+    wrk.add_worker("box", host=sshd.host, port=sshd.port, user=sshd.user, key_path=str(key))
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            alert = window.worker_alert
+            await until(lambda: alert.isVisible() and "encrypted" in alert.toolTip())
+            # Opening the Workers dialog asks for it (the engine's reason names the key file).
+            window.show_workers()
+            dialog = await until(lambda: window.findChild(WorkersDialog))
+            ask = await until(lambda: dialog.passphrase_dialog)
+            assert ask.key_path == key
+            ask.edit.setText("secret")
+            ask.ok_button.click()
+            assert fresh.get(key) == "secret"
+            # The engine's next attempt logs in with it; the dialog's own test says so too.
+            await until(lambda: not alert.isVisible(), timeout=120)
+            await until(lambda: "box" in dialog.results and not dialog.testing)
+            assert dialog.results["box"].connected, dialog.results["box"].message
+            assert dialog.passphrase_dialog is None
+            dialog.close()
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        keyring.set_keyring(before)

@@ -70,6 +70,7 @@ class HostKeyDialog(QDialog):
                 f"({html.escape(where)}).</b>"
             )
             advice = result.reason or result.message
+            advice = advice[:1].upper() + advice[1:]  # a sentence of its own here
         self.heading = QLabel(heading)
         self.heading.setWordWrap(True)
         self.heading.setTextFormat(Qt.TextFormat.RichText)

@@ -461,11 +461,17 @@ class WorkersDialog(QDialog):
             self.destroyed.connect(self._stop_listening)
             self.finished.connect(self._stop_listening)
         self.refresh()
+        # Open on the first worker that is down (else the first): Test works at once.
+        workers = views.workers()
+        first = next((w for w in workers if w.status != "connected"), None)
+        if first is not None or workers:
+            self.select((first or workers[0]).name)
 
     # -- the table ---------------------------------------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:
         self._tick.start()
+        self._refresh_timer.start()  # once shown, a worker waiting for a passphrase asks
         super().showEvent(event)
 
     def hideEvent(self, event: QHideEvent) -> None:
@@ -669,11 +675,11 @@ class WorkersDialog(QDialog):
         self.trust_button.setText(
             "Check the host &key…" if result is not None and result.unknown_key else "&Why…"
         )
+        worker = views.worker(name) if name is not None else None
+        reason = self.reason_of(worker) if worker is not None else None
         needs = result.passphrase_for if result is not None else None
-        if needs is None and name is not None:
-            worker = views.worker(name)
-            if worker is not None:
-                needs = vw.passphrase_needed(self.reason_of(worker), worker.key_path)
+        if needs is None and worker is not None:
+            needs = vw.passphrase_needed(reason, worker.key_path)
         self.passphrase_button.setVisible(needs is not None and not busy)
         if busy:
             self._set_outcome(f"Testing {name}…", colors["dim_text"])
@@ -690,6 +696,13 @@ class WorkersDialog(QDialog):
             )
             text = "\n".join((f"{result.worker}: {result.message}", *result.details))
             self._set_outcome(text, color)
+        elif reason and "not trusted yet" in reason:
+            # The engine was refused an unknown key: the way to trust it starts with a Test.
+            self._set_outcome(
+                f"{name}: its host key is not trusted yet. Test shows its fingerprint, to "
+                "compare with the server's before trusting it.",
+                colors["needs_input"],
+            )
         else:
             self.outcome.hide()
 
@@ -878,9 +891,12 @@ def _heartbeat(stamp: str | None) -> tuple[str, str]:
 
 def _status_color(status: str, colors: dict[str, str] | None = None) -> str:
     colors = colors or theme_colors(current_theme())
-    return {"connected": colors["completed"], "error": colors["failed"]}.get(
-        status, colors["dim_text"]
-    )
+    # Disconnected is amber (it may come back by itself), error red (it needs the user).
+    return {
+        "connected": colors["completed"],
+        "error": colors["failed"],
+        "disconnected": colors["needs_input"],
+    }.get(status, colors["dim_text"])
 
 
 __all__ = [
