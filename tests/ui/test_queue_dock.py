@@ -801,3 +801,57 @@ def test_refresh_keeps_the_current_session(
         model.refresh()
     assert shown(model, Group.QUEUED)[-1] == new
     assert dock.current_session_id() == ids["done"]
+
+
+# -- workers ------------------------------------------------------------------------------------
+
+
+def test_a_worker_that_is_down_is_marked_on_its_sessions_until_it_connects(
+    db: Paths, qtbot: QtBot
+) -> None:
+    from c3desk.core import workers as core_workers
+    from c3desk.ui.queue_model import DECORATION, FOREGROUND, TOOLTIP
+
+    far = core_workers.add_worker("far", host="far.example.org")
+    waiting = add("Waits for far", position=1, worker=far.id)
+    done = add("Ran on far", "completed", started=NOW - 60, completed=NOW - 30, worker=far.id)
+    anywhere = add("Anywhere", position=2)
+    model = QueueModel(now=lambda: NOW, coalesce_ms=10)
+    model.refresh()
+    cell = model.index_of(waiting, Column.WORKER)
+    assert model.data(cell) == "far"
+    assert model.data(cell, DECORATION) is not None
+    assert model.data(cell, FOREGROUND) is not None
+    assert "worker: far (disconnected)" in model.data(model.index_of(waiting), TOOLTIP)
+    # A finished session does not wait for anything: named, not marked.
+    assert model.data(model.index_of(done, Column.WORKER)) == "far"
+    assert model.data(model.index_of(done, Column.WORKER), DECORATION) is None
+    assert model.data(model.index_of(anywhere, Column.WORKER)) == "any"
+    assert model.data(model.index_of(anywhere, Column.WORKER), DECORATION) is None
+
+    Worker.update(status="connected").where(Worker.id == far.id).execute()
+    with qtbot.waitSignal(model.dataChanged, timeout=1000) as changed:
+        model.refresh()  # what an engine "worker" event leads to
+    first, last = changed.args[0], changed.args[1]
+    assert first.column() == last.column() == Column.WORKER
+    cell = model.index_of(waiting, Column.WORKER)
+    assert model.data(cell, DECORATION) is None and model.data(cell, FOREGROUND) is None
+    assert "worker: far\n" in model.data(model.index_of(waiting), TOOLTIP) + "\n"
+    model.deleteLater()
+
+
+def test_the_worker_notice_shows_above_the_queue_and_links_to_the_workers(
+    db: Paths, qtbot: QtBot
+) -> None:
+    dock = QueueDock()
+    qtbot.addWidget(dock)
+    dock.show()
+    assert not dock.worker_notice.isVisible() and dock.worker_notice_text == ""
+    dock.set_worker_notice(["far: error; 2 queued session(s) wait for it"], "far: error (why)")
+    assert dock.worker_notice.isVisible()
+    assert dock.worker_notice_text.startswith("far: error; 2 queued session(s) wait for it")
+    assert dock.worker_notice.toolTip() == "far: error (why)"
+    with qtbot.waitSignal(dock.workersRequested, timeout=1000):
+        dock.worker_notice.linkActivated.emit("workers")
+    dock.set_worker_notice(())
+    assert not dock.worker_notice.isVisible()

@@ -351,3 +351,33 @@ def test_a_reason_names_the_key_that_needs_a_passphrase(
     found = vw.passphrase_needed(reason, key)
     assert found == (Path(wanted) if wanted else None)
     assert vw.passphrase_was_wrong(reason) is wrong
+
+
+# -- tile headers ---------------------------------------------------------------------------------
+
+
+def test_a_tile_header_names_the_worker_and_says_when_it_is_down(qtbot: QtBot) -> None:
+    from c3desk.ui.grid import TileHeader, TileInfo
+
+    header = TileHeader()
+    qtbot.addWidget(header)
+    header.show_info(TileInfo("s1", "Refactor", "far", "active", False))
+    assert header.worker.text() == "far"
+    assert header.worker.styleSheet() == ""
+    header.show_info(
+        TileInfo(
+            "s1",
+            "Refactor",
+            "far",
+            "active",
+            False,
+            worker_status="disconnected",
+            worker_reason="cannot reach far port 22: no answer",
+        )
+    )
+    assert header.worker.text() == "far (disconnected)"
+    assert "color" in header.worker.styleSheet()
+    assert "cannot reach far port 22" in header.worker.toolTip()
+    # A finished session's worker going away concerns it no more.
+    header.show_info(TileInfo("s1", "Refactor", "far", "completed", False, worker_status="error"))
+    assert header.worker.text() == "far" and header.worker.styleSheet() == ""
