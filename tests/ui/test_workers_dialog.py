@@ -381,3 +381,41 @@ def test_a_tile_header_names_the_worker_and_says_when_it_is_down(qtbot: QtBot) -
     # A finished session's worker going away concerns it no more.
     header.show_info(TileInfo("s1", "Refactor", "far", "completed", False, worker_status="error"))
     assert header.worker.text() == "far" and header.worker.styleSheet() == ""
+
+
+def test_a_silent_server_leaves_the_dialog_responsive_and_closing_it_mid_test_is_safe(
+    qtbot: QtBot,
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    user_home: Path,
+) -> None:
+    import os
+    import signal
+    import threading
+
+    from PySide6.QtCore import QTimer
+    from shiboken6 import Shiboken
+
+    dialog = open_dialog(qtbot, db.home)
+    add_through_form(qtbot, dialog, sshd)
+    os.kill(sshd.pid(), signal.SIGSTOP)  # it accepts nothing: the attempt waits in its thread
+    try:
+        click_test(qtbot, dialog)
+        # The event loop goes on meanwhile: a timer fires and the form still opens.
+        ticks: list[int] = []
+        timer = QTimer(dialog, interval=10)
+        timer.timeout.connect(lambda: ticks.append(1))
+        timer.start()
+        qtbot.waitUntil(lambda: len(ticks) >= 3, timeout=5000)
+        dialog.add()
+        assert dialog.form.isVisible() and dialog.testing
+        tests = [t for t in threading.enumerate() if t.name == "c3desk-test-box"]
+        assert len(tests) == 1
+        # Closed and deleted before the answer: the answer goes nowhere, quietly.
+        dialog.close()
+        dialog.deleteLater()
+        qtbot.waitUntil(lambda: not Shiboken.isValid(dialog), timeout=5000)
+    finally:
+        os.kill(sshd.pid(), signal.SIGCONT)
+    tests[0].join(timeout=120)
+    assert not tests[0].is_alive()
