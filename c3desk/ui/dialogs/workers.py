@@ -601,8 +601,14 @@ class WorkersDialog(QDialog):
         self.select(str(worker.name))
         self._changed()
 
-    def _changed(self) -> None:
+    def _changed(self, reconnect: bool = False) -> None:
+        """Tell the engine and the window; with ``reconnect`` (a key trusted, a passphrase
+        given) the workers that are down try again now rather than after their backoff."""
         if self.engine is not None:
+            if reconnect:
+                for worker in views.workers():
+                    if worker.status != "connected" and worker.id:
+                        self.engine.reconnect(worker.id)
             self.engine.wake()
         self.workersChanged.emit()
 
@@ -747,7 +753,7 @@ class WorkersDialog(QDialog):
             dialog.show_error(str(exc))
             return
         dialog.accept()
-        self._changed()
+        self._changed(reconnect=True)
         # Trusted: test again at once, so the dialog says whether the login works too.
         self.test_worker(target.name)
 
@@ -803,7 +809,7 @@ class WorkersDialog(QDialog):
         else:
             self.error.show_error(None)
         dialog.accept()
-        self._changed()
+        self._changed(reconnect=True)
         if views.worker(worker) is not None:
             self.test_worker(worker)
 
