@@ -6,22 +6,28 @@ with keys of its own (tests/helpers/sshd.py); its host key is trusted through a 
 of the run's own, never ~/.ssh. Each session's agent is the fake Claude Code running
 ``flood 1.5M 150K`` (Claude-like redraws for 10 s), wrapped so it also counts and hashes every
 byte it writes and notes when it wrote its last flood frame (the server is this machine, so the
-agent's monotonic clock is the engine's).
+agent's monotonic clock is the engine's). Local and remote sessions alternate in the queue.
 
 Measured per run:
 
 * flood time: the agent's first flood frame to the engine's read of the last one (the slowest
   session's; backpressure or a slow transport stretch it past 10 s), and the agent's own
   writing time (what backpressure alone stretches);
-* loop lag p50/p99/max: a ticker task sleeping 10 ms at a time, over the whole run;
+* loop lag p50/p99/max: a ticker task sleeping 10 ms at a time, over the whole run (start-up
+  of nine agents included), and p99 while the floods stream ("flood p99");
 * idle-detect lag: from the agent writing its last flood frame to the engine marking the
   session needs-input (the agent's Stop hook, or its idle screen), the slowest session's;
-* bytes lost: what each agent wrote against what its scrollback file holds (and both hashes).
+* bytes lost: what each agent wrote against what its scrollback file holds (and both hashes);
+* CPU: this process's ("cpu s", and by thread: the loop, paramiko's transport threads, the
+  executors), and how long the loop's thread sat runnable without a CPU ("no-cpu s", from the
+  kernel's schedstat): on a shared machine that, not our code, is most of the lag.
 
 The agents end with Ctrl-D once seen idle, so every byte they write reaches the scrollback.
+``--stalls`` prints where the loop's thread was whenever the loop ran 30 ms late; ``--only``
+runs one of the two (for a profiler).
 
     python benchmarks/flood_ssh.py [--sessions 9] [--remote 5] [--bytes 1.5M] [--rate 150K]
-                                   [--quick] [--json out.json]
+                                   [--quick] [--json out.json] [--stalls] [--only local|ssh]
 
 Required (issue 15): the remote floods end within 1.2x of the local run; loop lag p99 <= 50 ms.
 """
@@ -47,6 +53,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import paramiko
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -307,7 +315,8 @@ async def run_once(label: str, args: argparse.Namespace, server: Sshd | None) ->
     if sampler is not None:
         sampler.start()
     started = time.monotonic()
-    cpu_before = _cpu()
+    cpu_before, waited_before, threads_before = _cpu(), _waited(), _thread_seconds()
+    children_before = _cpu(resource.RUSAGE_CHILDREN)
     ended_with: set[str] = set()
     await instance.start()
     try:
@@ -340,6 +349,9 @@ async def run_once(label: str, args: argparse.Namespace, server: Sshd | None) ->
     finally:
         done = True
         cpu = _cpu() - cpu_before  # this process, its threads included, until the agents ended
+        waited = _waited() - waited_before
+        threads = _threads_cpu(threads_before)  # before stop() ends the transports
+        wall = time.monotonic() - started
         await ticking
         if sampler is not None:
             sampler.stop()
@@ -348,13 +360,65 @@ async def run_once(label: str, args: argparse.Namespace, server: Sshd | None) ->
         await instance.stop()
         probe.uninstall()
     try:
-        return {**summarise(label, run, probe, lags, made), "cpu_s": round(cpu, 2)}
+        return {
+            **summarise(label, run, probe, lags, made),
+            "wall_s": round(wall, 2),
+            "cpu_s": round(cpu, 2),
+            # Local agents and hook commands (the server's agents are sshd's children).
+            "children_cpu_s": round(_cpu(resource.RUSAGE_CHILDREN) - children_before, 2),
+            "loop_thread_waited_for_cpu_s": round(waited, 2),
+            "threads_cpu_s": threads,
+        }
     finally:
         database.close()
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def _waited() -> float:
+    """Seconds the loop's thread has spent runnable but waiting for a CPU (the kernel's
+    schedstat): how much of the loop's lag other processes on the machine caused."""
+    try:
+        fields = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat").read_text()
+    except OSError:
+        return 0.0
+    return int(fields.split()[1]) / 1e9
+
+
+def _thread_seconds() -> dict[int, tuple[str, float]]:
+    """CPU seconds of each live thread of this process, with its kind: the loop's, paramiko's
+    transport threads (they decrypt and packetise every SSH byte), the executors' or other."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[str, float]] = {}
+    main = threading.main_thread()
+    for t in threading.enumerate():
+        if t.native_id is None:
+            continue
+        try:
+            stat = Path(f"/proc/self/task/{t.native_id}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if t is main:
+            kind = "loop"
+        elif isinstance(t, paramiko.Transport):
+            kind = "paramiko"
+        elif t.name.startswith(("asyncio_", "ThreadPoolExecutor", "c3desk-")):
+            kind = "executors"
+        else:
+            kind = "other"
+        out[t.native_id] = (kind, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def _threads_cpu(before: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds by kind of thread since ``before`` (threads that ended are not counted)."""
+    out: dict[str, float] = collections.defaultdict(float)
+    for tid, (kind, seconds) in _thread_seconds().items():
+        out[kind] += seconds - before.get(tid, (kind, 0.0))[1]
+    return {k: round(v, 2) for k, v in sorted(out.items())}
+
+
+def _cpu(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -514,6 +578,7 @@ def main() -> None:
         ("flood p99", "flood_lag_p99_ms", 10),
         ("lost B", "bytes_lost", 8),
         ("cpu s", "cpu_s", 7),
+        ("no-cpu s", "loop_thread_waited_for_cpu_s", 10),
     ]
     print("".join(f"{title:>{width}}" for title, _key, width in cols))
     for r in runs:
@@ -527,6 +592,11 @@ def main() -> None:
         "loop_lag_p99_ok (<= 50 ms)": all((r["loop_lag_p99_ms"] or 0) <= 50 for r in runs),
         "nothing_lost": all(r["bytes_lost"] == 0 and r["all_bytes_identical"] for r in runs),
     }
+    for r in runs:
+        print(
+            f"run {r['run']}: {r['wall_s']} s; this process's CPU by thread {r['threads_cpu_s']};"
+            f" load average {r['load_average_after']}"
+        )
     print(f"remote/local flood time: {ratio}")
     print("required:", ", ".join(f"{k}: {v}" for k, v in verdict.items()))
     for r in runs:
