@@ -38,17 +38,38 @@ def add_ssh_worker(server: Sshd, name: str = "box", max_sessions: int = 2) -> Wo
     )
 
 
+class HomeElsewhere(SSHConnection):
+    """The real SSH connection, reporting ``reported_home`` as the remote user's home: where
+    the engine looks for Claude Code's transcripts on the server (``<home>/.claude``), kept out
+    of this machine's real home. Everything else (the session folder on the server too) is as
+    the server says."""
+
+    reported_home = ""
+
+    async def home(self) -> str:
+        return self.reported_home
+
+
 def ssh_factory(
-    server: Sshd, where: Path, *, heartbeat: float = 10.0, misses: int = 3
+    server: Sshd,
+    where: Path,
+    *,
+    heartbeat: float = 10.0,
+    misses: int = 3,
+    home: Path | None = None,
 ) -> tuple[ConnectionFactory, dict[str, SSHConnection]]:
-    """Local and SSH connections; the SSH ones are kept in the returned dict by worker name."""
+    """Local and SSH connections; the SSH ones are kept in the returned dict by worker name.
+    ``home``: the folder the SSH connections report as the remote user's home."""
     store = trust_store(server, where)
     made: dict[str, SSHConnection] = {}
 
     def make(worker: WorkerInfo) -> WorkerConnection:
         if worker.type == "local":
             return LocalConnection(worker)
-        conn = SSHConnection(worker, store, connect_timeout=5.0, heartbeat=heartbeat, misses=misses)
+        kind = SSHConnection if home is None else HomeElsewhere
+        conn = kind(worker, store, connect_timeout=5.0, heartbeat=heartbeat, misses=misses)
+        if isinstance(conn, HomeElsewhere):
+            conn.reported_home = str(home)
         made[worker.name] = conn
         return conn
 

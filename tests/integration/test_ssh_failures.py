@@ -11,16 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import struct
+import sys
 import termios
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from helpers.engine import Watcher, add, row, screen_has, started_engine, status
+import helpers.sshd as sshd_helper
+import pytest
+from helpers.engine import FAKE, Watcher, add, row, screen_has, started_engine, status
 from helpers.remote import add_ssh_worker, ssh_factory, use_remote_agent
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 
@@ -28,8 +32,9 @@ from c3desk.config import Paths
 from c3desk.core import settings as cfg
 from c3desk.core import workers
 from c3desk.core.engine import Engine, EngineEvent
-from c3desk.store.models import Session, Worker
-from c3desk.transports.ssh_connection import SSHConnection
+from c3desk.core.launch import encode_project_dir
+from c3desk.store.models import Session, SessionEvent, Worker
+from c3desk.transports.ssh_connection import SESSIONS_DIR, SSHConnection
 
 HEARTBEAT, MISSES = 0.3, 3
 # A stopped peer must be noticed within the watchdog's bound plus one beat of slack.
@@ -92,10 +97,11 @@ def signal_all(pids: list[int], sig: signal.Signals) -> None:
 
 @asynccontextmanager
 async def remote_engine(
-    db: Paths, server: Sshd, tmp_path: Path, **box: int
+    db: Paths, server: Sshd, tmp_path: Path, home: Path | None = None
 ) -> AsyncIterator[tuple[Engine, Watcher, dict[str, SSHConnection]]]:
-    """The engine with the local worker and the SSH worker ``box`` (fast heartbeats)."""
-    factory, made = ssh_factory(server, tmp_path, heartbeat=HEARTBEAT, misses=MISSES)
+    """The engine with the local worker and the SSH worker ``box`` (fast heartbeats);
+    ``home``: the remote user's home as the connection reports it."""
+    factory, made = ssh_factory(server, tmp_path, heartbeat=HEARTBEAT, misses=MISSES, home=home)
     engine, watch = await started_engine(db, connections=factory)
     try:
         await watch.until(lambda: "box" in made and made["box"].status == "connected", 20)
@@ -323,3 +329,125 @@ def test_each_workers_limit_holds_across_local_and_remote_sessions(
         assert set(where.values()) == {str(local.id), str(box.id)}, where
 
     asyncio.run(main())
+
+
+def launches(sid: str) -> list[list[str]]:
+    return [
+        json.loads(e.detail)["argv"]
+        for e in SessionEvent.select()
+        .where((SessionEvent.session == sid) & (SessionEvent.kind == "launch"))
+        .order_by(SessionEvent.id)
+    ]
+
+
+def session_folder(sid: str) -> Path:
+    """The session's folder on the server (this machine, the same user)."""
+    return Path.home() / SESSIONS_DIR / sid
+
+
+async def continue_remote_session(db: Paths, server: Sshd, tmp_path: Path, wait: bool) -> None:
+    """A remote session runs a turn and ends; continued (once the connection cleaned up its
+    folder on the server when ``wait``, else at once), it resumes the same conversation."""
+    home = tmp_path / "remote-home"
+    home.mkdir()
+    use_remote_agent(tmp_path, CLAUDE_CONFIG_DIR=str(home / ".claude"))
+    box = add_ssh_worker(server)
+    work = tmp_path / "work"
+    work.mkdir()
+    sid = add("cont", work, prompt="say FIRST-RUN", worker=box.name)
+    async with remote_engine(db, server, tmp_path, home=home) as (engine, watch, _made):
+        await watch.until(screen_has(engine, sid, "FIRST-RUN"), 20)
+        await watch.until(screen_has(engine, sid, "? for shortcuts"), 10)
+        engine.write(sid, b"\x04")
+        await watch.until(lambda: status(sid) == "completed", 20)
+        cid = row(sid).claude_session_id
+        assert cid
+        transcript = home / ".claude" / "projects" / encode_project_dir(str(work))
+        transcript = transcript / f"{cid}.jsonl"
+        assert transcript.is_file()
+        turns = len(transcript.read_text().splitlines())
+        if wait:
+            await watch.until(lambda: not session_folder(sid).exists(), 20)
+        assert engine.continue_session(sid) in ("active", "queued")
+        await watch.until(lambda: len(launches(sid)) == 2 and row(sid).pid, 20)
+        argv = launches(sid)[1]
+        assert argv[argv.index("--resume") + 1] == cid, argv
+        await watch.until(
+            lambda: status(sid) != "active" or screen_has(engine, sid, "? for shortcuts")(), 20
+        )
+        assert status(sid) == "active", (row(sid).failure_reason, engine.screen(sid))
+        await engine.send_text(sid, "say SECOND-RUN")
+        await watch.until(screen_has(engine, sid, "SECOND-RUN"), 20)
+        engine.write(sid, b"\x04")
+        await watch.until(lambda: status(sid) == "completed", 20)
+    # The same conversation went on: the new turn is in the same transcript.
+    lines = transcript.read_text().splitlines()
+    assert len(lines) > turns and "SECOND-RUN" in lines[-1]
+    assert row(sid).claude_session_id == cid
+
+
+def test_continue_of_a_finished_remote_session_resumes_its_conversation(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The transcript is where Claude Code keeps it without CLAUDE_CONFIG_DIR: ``.claude`` in
+    the remote user's home (reported in tmp_path, to keep this machine's home out)."""
+    asyncio.run(continue_remote_session(db, sshd, tmp_path, wait=True))
+
+
+def test_a_remote_session_continued_as_soon_as_it_ends_starts_again(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Continued while the connection still cleans up the first run's folder on the server
+    (the hook settings, the pid file), the new run must find its own files there."""
+    asyncio.run(continue_remote_session(db, sshd, tmp_path, wait=False))
+
+
+def test_continue_finds_the_transcript_where_the_servers_environment_keeps_it(
+    db: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server whose environment for SSH commands sets CLAUDE_CONFIG_DIR (a user's
+    ~/.bashrc or ~/.zshenv; here sshd's SetEnv): Claude Code keeps its transcripts there, and a
+    continue must still resume the session's own conversation, not the folder's newest."""
+    config = tmp_path / "server-claude-config"
+    plain = sshd_helper._config
+
+    def with_env(dir: Path, port: int, host_key: Path, log_level: str) -> Path:
+        path = plain(dir, port, host_key, log_level)
+        path.write_text(path.read_text() + f"SetEnv CLAUDE_CONFIG_DIR={config}\n")
+        return path
+
+    monkeypatch.setattr(sshd_helper, "_config", with_env)
+    # The agent as installed on the server: nothing of the test's choosing but its speed.
+    agent = tmp_path / "server-claude"
+    agent.write_text(f'#!/bin/sh\nexport FAKE_CLAUDE_SPEED=10\nexec {sys.executable} {FAKE} "$@"\n')
+    agent.chmod(0o755)
+    cfg.set_setting("claude_command", str(agent))
+
+    async def main(server: Sshd) -> None:
+        box = add_ssh_worker(server)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("env", work, prompt="say FIRST-RUN", worker=box.name)
+        async with remote_engine(db, server, tmp_path) as (engine, watch, _made):
+            await watch.until(screen_has(engine, sid, "? for shortcuts"), 20)
+            engine.write(sid, b"\x04")
+            await watch.until(lambda: status(sid) == "completed", 20)
+            cid = row(sid).claude_session_id
+            assert cid
+            # Where the agent on the server put it.
+            assert list(config.glob(f"projects/*/{cid}.jsonl"))
+            await watch.until(lambda: not session_folder(sid).exists(), 20)
+            engine.continue_session(sid)
+            await watch.until(lambda: len(launches(sid)) == 2, 20)
+            argv = launches(sid)[1]
+            assert "--resume" in argv and argv[argv.index("--resume") + 1] == cid, argv
+            await watch.until(lambda: status(sid) == "active" and row(sid).pid, 20)
+            engine.write(sid, b"\x04")
+            await watch.until(lambda: status(sid) != "active", 20)
+
+    with sshd_helper.running_sshd(tmp_path / "sshd") as server:
+        asyncio.run(main(server))
