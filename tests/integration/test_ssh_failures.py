@@ -451,3 +451,29 @@ def test_continue_finds_the_transcript_where_the_servers_environment_keeps_it(
 
     with sshd_helper.running_sshd(tmp_path / "sshd") as server:
         asyncio.run(main(server))
+
+
+def test_a_session_for_any_worker_goes_where_most_slots_are_free_ties_to_local(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        use_remote_agent(tmp_path)
+        cfg.set_setting("max_concurrent_sessions", "9")
+        local = workers.update_worker(workers.local_worker().name, max_sessions=2)
+        box = add_ssh_worker(sshd, max_sessions=3)
+        work = tmp_path / "work"
+        work.mkdir()
+        names = {str(local.id): "local", str(box.id): "box"}
+        placed: list[str] = []
+        async with remote_engine(db, sshd, tmp_path) as (_engine, watch, _made):
+            # One at a time, each after the one before is running: free slots (local, box)
+            # 2,3 → box; 2,2 → local (tie); 1,2 → box; 1,1 → local (tie); 0,1 → box.
+            for n in range(5):
+                sid = add(f"p{n}", work, prompt="think 300")
+                await watch.until(lambda: status(sid) == "active" and row(sid).pid, 20)  # noqa: B023
+                placed.append(names[str(row(sid).worker_id)])
+        assert placed == ["box", "local", "box", "local", "box"]
+
+    asyncio.run(main())
