@@ -557,7 +557,7 @@ def _worker_trust(args: argparse.Namespace) -> int:
             answer = ""
         if answer not in ("y", "yes"):
             raise Refused(f"{row.name}: the key was not trusted")
-    wcheck.trust(row, args.paths.home, result.offered, args.fingerprint)
+    wcheck.trust(row, args.paths.home, result.offered, args.fingerprint, (result.host, result.port))
     print(f"{row.name}: trusted the host key {print_} of {where}")
     return 0
 

@@ -98,9 +98,11 @@ def attempt(row: Worker, home: Path, timeout: float = CONNECT_TIMEOUT) -> Attemp
             await conn.close()
 
     status, reason = asyncio.run(run())
+    # A refused host (the worker, or a jump host on the way) is the one named and trusted.
+    problem = conn.host_key_error
     return Attempt(
-        conn.host,
-        conn.port,
+        problem.host if problem is not None else conn.host,
+        problem.port if problem is not None else conn.port,
         status,
         reason,
         conn.host_key_error,
@@ -119,13 +121,21 @@ def _agent_command() -> str | None:
     return argv[0] if argv else None
 
 
-def trust(row: Worker, home: Path, key: paramiko.PKey, expected: str | None) -> None:
-    """Add ``key`` for the worker's host to c3desk's file (with ``expected``: only if its
-    fingerprint is that; otherwise a FingerprintMismatch and nothing is written)."""
-    info = worker_info(row)
-    TrustStore(known_hosts_path(home)).trust(
-        info.host or "localhost", info.port or 22, key, expected=expected
-    )
+def trust(
+    row: Worker,
+    home: Path,
+    key: paramiko.PKey,
+    expected: str | None,
+    where: tuple[str, int] | None = None,
+) -> None:
+    """Add ``key`` to c3desk's file for ``where`` (the host and port an :class:`Attempt` names:
+    the worker's, after ``~/.ssh/config``, or a jump host's on the way), by default the
+    worker's. With ``expected``: only if its fingerprint is that; otherwise a
+    FingerprintMismatch and nothing is written."""
+    if where is None:
+        conn = SSHConnection(worker_info(row), TrustStore(known_hosts_path(home)))
+        where = (conn.host, conn.port)
+    TrustStore(known_hosts_path(home)).trust(where[0], where[1], key, expected=expected)
 
 
 def local_claude(command: str) -> str | None:

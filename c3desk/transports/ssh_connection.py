@@ -54,7 +54,14 @@ from c3desk.transports.connection import (
     WorkerInfo,
 )
 from c3desk.transports.ssh_files import SFTPFiles
-from c3desk.transports.ssh_login import AuthProblem, describe, open_transport
+from c3desk.transports.ssh_login import (
+    AuthProblem,
+    NeedsPassphrase,
+    Target,
+    describe,
+    open_transport,
+    resolve,
+)
 from c3desk.transports.ssh_process import (
     SSHProcess,
     check_text,
@@ -110,6 +117,8 @@ class SSHConnection(WorkerConnection):
         # (what a user confirms with TrustStore.trust after seeing its fingerprint).
         self.host_key_error: HostKeyError | None = None
         self.offered_host_key: paramiko.PKey | None = None
+        # The encrypted key file the last connect needed a passphrase for (the GUI asks).
+        self.needs_passphrase: Path | None = None
         self._keep_up = False  # reconnect when lost (set once connected by the engine)
         self._backoff = 1.0
         self._retry: asyncio.TimerHandle | None = None
@@ -122,18 +131,29 @@ class SSHConnection(WorkerConnection):
         self._hook_tasks: dict[str, asyncio.Task[None]] = {}
         self.last_heartbeat: float | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self._cleanups: set[asyncio.Future[None]] = set()
 
     def _keep(self, task: asyncio.Future[None]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def target(self) -> Target | None:
+        """Where the login goes after ``~/.ssh/config`` (None: the config is unusable)."""
+        try:
+            return resolve(self.worker)
+        except AuthProblem:
+            return None
+
     @property
     def host(self) -> str:
-        return self.worker.host or "localhost"
+        """The host connected to (an alias's HostName), as host keys are checked under."""
+        target = self.target()
+        return target.host if target is not None else (self.worker.host or "localhost")
 
     @property
     def port(self) -> int:
-        return self.worker.port or 22
+        target = self.target()
+        return target.port if target is not None else (self.worker.port or 22)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -150,7 +170,9 @@ class SSHConnection(WorkerConnection):
             self._transport = None
             await asyncio.get_running_loop().run_in_executor(None, _shut, self.files.reset(), stale)
         self.host_key_error = None
-        where = f"{self.host} port {self.port}"
+        self.needs_passphrase = None
+        target = self.target()
+        where = target.where if target is not None else f"{self.host} port {self.port}"
         generation = self._generation
         loop = asyncio.get_running_loop()
         transport: paramiko.Transport | None = None
@@ -163,6 +185,8 @@ class SSHConnection(WorkerConnection):
         except HostKeyError as e:
             problem, outcome = e, ("error", str(e))
         except AuthProblem as e:
+            if isinstance(e, NeedsPassphrase):
+                self.needs_passphrase = e.key_path
             outcome = ("error", f"authentication to {where} failed: {e}")
         except (OSError, EOFError, paramiko.SSHException) as e:
             outcome = ("disconnected", f"cannot reach {where}: {describe(e)}")
@@ -243,6 +267,10 @@ class SSHConnection(WorkerConnection):
         self._try_again()
 
     async def close(self) -> None:
+        if self._cleanups:
+            # Sessions that just ended still have their folders on the server: let them go
+            # first (bounded: a gone server does not hold the quit up).
+            await asyncio.wait(set(self._cleanups), timeout=5.0)
         self._generation += 1
         self._keep_up = False
         if self._retry is not None:
@@ -345,6 +373,23 @@ class SSHConnection(WorkerConnection):
     async def spawn(
         self, request: SpawnRequest, on_output: OutputCallback, on_exit: ExitCallback
     ) -> Process:
+        session_id = request.env.get("C3DESK_SESSION") or "session"
+        try:
+            return await self._spawn(session_id, request, on_output, on_exit)
+        except BaseException:
+            # What was put on the server for it (its hook settings) goes with it.
+            folder = self._session_dir(session_id) if "\0" not in session_id else None
+            if folder is not None:
+                self._track_cleanup(session_id, folder)
+            raise
+
+    async def _spawn(
+        self,
+        session_id: str,
+        request: SpawnRequest,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> Process:
         transport = self._up()
         argv = list(request.argv)
         if not argv:
@@ -365,7 +410,6 @@ class SSHConnection(WorkerConnection):
                 f"command not found on {name}: {argv[0]} (looked on the PATH of the login "
                 f"shell of {self.worker.user or 'the worker user'})"
             )
-        session_id = request.env.get("C3DESK_SESSION") or "session"
         folder = self._session_dir(session_id)
         if folder is None:
             raise SpawnError(f"the home folder on {name} is not known")
@@ -458,7 +502,9 @@ class SSHConnection(WorkerConnection):
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException, TimeoutError):
                 await asyncio.wait_for(self.files.run(lambda c: _remove_tree(c, folder)), 10.0)
 
-        self._keep(asyncio.ensure_future(cleanup()))
+        task = asyncio.ensure_future(cleanup())
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
 
     async def reattach(
         self, handle: str, on_output: OutputCallback, on_exit: ExitCallback

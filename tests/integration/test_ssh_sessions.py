@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pwd
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,10 @@ from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 from c3desk.config import Paths
 from c3desk.store.models import SessionEvent
 from c3desk.transports.ssh_process import remote_command
+
+
+def _session_folder(server: Sshd, sid: str) -> Path:
+    return Path(pwd.getpwnam(server.user).pw_dir) / ".cache/c3desk/sessions" / sid
 
 
 def _events(sid: str, kind: str) -> list[str]:
@@ -64,6 +69,8 @@ def test_a_remote_session_runs_reports_through_its_hooks_and_completes(
             await watch.until(lambda: status(sid) == "completed", 20)
         finally:
             await engine.stop()
+        # What c3desk put on the server for the session is gone with it.
+        assert not _session_folder(sshd, sid).exists()
 
     asyncio.run(main())
 
@@ -135,6 +142,9 @@ def test_a_missing_folder_or_command_fails_with_a_reason_naming_it(
             assert "command not found on box: no-such-claude-anywhere" in reason
         finally:
             await engine.stop()
+        # The hook settings put there before the start failed are removed too.
+        assert not _session_folder(sshd, gone).exists()
+        assert not _session_folder(sshd, missing).exists()
 
     asyncio.run(main())
 
