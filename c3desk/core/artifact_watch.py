@@ -118,12 +118,13 @@ class _Watch:
 
 
 class ArtifactWatcher:
-    """Watches the sessions running on this machine for the files they produce.
+    """Watches running sessions, on this machine or a worker's, for the files they produce.
 
     ``home`` is c3desk's data folder (by default the parent of ``artifacts_dir``, as
-    :class:`c3desk.config.Paths` lays it out); ``env`` is the sessions' environment (by default
-    this process's), which says where Claude Code keeps its transcripts; ``exclude`` adds
-    folders never listed.
+    :class:`c3desk.config.Paths` lays it out); ``env`` is the local sessions' environment (by
+    default this process's), which says where Claude Code keeps their transcripts; ``exclude``
+    adds folders never listed. All three are about this machine: another machine's sessions
+    are looked for by what its files say (see the module docstring).
     """
 
     def __init__(
