@@ -108,6 +108,7 @@ class _Watch:
     located: bool = False  # where its transcripts are is known (found at the first look)
     projects: str | None = None  # the folder of its transcripts (None: unknown)
     excluded: list[str] | None = None  # folders never listed (None: this machine's, each look)
+    warned: bool = False  # that the transcripts cannot be found (once)
     base: str | None = None
     seen: set[str] = field(default_factory=set)
     busy: bool = False
@@ -214,6 +215,8 @@ class ArtifactWatcher:
             return 0
         watch.busy = True
         try:
+            if not await watch.files.reachable(watch.root):
+                return 0  # a disconnected worker: its silence says nothing about its files
             if not watch.located:
                 await self._locate(watch)
             self._note_conversation(watch)
@@ -235,28 +238,29 @@ class ArtifactWatcher:
             watch.projects = str(transcript_path(watch.root, "-", env).parent)
             watch.located = True
             return
+        watch.excluded = []  # c3desk's own folders are on this machine, not that one
         config = watch.config_dir
         home: str | None = None
         if config is None:
             try:
                 home = await files.home()
             except OSError as exc:
-                if watch.agent in TRANSCRIPT_AGENTS:
+                # Asked again at the next look (the connection may have dropped meanwhile).
+                if watch.agent in TRANSCRIPT_AGENTS and not watch.warned:
+                    watch.warned = True
                     log.warning(
-                        "the transcripts of %s cannot be found: the worker's home folder is "
-                        "unknown (%s)",
+                        "the transcripts of %s cannot be found yet: the worker's home folder "
+                        "is unknown (%s)",
                         watch.session_id,
                         exc,
                     )
-            config = posixpath.join(home, ".claude") if home else None
-        root = await files.resolve(watch.root)
-        watch.excluded = []
-        if config is not None:
-            watch.projects = posixpath.join(config, "projects", project_folder_name(root))
-            # Both spellings: a scan compares folders as listed, and as resolved.
-            watch.excluded = list(dict.fromkeys([config, await files.resolve(config)]))
-        if home is not None:
+                return
+            config = posixpath.join(home, ".claude")
             watch.writes.home = home  # "~/x" in a tool call is the remote user's
+        root = await files.resolve(watch.root)
+        watch.projects = posixpath.join(config, "projects", project_folder_name(root))
+        # Both spellings: a scan compares folders as listed, and as resolved.
+        watch.excluded = list(dict.fromkeys([config, await files.resolve(config)]))
         watch.located = True
 
     @staticmethod

@@ -114,6 +114,11 @@ class WorkerFiles(abc.ABC):
         cannot be resolved. Later :meth:`realpath` calls know the answer."""
         return self.realpath(path)
 
+    async def reachable(self, path: str) -> bool:
+        """Whether the machine answers about ``path`` now (that it exists or not, or refuses
+        it): False while a worker is disconnected, when silence says nothing."""
+        return True
+
     @abc.abstractmethod
     async def home(self) -> str:
         """The home folder of the user sessions run as there; raise OSError when unknown."""
@@ -395,6 +400,15 @@ class ConnectionFiles(WorkerFiles):
 
     async def list_dir(self, path: str) -> list[Entry]:
         return [_to_entry(e) for e in await self.service.list_dir(path)]
+
+    async def reachable(self, path: str) -> bool:
+        try:
+            await self.service.stat(path)
+        except OSError as exc:
+            # A file's own trouble carries an errno (ENOENT, EACCES...); the connection's
+            # (not connected, a broken session) does not.
+            return exc.errno is not None
+        return True
 
     async def home(self) -> str:
         return await self.service.home()

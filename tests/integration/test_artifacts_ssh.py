@@ -490,3 +490,46 @@ def test_long_reads_from_an_offset_and_a_broken_sftp_session(
         assert info is not None and info.size == len(data) and info.is_file
 
     over_ssh(sshd, tmp_path, work)
+
+
+def test_nothing_is_concluded_while_the_worker_is_disconnected(
+    sshd: Sshd,  # noqa: F811
+    db: Paths,
+    tmp_path: Path,
+) -> None:
+    """A look while the connection is down records nothing (no empty folder scan in place of
+    the transcript); once it is back, the transcript under the remote home is read."""
+    cwd = tmp_path / "proj"
+    remote_home = tmp_path / "remote-home"
+    project = remote_home / ".claude" / "projects" / re.sub(r"[^a-zA-Z0-9-]", "-", str(cwd))
+    worker = remote_worker(sshd)
+    sid = str(sess.create_session(title="c", working_directory=str(tmp_path), worker=worker).id)
+    Session.update(claude_session_id="conv").where(Session.id == sid).execute()
+    cwd.mkdir()
+
+    async def scenario() -> None:
+        async with connected(sshd, tmp_path, home=remote_home) as conn:
+            watcher = ArtifactWatcher(db.artifacts_dir)
+            watcher.start(sid, str(cwd), files=conn)
+            await conn.close()
+            touch(cwd / "made.txt")
+            block = {"type": "tool_use", "id": "t1", "name": "Write"}
+            block["input"] = {"file_path": str(cwd / "made.txt")}
+            result = {"type": "tool_result", "tool_use_id": "t1", "content": "ok"}
+            touch(
+                project / "conv.jsonl",
+                json.dumps({"type": "assistant", "message": {"content": [block]}})
+                + "\n"
+                + json.dumps({"type": "user", "message": {"content": [result]}})
+                + "\n",
+            )
+            assert await watcher.scan(sid, final=True) == 0
+            assert events_of(sid) == [] and artifacts_of(sid) == set()
+            await conn.connect()
+            assert conn.status == "connected", conn.reason
+            await watcher.finish(sid)
+            await watcher.close()
+
+    asyncio.run(scenario())
+    assert artifacts_of(sid) == {("file", str(cwd / "made.txt"))}
+    assert events_of(sid) == [{"source": "transcript", "transcript": str(project / "conv.jsonl")}]

@@ -320,3 +320,12 @@ def test_a_cancelled_walk_stops_and_lets_go_of_its_question(tmp_path: Path) -> N
         await asyncio.wait_for(stuck.given_up.wait(), 10)
 
     asyncio.run(scenario())
+
+
+def test_reachable_tells_a_files_trouble_from_the_connections(tmp_path: Path) -> None:
+    here = through_connection()
+    assert asyncio.run(here.reachable(str(tmp_path)))
+    assert asyncio.run(here.reachable(str(tmp_path / "gone")))  # an answer: it is not there
+    down = files_for(UnsupportedConnection(WorkerInfo("r", "there", "remote")))
+    assert not asyncio.run(down.reachable(str(tmp_path)))
+    assert asyncio.run(LOCAL.reachable(str(tmp_path / "gone")))
