@@ -317,6 +317,7 @@ async def run_once(label: str, args: argparse.Namespace, server: Sshd | None) ->
     started = time.monotonic()
     cpu_before, waited_before, threads_before = _cpu(), _waited(), _thread_seconds()
     children_before = _cpu(resource.RUSAGE_CHILDREN)
+    server_before = _server_cpu(server)
     ended_with: set[str] = set()
     await instance.start()
     try:
@@ -359,18 +360,59 @@ async def run_once(label: str, args: argparse.Namespace, server: Sshd | None) ->
             print("\n".join(sampler.report()))
         await instance.stop()
         probe.uninstall()
+    # The connection's sshd ends once the transport closes; its CPU (and its agents') counts
+    # once the listener has reaped it.
+    for _ in range(100):
+        if server is None or not server.connection_pids():
+            break
+        await asyncio.sleep(0.05)
+    children = _cpu(resource.RUSAGE_CHILDREN) - children_before
+    server_cpu = _server_cpu(server) - server_before
     try:
         return {
             **summarise(label, run, probe, lags, made),
             "wall_s": round(wall, 2),
             "cpu_s": round(cpu, 2),
-            # Local agents and hook commands (the server's agents are sshd's children).
-            "children_cpu_s": round(_cpu(resource.RUSAGE_CHILDREN) - children_before, 2),
+            # Local agents and hook commands; the server side: sshd, its shells and agents.
+            "children_cpu_s": round(children, 2),
+            "server_cpu_s": round(server_cpu, 2),
+            "all_cpu_s": round(cpu + children + server_cpu, 2),
             "loop_thread_waited_for_cpu_s": round(waited, 2),
             "threads_cpu_s": threads,
         }
     finally:
         database.close()
+
+
+async def idle_loop(seconds: float) -> dict[str, Any]:
+    """The same ticker on an empty loop: the lag this machine gives any process right now."""
+    lags: list[float] = []
+    waited_before = _waited()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t = time.monotonic()
+        await asyncio.sleep(0.01)
+        lags.append(time.monotonic() - t - 0.01)
+    lag = percentiles(lags)
+    return {
+        "loop_lag_p50_ms": lag["p50"],
+        "loop_lag_p99_ms": lag["p99"],
+        "loop_lag_max_ms": lag["max"],
+        "loop_thread_waited_for_cpu_s": round(_waited() - waited_before, 2),
+        "seconds": seconds,
+        "load_average": round(os.getloadavg()[0], 2),
+    }
+
+
+def _server_cpu(server: Sshd | None) -> float:
+    """CPU seconds of the sshd's ended children and theirs (connections, shells, agents)."""
+    if server is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{server.pid()}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError):
+        return 0.0
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def _waited() -> float:
@@ -546,6 +588,7 @@ def main() -> None:
         parser.error(f"--remote must be between 0 and --sessions, not {args.remote}")
     seconds = parse_size(args.bytes) / parse_size(args.rate)
     load_before = round(os.getloadavg()[0], 2)
+    empty = asyncio.run(idle_loop(2.0 if args.quick else 5.0))
     with (
         tempfile.TemporaryDirectory(prefix="c3desk-floodssh-sshd-") as tmp,
         running_sshd(Path(tmp) / "sshd") as server,
@@ -594,9 +637,15 @@ def main() -> None:
     }
     for r in runs:
         print(
-            f"run {r['run']}: {r['wall_s']} s; this process's CPU by thread {r['threads_cpu_s']};"
-            f" load average {r['load_average_after']}"
+            f"run {r['run']}: {r['wall_s']} s; CPU s: all {r['all_cpu_s']} (this process"
+            f" {r['cpu_s']}, by thread {r['threads_cpu_s']}; local agents and hooks"
+            f" {r['children_cpu_s']}; sshd side {r['server_cpu_s']}); load average"
+            f" {r['load_average_after']}"
         )
+    print(
+        f"an empty loop on this machine just before: lag p50/p99/max {empty['loop_lag_p50_ms']}/"
+        f"{empty['loop_lag_p99_ms']}/{empty['loop_lag_max_ms']} ms, load average {load_before}"
+    )
     print(f"remote/local flood time: {ratio}")
     print("required:", ", ".join(f"{k}: {v}" for k, v in verdict.items()))
     for r in runs:
@@ -608,6 +657,7 @@ def main() -> None:
         "rate": parse_size(args.rate),
         "cores": os.cpu_count(),
         "load_average_before": load_before,
+        "empty_loop": empty,
         "remote_over_local_flood": ratio,
         "runs": [{k: v for k, v in r.items() if k != "per_session"} for r in runs],
         "required": verdict,
