@@ -190,9 +190,28 @@ class StallSampler:
         total = sum(self.samples.values())
         late = f"{self.late * 1000:.0f} ms"
         lines = [f"{total} samples (~{total * 5} ms) with the loop late by >= {late}"]
+        areas: collections.Counter[str] = collections.Counter()
+        for stack, n in self.samples.items():
+            areas[_area(stack)] += n
+        lines.append("by area: " + ", ".join(f"{a} {n}" for a, n in areas.most_common()))
         for stack, n in self.samples.most_common(top):
             lines.append(f"{n:6d}  {stack}")
         return lines
+
+
+def _area(stack: str) -> str:
+    """What part of the program a sampled stack belongs to (the first rule that matches)."""
+    for needle, area in (
+        ("ssh_", "ssh transport"),
+        ("paramiko", "ssh transport"),
+        ("transports/local", "local pty reads"),
+        ("c3desk/terminal/", "terminal model"),
+        ("peewee", "database"),
+        ("selectors.py", "select"),
+    ):
+        if needle in stack:
+            return area
+    return "other"
 
 
 def _short(frame: traceback.FrameSummary) -> str:
