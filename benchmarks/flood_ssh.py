@@ -312,7 +312,7 @@ async def run_once(label: str, args: argparse.Namespace, server: Sshd | None) ->
     run = prepare(label, args, server)
     ids: list[str] = run["ids"]
     paths: Paths = run["paths"]
-    factory, made = ssh_factory(server, run["home"]) if server is not None else (None, {})
+    factory = ssh_factory(server, run["home"])[0] if server is not None else None
     probe = Probe()
     probe.install()
     instance = build_instance(paths, connections=factory)
@@ -389,7 +389,7 @@ async def run_once(label: str, args: argparse.Namespace, server: Sshd | None) ->
     server_cpu = _server_cpu(server) - server_before
     try:
         return {
-            **summarise(label, run, probe, lags, made),
+            **summarise(label, run, probe, lags),
             "wall_s": round(wall, 2),
             "cpu_s": round(cpu, 2),
             # Local agents and hook commands; the server side: sshd, its shells and agents.
@@ -499,7 +499,6 @@ def summarise(
     run: dict[str, Any],
     probe: Probe,
     lags: list[tuple[float, float]],
-    made: dict[str, Any],
 ) -> dict[str, Any]:
     per: list[dict[str, Any]] = []
     for sid in run["ids"]:
@@ -678,7 +677,10 @@ def main() -> None:
         "load_average_before": load_before,
         "empty_loop": empty,
         "remote_over_local_flood": ratio,
-        "runs": [{k: v for k, v in r.items() if k != "per_session"} for r in runs],
+        "runs": [
+            {k: v for k, v in r.items() if k != "per_session" and (args.keep or k != "home")}
+            for r in runs
+        ],
         "required": verdict,
     }
     if args.json:
