@@ -645,7 +645,7 @@ def main() -> None:
     for r in runs:
         print("".join(f"{r[key]!s:>{width}}" for _title, key, width in cols))
     print(
-        f"idle lag by worker: local {mixed['idle_lag_max_local_s']} s, "
+        f"run ssh, idle lag by worker: local {mixed['idle_lag_max_local_s']} s, "
         f"ssh {mixed['idle_lag_max_ssh_s']} s (sources {', '.join(mixed['idle_sources'])})"
     )
     verdict = {
