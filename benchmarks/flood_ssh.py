@@ -602,6 +602,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.bytes = "300K"
+    for flag, value in (("--bytes", args.bytes), ("--rate", args.rate)):
+        try:
+            if parse_size(value) <= 0:
+                raise ValueError
+        except (ValueError, IndexError):
+            parser.error(f"{flag} must be a size like 1.5M or 150K, not {value!r}")
+    if args.sessions < 1:
+        parser.error(f"--sessions must be at least 1, not {args.sessions}")
     if not 0 <= args.remote <= args.sessions:
         parser.error(f"--remote must be between 0 and --sessions, not {args.remote}")
     seconds = parse_size(args.bytes) / parse_size(args.rate)
