@@ -528,6 +528,9 @@ class Engine:
         values = cfg.get_settings()
         if self._settings_seen is not None and values != self._settings_seen:
             self._emit("settings")
+        beat = float(values["worker_heartbeat_seconds"])
+        for conn in self.connections.values():
+            conn.heartbeat = beat
         self._settings_seen = values
         return values
 

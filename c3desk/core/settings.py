@@ -74,6 +74,11 @@ SPECS: dict[str, SettingSpec] = {
             "scrollback_limit_mb", _int_range(1, 10_000), "scrollback kept per session (MB)"
         ),
         SettingSpec("queue_paused", parse_bool, "no new sessions are activated while true"),
+        SettingSpec(
+            "worker_heartbeat_seconds",
+            _int_range(1, 600),
+            "seconds between heartbeats to SSH workers; 3 unanswered = disconnected (1-600)",
+        ),
     )
 }
 

@@ -81,6 +81,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         "what the worker's connection needs to find an active session's process again",
         ("ALTER TABLE sessions ADD COLUMN host_handle TEXT",),
     ),
+    Migration(
+        6,
+        "seconds between heartbeats to SSH workers",
+        (
+            "ALTER TABLE settings ADD COLUMN worker_heartbeat_seconds INTEGER NOT NULL DEFAULT 10 "
+            "CHECK (worker_heartbeat_seconds BETWEEN 1 AND 600)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -132,6 +132,10 @@ class Settings(BaseModel):
     )
     # migration 3
     queue_paused = pw.BooleanField(constraints=[_default("0")])
+    # migration 6
+    worker_heartbeat_seconds = pw.IntegerField(
+        constraints=[_default("10"), pw.Check("worker_heartbeat_seconds BETWEEN 1 AND 600")]
+    )
 
     class Meta:
         table_name = "settings"

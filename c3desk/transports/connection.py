@@ -113,6 +113,10 @@ HookSink = Callable[[str, str, Mapping[str, Any]], None]
 class WorkerConnection(abc.ABC):
     """One worker's machine, seen from the engine (see the module docstring for threads)."""
 
+    # Seconds between liveness checks, for connections that make them (the engine sets it
+    # from the settings, live).
+    heartbeat: float = 10.0
+
     def __init__(self, worker: WorkerInfo) -> None:
         self.worker = worker
         self._status: ConnectionStatus = "disconnected"

@@ -100,14 +100,16 @@ class SSHConnection(WorkerConnection):
         trust: TrustStore,
         connect_timeout: float = 15.0,
         *,
-        heartbeat: float = HEARTBEAT,
+        heartbeat: float | None = None,
         misses: int = MISSES,
         max_backoff: float = MAX_BACKOFF,
     ) -> None:
         super().__init__(worker)
         self._trust = trust
         self._timeout = connect_timeout
-        self.heartbeat = heartbeat
+        # Given here, the heartbeat stays; else it follows what the engine sets (the setting).
+        self._fixed_heartbeat = heartbeat
+        self._heartbeat = HEARTBEAT if heartbeat is None else heartbeat
         self.misses = misses
         self.max_backoff = max_backoff
         self._transport: paramiko.Transport | None = None
@@ -136,6 +138,15 @@ class SSHConnection(WorkerConnection):
     def _keep(self, task: asyncio.Future[None]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @property
+    def heartbeat(self) -> float:
+        return self._heartbeat
+
+    @heartbeat.setter
+    def heartbeat(self, seconds: float) -> None:
+        if self._fixed_heartbeat is None:
+            self._heartbeat = max(0.1, float(seconds))
 
     def target(self) -> Target | None:
         """Where the login goes after ``~/.ssh/config`` (None: the config is unusable)."""

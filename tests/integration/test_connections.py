@@ -11,6 +11,7 @@ from helpers.engine import add, row, screen_has, started_engine, status, use_fak
 
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
+from c3desk.core import settings as cfg
 from c3desk.core import workers as wrk
 from c3desk.core.engine import LOST, EngineEvent
 from c3desk.store.models import SessionEvent, Worker
@@ -283,3 +284,17 @@ def test_a_session_that_ends_while_it_is_found_again_is_recorded_as_ended(
             await engine.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_heartbeat_setting_reaches_every_connection_live(db: Paths) -> None:
+    async def main() -> None:
+        engine, watch = await started_engine(db, connections=default_connections)
+        try:
+            conn = next(iter(engine.connections.values()))
+            assert conn.heartbeat == 10.0
+            cfg.set_setting("worker_heartbeat_seconds", "3")
+            await watch.until(lambda: conn.heartbeat == 3.0, 10)
+        finally:
+            await engine.stop()
+
+    asyncio.run(main())

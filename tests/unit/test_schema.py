@@ -26,7 +26,12 @@ MIGRATION_COLUMNS = {
         "activated_at",
         "host_handle",
     ],
-    "settings": ["claude_command", "scrollback_limit_mb", "queue_paused"],
+    "settings": [
+        "claude_command",
+        "scrollback_limit_mb",
+        "queue_paused",
+        "worker_heartbeat_seconds",
+    ],
     "workers": [],
     "artifacts": [],
 }
@@ -187,5 +192,6 @@ def test_first_use_creates_local_worker_and_default_settings(db: Paths) -> None:
             "claude_command": "claude",
             "scrollback_limit_mb": 50,
             "queue_paused": False,
+            "worker_heartbeat_seconds": 10,
         }
     ]

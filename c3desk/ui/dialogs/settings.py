@@ -105,6 +105,7 @@ _SETTING_LABELS: Final = {
     "claude_command": "Claude co&mmand:",
     "scrollback_limit_mb": "&Scrollback per session:",
     "queue_paused": "",
+    "worker_heartbeat_seconds": "SSH &heartbeat every:",
 }
 
 
@@ -135,7 +136,10 @@ class SettingsDialog(QDialog):
         scrollback = QSpinBox()
         scrollback.setRange(1, 10_000)
         scrollback.setSuffix(" MB")
-        for spin in (concurrent, visible, scrollback):
+        heartbeat = QSpinBox()
+        heartbeat.setRange(1, 600)
+        heartbeat.setSuffix(" s")
+        for spin in (concurrent, visible, scrollback, heartbeat):
             spin.setKeyboardTracking(False)  # typing "12" stores 12, not 1 then 12
             spin.setMinimumWidth(110)
             spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -158,6 +162,7 @@ class SettingsDialog(QDialog):
             "claude_command": command,
             "scrollback_limit_mb": scrollback,
             "queue_paused": paused,
+            "worker_heartbeat_seconds": heartbeat,
         }
         for setting in views.settings():
             self.editors[setting.key].setToolTip(setting.help[0].upper() + setting.help[1:])
@@ -175,7 +180,13 @@ class SettingsDialog(QDialog):
 
         queue_box = QGroupBox("Queue")
         queue_form = QFormLayout(queue_box)
-        for key in ("max_concurrent_sessions", "queue_paused", "auto_approve", "claude_command"):
+        for key in (
+            "max_concurrent_sessions",
+            "queue_paused",
+            "auto_approve",
+            "claude_command",
+            "worker_heartbeat_seconds",
+        ):
             self._add_row(queue_form, key)
         view_box = QGroupBox("Display")
         view_form = QFormLayout(view_box)
@@ -214,6 +225,7 @@ class SettingsDialog(QDialog):
         concurrent.valueChanged.connect(lambda v: self.apply("max_concurrent_sessions", str(v)))
         visible.valueChanged.connect(lambda v: self.apply("max_visible_sessions", str(v)))
         scrollback.valueChanged.connect(lambda v: self.apply("scrollback_limit_mb", str(v)))
+        heartbeat.valueChanged.connect(lambda v: self.apply("worker_heartbeat_seconds", str(v)))
         auto.toggled.connect(lambda on: self.apply("auto_approve", "true" if on else "false"))
         paused.toggled.connect(lambda on: self.apply("queue_paused", "true" if on else "false"))
         grid.currentIndexChanged.connect(lambda _i: self.apply("grid_layout", grid.currentData()))
