@@ -340,6 +340,22 @@ def launches(sid: str) -> list[list[str]]:
     ]
 
 
+def hooks_since_launch(sid: str) -> list[str]:
+    """The states the session's hooks reported since its latest launch."""
+    events = list(
+        SessionEvent.select()
+        .where((SessionEvent.session == sid) & SessionEvent.kind.in_(["launch", "agent"]))
+        .order_by(SessionEvent.id)
+    )
+    states: list[str] = []
+    for e in events:
+        if e.kind == "launch":
+            states = []
+        elif (detail := json.loads(e.detail)).get("source") == "hook":
+            states.append(str(detail.get("state")))
+    return states
+
+
 def session_folder(sid: str) -> Path:
     """The session's folder on the server (this machine, the same user)."""
     return Path.home() / SESSIONS_DIR / sid
@@ -356,10 +372,21 @@ async def continue_remote_session(db: Paths, server: Sshd, tmp_path: Path, wait:
     work.mkdir()
     sid = add("cont", work, prompt="say FIRST-RUN", worker=box.name)
     async with remote_engine(db, server, tmp_path, home=home) as (engine, watch, _made):
+        continued: list[str] = []
+
+        def continue_at_once(_event: EngineEvent) -> None:
+            # As a script watching the engine would: on the event that says it completed.
+            if not wait and not continued and status(sid) == "completed":
+                continued.append("")
+                asyncio.get_running_loop().call_soon(
+                    lambda: continued.append(engine.continue_session(sid))
+                )
+
+        watch.checks.append(continue_at_once)
         await watch.until(screen_has(engine, sid, "FIRST-RUN"), 20)
         await watch.until(screen_has(engine, sid, "? for shortcuts"), 10)
         engine.write(sid, b"\x04")
-        await watch.until(lambda: status(sid) == "completed", 20)
+        await watch.until(lambda: len(launches(sid)) == 2 or status(sid) == "completed", 20)
         cid = row(sid).claude_session_id
         assert cid
         transcript = home / ".claude" / "projects" / encode_project_dir(str(work))
@@ -368,7 +395,7 @@ async def continue_remote_session(db: Paths, server: Sshd, tmp_path: Path, wait:
         turns = len(transcript.read_text().splitlines())
         if wait:
             await watch.until(lambda: not session_folder(sid).exists(), 20)
-        assert engine.continue_session(sid) in ("active", "queued")
+            assert engine.continue_session(sid) in ("active", "queued")
         await watch.until(lambda: len(launches(sid)) == 2 and row(sid).pid, 20)
         argv = launches(sid)[1]
         assert argv[argv.index("--resume") + 1] == cid, argv
@@ -378,6 +405,8 @@ async def continue_remote_session(db: Paths, server: Sshd, tmp_path: Path, wait:
         assert status(sid) == "active", (row(sid).failure_reason, engine.screen(sid))
         await engine.send_text(sid, "say SECOND-RUN")
         await watch.until(screen_has(engine, sid, "SECOND-RUN"), 20)
+        # The new run's hooks report back too (its Stop hook, through its folder there).
+        await watch.until(lambda: "idle" in hooks_since_launch(sid), 10)
         engine.write(sid, b"\x04")
         await watch.until(lambda: status(sid) == "completed", 20)
     # The same conversation went on: the new turn is in the same transcript.
