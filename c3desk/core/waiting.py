@@ -49,6 +49,8 @@ def _snapshot(runnable: Collection[str]) -> _Snapshot:
 
 def worker_problem(worker: Worker, runnable: Collection[str] = RUNNABLE_TYPES) -> str | None:
     """Why no session can start on ``worker`` at all, or None when it can take sessions."""
+    if worker.status == "error":
+        return f"worker {worker.name!r} cannot be reached (an error: see `c3desk worker check`)"
     if worker.status != "connected":
         return f"worker {worker.name!r} is {worker.status}"
     if worker.type not in runnable:

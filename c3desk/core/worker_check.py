@@ -50,6 +50,8 @@ class Attempt:
     claude_version: str | None = None
     tmux: str | None = None
     login_path: str | None = None
+    # The encrypted key file the login needed a passphrase for (None: it did not).
+    needs_passphrase: Path | None = None
 
     @property
     def fingerprint(self) -> str | None:
@@ -61,14 +63,19 @@ class Attempt:
         return isinstance(self.problem, UnknownHostKey)
 
 
-def attempt(row: Worker, home: Path, timeout: float = CONNECT_TIMEOUT) -> Attempt:
-    """Connect to the SSH worker once, then close; nothing here reads input."""
+def attempt(
+    row: Worker, home: Path, timeout: float = CONNECT_TIMEOUT, claude_command: str | None = None
+) -> Attempt:
+    """Connect to the SSH worker once, then close; nothing here reads input.
+
+    ``claude_command``: the setting's value, read by the caller (a caller running this in a
+    thread reads it on its own); None reads it here."""
     if row.type != "remote":
         raise Refused(f"{row.name} is this machine, not an SSH worker")
     store = TrustStore(known_hosts_path(home))
     conn = SSHConnection(worker_info(row), store, connect_timeout=timeout)
 
-    command = _agent_command()
+    command = _agent_command(claude_command)
     found: dict[str, str | None] = {}
 
     async def probe() -> None:
@@ -108,14 +115,17 @@ def attempt(row: Worker, home: Path, timeout: float = CONNECT_TIMEOUT) -> Attemp
         conn.host_key_error,
         conn.offered_host_key,
         command=command,
+        needs_passphrase=conn.needs_passphrase,
         **found,
     )
 
 
-def _agent_command() -> str | None:
+def _agent_command(setting: str | None) -> str | None:
     """The program the ``claude_command`` setting names (its first word)."""
+    if setting is None:
+        setting = str(cfg.get_settings()["claude_command"])
     try:
-        argv = shlex.split(str(cfg.get_settings()["claude_command"]))
+        argv = shlex.split(setting)
     except ValueError:
         return None
     return argv[0] if argv else None

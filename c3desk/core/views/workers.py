@@ -99,7 +99,8 @@ def check(worker: Target, home: Path, timeout: float = wcheck.CONNECT_TIMEOUT) -
         found = wcheck.local_claude(worker._claude)
         where = f"`{worker._claude}` is {found}" if found else f"`{worker._claude}` is not on PATH"
         return CheckResult(worker.name, "", 0, "connected", f"this machine; {where}")
-    result = wcheck.attempt(worker._row, home, timeout)
+    # The setting was read with the worker, on the caller's thread: this runs in another.
+    result = wcheck.attempt(worker._row, home, timeout, claude_command=worker._claude or None)
     where = f"{result.host} port {result.port}"
     base = CheckResult(
         worker=worker.name,
@@ -127,19 +128,15 @@ def check(worker: Target, home: Path, timeout: float = wcheck.CONNECT_TIMEOUT) -
     return replace(
         base,
         bad_key=isinstance(result.problem, ChangedHostKey | RevokedHostKey),
-        passphrase_for=passphrase_needed(result.reason, worker.key_path),
+        passphrase_for=result.needs_passphrase or passphrase_needed(result.reason, worker.key_path),
     )
 
 
 def _found_there(result: wcheck.Attempt) -> tuple[tuple[str, ...], bool]:
     """What ``worker check`` says it found on the server: the agent command (on the login
-    shell's PATH) and tmux. Read by name: an attempt that did not look has none of them."""
-    if not hasattr(result, "claude"):
-        return (), False
-    command = getattr(result, "command", None) or "claude"
-    claude = getattr(result, "claude", None)
-    version = getattr(result, "claude_version", None)
-    tmux = getattr(result, "tmux", None)
+    shell's PATH) and tmux."""
+    command = result.command or "claude"
+    claude, version, tmux = result.claude, result.claude_version, result.tmux
     if claude is None:
         agent = f"{command}: not found on the PATH of the login shell there (set claude_command "
         agent += "to its full path)"
@@ -154,7 +151,8 @@ def trust(worker: Target, home: Path, result: CheckResult) -> None:
     shown (FingerprintMismatch otherwise; nothing is written then)."""
     if result._key is None or not result.unknown_key:
         raise ValueError(f"{worker.name}: no unknown host key to trust in this result")
-    wcheck.trust(worker._row, home, result._key, result.fingerprint)
+    # The host the result names: the worker's (after ~/.ssh/config) or a jump host's.
+    wcheck.trust(worker._row, home, result._key, result.fingerprint, (result.host, result.port))
 
 
 def passphrase_needed(reason: str | None, key_path: str | None = None) -> Path | None:
