@@ -812,6 +812,11 @@ class ArtifactsPanel(QWidget):
         """Say where the listed files came from, and warn when a folder scan was cut."""
         detail = view.last_scan(session_id) if session_id is not None else None
         text, warning = source_note(detail)
+        session = self._session
+        if session is not None and session.remote and session.session_id == session_id:
+            name = session.worker_name or "a remote worker"
+            remote = f"The files are on the worker {name}: a preview copies the file here first."
+            text = f"{text} {remote}" if text else remote
         colors = theme_colors(self._theme)
         self.source_label.setText(text)
         self.source_label.setStyleSheet(

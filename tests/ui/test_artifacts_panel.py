@@ -481,6 +481,9 @@ def test_a_remote_artifact_is_previewed_from_a_copy_downloaded_over_sftp(
         assert panel.select_path(str(png))
         assert panel.is_remote(str(png))
         assert panel.path_label.text() == f"box:{png} (a file on the remote worker)"
+        assert panel.source_text() == (
+            "The files are on the worker box: a preview copies the file here first."
+        )
         # The copy is made on the loop: the panel says so and answers meanwhile.
         assert panel.placeholder.text() == f"Copying box:{png} for its preview…"
         assert not panel.open_button.isEnabled()
