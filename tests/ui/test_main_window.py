@@ -136,10 +136,15 @@ def test_window_runs_sessions_surfaces_prompts_and_continues(
             done_tile.header.cont.click()
             await until(lambda: row(plain).status == "active")
             assert row(plain).continuation_count == 1
-            launches = [
-                json.loads(e.detail or "{}") for e in sess.events(plain) if e.kind == "launch"
-            ]
-            assert launches[-1]["mode"] == "continue"
+
+            def launches() -> list[dict[str, object]]:
+                return [
+                    json.loads(e.detail or "{}") for e in sess.events(plain) if e.kind == "launch"
+                ]
+
+            # The launch is recorded once the worker's machine said how to start it.
+            await until(lambda: len(launches()) == 2)
+            assert launches()[-1]["mode"] == "continue"
             # The artifacts panel lists what the third session made.
             await until(
                 lambda: any("made them" in ln for ln in window.engine.model_of(third).display)
