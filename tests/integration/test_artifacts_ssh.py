@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from helpers.engine import add, screen_has, started_engine, status
+from helpers.remote import add_ssh_worker, ssh_factory, use_remote_agent
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 
 from c3desk.config import Paths
@@ -533,3 +535,51 @@ def test_nothing_is_concluded_while_the_worker_is_disconnected(
     asyncio.run(scenario())
     assert artifacts_of(sid) == {("file", str(cwd / "made.txt"))}
     assert events_of(sid) == [{"source": "transcript", "transcript": str(project / "conv.jsonl")}]
+
+
+# --- end to end: the engine, an SSH worker, the fake agent on the server --------------------------
+
+
+def test_a_session_on_an_ssh_worker_lists_what_its_transcript_on_the_server_names(
+    sshd: Sshd,  # noqa: F811
+    db: Paths,
+    tmp_path: Path,
+) -> None:
+    """The engine runs the fake Claude Code on the server; it keeps its transcript in the
+    remote user's ~/.claude (the connection reports a home in tmp_path), which c3desk reads
+    over SFTP: the files it wrote are listed, another program's file in the folder is not."""
+    remote_home = tmp_path / "remote-home"
+    work = tmp_path / "work"
+    work.mkdir()
+    project = remote_home / ".claude" / "projects" / re.sub(r"[^a-zA-Z0-9-]", "-", str(work))
+
+    async def main() -> None:
+        use_remote_agent(tmp_path, CLAUDE_CONFIG_DIR=str(remote_home / ".claude"))
+        box = add_ssh_worker(sshd)
+        factory, made = ssh_factory(sshd, tmp_path, home=remote_home)
+        sid = add(
+            "remote files", work, prompt="write out/chart.png; write report.pdf; say made them",
+            worker=box.name,
+        )  # fmt: skip
+        engine, watch = await started_engine(db, connections=factory)
+        try:
+            await watch.until(lambda: made["box"].status == "connected", 20)
+            await watch.until(lambda: status(sid) == "active", 20)
+            await watch.until(screen_has(engine, sid, "made them"), 30)
+            touch(work / "foreign.txt")  # not the agent's
+            engine.write(sid, b"\x04")  # Ctrl-D at the empty prompt: the agent exits 0
+            await watch.until(lambda: status(sid) == "completed", 20)
+            await watch.until(lambda: len(artifacts_of(sid)) == 2, 30)
+        finally:
+            await engine.stop()
+        conversation = Session.get_by_id(sid).claude_session_id
+        assert events_of(sid) == [
+            {"source": "transcript", "transcript": f"{project}/{conversation}.jsonl"}
+        ]
+
+    asyncio.run(main())
+    sid = str(Session.get().id)
+    assert artifacts_of(sid) == {
+        ("image", str(work / "out" / "chart.png")),
+        ("pdf", str(work / "report.pdf")),
+    }
