@@ -240,11 +240,10 @@ class ArtifactWatcher:
             return
         watch.excluded = []  # c3desk's own folders are on this machine, not that one
         config = watch.config_dir
-        home: str | None = None
-        if config is None:
-            try:
-                home = await files.home()
-            except OSError as exc:
+        try:
+            home = await files.home()
+        except OSError as exc:
+            if config is None:
                 # Asked again at the next look (the connection may have dropped meanwhile).
                 if watch.agent in TRANSCRIPT_AGENTS and not watch.warned:
                     watch.warned = True
@@ -255,8 +254,10 @@ class ArtifactWatcher:
                         exc,
                     )
                 return
+            home = "~"  # unknown: "~/x" in a tool call stays as written (never this machine's)
+        if config is None:
             config = posixpath.join(home, ".claude")
-            watch.writes.home = home  # "~/x" in a tool call is the remote user's
+        watch.writes.home = home  # "~/x" in a tool call is the remote user's
         root = await files.resolve(watch.root)
         watch.projects = posixpath.join(config, "projects", project_folder_name(root))
         # Both spellings: a scan compares folders as listed, and as resolved.

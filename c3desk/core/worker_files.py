@@ -369,7 +369,8 @@ class ConnectionFiles(WorkerFiles):
     """A worker's files through its connection.
 
     The connection may say less than this file system: without a ctime the mtime stands in
-    (SFTP has none, and whole seconds only: the watcher's second of slack covers that);
+    (SFTP has none, and gives whole seconds: the watcher gives another machine's files an
+    extra second);
     without ``is_file`` a listed link or fifo counts as a file. Reads of a growing file start
     where the last one ended, :data:`MAX_READ` at most at a time."""
 
@@ -584,9 +585,14 @@ class RemoteCopies:
         if pending is None:
             pending = asyncio.ensure_future(self._fetch(dest, worker_id, worker, path))
             self._pending[dest] = pending
-            pending.add_done_callback(lambda _f: self._pending.pop(dest, None))
+            pending.add_done_callback(lambda done: self._settled(dest, done))
         # Shielded: one viewer giving up does not stop the download another waits for.
         return await asyncio.shield(pending)
+
+    def _settled(self, dest: Path, done: asyncio.Future[RemoteCopy]) -> None:
+        self._pending.pop(dest, None)
+        if not done.cancelled():
+            done.exception()  # seen here too: nobody may be waiting any more
 
     async def _fetch(self, dest: Path, worker_id: str, worker: str, path: str) -> RemoteCopy:
         where = f"{worker}:{path}"

@@ -469,3 +469,36 @@ def test_a_transcript_is_read_through_the_workers_connection(db: Paths, tmp_path
     ]
     # The connection cannot run git: no diff, and nothing else was looked at on this machine.
     assert not (db.artifacts_dir / sid).exists()
+
+
+def test_a_config_folder_c3desk_chose_on_the_worker_is_where_its_transcript_is(
+    db: Paths, tmp_path: Path
+) -> None:
+    machine = tmp_path / "machine"
+    root = f"{REMOTE}/proj"
+    config = f"{REMOTE}/chosen"
+    project = machine / "chosen" / "projects" / re.sub(r"[^a-zA-Z0-9-]", "-", root)
+    (machine / "proj").mkdir(parents=True)
+    (machine / "proj" / "out.txt").write_text("made\n")
+    sid = add("chosen config", tmp_path, prompt=None)
+    Session.update(claude_session_id="conv").where(Session.id == sid).execute()
+    block = {"type": "tool_use", "id": "t1", "name": "Write", "input": {"file_path": "out.txt"}}
+    result = {"type": "tool_result", "tool_use_id": "t1", "content": "ok"}
+    project.mkdir(parents=True)
+    (project / "conv.jsonl").write_text(
+        json.dumps({"type": "assistant", "cwd": root, "message": {"content": [block]}})
+        + "\n"
+        + json.dumps({"type": "user", "cwd": root, "message": {"content": [result]}})
+        + "\n"
+    )
+
+    async def scenario() -> None:
+        watcher = ArtifactWatcher(db.artifacts_dir)
+        watcher.start(sid, root, files=ServedConnection(machine), config_dir=config)
+        await watcher.finish(sid)
+        await watcher.close()
+
+    asyncio.run(scenario())
+    assert artifacts_of(sid) == {("file", f"{root}/out.txt")}
+    transcript = f"{config}/projects/{project.name}/conv.jsonl"
+    assert events_of(sid) == [{"source": "transcript", "transcript": transcript}]
