@@ -36,7 +36,6 @@ class SFTPFiles:
         self._name = name
         self._sftp: paramiko.SFTPClient | None = None
         self._lock = threading.Lock()
-
         self._home: str | None = None  # the SFTP session's starting folder, once asked
 
     def reset(self) -> paramiko.SFTPClient | None:
