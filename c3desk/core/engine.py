@@ -644,10 +644,10 @@ class Engine:
                 has_transcript = transcript_path(launch.cwd, cid, launch.env).is_file()
             else:
                 try:
-                    home = await conn.home()
+                    config = await self._config_dir_of(conn)
                     real = await conn.realpath(launch.cwd)
                     path = posixpath.join(
-                        home, ".claude", "projects", encode_remote_dir(real), f"{cid}.jsonl"
+                        config, "projects", encode_remote_dir(real), f"{cid}.jsonl"
                     )
                     has_transcript = await conn.stat(path) is not None
                 except OSError:
@@ -663,6 +663,11 @@ class Engine:
             new_id=str(uuid.uuid4()),
             has_transcript=has_transcript,
         )
+
+    @staticmethod
+    async def _config_dir_of(conn: WorkerConnection) -> str:
+        """Claude Code's configuration folder on a remote worker's machine."""
+        return await conn.claude_config_dir() or posixpath.join(await conn.home(), ".claude")
 
     async def _hook_settings(self, conn: WorkerConnection, session_id: str, hook: list[str]) -> str:
         """The session's hook settings file, on the machine the session runs on."""
@@ -714,6 +719,10 @@ class Engine:
                 request = SpawnRequest(argv, launch.cwd, launch.env, cols, rows)
                 if live.end_reason is not None:
                     raise SpawnError(live.end_reason)
+                config_dir = None  # where the artifact watch finds the transcript there
+                if conn.worker.type != "local":
+                    with contextlib.suppress(OSError):
+                        config_dir = await self._config_dir_of(conn)
                 process = await conn.spawn(
                     request, live.on_output, lambda status: self._on_exit(live, status)
                 )
@@ -725,7 +734,7 @@ class Engine:
                 self._fail_start(live, f"could not start: {exc}")
                 return
             live.process = process
-            self.artifacts.start(live.id, launch.cwd, files=conn)
+            self.artifacts.start(live.id, launch.cwd, files=conn, config_dir=config_dir)
             if live.exit_status is None and not process.exited:
                 Session.update(pid=process.pid, host_handle=process.handle or None).where(
                     Session.id == live.id

@@ -203,6 +203,12 @@ class WorkerConnection(abc.ABC):
         its ``~/.claude`` is); raise OSError when the connection cannot tell."""
         raise OSError(f"the worker {self.worker.name} does not say where its home is")
 
+    async def claude_config_dir(self) -> str | None:
+        """Where Claude Code keeps its configuration on that machine when the environment
+        there says so (CLAUDE_CONFIG_DIR); None: ``~/.claude`` of :meth:`home`. The local
+        machine's sessions get this process's environment, which the engine reads itself."""
+        return None
+
     async def realpath(self, path: str) -> str:
         """``path`` with symlinks resolved, on that machine (as Claude Code names projects)."""
         return path

@@ -134,6 +134,8 @@ class SSHConnection(WorkerConnection):
         self.last_heartbeat: float | None = None
         self._tasks: set[asyncio.Future[None]] = set()
         self._cleanups: set[asyncio.Future[None]] = set()
+        self._cleanup_of: dict[str, asyncio.Future[None]] = {}
+        self._config_dir: str | None = None
 
     def _keep(self, task: asyncio.Future[None]) -> None:
         self._tasks.add(task)
@@ -207,7 +209,7 @@ class SSHConnection(WorkerConnection):
                 await loop.run_in_executor(None, transport.close)
             return
         self._transport, self.host_key_error = transport, problem
-        self._home = self._login_path = None
+        self._home = self._login_path = self._config_dir = None
         self._which.clear()
         if transport is not None:
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
@@ -329,6 +331,22 @@ class SSHConnection(WorkerConnection):
             self._login_path = path
         return self._login_path
 
+    async def claude_config_dir(self) -> str | None:
+        """CLAUDE_CONFIG_DIR as the server's environment for SSH commands sets it (the user's
+        shell ``-c``: ``~/.bashrc``, ``~/.zshenv``, sshd's SetEnv), the way a session's
+        command runs; None when unset (Claude Code uses ``~/.claude``). Asked once per
+        connection."""
+        if self._config_dir is None:
+            value = ""
+            with contextlib.suppress(OSError, EOFError, TimeoutError, paramiko.SSHException):
+                code, out = await self._run('printf "%s" "${CLAUDE_CONFIG_DIR-}"')
+                value = out.strip() if code == 0 and "\n" not in out.strip() else ""
+            if value and not value.startswith("/"):
+                home = self._home or await self.home()
+                value = posixpath.join(home, value[2:] if value.startswith("~/") else value)
+            self._config_dir = value
+        return self._config_dir or None
+
     async def which(self, name: str) -> str | None:
         """Where ``name`` is on the server, as the user's login would find it (None: nowhere)."""
         if name in self._which:
@@ -367,6 +385,7 @@ class SSHConnection(WorkerConnection):
         return posixpath.join(self._home, SESSIONS_DIR, posixpath.basename(session_id))
 
     async def put_session_file(self, session_id: str, name: str, data: bytes) -> str | None:
+        await self._after_cleanup(session_id)
         folder = self._session_dir(session_id)
         if folder is None:
             raise SpawnError(f"the home folder on {self.worker.name} is not known")
@@ -401,6 +420,7 @@ class SSHConnection(WorkerConnection):
         on_output: OutputCallback,
         on_exit: ExitCallback,
     ) -> Process:
+        await self._after_cleanup(session_id)
         transport = self._up()
         argv = list(request.argv)
         if not argv:
@@ -505,17 +525,34 @@ class SSHConnection(WorkerConnection):
         self._report_hook(session_id, event, payload if isinstance(payload, dict) else {})
 
     def _track_cleanup(self, session_id: str, folder: str) -> None:
+        """Remove the session's folder on the server once its hook reader read the last
+        reports. The folder is the session's, not the run's: a new run (continue, retry)
+        waits for this (:meth:`_after_cleanup`), so the removal cannot take its files."""
+        reader = self._hook_tasks.pop(session_id, None)  # this run's, taken now
+
         async def cleanup() -> None:
-            task = self._hook_tasks.pop(session_id, None)
-            if task is not None:
+            if reader is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(task, 5.0)
+                    await asyncio.wait_for(reader, 5.0)
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException, TimeoutError):
                 await asyncio.wait_for(self.files.run(lambda c: _remove_tree(c, folder)), 10.0)
 
         task = asyncio.ensure_future(cleanup())
         self._cleanups.add(task)
-        task.add_done_callback(self._cleanups.discard)
+        self._cleanup_of[session_id] = task
+
+        def done(t: asyncio.Future[None]) -> None:
+            self._cleanups.discard(t)
+            if self._cleanup_of.get(session_id) is t:
+                del self._cleanup_of[session_id]
+
+        task.add_done_callback(done)
+
+    async def _after_cleanup(self, session_id: str) -> None:
+        """Wait until the last run's folder of this session is gone from the server."""
+        task = self._cleanup_of.get(session_id)
+        if task is not None:
+            await asyncio.wait({task})
 
     async def reattach(
         self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
