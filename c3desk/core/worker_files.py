@@ -25,6 +25,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import concurrent.futures
+import contextlib
+import dataclasses
 import errno
 import functools
 import os
@@ -33,6 +35,7 @@ import re
 import shutil
 import stat as st
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -449,8 +452,9 @@ class ConnectionFiles(WorkerFiles):
             return artifacts.ScanResult()
         loop = asyncio.get_running_loop()
         stopped = threading.Event()
+        late: list[bool] = []  # a question went unanswered past the deadline
 
-        def ask(question: Callable[[], Awaitable[T]]) -> T:
+        def ask(question: Callable[[], Awaitable[T]], unanswered: T) -> T:
             if stopped.is_set():
                 raise _Stopped
             future = asyncio.run_coroutine_threadsafe(_call(question), loop)
@@ -461,6 +465,12 @@ class ConnectionFiles(WorkerFiles):
                     if stopped.is_set():  # the loop may be gone: do not wait for it
                         future.cancel()
                         raise _Stopped from None
+                    if deadline is not None and time.monotonic() >= deadline:
+                        # A server that stopped answering: the scan ends in its time, without
+                        # this answer, and holds no walker thread past it.
+                        future.cancel()
+                        late.append(True)
+                        return unanswered
 
         def walk() -> artifacts.ScanResult:
             steps = artifacts.scan_steps(
@@ -472,18 +482,21 @@ class ConnectionFiles(WorkerFiles):
                 while True:
                     if isinstance(request, str):
                         where = request
-                        try:
-                            listed = ask(functools.partial(self.service.list_dir, where))
-                        except OSError:
-                            listed = []  # unreadable, removed, or replaced by a file
+                        listed: list[DirEntry] = []
+                        # Unreadable, removed, or replaced by a file: nothing in it.
+                        with contextlib.suppress(OSError):
+                            listed = ask(functools.partial(self.service.list_dir, where), [])
                         request = steps.send([_Listed(where, _to_entry(e)) for e in listed])
                     else:
                         paths = request
-                        infos = ask(functools.partial(self.stat_many, paths))
+                        none: dict[str, FileInfo | None] = {}
+                        infos = ask(functools.partial(self.stat_many, paths), none)
                         request = steps.send(any(info is not None for info in infos.values()))
             except StopIteration as done:
                 result: artifacts.ScanResult = done.value
-                return result
+            if late and result.limit is None:
+                result = dataclasses.replace(result, limit="time")
+            return result
 
         try:
             return await loop.run_in_executor(_WALKERS, walk)

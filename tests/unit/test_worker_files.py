@@ -329,3 +329,18 @@ def test_reachable_tells_a_files_trouble_from_the_connections(tmp_path: Path) ->
     down = files_for(UnsupportedConnection(WorkerInfo("r", "there", "remote")))
     assert not asyncio.run(down.reachable(str(tmp_path)))
     assert asyncio.run(LOCAL.reachable(str(tmp_path / "gone")))
+
+
+def test_a_walk_ends_at_its_deadline_when_the_machine_stops_answering(tmp_path: Path) -> None:
+    stuck = _Stuck()
+    files = ConnectionFiles(stuck)  # type: ignore[arg-type]  # only list_dir is asked
+
+    async def scenario() -> artifacts.ScanResult:
+        result = await files.scan(
+            str(tmp_path), 0.0, seen=frozenset(), max_files=10, max_depth=None,
+            deadline=time.monotonic() + 0.2, exclude=[],
+        )  # fmt: skip
+        await asyncio.wait_for(stuck.given_up.wait(), 10)  # the listing was let go of
+        return result
+
+    assert asyncio.run(scenario()) == artifacts.ScanResult(limit="time")
