@@ -27,6 +27,7 @@ from c3desk.core import settings as cfg
 from c3desk.core import worker_check as wcheck
 from c3desk.core import workers as wrk
 from c3desk.core.keys import KEYS
+from c3desk.core.worker_files import RemoteCopies
 from c3desk.errors import C3Error, InvalidInput, Refused
 from c3desk.store import database
 from c3desk.store.models import Artifact, Session, Worker
@@ -424,7 +425,10 @@ def cmd_move(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    print(f"removed {sess.remove_session(args.id)}")
+    removed = sess.remove_session(args.id)
+    # Copies of its remote files made for previews go with it.
+    RemoteCopies(args.paths.home, lambda _worker: None).forget(removed)
+    print(f"removed {removed}")
     return 0
 
 

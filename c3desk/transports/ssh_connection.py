@@ -572,6 +572,10 @@ class SSHConnection(WorkerConnection):
     async def stat(self, path: str) -> FileStat | None:
         return await self.files.stat(path)
 
+    async def download(self, path: str, dest: Path, limit: int) -> FileStat:
+        # Streamed into a temporary file over an SFTP session of its own (ssh_files).
+        return await self.files.download(path, dest, limit)
+
     async def home(self) -> str:
         return await self.files.home()
 

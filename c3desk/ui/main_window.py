@@ -31,6 +31,7 @@ from c3desk.core import settings as cfg
 from c3desk.core.alerts import AlertPolicy, Notification
 from c3desk.core.engine import Engine, EngineEvent
 from c3desk.core.views import window as view
+from c3desk.core.worker_files import RemoteCopies
 from c3desk.errors import C3Error
 from c3desk.ui.artifacts_panel import ArtifactsPanel
 from c3desk.ui.dialogs import NewSessionDialog, SettingsDialog, WorkersDialog
@@ -92,7 +93,11 @@ class MainWindow(QMainWindow):
         self.queue = QueueDock(parent=self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.queue)
         self.resizeDocks([self.queue], [460], Qt.Orientation.Horizontal)
-        self.artifacts = ArtifactsPanel(self)
+        # Previews of a remote session's files are copies fetched through its worker's
+        # connection into the data folder.
+        self.artifacts = ArtifactsPanel(
+            self, fetcher=RemoteCopies(engine.paths.home, engine.connections.get)
+        )
         self.artifacts_dock = QDockWidget("Artifacts", self)
         self.artifacts_dock.setObjectName("artifactsDock")
         self.artifacts_dock.setWidget(self.artifacts)
