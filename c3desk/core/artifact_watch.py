@@ -35,7 +35,6 @@ import fnmatch
 import logging
 import os
 import posixpath
-import re
 import time
 import uuid
 from collections.abc import Coroutine, Iterable, Mapping
@@ -48,7 +47,7 @@ import platformdirs
 from c3desk.config import APP_NAME
 from c3desk.core import artifacts
 from c3desk.core import sessions as sess
-from c3desk.core.launch import claude_config_dir, transcript_path
+from c3desk.core.launch import claude_config_dir, encode_remote_dir, transcript_path
 from c3desk.core.worker_files import FileService, WorkerFiles, files_for
 from c3desk.store.models import Artifact, Session
 
@@ -88,13 +87,6 @@ class _Outcome:
     found: list[tuple[str, artifacts.ArtifactType]]
     scan: artifacts.ScanResult | None = None
     transcript: str = ""
-
-
-def project_folder_name(resolved_cwd: str) -> str:
-    """Claude Code's folder name for a project whose working directory resolves to
-    ``resolved_cwd`` on its machine (as :func:`c3desk.core.launch.encode_project_dir`, which
-    resolves on this one): every character outside [a-zA-Z0-9-] is '-'."""
-    return re.sub(r"[^a-zA-Z0-9-]", "-", resolved_cwd)
 
 
 @dataclass
@@ -259,7 +251,7 @@ class ArtifactWatcher:
             config = posixpath.join(home, ".claude")
         watch.writes.home = home  # "~/x" in a tool call is the remote user's
         root = await files.resolve(watch.root)
-        watch.projects = posixpath.join(config, "projects", project_folder_name(root))
+        watch.projects = posixpath.join(config, "projects", encode_remote_dir(root))
         # Both spellings: a scan compares folders as listed, and as resolved.
         watch.excluded = list(dict.fromkeys([config, await files.resolve(config)]))
         watch.located = True

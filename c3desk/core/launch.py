@@ -31,7 +31,8 @@ def encode_project_dir(cwd: str) -> str:
 
 
 def encode_remote_dir(real_path: str) -> str:
-    """The project folder name for a path already resolved on its own machine."""
+    """Claude Code's folder name for a project whose working directory resolves to
+    ``real_path`` on its own machine (:func:`encode_project_dir` resolves on this one)."""
     return _NOT_SAFE.sub("-", real_path)
 
 
