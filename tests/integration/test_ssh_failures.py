@@ -474,9 +474,13 @@ def test_continue_finds_the_transcript_where_the_servers_environment_keeps_it(
             await watch.until(lambda: len(launches(sid)) == 2, 20)
             argv = launches(sid)[1]
             assert "--resume" in argv and argv[argv.index("--resume") + 1] == cid, argv
-            await watch.until(lambda: status(sid) == "active" and row(sid).pid, 20)
+            await watch.until(
+                lambda: status(sid) != "active" or screen_has(engine, sid, "? for shortcuts")(), 20
+            )
+            assert status(sid) == "active", (row(sid).failure_reason, engine.screen(sid))
             engine.write(sid, b"\x04")
             await watch.until(lambda: status(sid) != "active", 20)
+            assert status(sid) == "completed", row(sid).failure_reason
 
     with sshd_helper.running_sshd(tmp_path / "sshd") as server:
         asyncio.run(main(server))
