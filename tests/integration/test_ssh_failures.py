@@ -133,6 +133,11 @@ def test_a_stopped_peer_is_disconnected_within_the_bound_and_the_loop_never_stal
                 assert stopped
                 signal_all(stopped, signal.SIGSTOP)
                 at = time.monotonic()
+                # Typing into the hung session (more than the channel's 2 MiB window, so a
+                # send must wait for the peer) and resizing it go out from the session's
+                # own thread: the loop never waits for them.
+                engine.write(sid, b"x" * (3 << 20))
+                engine.resize(sid, 100, 30)
                 await watch.until(lambda: timeline.first("disconnected", at), 10)
                 seen = timeline.first("disconnected", at)
                 assert seen is not None
