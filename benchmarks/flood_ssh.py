@@ -73,6 +73,7 @@ from c3desk.core.scrollback import read_chunks  # noqa: E402
 from c3desk.runtime import build_instance  # noqa: E402
 from c3desk.store import database  # noqa: E402
 from c3desk.store.models import Session, Worker  # noqa: E402
+from c3desk.transports.ssh_connection import SESSIONS_DIR  # noqa: E402
 
 FAKES = ROOT / "tests" / "fakes"
 PER_RUN_LIMIT = 300.0  # seconds; a run past this is reported as broken, not waited for
@@ -276,6 +277,11 @@ class Probe:
         return None
 
 
+def server_folder(session_id: str) -> Path:
+    """A remote session's folder on the server, which is this machine and this user."""
+    return Path.home() / SESSIONS_DIR / session_id
+
+
 def prepare(label: str, args: argparse.Namespace, server: Sshd | None) -> dict[str, Any]:
     """A fresh data directory: the agent script, the workers, and the queue of floods.
     Remote and local sessions alternate in the queue, so neither group starts later."""
@@ -377,6 +383,14 @@ async def run_once(label: str, args: argparse.Namespace, server: Sshd | None) ->
             sampler.stop()
             print(f"--- where the loop stalled, run {label}:")
             print("\n".join(sampler.report()))
+        # The connection removes each ended session's folder on the server (this machine, the
+        # same user) in the background: let it finish before stopping, at most 10 s (after the
+        # figures, so this quiet wait does not dilute them).
+        folders = [server_folder(sid) for sid in ids if run["where"][sid] == "ssh"]
+        for _ in range(200):
+            if not any(f.exists() for f in folders):
+                break
+            await asyncio.sleep(0.05)
         await instance.stop()
         probe.uninstall()
     # The connection's sshd ends once the transport closes; its CPU (and its agents') counts
@@ -387,9 +401,14 @@ async def run_once(label: str, args: argparse.Namespace, server: Sshd | None) ->
         await asyncio.sleep(0.05)
     children = _cpu(resource.RUSAGE_CHILDREN) - children_before
     server_cpu = _server_cpu(server) - server_before
+    # Folders the connection did not get to remove: counted, then removed (they are this run's).
+    left = [f for sid in ids if run["where"][sid] == "ssh" and (f := server_folder(sid)).exists()]
+    for folder in left:
+        shutil.rmtree(folder, ignore_errors=True)
     try:
         return {
             **summarise(label, run, probe, lags),
+            "server_folders_left": len(left),
             "wall_s": round(wall, 2),
             "cpu_s": round(cpu, 2),
             # Local agents and hook commands; the server side: sshd, its shells and agents.
