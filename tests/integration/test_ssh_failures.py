@@ -515,3 +515,37 @@ def test_a_session_for_any_worker_goes_where_most_slots_are_free_ties_to_local(
         assert placed == ["box", "local", "box", "local", "box"]
 
     asyncio.run(main())
+
+
+def test_quitting_while_a_peer_hangs_ends_its_session_and_never_stalls_the_loop(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        use_remote_agent(tmp_path)
+        box = add_ssh_worker(sshd)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("quit", work, prompt="think 300", worker=box.name)
+        # Heartbeats far apart: the quit comes before the watchdog could notice the hang.
+        factory, made = ssh_factory(sshd, tmp_path, heartbeat=60.0)
+        engine, watch = await started_engine(db, connections=factory)
+        lag = LoopLag()
+        stopped: list[int] = []
+        try:
+            await watch.until(screen_has(engine, sid, "esc to interrupt"), 20)
+            stopped = sshd.connection_pids()
+            signal_all(stopped, signal.SIGSTOP)
+            lag.start()
+            # Hang-up, terminate and kill cannot reach the server; the quit still ends.
+            await asyncio.wait_for(engine.stop(), 20)
+        finally:
+            signal_all(stopped, signal.SIGCONT)
+            worst = await lag.stop()
+        assert status(sid) == "failed"
+        assert row(sid).failure_reason == "stopped when c3desk quit"
+        assert made["box"].status == "disconnected"
+        assert worst < LAG_BOUND, f"the loop stalled for {worst:.2f} s"
+
+    asyncio.run(main())
