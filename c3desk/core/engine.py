@@ -352,6 +352,14 @@ class Engine:
             return "disconnected", "no connection"
         return conn.status, conn.reason
 
+    async def _let_go_of_silent_workers(self) -> None:
+        conns = list(self.connections.values())
+        answered = await asyncio.gather(
+            *(conn.answers(1.0) for conn in conns), return_exceptions=True
+        )
+        silent = [c for c, ok in zip(conns, answered, strict=True) if ok is not True]
+        await asyncio.gather(*(c.close() for c in silent), return_exceptions=True)
+
     async def _close_connections(self) -> None:
         # The rows keep the last status seen while running: whether the local machine can
         # run sessions does not change because this instance quit.
@@ -458,7 +466,13 @@ class Engine:
             t for t in self._tasks if not t.get_name().startswith(("c3desk-awareness", _CONNECTING))
         ]
         if finishing:
-            await asyncio.wait(finishing, timeout=15)
+            _done, pending = await asyncio.wait(finishing, timeout=2)
+            if pending:
+                # What is left may be waiting on a server that stopped answering (reading a
+                # remote session's transcript): such a worker is let go now, which fails those
+                # reads at once, instead of holding the quit for their whole timeout.
+                await self._let_go_of_silent_workers()
+                await asyncio.wait(pending, timeout=13)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -175,6 +175,10 @@ class WorkerConnection(abc.ABC):
         """Find the process recorded as ``handle`` again and attach to its terminal; None when
         it is gone (or cannot be reached again by its nature)."""
 
+    async def answers(self, timeout: float) -> bool:
+        """Does the machine answer within ``timeout`` seconds now? (The local one always does.)"""
+        return self.status == "connected"
+
     async def put_session_file(self, session_id: str, name: str, data: bytes) -> str | None:
         """Put a file a session's process reads (its hook settings) on that machine, for as
         long as the session runs; returns its path there. None: the process runs on this

@@ -259,6 +259,17 @@ class SSHConnection(WorkerConnection):
             self._beat()
             await asyncio.sleep(max(0.0, self.heartbeat - (loop.time() - sent)))
 
+    async def answers(self, timeout: float) -> bool:
+        """One heartbeat now, answered within ``timeout`` (the watchdog's own may be far off)."""
+        transport = self._transport
+        if transport is None or not transport.is_active():
+            return False
+        beat = asyncio.get_running_loop().run_in_executor(None, _keepalive, transport)
+        try:
+            return await asyncio.wait_for(asyncio.shield(beat), timeout)
+        except TimeoutError:
+            return False
+
     def _beat(self) -> None:
         """The server answered: tell the listeners (the engine stores the time)."""
         self.last_heartbeat = asyncio.get_running_loop().time()
@@ -280,9 +291,9 @@ class SSHConnection(WorkerConnection):
         self._try_again()
 
     async def close(self) -> None:
-        if self._cleanups:
+        if self._cleanups and await self.answers(1.0):
             # Sessions that just ended still have their folders on the server: let them go
-            # first (bounded: a gone server does not hold the quit up).
+            # first (bounded; a server that does not answer does not hold the quit up).
             await asyncio.wait(set(self._cleanups), timeout=5.0)
         self._generation += 1
         self._keep_up = False
