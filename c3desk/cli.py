@@ -86,6 +86,7 @@ SETTING_TYPES: dict[str, str] = {
     "claude_command": "command line, not empty",
     "scrollback_limit_mb": "whole number 1..10000",
     "queue_paused": "true or false",
+    "worker_heartbeat_seconds": "whole number 1..600",
 }
 
 
