@@ -112,7 +112,8 @@ def _render_png(size: int) -> bytes:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not render_app_image(size).save(buffer, b"PNG"):
+    # PySide6 wants the format as str at run time (its stubs say bytes).
+    if not render_app_image(size).save(buffer, "PNG"):  # type: ignore[call-overload,unused-ignore]
         raise OSError(f"cannot render the {size}px icon")
     return bytes(data.data())
 
