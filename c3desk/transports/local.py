@@ -28,7 +28,7 @@ from c3desk.transports.base import (
     SpawnRequest,
     Transport,
 )
-from c3desk.transports.shellpath import resolve_command
+from c3desk.transports.shellpath import not_found, resolve_command
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class LocalTransport(Transport):
             raise SpawnError("the agent command is empty")
         exe = resolve_command(request.argv[0], request.env.get("PATH", ""))
         if exe is None:
-            raise SpawnError(f"command not found: {request.argv[0]}")
+            raise SpawnError(not_found(request.argv[0], request.env.get("PATH", "")))
         argv = [exe, *request.argv[1:]]
         loop = asyncio.get_running_loop()
         # fork and exec of a large process take tens of milliseconds: keep them off the loop,
