@@ -154,9 +154,16 @@ def uninstall(
         removed.append(path)
         out(f"removed {path}")
     manifest.unlink(missing_ok=True)
-    for folder in (manifest.parent, *(p.parent for p in removed)):
-        if folder != base and folder.is_dir() and not any(folder.iterdir()):
+    # Folders the files were in, when now empty (icons/hicolor/NxN/apps, then NxN), up to the
+    # shared ones, which stay.
+    keep = {base, base / "applications", base / "icons", base / "icons" / "hicolor"}
+    for start in (manifest.parent, *(p.parent for p in removed)):
+        folder = start
+        while folder not in keep and base in folder.parents and folder.is_dir():
+            if any(folder.iterdir()):
+                break
             folder.rmdir()
+            folder = folder.parent
     if not removed:
         out(f"no c3desk desktop entry was installed under {base}")
     else:

@@ -32,6 +32,8 @@ class CheckFailed(Exception):
 def run_self_test(out: Callable[[str], None] = print) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     tmp = Path(tempfile.mkdtemp(prefix="c3desk-self-test-"))
+    # The test's command must not land in the user's shell history.
+    os.environ["HISTFILE"] = str(tmp / "shell-history")
     try:
         return _run(tmp, out)
     finally:

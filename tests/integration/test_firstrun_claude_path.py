@@ -16,6 +16,8 @@ from c3desk.transports import shellpath
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
 
+REPO = str(Path(__file__).resolve().parents[2])
+
 
 def _env(tmp_path: Path) -> dict[str, str]:
     """What a menu launch gives: a minimal PATH without ~/.local/bin; a login shell (sh, with
@@ -32,6 +34,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
         C3DESK_HOME=str(tmp_path / "data"),
         CLAUDE_CONFIG_DIR=str(tmp_path / "claude-config"),
         FAKE_CLAUDE_SPEED="10",
+        PYTHONPATH=REPO,  # this checkout, whichever one is pip-installed
     )
     return env
 

@@ -16,10 +16,13 @@ from c3desk import desktop_entry
 
 SIZES = desktop_entry.ICON_SIZES
 
+REPO = str(Path(__file__).resolve().parents[2])
+
 
 def _run(args: list[str], home: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "XDG_DATA_HOME"}
     env.update(HOME=str(home), **extra)
+    env["PYTHONPATH"] = REPO  # this checkout, whichever one is pip-installed
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=110)
 
 
@@ -88,6 +91,8 @@ def test_install_validate_and_remove_exactly_what_was_written(tmp_path: Path) ->
     # What is left was made by the cache tools, never by c3desk.
     assert all(p.name in ("mimeinfo.cache", "icon-theme.cache") for p in left - {other})
     assert removed.stdout.count("removed ") == len(SIZES) + 2
+    hicolor = data / "icons" / "hicolor"
+    assert not [d for d in hicolor.rglob("*") if d.is_dir() and not any(d.iterdir())]
 
     nothing = _run(
         [sys.executable, "-m", "c3desk", "--uninstall-desktop-entry"],

@@ -18,6 +18,8 @@ from c3desk import preflight
 
 HIDDEN = ("libxcb-icccm.so.4", "libxcb-keysyms.so.1")
 
+REPO = str(Path(__file__).resolve().parents[2])
+
 
 def _library_folder(soname: str) -> Path:
     """The real folder the loader finds ``soname`` in (after symlinks: /lib -> /usr/lib)."""
@@ -63,7 +65,7 @@ def _hidden_run(command: list[str], display: str, tmp: Path) -> subprocess.Compl
         + 'exec "$@"\n'
     )
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
-    env.update(DISPLAY=display, C3DESK_HOME=str(tmp / "home"))
+    env.update(DISPLAY=display, C3DESK_HOME=str(tmp / "home"), PYTHONPATH=REPO)
     return subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *command],
         env=env,

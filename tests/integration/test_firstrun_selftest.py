@@ -19,6 +19,8 @@ CHECKS = (
     "ok engine stopped; self-test passed",
 )
 
+REPO = str(Path(__file__).resolve().parents[2])
+
 
 def _self_test(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {
@@ -28,6 +30,7 @@ def _self_test(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]
     }
     env["C3DESK_HOME"] = str(tmp_path / "user-home")  # must stay untouched
     env.update(extra)
+    env["PYTHONPATH"] = REPO  # this checkout, whichever one is pip-installed
     return subprocess.run(
         [sys.executable, "-m", "c3desk", "--self-test"],
         env=env,
@@ -40,7 +43,9 @@ def _self_test(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]
 
 
 def test_self_test_passes_and_says_what_it_checked(tmp_path: Path) -> None:
-    result = _self_test(tmp_path, SHELL="/bin/sh")
+    user = tmp_path / "user"
+    user.mkdir()
+    result = _self_test(tmp_path, SHELL="/bin/bash", HOME=str(user))
     assert result.returncode == 0, result
     lines = result.stdout.splitlines()
     assert len(lines) == len(CHECKS), result.stdout
@@ -49,6 +54,7 @@ def test_self_test_passes_and_says_what_it_checked(tmp_path: Path) -> None:
     assert "offscreen" in lines[0]
     assert result.stderr == ""
     assert not (tmp_path / "user-home").exists()
+    assert not (user / ".bash_history").exists()  # the test's command is not in the history
 
 
 def test_a_broken_shell_fails_the_self_test(tmp_path: Path) -> None:
