@@ -93,8 +93,11 @@ def _install_option(option: str) -> int:
         if option == "--uninstall-desktop-entry":
             desktop_entry.uninstall()
             return 0
-        from c3desk.ui.icons import app_svg_path
-
+        try:
+            from c3desk.ui.icons import app_svg_path
+        except ImportError as exc:  # Qt's own libraries (libGL, libEGL...) cannot load
+            print(f"c3desk: cannot render the icons: Qt does not load here: {exc}", file=sys.stderr)
+            return 1
         desktop_entry.install(app_svg_path(), _render_png)
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
