@@ -109,6 +109,28 @@ def build_parser() -> Parser:
     p.add_argument(
         "--screenshot", metavar="PNG", help="(GUI) save the window to PNG once it has drawn, quit"
     )
+    # Handled by c3desk.__main__ before this parser (each alone on the command line); listed
+    # here so --help shows them.
+    setup = p.add_argument_group("install and check (each alone on the command line)")
+    setup.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this install end to end: offscreen, a temporary data folder, a shell "
+        "session and the window; exit 0 when it works",
+    )
+    setup.add_argument(
+        "--check-system",
+        action="store_true",
+        help="check that Qt can open the window here; names missing libraries",
+    )
+    setup.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add c3desk to the desktop menu (under $XDG_DATA_HOME)",
+    )
+    setup.add_argument(
+        "--uninstall-desktop-entry", action="store_true", help="remove what that wrote"
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     a = sub.add_parser("add", help="queue a new session")
@@ -503,7 +525,7 @@ def _worker_check(args: argparse.Namespace) -> int:
     if row.type != "remote":
         command = str(cfg.get_settings()["claude_command"])
         found = wcheck.local_claude(command)
-        where = f"`{command}` is {found}" if found else f"`{command}` is not on this PATH"
+        where = f"`{command}` is {found}" if found else wcheck.local_not_found(command)
         print(f"{row.name}: this machine; {where}")
         return 0
     result = wcheck.attempt(row, args.paths.home)

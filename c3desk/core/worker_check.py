@@ -21,7 +21,7 @@ from c3desk.core.engine import worker_info
 from c3desk.errors import Refused
 from c3desk.store.models import Worker
 from c3desk.transports.base import SpawnError
-from c3desk.transports.shellpath import resolve_command
+from c3desk.transports.shellpath import common_dirs, not_found, resolve_command
 from c3desk.transports.ssh_connection import SSHConnection
 from c3desk.transports.ssh_trust import HostKeyError, TrustStore, UnknownHostKey
 
@@ -148,13 +148,30 @@ def trust(
     TrustStore(known_hosts_path(home)).trust(where[0], where[1], key, expected=expected)
 
 
-def local_claude(command: str) -> str | None:
-    """What the claude command resolves to on this PATH (the login shell's is not asked: it
-    can take seconds, and the engine adds it when it starts a session)."""
+def local_search_path() -> str:
+    """This PATH and the folders claude is commonly installed in (the login shell's PATH is
+    not asked: it can take seconds, and the engine adds it when it starts a session)."""
+    entries = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys([*entries, *common_dirs()]))
+
+
+def _program(command: str) -> str | None:
     try:
         argv = shlex.split(command)
     except ValueError:
         return None
-    if not argv:
-        return None
-    return resolve_command(argv[0], os.environ.get("PATH", ""))
+    return argv[0] if argv else None
+
+
+def local_claude(command: str) -> str | None:
+    """What the claude command resolves to here (see :func:`local_search_path`)."""
+    program = _program(command)
+    return None if program is None else resolve_command(program, local_search_path())
+
+
+def local_not_found(command: str) -> str:
+    """Where the claude command was looked for, in a user's words."""
+    program = _program(command)
+    if program is None:
+        return f"the claude command {command!r} names no program"
+    return not_found(program, local_search_path())

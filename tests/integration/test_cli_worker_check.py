@@ -225,5 +225,10 @@ def test_check_of_the_local_worker_says_it_is_this_machine(run: Run, home: Path)
     result = run("worker", "check", local)
     assert result.returncode == 0, result.stderr
     assert "this machine" in result.stdout
+    # Not found, it says where it looked (the common install folders too).
+    assert run("settings", "set", "claude_command", "no-such-claude").returncode == 0
+    missing = run("worker", "check", local)
+    assert "command not found: no-such-claude (looked in: " in missing.stdout
+    assert "/usr/local/bin" in missing.stdout
     trusted = run("worker", "trust", local)
     assert trusted.returncode == 1 and "this machine" in trusted.stderr

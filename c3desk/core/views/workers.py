@@ -97,7 +97,9 @@ def check(worker: Target, home: Path, timeout: float = wcheck.CONNECT_TIMEOUT) -
     """Connect once, as ``c3desk worker check`` does; never reads the database or any input."""
     if worker.local:
         found = wcheck.local_claude(worker._claude)
-        where = f"`{worker._claude}` is {found}" if found else f"`{worker._claude}` is not on PATH"
+        where = (
+            f"`{worker._claude}` is {found}" if found else wcheck.local_not_found(worker._claude)
+        )
         return CheckResult(worker.name, "", 0, "connected", f"this machine; {where}")
     # The setting was read with the worker, on the caller's thread: this runs in another.
     result = wcheck.attempt(worker._row, home, timeout, claude_command=worker._claude or None)
