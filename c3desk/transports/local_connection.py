@@ -104,10 +104,12 @@ class LocalConnection(WorkerConnection):
 
     def hook_command(self, home: Path, session_id: str) -> list[str] | None:
         # The same command c3desk.core.awareness.hook_settings writes into the agent's settings.
+        # In a PyInstaller bundle the executable is c3desk itself, not a Python.
+        program = (
+            [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "c3desk"]
+        )
         return [
-            sys.executable,
-            "-m",
-            "c3desk",
+            *program,
             "--home",
             str(home),
             "hook",
