@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,15 +44,6 @@ def transcript_path(cwd: str, conversation_id: str, env: Mapping[str, str]) -> P
 
 def session_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
-    if getattr(sys, "frozen", False):
-        # PyInstaller's bootloader points the loader at the bundle's libraries and keeps what
-        # the user had as *_ORIG: the agent must get the user's own back.
-        for var in ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH"):
-            original = env.pop(f"{var}_ORIG", None)
-            if original is None:
-                env.pop(var, None)
-            else:
-                env[var] = original
     env["TERM"] = "xterm-256color"
     env["COLORTERM"] = "truecolor"
     env["PATH"] = merged_path(env.get("PATH", ""))

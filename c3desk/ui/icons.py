@@ -23,7 +23,7 @@ from PySide6.QtSvg import QSvgRenderer
 ASSETS = Path(__file__).resolve().parent / "assets"
 APP_SVG = ASSETS / "c3desk.svg"
 REPO_ICONS = Path(__file__).resolve().parents[2] / "resources" / "icons"
-PNG_SIZES = (16, 32, 48, 64, 128, 256)
+PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 ICON_SIZES = (16, 22, 24, 32, 48, 64, 128, 256)
 #: Sizes of a button icon's pixmaps (logical 16-24 px, and twice that for high-DPI screens).
 BUTTON_SIZES = (16, 20, 24, 32, 40, 48)

@@ -114,27 +114,6 @@ def test_login_shell_path_is_merged(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "CLAUDECODE" not in env
 
 
-def test_a_bundle_gives_sessions_the_users_library_path_back(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from c3desk.core.launch import session_environment
-
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-    env = session_environment(
-        {
-            "PATH": "/usr/bin",
-            "LD_LIBRARY_PATH": "/opt/c3desk/_internal",
-            "LD_LIBRARY_PATH_ORIG": "/u",
-        }
-    )
-    assert env["LD_LIBRARY_PATH"] == "/u" and "LD_LIBRARY_PATH_ORIG" not in env
-    env = session_environment({"PATH": "/usr/bin", "LD_LIBRARY_PATH": "/opt/c3desk/_internal"})
-    assert "LD_LIBRARY_PATH" not in env
-    monkeypatch.setattr(sys, "frozen", False)
-    env = session_environment({"PATH": "/usr/bin", "LD_LIBRARY_PATH": "/mine"})
-    assert env["LD_LIBRARY_PATH"] == "/mine"
-
-
 def test_a_bundles_hook_command_runs_the_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
     from c3desk.transports.connection import WorkerInfo
     from c3desk.transports.local_connection import LocalConnection
