@@ -8,6 +8,7 @@ first transport; SSH channels and tmux-hosted sessions implement the same interf
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -48,6 +49,25 @@ class SpawnRequest:
     env: Mapping[str, str]
     cols: int = 120
     rows: int = 40
+
+
+class ExitWaiters:
+    """Those awaiting a process's end (its ``wait()``), released together when it ended."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._futures: list[asyncio.Future[ExitStatus]] = []
+
+    async def wait(self) -> ExitStatus:
+        fut: asyncio.Future[ExitStatus] = self._loop.create_future()
+        self._futures.append(fut)
+        return await fut
+
+    def release(self, status: ExitStatus) -> None:
+        for fut in self._futures:
+            if not fut.done():
+                fut.set_result(status)
+        self._futures.clear()
 
 
 OutputCallback = Callable[[bytes], None]

@@ -22,6 +22,7 @@ from ptyprocess import PtyProcess
 from c3desk.transports.base import (
     ExitCallback,
     ExitStatus,
+    ExitWaiters,
     OutputCallback,
     Process,
     SpawnError,
@@ -56,7 +57,7 @@ class LocalProcess(Process):
         self._outbox: deque[memoryview] = deque()
         self._writing = False
         self._status: ExitStatus | None = None
-        self._exit_waiters: list[asyncio.Future[ExitStatus]] = []
+        self._waiters = ExitWaiters(loop)
         self._pidfd: int | None = None
         self._poll_handle: asyncio.TimerHandle | None = None
         os.set_blocking(proc.fd, False)
@@ -197,10 +198,7 @@ class LocalProcess(Process):
         with contextlib.suppress(Exception):
             proc.close(force=True)
         self._fd = None
-        for fut in self._exit_waiters:
-            if not fut.done():
-                fut.set_result(self._status)
-        self._exit_waiters.clear()
+        self._waiters.release(self._status)
         self._on_exit(self._status)
 
     @property
@@ -210,9 +208,7 @@ class LocalProcess(Process):
     async def wait(self) -> ExitStatus:
         if self._status is not None:
             return self._status
-        fut: asyncio.Future[ExitStatus] = self._loop.create_future()
-        self._exit_waiters.append(fut)
-        return await fut
+        return await self._waiters.wait()
 
     async def terminate(self, grace: float = 1.0) -> ExitStatus:
         for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGKILL):

@@ -21,7 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 import paramiko
 
-from c3desk.transports.base import ExitCallback, ExitStatus, OutputCallback, Process, SpawnError
+from c3desk.transports.base import (
+    ExitCallback,
+    ExitStatus,
+    ExitWaiters,
+    OutputCallback,
+    Process,
+    SpawnError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +104,7 @@ class SSHProcess(Process):
         self._reading = False
         self._status: ExitStatus | None = None
         self._ended_by: int | None = None  # the signal terminate() sent, if it did
-        self._exit_waiters: list[asyncio.Future[ExitStatus]] = []
+        self._waiters = ExitWaiters(loop)
         self._eof_timer: asyncio.TimerHandle | None = None
         self._eof_since: float | None = None
         # One thread per session for what goes out: a full window or a stopped peer makes a
@@ -172,10 +179,7 @@ class SSHProcess(Process):
             self._eof_timer.cancel()
         self._out.submit(self._chan.close)
         self._out.shutdown(wait=False)
-        for fut in self._exit_waiters:
-            if not fut.done():
-                fut.set_result(status)
-        self._exit_waiters.clear()
+        self._waiters.release(status)
         self._on_exit(status)
 
     def connection_lost(self) -> None:
@@ -214,9 +218,7 @@ class SSHProcess(Process):
     async def wait(self) -> ExitStatus:
         if self._status is not None:
             return self._status
-        fut: asyncio.Future[ExitStatus] = self._loop.create_future()
-        self._exit_waiters.append(fut)
-        return await fut
+        return await self._waiters.wait()
 
     async def terminate(self, grace: float = 1.0) -> ExitStatus:
         """Hang up, then terminate, then kill the process group on the server; when the server
