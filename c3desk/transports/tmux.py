@@ -1,0 +1,340 @@
+"""Sessions that outlive c3desk: one agent per tmux session, in a tmux server of c3desk's own.
+
+Every tmux command goes through a :class:`Runner` (an argv in; exit status, stdout and stderr
+out), so the same :class:`TmuxHost` drives tmux on this machine (:func:`local_runner`) or on a
+worker (a runner that ``shlex.join``-s the argv and runs it over SSH). Every command names
+c3desk's server and configuration: ``tmux -L SOCKET -f CONF ...``.
+
+No variable text ever reaches tmux where tmux interprets it. Session names are checked
+(``[A-Za-z0-9_-]``) and addressed exactly: ``=NAME`` where tmux wants a session, ``=NAME:``
+where it wants a window or pane (there a bare ``=NAME`` falls back to a prefix match). The
+pane's command is fixed words (``/bin/sh -c SCRIPT c3desk``) followed by the working
+directory, ``NAME=value`` pairs, ``--`` and the agent's argv as separate words, each with one
+``.`` appended, which the script strips: tmux splits its argv into commands at a word that
+ends with ``;`` (``a;`` would end ``new-session`` and start another tmux command), and no
+suffixed word ends with one. tmux expands formats (``#{...}``, ``#(...)``) in ``-c`` (the
+start directory) but not in the words of the pane's command, so ``-c`` is never used: the
+script ``cd``-s, exports, unsets ``TMUX``/``TMUX_PANE`` (so an agent's own ``tmux`` commands
+do not reach c3desk's server) and ``exec``-s the agent: the pane's process is the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from c3desk.transports.base import ExitStatus, SpawnError
+
+MIN_VERSION = (3, 0)
+HISTORY_LIMIT = 50000
+STATUS_WAIT = 1.0  # seconds a dead pane is asked again for its exit status
+RUN_TIMEOUT = 30.0  # seconds one tmux command may take before the local runner gives up
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}\Z")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_VERSION = re.compile(r"tmux (?:next-)?(\d+)\.(\d+)")
+
+# Each word after "c3desk" carries one extra character (see the module's docstring); the
+# loop strips it, then: the directory, NAME=value pairs up to "--", the agent's argv.
+_SCRIPT = (
+    'for a do set -- "$@" "${a%?}"; shift; done; '
+    'cd -- "$1" || exit 126; shift; '
+    'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do export "$1" || exit 126; shift; done; shift; '
+    "unset TMUX TMUX_PANE; "
+    'exec "$@"'
+)
+
+# Exit status 0 while the process runs. A zombie counts as ended: when the last session goes,
+# the server exits and its dead children wait for init to reap them, which can take a while.
+_ALIVE = (
+    'if [ -r "/proc/$1/stat" ]; then s=$(cat "/proc/$1/stat" 2>/dev/null) || exit 1; '
+    's=${s##*)}; case $s in " Z "*|" X "*) exit 1;; esac; exit 0; fi; '
+    'kill -0 "$1" 2>/dev/null'
+)
+
+CONF = f"""\
+# Written by c3desk: its own tmux server, one agent per session.
+set -g remain-on-exit on
+set -g history-limit {HISTORY_LIMIT}
+set -g window-size latest
+set -g status off
+set -s escape-time 0
+set -g default-terminal xterm-256color
+set -g allow-rename off
+set -g automatic-rename off
+set -g set-titles off
+set -g mouse off
+set -g exit-empty on
+"""
+
+
+class Runner(Protocol):
+    """Runs one command (an argv) to its end: (exit status, stdout, stderr). Blocking; the
+    host calls it in a thread. A missing program is status 127, as a shell reports it."""
+
+    def __call__(self, argv: Sequence[str]) -> tuple[int, bytes, bytes]: ...
+
+
+def local_runner(argv: Sequence[str]) -> tuple[int, bytes, bytes]:
+    try:
+        done = subprocess.run(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        return 127, b"", str(exc).encode()
+    except subprocess.TimeoutExpired:
+        return 124, b"", f"{argv[0]} did not finish in {RUN_TIMEOUT:g} s".encode()
+    return done.returncode, done.stdout, done.stderr
+
+
+def default_socket_name() -> str:
+    user = re.sub(r"[^A-Za-z0-9_-]", "_", getpass.getuser())
+    return f"c3desk-{user}"
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise SpawnError(
+            f"not a usable tmux session name (letters, digits, _ and - only): {name!r}"
+        )
+    return name
+
+
+def session_name(session_id: str | int) -> str:
+    """The tmux session's name for a c3desk session id."""
+    return check_name(f"c3desk-{session_id}")
+
+
+def _words_after_script(cwd: str, argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    if not argv:
+        raise SpawnError("the agent command is empty")
+    for what, value in (("working directory", cwd), ("command", argv[0])):
+        if "\0" in value or "\n" in value or "\r" in value:
+            raise SpawnError(f"the {what} contains a NUL or a line break: {value!r}")
+    for arg in argv[1:]:
+        if "\0" in arg:
+            raise SpawnError(f"an argument contains a NUL character: {arg!r}")
+    pairs = []
+    for key, value in env.items():
+        if not _ENV_NAME.match(key):
+            raise SpawnError(f"not an environment variable name: {key!r}")
+        if "\0" in value:
+            raise SpawnError(f"the value of {key} contains a NUL character: {value!r}")
+        pairs.append(f"{key}={value}")
+    return [word + "." for word in (cwd, *pairs, "--", *argv)]
+
+
+@dataclass(frozen=True)
+class Pane:
+    pid: int
+    dead: bool
+    status: int | None = None  # exit status once dead and it exited
+    signal: int | None = None  # the signal that ended it (tmux >= 3.3 says which)
+
+    def exit_status(self) -> ExitStatus | None:
+        """How the agent ended, in the engine's terms; None while it runs."""
+        if not self.dead:
+            return None
+        if self.status is None and self.signal is None:
+            return ExitStatus(None, reason="ended by a signal (tmux did not say which)")
+        return ExitStatus(self.status, self.signal)
+
+
+class TmuxError(Exception):
+    """A tmux command failed; the message has tmux's own words."""
+
+
+class TmuxHost:
+    """c3desk's tmux server on one machine, reached through ``runner``."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        conf_path: str,
+        socket_name: str | None = None,
+        tmux: str = "tmux",
+    ) -> None:
+        self._runner = runner
+        self.socket_name = check_name(socket_name or default_socket_name())
+        self.conf_path = conf_path
+        self._tmux = tmux
+        self._conf_written = False
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def tmux_argv(self, *args: str) -> list[str]:
+        return [self._tmux, "-L", self.socket_name, "-f", self.conf_path, *args]
+
+    async def _run(self, argv: Sequence[str]) -> tuple[int, bytes, bytes]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._runner, list(argv))
+
+    async def _tmux_cmd(self, *args: str) -> tuple[int, bytes, bytes]:
+        return await self._run(self.tmux_argv(*args))
+
+    async def write_conf(self) -> None:
+        """Write c3desk's tmux configuration (read when the server starts) and load it into a
+        server already running."""
+        script = (
+            'mkdir -p -- "$(dirname -- "$1")" && printf %s "$2" > "$1.$$" && mv -f -- "$1.$$" "$1"'
+        )
+        status, _, err = await self._run(["/bin/sh", "-c", script, "c3desk", self.conf_path, CONF])
+        if status != 0:
+            raise TmuxError(f"could not write {self.conf_path}: {err.decode(errors='replace')}")
+        if await self.sessions():
+            await self._tmux_cmd("source-file", self.conf_path)
+        self._conf_written = True
+
+    # -- queries ----------------------------------------------------------------------------
+
+    async def version(self) -> tuple[int, int] | None:
+        status, out, _ = await self._run([self._tmux, "-V"])
+        if status != 0:
+            return None
+        match = _VERSION.search(out.decode(errors="replace"))
+        if match is None:
+            return None
+        return int(match.group(1)), int(match.group(2))
+
+    async def usable(self) -> bool:
+        found = await self.version()
+        return found is not None and found >= MIN_VERSION
+
+    async def sessions(self) -> list[str]:
+        status, out, _ = await self._tmux_cmd("list-sessions", "-F", "#{session_name}")
+        if status != 0:  # no server running: no sessions
+            return []
+        return [line for line in out.decode(errors="replace").splitlines() if line]
+
+    async def pane(self, name: str) -> Pane | None:
+        """The session's pane: the agent's pid, whether it ended and how; None when missing.
+
+        tmux marks a pane dead when its terminal closes, which can come before it has
+        collected the exit status; and tmux 3.3a, just started, sometimes misses the SIGCHLD of
+        a pane that exits at once (the agent stays a zombie and the status never comes, until
+        another child of the server exits). So a dead pane without a status is asked again for
+        up to a second, each time after ``run-shell true``, whose exit makes the server reap
+        every child it has. (tmux < 3.3 never reports a signal: such a pane stays without
+        either.)"""
+        check_name(name)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STATUS_WAIT
+        while True:
+            pane = await self._pane_once(name)
+            if pane is None or not pane.dead or pane.status is not None:
+                return pane
+            if pane.signal is not None or loop.time() > deadline:
+                return pane
+            await self._tmux_cmd("run-shell", "true")
+            await asyncio.sleep(0.01)
+
+    async def _pane_once(self, name: str) -> Pane | None:
+        status, out, _ = await self._tmux_cmd(
+            "list-panes",
+            "-s",
+            "-t",
+            f"={name}:",
+            "-F",
+            "#{pane_pid} #{pane_dead} #{pane_dead_status} #{pane_dead_signal}",
+        )
+        if status != 0:
+            return None
+        lines = out.decode(errors="replace").splitlines()
+        if not lines:
+            return None
+        fields = lines[0].split(" ")
+        fields += [""] * (4 - len(fields))
+        if not fields[0].isdigit():
+            raise TmuxError(f"tmux reported an unreadable pane: {lines[0]!r}")
+        dead = fields[1] == "1"
+
+        def number(text: str) -> int | None:
+            return int(text) if dead and text.isdigit() else None
+
+        return Pane(int(fields[0]), dead, number(fields[2]), number(fields[3]))
+
+    async def capture(self, name: str) -> bytes:
+        """What the session shows and its scrollback, with colours, wrapped lines joined."""
+        status, out, err = await self._tmux_cmd(
+            "capture-pane", "-p", "-e", "-J", "-S", "-", "-t", f"={check_name(name)}:"
+        )
+        if status != 0:
+            raise TmuxError(err.decode(errors="replace").strip())
+        return out
+
+    def attach_argv(self, name: str) -> list[str]:
+        """The command that attaches a client (to run in a PTY whose TERM tmux knows)."""
+        return self.tmux_argv("attach-session", "-t", f"={check_name(name)}")
+
+    # -- changes ----------------------------------------------------------------------------
+
+    async def new_session(
+        self,
+        name: str,
+        cwd: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cols: int = 120,
+        rows: int = 40,
+    ) -> int:
+        """Start the agent in a new detached session; returns its pid (the pane's process)."""
+        check_name(name)
+        words = _words_after_script(cwd, argv, env)
+        if not self._conf_written:
+            await self.write_conf()
+        status, out, err = await self._tmux_cmd(
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            str(max(1, int(cols))),
+            "-y",
+            str(max(1, int(rows))),
+            "-P",
+            "-F",
+            "#{pane_pid}",
+            "--",
+            "/bin/sh",
+            "-c",
+            _SCRIPT,
+            "c3desk",
+            *words,
+        )
+        if status != 0:
+            raise SpawnError(
+                f"tmux could not start session {name}: {err.decode(errors='replace').strip()}"
+            )
+        try:
+            return int(out.decode().strip().splitlines()[0])
+        except (ValueError, IndexError):
+            raise SpawnError(f"tmux did not report the pid of session {name}: {out!r}") from None
+
+    async def kill(self, name: str, grace: float = 2.0) -> None:
+        """End the session and its agent (tmux sends SIGHUP); an agent that outlives ``grace``
+        seconds is killed. Nothing is left behind."""
+        pane = await self.pane(name)
+        await self._tmux_cmd("kill-session", "-t", f"={check_name(name)}")
+        if pane is None or pane.dead:
+            return
+        alive = ["/bin/sh", "-c", _ALIVE, "c3desk", str(pane.pid)]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while loop.time() < deadline:
+            if (await self._run(alive))[0] != 0:
+                return
+            await asyncio.sleep(0.05)
+        await self._run(["/bin/sh", "-c", 'kill -KILL "$1" 2>/dev/null', "c3desk", str(pane.pid)])
+
+    async def kill_server(self) -> None:
+        await self._tmux_cmd("kill-server")
