@@ -79,6 +79,7 @@ MISSES = 3  # unanswered heartbeats before the peer counts as gone
 MAX_BACKOFF = 60.0  # longest wait between reconnection attempts
 COMMAND_TIMEOUT = 15.0  # a helper command on the server (PATH lookup, kill, version)
 HOOK_POLL = 0.3  # seconds between reads of a session's hook reports
+CLOSED_CHECK = 0.5  # seconds between looks at whether the transport is still up
 _MARK = "__C3DESK_PATH__"
 # The login shell's PATH, asked of the user's own shell as a login shell (its profile runs).
 _LOGIN_PATH = (
@@ -257,7 +258,13 @@ class SSHConnection(WorkerConnection):
                 return
             answered = loop.time()
             self._beat()
-            await asyncio.sleep(max(0.0, self.heartbeat - (loop.time() - sent)))
+            # Until the next beat, notice at once a connection that closed (a reset, the
+            # server's sshd killed): paramiko's thread marks the transport inactive.
+            while (left := self.heartbeat - (loop.time() - sent)) > 0:
+                await asyncio.sleep(min(left, CLOSED_CHECK))
+                if self._transport is transport and not transport.is_active():
+                    await self._lost(transport, "the connection closed")
+                    return
 
     async def answers(self, timeout: float) -> bool:
         """One heartbeat now, answered within ``timeout`` (the watchdog's own may be far off)."""

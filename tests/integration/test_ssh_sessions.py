@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import pwd
+import signal
 from pathlib import Path
 
 import pytest
@@ -157,3 +159,29 @@ def test_the_remote_command_line_quotes_every_part() -> None:
         remote_command("/tmp/a\nb", ["claude"], {}, "/p")
     with pytest.raises(Exception, match="NUL"):
         remote_command("/tmp/a", ["clau\0de"], {}, "/p")
+
+
+def test_a_connection_closed_under_an_idle_worker_is_noticed_before_the_next_heartbeat(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """No session runs there and the next heartbeat is a minute away: the closed connection is
+    still seen at once (paramiko's thread marks the transport inactive), and it comes back."""
+
+    async def main() -> None:
+        add_ssh_worker(sshd)
+        factory, made = ssh_factory(sshd, tmp_path, heartbeat=60.0)
+        engine, watch = await started_engine(db, connections=factory)
+        try:
+            await watch.until(lambda: "box" in made and made["box"].status == "connected", 20)
+            for pid in sshd.connection_pids():
+                os.kill(pid, signal.SIGKILL)
+            # A bound for a hang, far below the 60 s heartbeat.
+            await watch.until(lambda: made["box"].status == "disconnected", 10)
+            assert "the connection closed" in (made["box"].reason or "")
+            await watch.until(lambda: made["box"].status == "connected", 15)
+        finally:
+            await engine.stop()
+
+    asyncio.run(main())
