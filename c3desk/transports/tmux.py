@@ -33,7 +33,8 @@ from c3desk.transports.base import ExitStatus, SpawnError
 MIN_VERSION = (3, 0)
 HISTORY_LIMIT = 50000
 STATUS_WAIT = 1.0  # seconds a dead pane is asked again for its exit status
-RUN_TIMEOUT = 30.0  # seconds one tmux command may take before the local runner gives up
+RUN_TIMEOUT = 30.0
+TERM = "xterm-256color"  # seconds one tmux command may take before the local runner gives up
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,100}\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -44,8 +45,8 @@ _VERSION = re.compile(r"tmux (?:next-)?(\d+)\.(\d+)")
 _SCRIPT = (
     'for a do set -- "$@" "${a%?}"; shift; done; '
     'cd -- "$1" || exit 126; shift; '
+    "unset TMUX TMUX_PANE OLDPWD; "
     'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do export "$1" || exit 126; shift; done; shift; '
-    "unset TMUX TMUX_PANE; "
     'exec "$@"'
 )
 
@@ -64,7 +65,7 @@ set -g history-limit {HISTORY_LIMIT}
 set -g window-size latest
 set -g status off
 set -s escape-time 0
-set -g default-terminal xterm-256color
+set -g default-terminal {TERM}
 set -g allow-rename off
 set -g automatic-rename off
 set -g set-titles off
@@ -286,8 +287,14 @@ class TmuxHost:
         env: Mapping[str, str],
         cols: int = 120,
         rows: int = 40,
+        *,
+        exact_env: bool = False,
     ) -> int:
-        """Start the agent in a new detached session; returns its pid (the pane's process)."""
+        """Start the agent in a new detached session; returns its pid (the pane's process).
+
+        The agent's environment is the tmux server's (that of whoever started the server,
+        plus what tmux adds) with ``env`` on top; with ``exact_env`` it is ``env`` alone
+        (``TERM`` defaults to xterm-256color), for a caller that passes a whole environment."""
         check_name(name)
         words = _words_after_script(cwd, argv, env)
         if not self._conf_written:
@@ -305,6 +312,7 @@ class TmuxHost:
             "-F",
             "#{pane_pid}",
             "--",
+            *(["/usr/bin/env", "-i", f"TERM={TERM}"] if exact_env else []),
             "/bin/sh",
             "-c",
             _SCRIPT,
