@@ -257,7 +257,7 @@ def test_instant_exit_on_a_fresh_server_still_has_its_status(tmp_path: Path) -> 
         try:
             run(fresh.new_session("c3desk-fast", "/", ["no-such-agent-xyz"], {}))
             pane = wait_for(
-                lambda: (p := run(fresh.pane("c3desk-fast"))) is not None and p.dead and p,
+                lambda h=fresh: (p := run(h.pane("c3desk-fast"))) is not None and p.dead and p,
                 "dead pane",
             )
             assert pane.status == 127, attempt
