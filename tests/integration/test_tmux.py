@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import select
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +19,6 @@ import pytest
 
 from c3desk.transports.base import SpawnError
 from c3desk.transports.tmux import TmuxHost, check_name, local_runner, session_name
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 HOSTILE = [
     "x#(touch pwned)",
