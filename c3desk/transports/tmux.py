@@ -345,4 +345,8 @@ class TmuxHost:
         await self._run(["/bin/sh", "-c", 'kill -KILL "$1" 2>/dev/null', "c3desk", str(pane.pid)])
 
     async def kill_server(self) -> None:
+        """End the server and every session on it, and remove its socket (tmux leaves it)."""
         await self._tmux_cmd("kill-server")
+        # Where tmux puts a -L socket: $TMUX_TMPDIR (else /tmp), then tmux-UID/NAME.
+        script = 'rm -f -- "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$1"'
+        await self._run(["/bin/sh", "-c", script, "c3desk", self.socket_name])

@@ -77,6 +77,9 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TmuxHost]:
     finally:
         run(tmux_host.kill_server())
         assert run(tmux_host.sessions()) == []
+        tmpdir = os.environ.get("TMUX_TMPDIR", "/tmp")
+        socket = Path(f"{tmpdir}/tmux-{os.getuid()}/{tmux_host.socket_name}")
+        assert not socket.exists()
 
 
 @pytest.fixture
