@@ -33,6 +33,7 @@ import logging
 import posixpath
 import shlex
 import stat as st
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ from c3desk.transports.ssh_process import (
     run,
 )
 from c3desk.transports.ssh_trust import HostKeyError, TrustStore
+from c3desk.transports.tmux import Runner
 
 log = logging.getLogger(__name__)
 
@@ -348,6 +350,22 @@ class SSHConnection(WorkerConnection):
                 path = f"{home}/.local/bin:{_FALLBACK_PATH}"
             self._login_path = path
         return self._login_path
+
+    def runner(self) -> Runner:
+        """Commands on the server given as argv (each word quoted into one command line), run
+        to their end: what :class:`~c3desk.transports.tmux.TmuxHost` needs to host sessions
+        there. Blocking: call it in a thread. Unreachable → status 255, as ssh reports it."""
+
+        def run_argv(argv: Sequence[str]) -> tuple[int, bytes, bytes]:
+            transport = self._transport
+            if transport is None or not transport.is_active():
+                return 255, b"", f"the worker {self.worker.name} is not connected".encode()
+            try:
+                return run(transport, shlex.join(argv), COMMAND_TIMEOUT)
+            except (OSError, EOFError, TimeoutError, paramiko.SSHException) as exc:
+                return 255, b"", describe(exc).encode()
+
+        return run_argv
 
     async def claude_config_dir(self) -> str | None:
         """CLAUDE_CONFIG_DIR as the server's environment for SSH commands sets it (the user's
