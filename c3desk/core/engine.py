@@ -449,8 +449,12 @@ class Engine:
         else:
             self.idle_event.set()
 
-    async def stop(self, reason: str = "stopped when c3desk quit") -> None:
-        """End every live session (hang-up, terminate, kill) and record why."""
+    async def stop(
+        self, reason: str = "stopped when c3desk quit", *, keep_hosted: bool = True
+    ) -> None:
+        """End every live session (hang-up, terminate, kill) and record why; sessions whose
+        process outlives c3desk (hosted in tmux) are left running and stay active, to be
+        reattached by the next start, unless ``keep_hosted`` is false."""
         self._stopping = True
         self._watch.stop()
         self._wake.set()
@@ -458,7 +462,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
         await asyncio.gather(
-            *(self._end(live, reason) for live in list(self.live.values())),
+            *(self._leave(live, reason, keep_hosted) for live in list(self.live.values())),
             return_exceptions=True,
         )
         # Sessions' ends are awaited; looking at screens and reaching workers are not.
@@ -812,6 +816,15 @@ class Engine:
                 continue
             words.append(text[:300])
         return words[-keep:]
+
+    async def _leave(self, live: LiveSession, reason: str, keep_hosted: bool) -> None:
+        process = live.process
+        if keep_hosted and process is not None and process.survives and not process.exited:
+            await process.detach()
+            live.log.close()
+            self.live.pop(live.id, None)
+            return
+        await self._end(live, reason)
 
     async def _end(self, live: LiveSession, reason: str) -> None:
         live.end_reason = reason

@@ -81,6 +81,13 @@ class Process(abc.ABC):
     # What the process's connection needs to find it again after c3desk restarted ("" when
     # nothing can: see WorkerConnection.reattach).
     handle: str = ""
+    # The process outlives c3desk (hosted in tmux): quitting may leave it running, and a later
+    # c3desk reattaches through ``handle``.
+    survives: bool = False
+
+    async def detach(self) -> None:
+        """Let go of the process without ending it (only for one that :attr:`survives`)."""
+        raise NotImplementedError("this process ends with c3desk")
 
     @abc.abstractmethod
     def write(self, data: bytes) -> None:

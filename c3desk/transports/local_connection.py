@@ -14,7 +14,14 @@ import stat as st
 import sys
 from pathlib import Path
 
-from c3desk.transports.base import ExitCallback, OutputCallback, Process, SpawnRequest
+from c3desk.transports import tmux_process
+from c3desk.transports.base import (
+    ExitCallback,
+    OutputCallback,
+    Process,
+    SpawnError,
+    SpawnRequest,
+)
 from c3desk.transports.connection import (
     DirEntry,
     FileStat,
@@ -22,12 +29,15 @@ from c3desk.transports.connection import (
     WorkerInfo,
 )
 from c3desk.transports.local import LocalTransport
+from c3desk.transports.tmux import TmuxError, TmuxHost, session_name
 
 
 class LocalConnection(WorkerConnection):
-    def __init__(self, worker: WorkerInfo) -> None:
+    def __init__(self, worker: WorkerInfo, hosting: TmuxHost | None = None) -> None:
         super().__init__(worker)
         self._transport = LocalTransport()
+        # With a tmux host, sessions run in c3desk's tmux server and survive c3desk.
+        self.hosting = hosting
 
     async def connect(self) -> None:
         # Nothing to reach: this machine is here whenever c3desk runs.
@@ -39,14 +49,30 @@ class LocalConnection(WorkerConnection):
     async def spawn(
         self, request: SpawnRequest, on_output: OutputCallback, on_exit: ExitCallback
     ) -> Process:
-        return await self._transport.spawn(request, on_output, on_exit)
+        if self.hosting is None:
+            return await self._transport.spawn(request, on_output, on_exit)
+        if not Path(request.cwd).is_dir():
+            raise SpawnError(f"working directory {request.cwd} does not exist")
+        name = session_name(request.env.get("C3DESK_SESSION") or "session")
+        try:
+            return await tmux_process.start(self.hosting, name, request, on_output, on_exit)
+        except (OSError, TmuxError) as exc:
+            raise SpawnError(f"cannot start the session in tmux: {exc}") from None
 
     async def reattach(
         self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
     ) -> Process | None:
-        # The terminal's master side died with the c3desk that opened it: the child got a
-        # hang-up, and nothing can give a new process its terminal back.
-        return None
+        # A bare PTY's child died with the c3desk that opened it (its terminal hung up); a
+        # session hosted in tmux is attached to again, if tmux still has it.
+        if self.hosting is None or not handle.startswith("tmux:"):
+            return None
+        env = {"PATH": os.environ.get("PATH", "")}
+        try:
+            return await tmux_process.attach(
+                self.hosting, handle[5:], env, 120, 40, on_output, on_exit
+            )
+        except (OSError, TmuxError, ValueError):
+            return None
 
     async def read_file(self, path: str, limit: int, offset: int = 0) -> bytes:
         def read() -> bytes:

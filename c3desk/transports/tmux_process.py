@@ -46,6 +46,7 @@ class TmuxProcess(Process):
         self.name = name
         self.pid = self._agent = pid
         self.handle = f"tmux:{name}"
+        self.survives = True
         self._client = client
         self._on_exit = on_exit
         self._status: ExitStatus | None = None
@@ -105,6 +106,14 @@ class TmuxProcess(Process):
             await self._client.terminate(0.5)
         self._waiters.release(status)
         self._on_exit(status)
+
+    async def detach(self) -> None:
+        """c3desk goes, the agent stays: only the client ends (tmux keeps the session)."""
+        self._watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._watch
+        with contextlib.suppress(Exception):
+            await self._client.terminate(0.5)
 
     @property
     def exited(self) -> bool:
