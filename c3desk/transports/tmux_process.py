@@ -99,13 +99,16 @@ class TmuxProcess(Process):
         if self._status is not None:
             return
         self._status = status
+        # Told first, so nothing below (or a cancellation of it) can lose the end; what the
+        # client still shows of the dead pane is not the agent's output.
+        self._client.pause_reading()
+        self._waiters.release(status)
+        self._on_exit(status)
         # The dead pane has told its status: the tmux session goes, and the client with it.
         with contextlib.suppress(Exception):
             await self._host.kill(self.name)
         with contextlib.suppress(Exception):
             await self._client.terminate(0.5)
-        self._waiters.release(status)
-        self._on_exit(status)
 
     async def detach(self) -> None:
         """c3desk goes, the agent stays: only the client ends (tmux keeps the session)."""
@@ -129,11 +132,19 @@ class TmuxProcess(Process):
         if self._status is None:
             await self._host.kill(self.name, grace)
             with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(asyncio.shield(self.wait()), grace + 2.0)
-            self._watch.cancel()
-            await self._finish(ExitStatus(None, None, "ended by c3desk"))
+                await asyncio.wait_for(asyncio.shield(self.wait()), grace + 2.0)
+            if self._status is None:
+                self._watch.cancel()
+                await self._finish(ExitStatus(None, None, "ended by c3desk"))
+        await self.settled()
         assert self._status is not None
         return self._status
+
+    async def settled(self) -> None:
+        """Wait (a few seconds at most) until, after the end, the tmux session and the client
+        are gone too."""
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._watch), 5.0)
 
 
 def _alive(pid: int) -> bool:

@@ -89,7 +89,8 @@ def test_the_agent_runs_hosted_its_pid_is_the_agents_and_its_exit_status_is_repo
         await screen.until(lambda: bool(screen.exits))
         assert screen.exits == [ExitStatus(3)]
         assert await process.wait() == ExitStatus(3)
-        # Nothing is left: the tmux session is gone with the agent.
+        # Nothing is left: the tmux session and the client go right after the end.
+        await process.settled()
         assert name not in await host.sessions()
 
     asyncio.run(main())
