@@ -548,7 +548,8 @@ class Engine:
             self._emit("settings")
         beat = float(values["worker_heartbeat_seconds"])
         for conn in self.connections.values():
-            conn.heartbeat = beat
+            if conn.heartbeat != beat:
+                conn.heartbeat = beat
         self._settings_seen = values
         return values
 

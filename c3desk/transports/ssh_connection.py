@@ -135,6 +135,7 @@ class SSHConnection(WorkerConnection):
         self._processes: set[SSHProcess] = set()
         self._hook_tasks: dict[str, asyncio.Task[None]] = {}
         self.last_heartbeat: float | None = None
+        self._resolved: Target | None = None
         self._tasks: set[asyncio.Future[None]] = set()
         self._cleanups: set[asyncio.Future[None]] = set()
         self._cleanup_of: dict[str, asyncio.Future[None]] = {}
@@ -154,11 +155,14 @@ class SSHConnection(WorkerConnection):
             self._heartbeat = max(0.1, float(seconds))
 
     def target(self) -> Target | None:
-        """Where the login goes after ``~/.ssh/config`` (None: the config is unusable)."""
-        try:
-            return resolve(self.worker)
-        except AuthProblem:
-            return None
+        """Where the login goes after ``~/.ssh/config`` (None: the config is unusable), as
+        the last connect read it (the config is read again at each connect)."""
+        if self._resolved is None:
+            try:
+                self._resolved = resolve(self.worker)
+            except AuthProblem:
+                return None
+        return self._resolved
 
     @property
     def host(self) -> str:
@@ -187,6 +191,7 @@ class SSHConnection(WorkerConnection):
             await asyncio.get_running_loop().run_in_executor(None, _shut, self.files.reset(), stale)
         self.host_key_error = None
         self.needs_passphrase = None
+        self._resolved = None  # the config may have changed since the last connect
         target = self.target()
         where = target.where if target is not None else f"{self.host} port {self.port}"
         generation = self._generation
