@@ -87,6 +87,8 @@ SETTING_TYPES: dict[str, str] = {
     "scrollback_limit_mb": "whole number 1..10000",
     "queue_paused": "true or false",
     "worker_heartbeat_seconds": "whole number 1..600",
+    "persistent_sessions": "auto, always or never",
+    "reconnect_grace_seconds": "whole number 0..86400",
 }
 
 

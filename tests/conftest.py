@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,38 @@ def _restore_environment() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_tmux() -> Iterator[Path]:
+    """Every tmux server the tests start (c3desk hosts sessions in tmux by default) puts its
+    socket in a folder of this run's: none meets the user's own tmux or c3desk's, and all
+    are ended at the end."""
+    # Short: a socket path has at most 107 bytes.
+    folder = Path(tempfile.mkdtemp(prefix="c3t-", dir="/tmp"))
+    os.environ["TMUX_TMPDIR"] = str(folder)
+    yield folder
+    _end_tmux_servers(folder, set())
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _tmux_sockets(folder: Path) -> set[Path]:
+    return set((folder / f"tmux-{os.getuid()}").glob("*"))
+
+
+def _end_tmux_servers(folder: Path, keep: set[Path]) -> None:
+    for sock in _tmux_sockets(folder) - keep:
+        subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True, check=False)
+        with contextlib.suppress(OSError):
+            sock.unlink()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_tmux(_private_tmux: Path) -> Iterator[None]:
+    """Hosted sessions a test kept running (quitting keeps them) end with the test."""
+    before = _tmux_sockets(_private_tmux)
+    yield
+    _end_tmux_servers(_private_tmux, before)
 
 
 def _children() -> list[int]:

@@ -547,9 +547,11 @@ class Engine:
         if self._settings_seen is not None and values != self._settings_seen:
             self._emit("settings")
         beat = float(values["worker_heartbeat_seconds"])
+        persistence = str(values["persistent_sessions"])
         for conn in self.connections.values():
             if conn.heartbeat != beat:
                 conn.heartbeat = beat
+            conn.persistence = persistence
         self._settings_seen = values
         return values
 
@@ -735,7 +737,12 @@ class Engine:
                     argv[n:n] = ["--settings", settings_file]
                 sess.record_event(live.id, "launch", {"argv": argv, "mode": launch.mode})
                 cols, rows = self.terminals.size_for(live.id)
-                request = SpawnRequest(argv, launch.cwd, launch.env, cols, rows)
+                # Hosted: the handle is recorded before the start, so that a crash in
+                # between still finds the session (or knows it lost it).
+                handle = await conn.hosted_handle(live.id)
+                if handle is not None:
+                    Session.update(host_handle=handle).where(Session.id == live.id).execute()
+                request = SpawnRequest(argv, launch.cwd, launch.env, cols, rows, handle)
                 if live.end_reason is not None:
                     raise SpawnError(live.end_reason)
                 config_dir = None  # where the artifact watch finds the transcript there

@@ -79,6 +79,17 @@ SPECS: dict[str, SettingSpec] = {
             _int_range(1, 600),
             "seconds between heartbeats to SSH workers; 3 unanswered = disconnected (1-600)",
         ),
+        SettingSpec(
+            "persistent_sessions",
+            _choice("auto", "always", "never"),
+            "host sessions in tmux so they outlive c3desk: auto = where tmux 3.0+ is",
+        ),
+        SettingSpec(
+            "reconnect_grace_seconds",
+            _int_range(0, 86_400),
+            "seconds a dropped SSH worker's hosted sessions wait for it before they are lost "
+            "(0-86400)",
+        ),
     )
 }
 

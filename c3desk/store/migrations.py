@@ -89,6 +89,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CHECK (worker_heartbeat_seconds BETWEEN 1 AND 600)",
         ),
     ),
+    Migration(
+        7,
+        "sessions hosted in tmux so that they outlive c3desk; how long a dropped worker's "
+        "hosted sessions wait for it",
+        (
+            "ALTER TABLE settings ADD COLUMN persistent_sessions TEXT NOT NULL DEFAULT 'auto' "
+            "CHECK (persistent_sessions IN ('auto', 'always', 'never'))",
+            "ALTER TABLE settings ADD COLUMN reconnect_grace_seconds INTEGER NOT NULL "
+            "DEFAULT 600 CHECK (reconnect_grace_seconds BETWEEN 0 AND 86400)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -136,6 +136,16 @@ class Settings(BaseModel):
     worker_heartbeat_seconds = pw.IntegerField(
         constraints=[_default("10"), pw.Check("worker_heartbeat_seconds BETWEEN 1 AND 600")]
     )
+    # migration 7
+    persistent_sessions = pw.TextField(
+        constraints=[
+            _default("'auto'"),
+            pw.Check("persistent_sessions IN ('auto', 'always', 'never')"),
+        ]
+    )
+    reconnect_grace_seconds = pw.IntegerField(
+        constraints=[_default("600"), pw.Check("reconnect_grace_seconds BETWEEN 0 AND 86400")]
+    )
 
     class Meta:
         table_name = "settings"

@@ -49,6 +49,9 @@ class SpawnRequest:
     env: Mapping[str, str]
     cols: int = 120
     rows: int = 40
+    # Where the connection hosts the process so that it outlives c3desk (what its
+    # ``hosted_handle`` answered, recorded by the engine before the start); None: a bare PTY.
+    handle: str | None = None
 
 
 class ExitWaiters:

@@ -116,6 +116,9 @@ class WorkerConnection(abc.ABC):
     # Seconds between liveness checks, for connections that make them (the engine sets it
     # from the settings, live).
     heartbeat: float = 10.0
+    # The persistent_sessions setting: sessions are hosted (in tmux, outliving c3desk) "auto"
+    # (where the worker has tmux >= 3.0), "always" or "never" (the engine sets it, live).
+    persistence: str = "auto"
 
     def __init__(self, worker: WorkerInfo) -> None:
         self.worker = worker
@@ -167,6 +170,14 @@ class WorkerConnection(abc.ABC):
         """Start a process in a terminal; raise :class:`~c3desk.transports.base.SpawnError`
         when it cannot be started. The process's ``handle`` is what :meth:`reattach` needs
         to find it again."""
+
+    async def hosted_handle(self, session_id: str) -> str | None:
+        """The handle a new session will have when this connection hosts it so that it outlives
+        c3desk (the engine records it before the start, so that a crash in between still finds
+        it, and passes it back in the :class:`SpawnRequest`); None: it runs in a bare terminal
+        and ends with c3desk. Raises :class:`~c3desk.transports.base.SpawnError` when
+        ``persistence`` is "always" and the worker cannot host."""
+        return None
 
     @abc.abstractmethod
     async def reattach(

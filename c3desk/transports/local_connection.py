@@ -1,8 +1,9 @@
 """The local machine as a worker connection: PTYs of this process, files of this file system.
 
-Processes run in pseudo-terminals owned by this c3desk (:mod:`c3desk.transports.local`): when
-c3desk ends, they are hung up, and a new c3desk cannot take them over, so :meth:`reattach`
-answers None for every handle. Hook reports come back through ``c3desk hook``, which writes to
+Processes run in pseudo-terminals owned by this c3desk (:mod:`c3desk.transports.local`), which
+end with it; or, given a tmux host and as the ``persistent_sessions`` setting says, in c3desk's
+tmux server (:mod:`c3desk.transports.tmux_process`), where they outlive it and the next c3desk
+reattaches them by their handle. Hook reports come back through ``c3desk hook``, which writes to
 this instance's control socket.
 """
 
@@ -29,7 +30,7 @@ from c3desk.transports.connection import (
     WorkerInfo,
 )
 from c3desk.transports.local import LocalTransport
-from c3desk.transports.tmux import TmuxError, TmuxHost, session_name
+from c3desk.transports.tmux import TmuxError, TmuxHost, name_of
 
 
 class LocalConnection(WorkerConnection):
@@ -49,28 +50,32 @@ class LocalConnection(WorkerConnection):
     async def spawn(
         self, request: SpawnRequest, on_output: OutputCallback, on_exit: ExitCallback
     ) -> Process:
-        if self.hosting is None:
+        name = name_of(request.handle)
+        if self.hosting is None or name is None:
             return await self._transport.spawn(request, on_output, on_exit)
         if not Path(request.cwd).is_dir():
             raise SpawnError(f"working directory {request.cwd} does not exist")
-        name = session_name(request.env.get("C3DESK_SESSION") or "session")
         try:
             return await tmux_process.start(self.hosting, name, request, on_output, on_exit)
         except (OSError, TmuxError) as exc:
             raise SpawnError(f"cannot start the session in tmux: {exc}") from None
+
+    async def hosted_handle(self, session_id: str) -> str | None:
+        if self.hosting is None:
+            return None
+        return await self.hosting.hosts(self.persistence, session_id, "this machine")
 
     async def reattach(
         self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
     ) -> Process | None:
         # A bare PTY's child died with the c3desk that opened it (its terminal hung up); a
         # session hosted in tmux is attached to again, if tmux still has it.
-        if self.hosting is None or not handle.startswith("tmux:"):
+        name = name_of(handle)
+        if self.hosting is None or name is None:
             return None
         env = {"PATH": os.environ.get("PATH", "")}
         try:
-            return await tmux_process.attach(
-                self.hosting, handle[5:], env, 120, 40, on_output, on_exit
-            )
+            return await tmux_process.attach(self.hosting, name, env, 120, 40, on_output, on_exit)
         except (OSError, TmuxError, ValueError):
             return None
 

@@ -33,8 +33,11 @@ from c3desk.transports.base import ExitStatus, SpawnError
 MIN_VERSION = (3, 0)
 HISTORY_LIMIT = 50000
 STATUS_WAIT = 1.0  # seconds a dead pane is asked again for its exit status
-RUN_TIMEOUT = 30.0
-TERM = "xterm-256color"  # seconds one tmux command may take before the local runner gives up
+RUN_TIMEOUT = 30.0  # seconds one tmux command may take before the local runner gives up
+TERM = "xterm-256color"
+
+USABLE_TTL = 60.0
+HANDLE_PREFIX = "tmux:"  # a hosted session's handle: this, then its tmux session's name
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,100}\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -115,6 +118,14 @@ def session_name(session_id: str | int) -> str:
     return check_name(f"c3desk-{session_id}")
 
 
+def name_of(handle: str | None) -> str | None:
+    """The tmux session's name in a hosted session's handle; None for any other handle."""
+    if not handle or not handle.startswith(HANDLE_PREFIX):
+        return None
+    name = handle[len(HANDLE_PREFIX) :]
+    return name if _NAME.match(name) else None
+
+
 def _words_after_script(cwd: str, argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
     if not argv:
         raise SpawnError("the agent command is empty")
@@ -170,6 +181,7 @@ class TmuxHost:
         self.conf_path = conf_path
         self._tmux = tmux
         self._conf_written = False
+        self._usable: tuple[bool, float] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -208,8 +220,28 @@ class TmuxHost:
         return int(match.group(1)), int(match.group(2))
 
     async def usable(self) -> bool:
-        found = await self.version()
-        return found is not None and found >= MIN_VERSION
+        """Is tmux >= 3.0 there? (Asked again after :data:`USABLE_TTL` seconds: a user may
+        install it while c3desk runs.)"""
+        now = asyncio.get_running_loop().time()
+        if self._usable is None or now - self._usable[1] > USABLE_TTL:
+            found = await self.version()
+            self._usable = (found is not None and found >= MIN_VERSION, now)
+        return self._usable[0]
+
+    async def hosts(self, persistence: str, session_id: str, where: str) -> str | None:
+        """The handle a new session gets under the ``persistent_sessions`` setting
+        ``persistence`` (see :meth:`~c3desk.transports.connection.WorkerConnection.hosted_handle`);
+        ``where`` names the worker in the error "always" raises without tmux."""
+        if persistence == "never":
+            return None
+        if not await self.usable():
+            if persistence == "always":
+                raise SpawnError(
+                    f"persistent_sessions is 'always' but {where} has no tmux "
+                    f"{MIN_VERSION[0]}.{MIN_VERSION[1]} or newer to host the session in"
+                )
+            return None
+        return HANDLE_PREFIX + session_name(session_id)
 
     async def sessions(self) -> list[str]:
         status, out, _ = await self._tmux_cmd("list-sessions", "-F", "#{session_name}")

@@ -31,6 +31,8 @@ MIGRATION_COLUMNS = {
         "scrollback_limit_mb",
         "queue_paused",
         "worker_heartbeat_seconds",
+        "persistent_sessions",
+        "reconnect_grace_seconds",
     ],
     "workers": [],
     "artifacts": [],
@@ -193,5 +195,7 @@ def test_first_use_creates_local_worker_and_default_settings(db: Paths) -> None:
             "scrollback_limit_mb": 50,
             "queue_paused": False,
             "worker_heartbeat_seconds": 10,
+            "persistent_sessions": "auto",
+            "reconnect_grace_seconds": 600,
         }
     ]
