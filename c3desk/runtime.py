@@ -58,13 +58,15 @@ class Instance:
             self.lock.release()
             raise
 
-    async def stop(self, reason: str | None = None) -> None:
-        """End the live sessions (with ``reason``, else the engine's quit reason), then stop."""
+    async def stop(self, reason: str | None = None, *, keep_hosted: bool = True) -> None:
+        """Leave the live sessions, then stop: hosted ones keep running (unless
+        ``keep_hosted`` is false, or a ``reason`` to end them is given), the others end (with
+        ``reason``, else the engine's quit reason)."""
         try:
             if reason is None:
-                await self.engine.stop()
+                await self.engine.stop(keep_hosted=keep_hosted)
             else:
-                await self.engine.stop(reason)
+                await self.engine.stop(reason, keep_hosted=False)
         finally:
             await self.server.stop()
             self.lock.release()

@@ -903,6 +903,14 @@ class Engine:
         """How many sessions have a live process (or are starting one)."""
         return len(self.live)
 
+    def hosted_count(self) -> int:
+        """How many live sessions run hosted (in tmux) and can outlive this c3desk."""
+        return sum(
+            1
+            for live in self.live.values()
+            if live.process is not None and live.process.survives and not live.process.exited
+        )
+
     def set_focus(self, sid: str | None) -> None:
         """The session the user looks at: its output is parsed first."""
         self.focused = sid

@@ -10,6 +10,7 @@ this instance's control socket.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import stat as st
 import sys
@@ -30,6 +31,7 @@ from c3desk.transports.connection import (
     WorkerInfo,
 )
 from c3desk.transports.local import LocalTransport
+from c3desk.transports.shellpath import not_found, resolve_command
 from c3desk.transports.tmux import TmuxError, TmuxHost, name_of
 
 
@@ -55,6 +57,14 @@ class LocalConnection(WorkerConnection):
             return await self._transport.spawn(request, on_output, on_exit)
         if not Path(request.cwd).is_dir():
             raise SpawnError(f"working directory {request.cwd} does not exist")
+        if not request.argv:
+            raise SpawnError("the agent command is empty")
+        # As the bare PTY does: a missing command is said at once, with where it was looked for.
+        path = request.env.get("PATH", "")
+        exe = resolve_command(request.argv[0], path)
+        if exe is None:
+            raise SpawnError(not_found(request.argv[0], path))
+        request = dataclasses.replace(request, argv=[exe, *request.argv[1:]])
         try:
             return await tmux_process.start(self.hosting, name, request, on_output, on_exit)
         except (OSError, TmuxError) as exc:
@@ -73,7 +83,9 @@ class LocalConnection(WorkerConnection):
         name = name_of(handle)
         if self.hosting is None or name is None:
             return None
-        env = {"PATH": os.environ.get("PATH", "")}
+        # The client finds the server as every tmux command of c3desk's does: through this
+        # process's environment (TMUX_TMPDIR says where the sockets are).
+        env = dict(os.environ)
         try:
             return await tmux_process.attach(self.hosting, name, env, 120, 40, on_output, on_exit)
         except (OSError, TmuxError, ValueError):

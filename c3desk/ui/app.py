@@ -104,7 +104,7 @@ async def _main(app: QApplication, paths: Paths, screenshot: str | None) -> int:
             shot.cancel()
         window.save_state()
         window.hide()
-        await instance.stop()
+        await instance.stop(keep_hosted=not window.end_sessions)
     return 0
 
 

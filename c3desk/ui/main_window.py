@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.qsettings = settings or QSettings()
         self._on_quit = on_quit or (lambda: QApplication.instance().quit())  # type: ignore[union-attr]
         self._quitting = False
+        self.end_sessions = False  # how the user quit: ending the hosted sessions too
         self._tasks: set[asyncio.Future[None]] = set()
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
@@ -193,7 +194,7 @@ class MainWindow(QMainWindow):
         t.showHideRequested.connect(self.toggle_visible)
         t.newSessionRequested.connect(self.new_session)
         t.pauseToggled.connect(lambda paused: self.set_paused(paused))
-        t.quitRequested.connect(self.quit)
+        t.quitRequested.connect(lambda: self.quit())
         t.notificationClicked.connect(self.focus_session)
 
     # -- engine → window ---------------------------------------------------------------------
@@ -468,21 +469,42 @@ class MainWindow(QMainWindow):
         self.quit()
 
     def _ask_before_closing(self) -> None:
+        running = self.engine.running_count()
+        hosted = self.engine.hosted_count()
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Quit c3desk?")
-        box.setText(
-            f"{self.engine.running_count()} session(s) are running. Quitting ends them "
-            "(their scrollback is kept)."
-        )
-        quit_button = box.addButton("Quit and end sessions", QMessageBox.ButtonRole.AcceptRole)
+        keep_button: QWidget | None = None
+        if hosted:
+            text = (
+                f"{running} session(s) are running. {hosted} of them run in tmux and can go "
+                "on without c3desk: the next start shows them again."
+            )
+            if running > hosted:
+                text += f" The other {running - hosted} end when c3desk quits."
+            box.setText(text)
+            keep = box.addButton("Quit, keep sessions running", QMessageBox.ButtonRole.AcceptRole)
+            keep.setObjectName("quit_keep")
+            end_button = box.addButton(
+                "Quit and end sessions", QMessageBox.ButtonRole.DestructiveRole
+            )
+            box.setDefaultButton(keep)
+            keep_button = keep
+        else:
+            box.setText(
+                f"{running} session(s) are running. Quitting ends them (their scrollback is kept)."
+            )
+            end_button = box.addButton("Quit and end sessions", QMessageBox.ButtonRole.AcceptRole)
+        end_button.setObjectName("quit_end")
         tray_button = box.addButton("Keep running in the tray", QMessageBox.ButtonRole.ActionRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         tray_button.setEnabled(self.tray.available)
 
         def answered(button: QWidget) -> None:
-            if button is quit_button:
+            if button is keep_button:
                 self.quit()
+            elif button is end_button:
+                self.quit(end_sessions=True)
             elif button is tray_button:
                 self.save_state()
                 self.hide()
@@ -490,7 +512,10 @@ class MainWindow(QMainWindow):
         box.buttonClicked.connect(answered)
         box.open()
 
-    def quit(self) -> None:
+    def quit(self, *, end_sessions: bool = False) -> None:
+        """Close for good. Sessions hosted in tmux keep running (the next start takes them
+        over) unless ``end_sessions``; the others end."""
+        self.end_sessions = end_sessions
         self._quitting = True
         self.save_state()
         self._on_quit()

@@ -171,13 +171,25 @@ def test_stale_socket_from_a_crashed_instance_is_replaced(
     assert cli("settings", "--json", check=True).json()["queue_paused"] is False
 
 
-def test_sigterm_stops_cleanly(cli: Any, home: Path, tmp_path: Path, headless: Any) -> None:
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_sigterm_with_persistent_sessions_never_ends_them(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
     cli("settings", "set", "claude_command", str(FAKE), check=True)
+    cli("settings", "set", "persistent_sessions", "never", check=True)
     sid = cli(
         "add", "--title", "long", "--dir", str(tmp_path), "--prompt", "think 600", check=True
     ).stdout.strip()
     proc = headless()
     pid = wait_for(lambda: sessions(cli)["long"]["pid"])
+    assert not sessions(cli)["long"]["host_handle"].startswith("tmux:")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
     row = sessions(cli)["long"]
@@ -185,6 +197,70 @@ def test_sigterm_stops_cleanly(cli: Any, home: Path, tmp_path: Path, headless: A
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert sid == row["id"]
+
+
+def test_sigterm_keeps_hosted_sessions_and_the_next_start_reattaches_them(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
+    """The default (tmux is here): quitting leaves the agent working; the next instance takes
+    it over, and ending it from there leaves nothing behind."""
+    cli("settings", "set", "claude_command", str(FAKE), check=True)
+    sid = cli(
+        "add", "--title", "long", "--dir", str(tmp_path), "--prompt", "say STILL-HERE; think 600",
+        check=True,
+    ).stdout.strip()  # fmt: skip
+    proc = headless()
+    pid = wait_for(lambda: sessions(cli)["long"]["pid"])
+    assert sessions(cli)["long"]["host_handle"] == f"tmux:c3desk-{sid}"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    row = sessions(cli)["long"]
+    assert row["status"] == "active" and row["pid"] == pid and alive(pid)
+    headless()
+    wait_for(lambda: "STILL-HERE" in screen(cli, sid), what="the screen from before the quit")
+    assert sessions(cli)["long"]["status"] == "active" and sessions(cli)["long"]["pid"] == pid
+    cli("kill", sid, check=True)
+    wait_for(lambda: sessions(cli)["long"]["status"] == "failed", what="the end")
+    wait_for(lambda: not alive(pid), what="the agent's end")
+
+
+def test_a_killed_instance_restarts_with_both_hosted_sessions_mid_turn(
+    cli: Any, home: Path, tmp_path: Path, headless: Any
+) -> None:
+    """Issue 17's crash test: SIGKILL the headless instance while two hosted sessions wait at
+    a permission box; the next start finds both with the same pids and their screens, and the
+    answer typed with `c3desk send` reaches each."""
+    cli("settings", "set", "claude_command", str(FAKE), check=True)
+    ids = {
+        name: cli(
+            "add", "--title", name, "--dir", str(tmp_path),
+            "--prompt", f"say {name}-BEFORE-THE-CRASH; ask make {name}", check=True,
+        ).stdout.strip()
+        for name in ("one", "two")
+    }  # fmt: skip
+    first = headless()
+    for sid in ids.values():
+        wait_for(lambda sid=sid: "Do you want to proceed?" in screen(cli, sid), what="a box")
+    pids = {name: sessions(cli)[name]["pid"] for name in ids}
+    first.kill()
+    first.wait(10)
+    assert all(alive(pid) for pid in pids.values())
+    headless()
+    for name, sid in ids.items():
+        wait_for(
+            lambda sid=sid, name=name: (
+                f"{name}-BEFORE-THE-CRASH" in screen(cli, sid)
+                and "Do you want to proceed?" in screen(cli, sid)
+            ),
+            what=f"{name}'s screen from before the crash",
+        )
+    rows = sessions(cli)
+    assert {name: (rows[name]["status"], rows[name]["pid"]) for name in ids} == {
+        name: ("active", pid) for name, pid in pids.items()
+    }
+    for name, sid in ids.items():
+        cli("send", sid, "1", check=True)
+        wait_for(lambda sid=sid, name=name: f"Ran make {name}" in screen(cli, sid), what="approved")
 
 
 def test_permission_prompt_approved_with_send_1(

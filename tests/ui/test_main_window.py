@@ -241,9 +241,11 @@ def test_state_restored_settings_live_and_close_asks(
             apply_theme(app, "dark")
             # Closing with a running session asks first, and nothing is killed meanwhile.
             window.resize(720, 530)  # fits the offscreen screen, which restoreGeometry respects
+            await until(lambda: window.engine.hosted_count())
             window.close()
             box = await until(lambda: window.findChild(QMessageBox))
-            assert "1 session" in box.text()
+            assert "1 session" in box.text() and "1 of them run in tmux" in box.text()
+            assert box.defaultButton().objectName() == "quit_keep"  # keeping is the default
             assert row(sid).status == "active" and window.isVisible()
             box.reject()
             window.save_state()
@@ -493,3 +495,42 @@ def test_a_worker_whose_key_needs_a_passphrase_is_asked_for_it_once(
         loop.run_until_complete(scenario())
     finally:
         keyring.set_keyring(before)
+
+
+@pytest.mark.parametrize("answer", ["quit_keep", "quit_end"])
+def test_quitting_keeps_hosted_sessions_running_or_ends_them_as_answered(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any, answer: str
+) -> None:
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
+    sid = add("Hosted", tmp_path, "think 600")
+    quits: list[bool] = []
+
+    async def scenario() -> None:
+        instance = Instance(app_env)
+        await instance.start()
+        settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(
+            app_env, instance.engine, settings=settings, on_quit=lambda: quits.append(True)
+        )
+        qtbot.addWidget(window)
+        try:
+            window.show()
+            await until(lambda: row(sid).pid and row(sid).host_handle.startswith("tmux:"))
+            pid = row(sid).pid
+            window.close()
+            box = await until(lambda: window.findChild(QMessageBox))
+            box.findChild(QPushButton, answer).click()
+            await until(lambda: quits)
+            assert window.end_sessions is (answer == "quit_end")
+            await instance.stop(keep_hosted=not window.end_sessions)
+            if answer == "quit_keep":
+                assert row(sid).status == "active" and Path(f"/proc/{pid}").exists()
+            else:
+                assert row(sid).status == "failed"
+                assert row(sid).failure_reason == "stopped when c3desk quit"
+                await until(lambda: not Path(f"/proc/{pid}").exists())
+        finally:
+            window.close()
+
+    loop.run_until_complete(scenario())
