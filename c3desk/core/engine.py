@@ -162,6 +162,15 @@ class _Launch:
     env: dict[str, str]
 
 
+# Before a hosted session's screen is attached again, the model forgets its old screen and
+# history: tmux replays both (capture-pane), and the client draws the screen as it is now.
+FORGET_SCREEN = b"\x1b[?1049l\x1b[0m\x1b[3J\x1b[H\x1b[2J"
+
+
+def _hosted(handle: str | None) -> bool:
+    return bool(handle) and str(handle).startswith("tmux:")
+
+
 def _end_of_replay(rows: int) -> bytes:
     """Bytes that move the previous run's last screen into the scrollback, under a marker line,
     and leave an empty screen: a resumed agent draws its own screen (its conversation again),
@@ -232,6 +241,10 @@ class Engine:
         self._blocked: dict[str, str] = {}  # queued sessions their worker cannot take, and why
         self._settings_seen: dict[str, Any] | None = None
         self._worker_seen: dict[str, tuple[str, str | None]] = {}  # status, reason recorded
+        # Hosted sessions whose worker is not reachable: id → when they count as lost
+        # (monotonic). They stay active, marked "reconnecting", and are attached again when
+        # their worker's connection returns.
+        self._reconnecting: dict[str, float] = {}
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -322,6 +335,87 @@ class Engine:
 
     def _on_connection_status(self, conn: WorkerConnection) -> None:
         self._record_worker(conn.worker.id, conn.status, conn.reason)
+        wid = conn.worker.id
+        if conn.status == "connected":
+            back = [
+                sid
+                for sid in self._reconnecting
+                if (live := self.live.get(sid)) is not None and live.worker_id == wid
+            ]
+            if back:
+                name = f"reattach-{wid}"
+                self._track(asyncio.create_task(self._reattach_after_drop(conn, back), name=name))
+            return
+        for live in list(self.live.values()):
+            process = live.process
+            if (
+                live.worker_id == wid
+                and live.id not in self._reconnecting
+                and process is not None
+                and process.survives
+                and not process.exited
+            ):
+                self._await_worker(live, conn.reason)
+                self._track(asyncio.create_task(_let_go(process), name=f"detach-{live.id}"))
+
+    def _await_worker(self, live: LiveSession, why: str | None) -> None:
+        """The session's agent runs on, hosted on a worker c3desk cannot reach: it stays
+        active, marked reconnecting, until the worker is back or the grace period is over."""
+        grace = int(cfg.get_settings()["reconnect_grace_seconds"])
+        self._reconnecting[live.id] = time.monotonic() + grace
+        live.process = None
+        sess.record_event(live.id, "reconnecting", {"grace_seconds": grace, "why": why})
+        self._emit("changed", live.id)
+
+    def reconnecting(self, sid: str) -> bool:
+        """Is the session waiting for its worker to come back?"""
+        return sid in self._reconnecting
+
+    def _exit_of(self, live: LiveSession) -> Callable[[ExitStatus], None]:
+        return lambda status: self._on_exit(live, status)
+
+    def _lose_overdue(self) -> None:
+        """Sessions whose worker stayed away longer than the grace period: lost."""
+        now = time.monotonic()
+        for sid, deadline in list(self._reconnecting.items()):
+            if now < deadline:
+                continue
+            del self._reconnecting[sid]
+            live = self.live.get(sid)
+            if live is not None:
+                sess.record_event(sid, "lost", {"why": "its worker did not come back in time"})
+                self._on_exit(live, ExitStatus(None, None, LOST))
+
+    async def _reattach_after_drop(self, conn: WorkerConnection, sids: list[str]) -> None:
+        for sid in sids:
+            live = self.live.get(sid)
+            if live is None or sid not in self._reconnecting:
+                continue
+            row = Session.get_or_none(Session.id == sid)
+            handle = row.host_handle if row is not None else None
+            process: Process | None = None
+            if handle:
+                live.feed_all()
+                live.model.feed(FORGET_SCREEN)
+                try:
+                    process = await conn.reattach(handle, live.on_output, self._exit_of(live))
+                except Exception:
+                    log.exception("reattaching %s", sid)
+            if conn.status != "connected" and process is not None and not process.exited:
+                await _let_go(process)  # gone again meanwhile: wait on
+                continue
+            self._reconnecting.pop(sid, None)
+            if process is None:
+                if sid in self.live:
+                    self._on_exit(live, ExitStatus(None, None, LOST))
+                continue
+            live.process = process
+            if not process.exited:
+                Session.update(pid=process.pid, host_handle=process.handle).where(
+                    Session.id == sid
+                ).execute()
+                sess.record_event(sid, "reattached", {"handle": process.handle, "pid": process.pid})
+            self._emit("changed", sid)
 
     def _record_worker(self, worker_id: str, status: str, reason: str | None) -> None:
         """Store a connection's status in its worker row, and tell observers when it changed."""
@@ -372,8 +466,15 @@ class Engine:
 
     async def _recover(self) -> None:
         """Sessions left active by the previous run: each is looked for through its worker's
-        connection; found, it runs on here; gone, it failed (reason ``lost``)."""
+        connection; found, it runs on here; gone, it failed (reason ``lost``). A hosted one
+        whose worker cannot be reached now waits for it (reconnecting)."""
         for s in list(Session.select().where(Session.status == "active")):
+            conn = self.connections.get(s.worker_id) if s.worker_id is not None else None
+            if conn is not None and conn.status != "connected" and _hosted(s.host_handle):
+                live = self._new_live(s, Worker.get_by_id(s.worker_id), replay=True, marker=False)
+                self.live[s.id] = live
+                self._await_worker(live, conn.reason)
+                continue
             if not await self._reattach(s):
                 sess.transition(s.id, "failed", failure_reason=LOST, host_handle=None)
                 self._emit("changed", s.id)
@@ -383,7 +484,8 @@ class Engine:
         if conn is None or conn.status != "connected" or not s.host_handle:
             return False
         worker = Worker.get_by_id(s.worker_id)
-        live = self._new_live(s, worker, replay=True, marker=False)
+        # tmux replays what the session printed and shows its screen: the model starts empty.
+        live = self._new_live(s, worker, replay=not _hosted(s.host_handle), marker=False)
         # Live before the answer: output the process prints at once must find its session.
         self.live[s.id] = live
         process: Process | None = None
@@ -424,6 +526,7 @@ class Engine:
         while not self._stopping:
             try:
                 self._connect_later(self._sync_workers())
+                self._lose_overdue()
                 self.schedule(self._watch_settings())
                 self._note_blocked()
                 self.flush_logs()
@@ -826,6 +929,13 @@ class Engine:
         return words[-keep:]
 
     async def _leave(self, live: LiveSession, reason: str, keep_hosted: bool) -> None:
+        if live.id in self._reconnecting:
+            if keep_hosted:  # still active: the next start waits for its worker again
+                live.log.close()
+                self.live.pop(live.id, None)
+            else:
+                self._give_up_waiting(live, reason)
+            return
         process = live.process
         if keep_hosted and process is not None and process.survives and not process.exited:
             await process.detach()
@@ -834,7 +944,17 @@ class Engine:
             return
         await self._end(live, reason)
 
+    def _give_up_waiting(self, live: LiveSession, reason: str) -> None:
+        """End a session whose worker is away: c3desk cannot reach its agent to stop it (its
+        tmux session ends when the agent does)."""
+        self._reconnecting.pop(live.id, None)
+        live.end_reason = reason
+        self._on_exit(live, ExitStatus(None, None, reason))
+
     async def _end(self, live: LiveSession, reason: str) -> None:
+        if live.id in self._reconnecting:
+            self._give_up_waiting(live, reason)
+            return
         live.end_reason = reason
         if live.process is None:
             # still starting: wait briefly for the process to exist, then end it
@@ -869,13 +989,22 @@ class Engine:
     def rows(self) -> int:
         return self.terminals.rows
 
+    def _reachable(self, ref: str) -> None:
+        """Refuse input for a session whose worker is away (it would be lost)."""
+        s = sess.find_session(ref)
+        if s.id in self._reconnecting:
+            raise Refused(f"session {s.id} is reconnecting: its worker cannot be reached now")
+
     def write(self, ref: str, data: bytes) -> None:
+        self._reachable(ref)
         self.terminals.write(ref, data)
 
     async def send_text(self, ref: str, text: str, enter: bool = True) -> None:
+        self._reachable(ref)
         await self.terminals.send_text(ref, text, enter)
 
     def send_key(self, ref: str, name: str) -> None:
+        self._reachable(ref)
         self.terminals.send_key(ref, name)
 
     def set_default_size(self, cols: int, rows: int) -> None:
@@ -897,7 +1026,10 @@ class Engine:
         return self.terminals.screen(ref)
 
     def live_status(self) -> dict[str, Any]:
-        return self.terminals.live_status()
+        status = self.terminals.live_status()
+        for sid, entry in status.items():
+            entry["reconnecting"] = sid in self._reconnecting
+        return status
 
     def running_count(self) -> int:
         """How many sessions have a live process (or are starting one)."""
@@ -964,3 +1096,11 @@ class Engine:
     def request_focus(self) -> None:
         """Another launch of c3desk asked this instance to show its window."""
         self._emit("focus")
+
+
+async def _let_go(process: Process) -> None:
+    """Detach from a hosted process whose worker went away (its agent runs on there)."""
+    try:
+        await process.detach()
+    except Exception:
+        log.exception("detaching from a process whose worker went away")

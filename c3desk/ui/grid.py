@@ -133,7 +133,9 @@ class TileHeader(QFrame):
         self.title.setText(info.title)
         self.title.setToolTip(info.title)
         down = info.worker_status != "connected" and info.status in ("active", "queued")
-        self.worker.setText(f"{info.worker} ({info.worker_status})" if down else info.worker)
+        # An active session on a worker that went away waits for it (hosted in tmux there).
+        mark = "reconnecting" if info.status == "active" else info.worker_status
+        self.worker.setText(f"{info.worker} ({mark})" if down else info.worker)
         self.worker.setToolTip(
             f"Worker {info.worker}: {info.worker_status}"
             + (f" ({info.worker_reason})" if down and info.worker_reason else "")

@@ -807,6 +807,8 @@ class QueueModel(QAbstractTableModel):
             if row[WORKER] is not None:
                 name = self._workers.get(row[WORKER], "?")
                 status = self._worker_status.get(row[WORKER], "connected")
+                if status != "connected" and row[STATUS] == "active":
+                    status = f"{status}: reconnecting"
                 lines.append(f"worker: {name}" + ("" if status == "connected" else f" ({status})"))
             if row[STATUS] == "queued":
                 # Asked only when the pointer rests on the row: one look at the queue.

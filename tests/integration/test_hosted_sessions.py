@@ -12,7 +12,10 @@ import pytest
 from helpers.engine import add, row, screen_has, started_engine, status, use_fake_agent
 
 from c3desk.config import Paths
+from c3desk.core import settings as cfg
 from c3desk.core.engine import LOST
+from c3desk.core.sessions import events as sess_events
+from c3desk.errors import Refused
 from c3desk.transports.connection import ConnectionFactory, WorkerConnection, WorkerInfo
 from c3desk.transports.local_connection import LocalConnection
 from c3desk.transports.tmux import TmuxHost, local_runner
@@ -112,5 +115,158 @@ def test_without_a_tmux_host_quitting_still_ends_sessions(db: Paths, tmp_path: P
         await watch.until(screen_has(engine, sid, "BARE"), 20)
         await engine.stop()
         assert status(sid) == "failed"
+
+    asyncio.run(main())
+
+
+class Flaky(LocalConnection):
+    """This machine's connection, made to drop and come back on cue: what an SSH worker's
+    connection does when the network goes (the engine sees only its status)."""
+
+    reachable = True
+
+    async def connect(self) -> None:
+        if Flaky.reachable:
+            self._set_status("connected")
+        else:
+            self._set_status("disconnected", "no route to the test worker")
+
+    def drop(self) -> None:
+        Flaky.reachable = False
+        self._set_status("disconnected", "the connection closed")
+
+    def restore(self) -> None:
+        Flaky.reachable = True
+        self._set_status("connected")
+
+
+def flaky(tmux: TmuxHost) -> ConnectionFactory:
+    Flaky.reachable = True
+
+    def make(worker: WorkerInfo) -> WorkerConnection:
+        return Flaky(worker, hosting=tmux)
+
+    return make
+
+
+def test_a_dropped_worker_keeps_its_hosted_sessions_reconnecting_until_it_returns(
+    db: Paths, tmp_path: Path, tmux: TmuxHost
+) -> None:
+    async def main() -> None:
+        use_fake_agent(tmp_path)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("away", work, prompt="say BEFORE-THE-DROP; think 300")
+        engine, watch = await started_engine(db, connections=flaky(tmux))
+        try:
+            await watch.until(screen_has(engine, sid, "BEFORE-THE-DROP"), 20)
+            pid = row(sid).pid
+            conn = engine.connections[row(sid).worker_id]
+            assert isinstance(conn, Flaky)
+            conn.drop()
+            await watch.until(lambda: engine.live[sid].process is None, 10)
+            assert engine.reconnecting(sid) and engine.live_status()[sid]["reconnecting"]
+            assert status(sid) == "active" and alive(pid)
+            with pytest.raises(Refused, match="reconnecting"):
+                engine.write(sid, b"typed while away")  # it would be lost: said, not kept
+            conn.restore()
+            await watch.until(lambda: not engine.reconnecting(sid), 20)
+            assert status(sid) == "active" and row(sid).pid == pid
+            await watch.until(screen_has(engine, sid, "BEFORE-THE-DROP"), 20)
+            engine.write(sid, b"typed after the return")
+            await watch.until(screen_has(engine, sid, "typed after the return"), 20)
+            kinds = [e.kind for e in sess_events(sid)]
+            assert kinds.index("reconnecting") < len(kinds) - 1 - kinds[::-1].index("reattached")
+        finally:
+            await engine.stop(keep_hosted=False)
+        assert status(sid) == "failed" and not alive(pid)
+        assert await tmux.sessions() == []
+
+    asyncio.run(main())
+
+
+def test_a_worker_away_longer_than_the_grace_period_loses_its_sessions(
+    db: Paths, tmp_path: Path, tmux: TmuxHost
+) -> None:
+    async def main() -> None:
+        use_fake_agent(tmp_path)
+        cfg.set_setting("reconnect_grace_seconds", "1")
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("too long", work, prompt="say HERE; think 300")
+        engine, watch = await started_engine(db, connections=flaky(tmux))
+        try:
+            await watch.until(screen_has(engine, sid, "HERE"), 20)
+            conn = engine.connections[row(sid).worker_id]
+            assert isinstance(conn, Flaky)
+            conn.drop()
+            await watch.until(lambda: status(sid) == "failed", 20)
+            assert row(sid).failure_reason == LOST and not engine.reconnecting(sid)
+        finally:
+            await engine.stop()
+
+    asyncio.run(main())
+
+
+def test_a_restart_while_the_worker_is_away_waits_for_it_then_reattaches(
+    db: Paths, tmp_path: Path, tmux: TmuxHost
+) -> None:
+    async def main() -> None:
+        use_fake_agent(tmp_path)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("waits", work, prompt="say BEFORE-THE-RESTART; think 300")
+        first, watch = await started_engine(db, connections=flaky(tmux))
+        await watch.until(screen_has(first, sid, "BEFORE-THE-RESTART"), 20)
+        pid = row(sid).pid
+        await first.stop()
+        Flaky.reachable = False
+        second, watch = await started_engine(db, connections=lambda w: Flaky(w, hosting=tmux))
+        try:
+            assert second.reconnecting(sid) and status(sid) == "active"
+            # Its last screen is shown meanwhile, from its scrollback.
+            assert screen_has(second, sid, "BEFORE-THE-RESTART")()
+            conn = second.connections[row(sid).worker_id]
+            assert isinstance(conn, Flaky)
+            conn.restore()
+            await watch.until(lambda: not second.reconnecting(sid), 20)
+            assert status(sid) == "active" and row(sid).pid == pid
+            second.write(sid, b"typed after the wait")
+            await watch.until(screen_has(second, sid, "typed after the wait"), 20)
+        finally:
+            await second.stop(keep_hosted=False)
+        assert not alive(pid)
+
+    asyncio.run(main())
+
+
+def test_persistent_sessions_never_runs_bare_and_always_without_tmux_says_why(
+    db: Paths, tmp_path: Path, tmux: TmuxHost
+) -> None:
+    async def main() -> None:
+        use_fake_agent(tmp_path)
+        work = tmp_path / "work"
+        work.mkdir()
+        cfg.set_setting("persistent_sessions", "never")
+        bare = add("bare", work, prompt="say BARE; think 300")
+        engine, watch = await started_engine(db, connections=hosted(tmux))
+        try:
+            await watch.until(screen_has(engine, bare, "BARE"), 20)
+            assert not row(bare).host_handle.startswith("tmux:")
+            assert await tmux.sessions() == []
+        finally:
+            await engine.stop()
+        assert status(bare) == "failed"  # it ended with c3desk, as before issue 17
+
+        cfg.set_setting("persistent_sessions", "always")
+        missing = TmuxHost(local_runner, conf_path=str(tmp_path / "none.conf"), tmux="no-tmux-here")
+        refused = add("refused", work, prompt="say NEVER")
+        engine, watch = await started_engine(db, connections=hosted(missing))
+        try:
+            await watch.until(lambda: status(refused) == "failed", 20)
+            reason = row(refused).failure_reason
+            assert "persistent_sessions is 'always'" in reason and "no tmux" in reason
+        finally:
+            await engine.stop()
 
     asyncio.run(main())

@@ -375,9 +375,11 @@ def test_a_tile_header_names_the_worker_and_says_when_it_is_down(qtbot: QtBot) -
             worker_reason="cannot reach far port 22: no answer",
         )
     )
-    assert header.worker.text() == "far (disconnected)"
+    assert header.worker.text() == "far (reconnecting)"  # its agent runs on there, in tmux
     assert "color" in header.worker.styleSheet()
     assert "cannot reach far port 22" in header.worker.toolTip()
+    header.show_info(TileInfo("s1", "Refactor", "far", "queued", False, worker_status="error"))
+    assert header.worker.text() == "far (error)"  # a queued one waits for the worker
     # A finished session's worker going away concerns it no more.
     header.show_info(TileInfo("s1", "Refactor", "far", "completed", False, worker_status="error"))
     assert header.worker.text() == "far" and header.worker.styleSheet() == ""

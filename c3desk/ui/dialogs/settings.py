@@ -106,6 +106,8 @@ _SETTING_LABELS: Final = {
     "scrollback_limit_mb": "&Scrollback per session:",
     "queue_paused": "",
     "worker_heartbeat_seconds": "SSH &heartbeat every:",
+    "persistent_sessions": "Kee&p sessions in tmux:",
+    "reconnect_grace_seconds": "Wait for a dropped &worker:",
 }
 
 
@@ -139,7 +141,10 @@ class SettingsDialog(QDialog):
         heartbeat = QSpinBox()
         heartbeat.setRange(1, 600)
         heartbeat.setSuffix(" s")
-        for spin in (concurrent, visible, scrollback, heartbeat):
+        grace = QSpinBox()
+        grace.setRange(0, 86_400)
+        grace.setSuffix(" s")
+        for spin in (concurrent, visible, scrollback, heartbeat, grace):
             spin.setKeyboardTracking(False)  # typing "12" stores 12, not 1 then 12
             spin.setMinimumWidth(110)
             spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -149,6 +154,13 @@ class SettingsDialog(QDialog):
         theme = QComboBox()
         theme.addItem("Dark", "dark")
         theme.addItem("Light", "light")
+        persistent = QComboBox()
+        for text, value in (
+            ("Where tmux 3.0+ is (automatic)", "auto"),
+            ("Always (fail without tmux)", "always"),
+            ("Never (sessions end with c3desk)", "never"),
+        ):
+            persistent.addItem(text, value)
         command = QLineEdit()
         command.setPlaceholderText("claude")
         auto = QCheckBox("&Auto-approve tool-permission prompts")
@@ -163,6 +175,8 @@ class SettingsDialog(QDialog):
             "scrollback_limit_mb": scrollback,
             "queue_paused": paused,
             "worker_heartbeat_seconds": heartbeat,
+            "persistent_sessions": persistent,
+            "reconnect_grace_seconds": grace,
         }
         for setting in views.settings():
             self.editors[setting.key].setToolTip(setting.help[0].upper() + setting.help[1:])
@@ -186,6 +200,8 @@ class SettingsDialog(QDialog):
             "auto_approve",
             "claude_command",
             "worker_heartbeat_seconds",
+            "persistent_sessions",
+            "reconnect_grace_seconds",
         ):
             self._add_row(queue_form, key)
         view_box = QGroupBox("Display")
@@ -226,6 +242,10 @@ class SettingsDialog(QDialog):
         visible.valueChanged.connect(lambda v: self.apply("max_visible_sessions", str(v)))
         scrollback.valueChanged.connect(lambda v: self.apply("scrollback_limit_mb", str(v)))
         heartbeat.valueChanged.connect(lambda v: self.apply("worker_heartbeat_seconds", str(v)))
+        grace.valueChanged.connect(lambda v: self.apply("reconnect_grace_seconds", str(v)))
+        persistent.currentIndexChanged.connect(
+            lambda _i: self.apply("persistent_sessions", persistent.currentData())
+        )
         auto.toggled.connect(lambda on: self.apply("auto_approve", "true" if on else "false"))
         paused.toggled.connect(lambda on: self.apply("queue_paused", "true" if on else "false"))
         grid.currentIndexChanged.connect(lambda _i: self.apply("grid_layout", grid.currentData()))
