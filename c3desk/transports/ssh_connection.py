@@ -21,6 +21,15 @@ TERM, COLORTERM, C3DESK_SESSION and that PATH, and the files a session needs (Cl
 settings) are uploaded into ``~/.cache/c3desk/sessions/<id>/`` on the server and removed when it
 ends. The hooks report back through that folder: each appends a line to its ``hooks`` file,
 which this connection reads over SFTP while the session runs. Only a POSIX ``sh`` is needed there.
+
+Given ``hosting=True``, and as the ``persistent_sessions`` setting says, sessions run in c3desk's
+tmux server on the worker instead (``tmux -L c3desk-<user> -f ~/.cache/c3desk/tmux.conf``, through
+:class:`~c3desk.transports.tmux.TmuxHost` over :meth:`SSHConnection.runner`), seen through a tmux
+client in an exec channel with a PTY (:mod:`c3desk.transports.tmux_process`). Their agents outlive
+the connection: one that drops ends nothing (the process goes quiet until it is detached), and
+:meth:`SSHConnection.reattach` finds them again by their handle, on this connection once it is
+back or on a new one. The agents' ends are watched on the server, all of a connection's through one
+exec channel (:class:`~c3desk.transports.ssh_process.PidWatch`).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import contextlib
 import json
 import logging
 import posixpath
+import re
 import shlex
 import stat as st
 from collections.abc import Sequence
@@ -39,6 +49,7 @@ from typing import Any
 
 import paramiko
 
+from c3desk.transports import tmux_process
 from c3desk.transports.base import (
     ExitCallback,
     ExitStatus,
@@ -64,6 +75,8 @@ from c3desk.transports.ssh_login import (
     resolve,
 )
 from c3desk.transports.ssh_process import (
+    PidWatch,
+    SSHClient,
     SSHProcess,
     check_text,
     kill_group,
@@ -72,7 +85,7 @@ from c3desk.transports.ssh_process import (
     run,
 )
 from c3desk.transports.ssh_trust import HostKeyError, TrustStore
-from c3desk.transports.tmux import Runner
+from c3desk.transports.tmux import Runner, TmuxError, TmuxHost, name_of
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +107,7 @@ _FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin"
 # raw line breaks dropped (JSON strings cannot hold them, so the JSON stays valid).
 _HOOK_SCRIPT = 'f=$1; e=$2; p=$(tr -d "\\n\\r"); printf "%s %s\\n" "$e" "$p" >> "$f"'
 SESSIONS_DIR = ".cache/c3desk/sessions"
+TMUX_CONF = ".cache/c3desk/tmux.conf"
 
 
 class SSHConnection(WorkerConnection):
@@ -106,7 +120,13 @@ class SSHConnection(WorkerConnection):
         heartbeat: float | None = None,
         misses: int = MISSES,
         max_backoff: float = MAX_BACKOFF,
+        hosting: bool = False,
+        tmux_socket: str | None = None,
+        tmux: str = "tmux",
     ) -> None:
+        """``hosting``: host sessions in tmux on the worker where the ``persistent_sessions``
+        setting (:attr:`persistence`) says so; ``tmux_socket`` names that tmux server (default
+        ``c3desk-<remote user>``); ``tmux`` is the program run there."""
         super().__init__(worker)
         self._trust = trust
         self._timeout = connect_timeout
@@ -140,6 +160,15 @@ class SSHConnection(WorkerConnection):
         self._cleanups: set[asyncio.Future[None]] = set()
         self._cleanup_of: dict[str, asyncio.Future[None]] = {}
         self._config_dir: str | None = None
+        self._hosting = hosting
+        self._tmux_socket = tmux_socket
+        self._tmux = tmux
+        # c3desk's tmux server on the worker, once the first connect told the remote home.
+        self.hosting: TmuxHost | None = None
+        self._agents = PidWatch(lambda: self._transport, connect_timeout)
+        # How far each session's hooks file was read (a hosted session's reader starts again
+        # there after a reattach, not at the start: its reports were passed on).
+        self._hook_offsets: dict[str, int] = {}
 
     def _keep(self, task: asyncio.Future[None]) -> None:
         self._tasks.add(task)
@@ -222,6 +251,8 @@ class SSHConnection(WorkerConnection):
         if transport is not None:
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
                 self._home = await self.files.home()
+            if self._hosting and self.hosting is None and self._home is not None:
+                self.hosting = self._tmux_host(self._home)
             self._backoff = 1.0
             self._beating = asyncio.create_task(
                 self._watch(transport, generation), name=f"c3desk-heartbeat-{self.worker.name}"
@@ -229,6 +260,17 @@ class SSHConnection(WorkerConnection):
         self._set_status(*outcome)
         if transport is None:
             self._try_again()
+
+    def _tmux_host(self, home: str) -> TmuxHost:
+        target = self.target()
+        user = target.user if target is not None else (self.worker.user or "user")
+        socket = self._tmux_socket or "c3desk-" + re.sub(r"[^A-Za-z0-9_-]", "_", user)
+        return TmuxHost(
+            self.runner(),
+            conf_path=posixpath.join(home, TMUX_CONF),
+            socket_name=socket,
+            tmux=self._tmux,
+        )
 
     def _try_again(self) -> None:
         """Connect again after the backoff (doubling up to ``max_backoff``)."""
@@ -298,6 +340,8 @@ class SSHConnection(WorkerConnection):
         sftp = self.files.reset()
         for process in list(self._processes):
             process.connection_lost()
+        # Hosted agents live on in tmux: their processes hear nothing more (no end).
+        self._agents.lost()
         self._set_status("disconnected", f"connection to {self.host} port {self.port} lost: {why}")
         # Closing joins paramiko's thread: not on the loop, and not waited for (a stopped
         # peer can hold it for the socket's timeout).
@@ -318,6 +362,7 @@ class SSHConnection(WorkerConnection):
             self._beating.cancel()
         for task in self._hook_tasks.values():
             task.cancel()
+        self._agents.lost()
         transport, self._transport = self._transport, None
         sftp = self.files.reset()
         if transport is not None:
@@ -493,6 +538,14 @@ class SSHConnection(WorkerConnection):
             "C3DESK_SESSION": session_id,
             "PATH": await self.login_path(),
         }
+        tmux_name = name_of(request.handle) if self.hosting is not None else None
+        if self.hosting is not None and tmux_name is not None:
+            hosted = SpawnRequest(
+                [exe, *argv[1:]], request.cwd, env, request.cols, request.rows, request.handle
+            )
+            return await self._spawn_hosted(
+                self.hosting, tmux_name, session_id, folder, hosted, on_output, on_exit
+            )
         command = remote_command(request.cwd, [exe, *argv[1:]], env, pid_file)
         loop = asyncio.get_running_loop()
         try:
@@ -520,11 +573,94 @@ class SSHConnection(WorkerConnection):
             kill=lambda p, sig: kill_group(transport, p, sig),
         )
         self._processes.add(process)
+        self._read_hooks_of(session_id, folder, process)
+        return process
+
+    def _read_hooks_of(self, session_id: str, folder: str, process: Process) -> None:
+        old = self._hook_tasks.get(session_id)
+        if old is not None:
+            old.cancel()  # a hosted session's reader from before a reattach
         self._hook_tasks[session_id] = asyncio.create_task(
             self._read_hooks(session_id, posixpath.join(folder, "hooks"), process),
             name=f"c3desk-hooks-{session_id}",
         )
+
+    # -- sessions hosted in tmux on the worker -------------------------------------------------
+
+    async def hosted_handle(self, session_id: str) -> str | None:
+        if not self._hosting or self.persistence == "never":
+            return None
+        self._up()  # not connected: the start fails with that reason
+        if self.hosting is None:
+            if self.persistence == "always":
+                raise SpawnError(
+                    f"persistent_sessions is 'always' but the home folder on {self.worker.name} "
+                    "is not known (for c3desk's tmux configuration there)"
+                )
+            return None
+        return await self.hosting.hosts(self.persistence, session_id, self.worker.name)
+
+    async def _spawn_hosted(
+        self,
+        host: TmuxHost,
+        name: str,
+        session_id: str,
+        folder: str,
+        request: SpawnRequest,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> Process:
+        """Start the agent in c3desk's tmux server on the worker (its environment the server's
+        with ``request.env`` on top) and attach a client to it over a channel of its own."""
+
+        def ended(status: ExitStatus) -> None:
+            self._track_cleanup(session_id, folder)
+            on_exit(status)
+
+        try:
+            process = await tmux_process.start(
+                host, name, request, on_output, ended,
+                exact_env=False, client=self._tmux_client, gone=self._agents.gone,
+            )  # fmt: skip
+        except (OSError, EOFError, TmuxError, paramiko.SSHException) as exc:
+            with contextlib.suppress(Exception):
+                await host.kill(name, 0.5)
+            raise SpawnError(
+                f"cannot start the session in tmux on {self.worker.name}: {describe(exc)}"
+            ) from None
+        self._read_hooks_of(session_id, folder, process)
         return process
+
+    async def _tmux_client(
+        self,
+        argv: list[str],
+        cols: int,
+        rows: int,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> Process:
+        """A tmux client on the worker, in an exec channel with a PTY (TERM xterm-256color)."""
+        transport = self._up()
+        # -u: the client draws UTF-8 whatever locale the server's environment has (sshd
+        # passes no LANG of ours).
+        command = "exec " + shlex.join([argv[0], "-u", *argv[1:]])
+        loop = asyncio.get_running_loop()
+        try:
+            channel = await loop.run_in_executor(
+                None, open_session, transport, command, cols, rows, self._timeout
+            )
+        except (EOFError, paramiko.SSHException) as exc:
+            raise OSError(describe(exc)) from None
+        client: SSHClient | None = None
+
+        def ended(status: ExitStatus) -> None:
+            if client is not None:
+                self._processes.discard(client)
+            on_exit(status)
+
+        client = SSHClient(loop, channel, None, on_output, ended, connected=transport.is_active)
+        self._processes.add(client)  # a dropped connection ends it (not the agent)
+        return client
 
     async def _read_pid(self, path: str, tries: int = 60) -> int | None:
         """The agent's pid on the server, which the start script writes before it execs."""
@@ -536,9 +672,10 @@ class SSHConnection(WorkerConnection):
             await asyncio.sleep(0.05)
         return None
 
-    async def _read_hooks(self, session_id: str, path: str, process: SSHProcess) -> None:
-        """Pass on what the session's hooks appended to their file, until the session ends."""
-        offset, rest = 0, b""
+    async def _read_hooks(self, session_id: str, path: str, process: Process) -> None:
+        """Pass on what the session's hooks appended to their file, until the session ends (or,
+        hosted, is detached or out of reach: reading starts again where it stopped)."""
+        offset, rest = self._hook_offsets.pop(session_id, 0), b""
         while True:
             ended = process.exited
             try:
@@ -552,7 +689,14 @@ class SSHConnection(WorkerConnection):
                 self._hook_line(session_id, line)
             if ended:
                 return
+            if process.survives and (getattr(process, "detached", False) or not self._connected()):
+                self._hook_offsets[session_id] = offset - len(rest)
+                return
             await asyncio.sleep(HOOK_POLL)
+
+    def _connected(self) -> bool:
+        transport = self._transport
+        return transport is not None and transport.is_active()
 
     def _hook_line(self, session_id: str, line: bytes) -> None:
         event, _, raw = line.decode(errors="replace").partition(" ")
@@ -598,9 +742,39 @@ class SSHConnection(WorkerConnection):
     async def reattach(
         self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
     ) -> Process | None:
-        # A session's channel ends with the connection that opened it (tmux hosting, a later
-        # part, keeps it running): there is nothing to attach to again.
-        return None
+        """A hosted session attached to again: what it showed replayed to ``on_output`` first;
+        a dead pane's exit status told through the process (``on_exit``); None when tmux on the
+        worker no longer has it. A session that ran in a bare channel ended with the
+        connection that opened it: None. Not connected: SpawnError (nothing is known)."""
+        name = name_of(handle)
+        if not self._hosting or name is None:
+            return None
+        self._up()
+        host = self.hosting
+        if host is None:
+            return None
+        session_id = _session_id_of(name)
+        folder = self._session_dir(session_id) if session_id is not None else None
+
+        def ended(status: ExitStatus) -> None:
+            if session_id is not None and folder is not None:
+                self._track_cleanup(session_id, folder)
+            on_exit(status)
+
+        try:
+            process = await tmux_process.attach(
+                host, name, {}, 120, 40, on_output, ended,
+                client=self._tmux_client, gone=self._agents.gone,
+            )  # fmt: skip
+        except (OSError, EOFError, TmuxError, ValueError, paramiko.SSHException) as exc:
+            log.info("reattaching %s on %s: %s", name, self.worker.name, describe(exc))
+            process = None
+        if process is None:
+            self._up()  # the connection dropped meanwhile: that says nothing of the session
+            return None
+        if session_id is not None and folder is not None:
+            self._read_hooks_of(session_id, folder, process)
+        return process
 
     # -- files -------------------------------------------------------------------------------
 
@@ -630,6 +804,12 @@ class SSHConnection(WorkerConnection):
         if folder is None:
             return None
         return ["/bin/sh", "-c", _HOOK_SCRIPT, "c3desk-hook", posixpath.join(folder, "hooks")]
+
+
+def _session_id_of(name: str) -> str | None:
+    """The c3desk session id a tmux session's name was made from (tmux.session_name)."""
+    prefix = "c3desk-"
+    return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else None
 
 
 def _shut(sftp: paramiko.SFTPClient | None, transport: paramiko.Transport) -> None:

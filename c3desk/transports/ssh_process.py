@@ -293,3 +293,152 @@ def kill_group(transport: paramiko.Transport, pid: int, sig: int, timeout: float
         f"kill -{int(sig)} -- -{int(pid)} 2>/dev/null || kill -{int(sig)} {int(pid)}",
         timeout,
     )
+
+
+class SSHClient(SSHProcess):
+    """A tmux client on the server (attached to a hosted session) in an exec channel with a
+    PTY. Ending it only closes its channel: the client goes, the hosted agent stays."""
+
+    async def terminate(self, grace: float = 1.0) -> ExitStatus:
+        if self._status is None:
+            self._finish(ExitStatus(None, None, "detached"))  # closes the channel
+        assert self._status is not None
+        return self._status
+
+
+# Run by /bin/sh on the server with the pids to watch as its arguments: prints "ended PID" for
+# each one that ended (a zombie counts: see tmux._ALIVE), "done" once none is left. It runs in
+# a PTY, so that closing its channel (or losing the connection) hangs it up on the server.
+_WATCH = (
+    'alive() { if [ -r "/proc/$1/stat" ]; then '
+    'read -r s 2>/dev/null <"/proc/$1/stat" || return 1; s=${s##*)}; '
+    'case $s in " Z "*|" X "*) return 1;; esac; return 0; fi; kill -0 "$1" 2>/dev/null; }; '
+    'while [ "$#" -gt 0 ]; do '
+    'for p do shift; if alive "$p"; then set -- "$@" "$p"; else echo "ended $p"; fi; done; '
+    'if [ "$#" -gt 0 ]; then sleep 0.25 2>/dev/null || sleep 1; fi; '
+    "done; echo done"
+)
+WATCH_RETRY = 1.0  # seconds before a watch the server ended (the connection still up) restarts
+
+
+class PidWatch:
+    """The ends of processes on the server that no channel of ours is the parent of (agents
+    hosted in tmux), for all of one connection's sessions through one exec channel: a loop on
+    the server reports each pid that ended, and it is started again when the set changes. One
+    channel, not one per session: OpenSSH allows 10 sessions per connection (MaxSessions).
+
+    :meth:`gone` raises ConnectionError once the connection is gone (:meth:`lost`): then
+    nothing can be known of the pid, which is not its end."""
+
+    def __init__(self, transport: Callable[[], paramiko.Transport | None], timeout: float) -> None:
+        self._transport = transport
+        self._timeout = timeout
+        self._waiting: dict[int, list[asyncio.Future[None]]] = {}
+        self._changed = False
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _up(self) -> paramiko.Transport | None:
+        transport = self._transport()
+        return transport if transport is not None and transport.is_active() else None
+
+    async def gone(self, pid: int) -> None:
+        """Return once the process ``pid`` on the server has ended."""
+        if self._up() is None:
+            raise ConnectionError("the worker is not connected")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(pid, []).append(fut)
+        self._kick()
+        try:
+            await fut
+        finally:
+            waiters = self._waiting.get(pid)
+            if waiters is not None and fut in waiters:
+                waiters.remove(fut)
+                if not waiters:
+                    del self._waiting[pid]
+                    self._kick()
+
+    def lost(self) -> None:
+        """The connection is gone: every waiter hears that nothing more can be known."""
+        self._fail_all()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def _fail_all(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for waiters in waiting.values():
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_exception(ConnectionError("the connection to the worker was lost"))
+
+    def _kick(self) -> None:
+        self._changed = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="c3desk-pid-watch"
+            )
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            self._changed = False
+            transport = self._up()
+            if transport is None:
+                self._fail_all()
+                return
+            words = ["/bin/sh", "-c", _WATCH, "c3desk-watch", *map(str, sorted(self._waiting))]
+            try:
+                chan = await loop.run_in_executor(
+                    None, open_session, transport, "exec " + shlex.join(words), 200, 24,
+                    self._timeout,
+                )  # fmt: skip
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                log.info("watching hosted agents on the server: %s", str(exc) or type(exc).__name__)
+                chan = None
+            outcome = "ended"
+            if chan is not None:
+                try:
+                    outcome = await self._read(chan)
+                finally:
+                    loop.run_in_executor(None, chan.close)
+            if outcome == "ended":  # the channel ended without its last word
+                if self._up() is None:
+                    self._fail_all()
+                    return
+                await asyncio.sleep(WATCH_RETRY)
+
+    async def _read(self, chan: paramiko.Channel) -> str:
+        """Pass on the ends the watch reports: "done" (all ended), "changed" (the set changed:
+        start again) or "ended" (the channel ended first)."""
+        loop = asyncio.get_running_loop()
+        wake = self._wake = asyncio.Event()
+        fd = chan.fileno()
+        loop.add_reader(fd, wake.set)
+        rest = b""
+        try:
+            while True:
+                if self._changed:
+                    return "changed"
+                while chan.recv_ready():
+                    rest += chan.recv(READ_SIZE)
+                *lines, rest = rest.split(b"\n")
+                for line in lines:
+                    words = line.split()
+                    if words == [b"done"]:
+                        return "done"
+                    if len(words) == 2 and words[0] == b"ended" and words[1].isdigit():
+                        for fut in self._waiting.pop(int(words[1]), []):
+                            if not fut.done():
+                                fut.set_result(None)
+                if chan.eof_received or chan.closed:
+                    return "ended"
+                wake.clear()
+                await wake.wait()
+        finally:
+            loop.remove_reader(fd)
+            if self._wake is wake:
+                self._wake = None

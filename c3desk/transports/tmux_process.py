@@ -1,14 +1,15 @@
-"""A tmux-hosted session on this machine, seen as one :class:`~c3desk.transports.base.Process`.
+"""A tmux-hosted session, seen as one :class:`~c3desk.transports.base.Process`.
 
 The agent runs in a tmux session of c3desk's own server (:mod:`c3desk.transports.tmux`); c3desk
-shows it through a tmux client attached in a local PTY (:mod:`c3desk.transports.local`), so the
-terminal model and view work unchanged. The process c3desk reports is the agent's own (the
+shows it through a tmux client attached in a terminal: a local PTY (:mod:`c3desk.transports.local`)
+by default, an SSH channel with a PTY for a worker's server (the caller's ``client`` factory), so
+the terminal model and view work unchanged. The process c3desk reports is the agent's own (the
 pane's pid), never the client's: input and window-size changes go through the client, the exit is
 the pane's. The agent's end is noticed through a pidfd on the pane's pid (polling where there is
-none); its status comes from tmux (``remain-on-exit`` keeps the dead pane), then the tmux session
-is removed, which lets the client go.
-
-Not used by the engine yet (issue 17 wires it behind the ``persistent_sessions`` setting).
+none), or what the caller's ``gone`` says (a watcher on the worker); its status comes from tmux
+(``remain-on-exit`` keeps the dead pane), then the tmux session is removed, which lets the client
+go. A ``gone`` that raises :class:`ConnectionError` (the worker's connection dropped) ends
+nothing: the process goes quiet until it is detached and attached again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from c3desk.transports.base import (
     ExitCallback,
@@ -31,6 +32,12 @@ from c3desk.transports.tmux import TmuxHost
 
 POLL = 0.25  # seconds between looks at the pane where the kernel has no pidfd
 
+# Returns once the agent (its pid) has ended; raises ConnectionError when that can no longer be
+# known (its worker's connection dropped: the agent may well live on).
+AgentGone = Callable[[int], Awaitable[None]]
+# Starts a tmux client (its argv) in a terminal of cols x rows: the process moving its bytes.
+ClientFactory = Callable[[list[str], int, int, OutputCallback, ExitCallback], Awaitable[Process]]
+
 
 class TmuxProcess(Process):
     def __init__(
@@ -40,6 +47,7 @@ class TmuxProcess(Process):
         pid: int,
         client: Process,
         on_exit: ExitCallback,
+        gone: AgentGone | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._host = host
@@ -47,7 +55,9 @@ class TmuxProcess(Process):
         self.pid = self._agent = pid
         self.handle = f"tmux:{name}"
         self.survives = True
+        self.detached = False
         self._client = client
+        self._agent_gone = gone or self._gone
         self._on_exit = on_exit
         self._status: ExitStatus | None = None
         self._waiters = ExitWaiters(self._loop)
@@ -72,7 +82,10 @@ class TmuxProcess(Process):
     # -- the agent's end ---------------------------------------------------------------------
 
     async def _watch_agent(self) -> None:
-        await self._gone(self._agent)
+        try:
+            await self._agent_gone(self._agent)
+        except ConnectionError:
+            return  # the worker is out of reach, not the agent's end: nothing to tell
         pane = await self._host.pane(self.name)
         status = pane.exit_status() if pane is not None else None
         await self._finish(status or ExitStatus(None, None, "ended (tmux kept no status)"))
@@ -112,6 +125,8 @@ class TmuxProcess(Process):
 
     async def detach(self) -> None:
         """c3desk goes, the agent stays: only the client ends (tmux keeps the session)."""
+        self.detached = True  # what the client still prints is dropped (see attach)
+        self._client.pause_reading()
         self._watch.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._watch
@@ -159,6 +174,9 @@ def _client_env(env: Mapping[str, str]) -> dict[str, str]:
     # The client needs a TERM it knows; TMUX would make it refuse to nest.
     out = {k: v for k, v in env.items() if k not in ("TMUX", "TMUX_PANE")}
     out["TERM"] = "xterm-256color"
+    # It finds the server where local_runner's commands do: this process's TMUX_TMPDIR.
+    if "TMUX_TMPDIR" not in out and "TMUX_TMPDIR" in os.environ:
+        out["TMUX_TMPDIR"] = os.environ["TMUX_TMPDIR"]
     return out
 
 
@@ -172,10 +190,13 @@ async def attach(
     on_exit: ExitCallback,
     *,
     replay: bool = True,
+    client: ClientFactory | None = None,
+    gone: AgentGone | None = None,
 ) -> TmuxProcess | None:
     """Attach to the hosted session ``name``: None when tmux no longer has it. With ``replay``
     (attaching again, after a restart), what it printed before goes to ``on_output`` first
-    (capture-pane), then the live screen."""
+    (capture-pane), then the live screen. ``client`` starts the tmux client (default: a local
+    PTY with ``env``); ``gone`` watches the agent's end (default: a pidfd here)."""
     pane = await host.pane(name)
     if pane is None:
         return None
@@ -183,13 +204,30 @@ async def attach(
         history = await host.capture(name)
         if history:
             on_output(history.replace(b"\n", b"\r\n"))
-    request = SpawnRequest(host.attach_argv(name), "/", _client_env(env), cols, rows)
 
     def client_ended(_status: ExitStatus) -> None:
         """The client went (detached, or its session removed): the agent's end decides."""
 
-    client = await LocalTransport().spawn(request, on_output, client_ended)
-    return TmuxProcess(host, name, pane.pid, client, on_exit)
+    if client is None:
+
+        async def local_client(
+            argv: list[str], cols: int, rows: int, out: OutputCallback, ended: ExitCallback
+        ) -> Process:
+            request = SpawnRequest(argv, "/", _client_env(env), cols, rows)
+            return await LocalTransport().spawn(request, out, ended)
+
+        client = local_client
+    hosted: list[TmuxProcess] = []
+
+    def shown(data: bytes) -> None:
+        # A detached client's last words (its terminal reset, "[lost tty]") are not the
+        # agent's: the session's last screen stays what the agent drew.
+        if not (hosted and hosted[0].detached):
+            on_output(data)
+
+    attached = await client(host.attach_argv(name), cols, rows, shown, client_ended)
+    hosted.append(TmuxProcess(host, name, pane.pid, attached, on_exit, gone))
+    return hosted[0]
 
 
 async def start(
@@ -198,15 +236,21 @@ async def start(
     request: SpawnRequest,
     on_output: OutputCallback,
     on_exit: ExitCallback,
+    *,
+    exact_env: bool = True,
+    client: ClientFactory | None = None,
+    gone: AgentGone | None = None,
 ) -> TmuxProcess:
-    """Start the agent in a new tmux session ``name`` and attach to it."""
+    """Start the agent in a new tmux session ``name`` and attach to it. With ``exact_env`` the
+    agent's environment is ``request.env`` alone, else the tmux server's with it on top."""
     await host.new_session(
         name, request.cwd, list(request.argv), dict(request.env), request.cols, request.rows,
-        exact_env=True,
+        exact_env=exact_env,
     )  # fmt: skip
     process = await attach(
-        host, name, request.env, request.cols, request.rows, on_output, on_exit, replay=False
-    )
+        host, name, request.env, request.cols, request.rows, on_output, on_exit,
+        replay=False, client=client, gone=gone,
+    )  # fmt: skip
     if process is None:
         raise OSError(f"the tmux session {name} ended before c3desk could attach to it")
     return process

@@ -1,0 +1,330 @@
+"""Sessions hosted in c3desk's tmux server on an SSH worker (the loopback sshd: the server is this
+machine, so /proc shows what runs there): they outlive the connection, a new one reattaches them
+by their handle, their ends and exit statuses come from the server's tmux."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers.remote import trust_store
+from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
+
+from c3desk.transports.base import ExitStatus, SpawnError, SpawnRequest
+from c3desk.transports.connection import WorkerInfo
+from c3desk.transports.ssh_connection import SSHConnection
+from c3desk.transports.ssh_process import SSHProcess
+
+# Prints its pid, its folder and a line, echoes what is typed back in upper case, exits with
+# what "exit N" asks for.
+AGENT = r"""
+echo "agent pid $$ in $(pwd)"
+echo "READY"
+while IFS= read -r line; do
+  case "$line" in
+    exit*) exit "${line#exit }" ;;
+    *) printf 'got %s\n' "$(printf %s "$line" | tr a-z A-Z)" ;;
+  esac
+done
+"""
+
+TIMINGS: dict[str, float] = {}  # printed (pytest -s): the figures for the README
+
+
+def report() -> None:
+    for what, seconds in TIMINGS.items():
+        print(f"hosted over ssh: {what}: {seconds * 1000:.0f} ms")
+    TIMINGS.clear()
+
+
+class Screen:
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.exits: list[ExitStatus] = []
+        self.changed = asyncio.Event()
+
+    def output(self, chunk: bytes) -> None:
+        self.data += chunk
+        self.changed.set()
+
+    def exited(self, status: ExitStatus) -> None:
+        self.exits.append(status)
+        self.changed.set()
+
+    def has(self, text: str) -> bool:
+        return text.encode() in self.data
+
+    async def until(self, check: Callable[[], bool], timeout: float = 15.0) -> None:
+        async def wait() -> None:
+            while not check():
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(wait(), timeout)
+
+
+async def until(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Poll what another process (sshd, tmux on the server) decides."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
+def connection(server: Sshd, where: Path, tmux_socket: str, **kw: object) -> SSHConnection:
+    info = WorkerInfo("w", "box", "remote", server.host, server.port, server.user,
+                      str(server.user_key))  # fmt: skip
+    return SSHConnection(
+        info, trust_store(server, where), connect_timeout=5.0, hosting=True,
+        tmux_socket=tmux_socket, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def unique_socket() -> str:
+    return f"c3desk-test-{secrets.token_hex(4)}"
+
+
+def request(where: Path, handle: str | None, session: str, cwd: Path | None = None) -> SpawnRequest:
+    script = where / "agent.sh"
+    script.write_text(AGENT)
+    env = {"C3DESK_SESSION": session}
+    return SpawnRequest(["/bin/sh", str(script)], str(cwd or where), env, 100, 30, handle)
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+async def end_server(tmux_socket: str, server: Sshd, where: Path) -> None:
+    """The test's tmux server on the worker goes, whatever state the connections are in."""
+    conn = connection(server, where, tmux_socket)
+    await conn.connect()
+    try:
+        assert conn.hosting is not None
+        await conn.hosting.kill_server()
+    finally:
+        await conn.close()
+
+
+def test_a_hosted_remote_session_outlives_a_dropped_and_a_closed_connection_and_is_reattached(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    tmux_socket = unique_socket()
+
+    async def main() -> None:
+        conn = connection(sshd, tmp_path, tmux_socket)
+        await conn.connect()
+        assert conn.status == "connected", conn.reason
+        second: SSHConnection | None = None
+        try:
+            handle = await conn.hosted_handle("s1")
+            assert handle == "tmux:c3desk-s1"
+            first = Screen()
+            started = time.monotonic()
+            process = await conn.spawn(request(tmp_path, handle, "s1"), first.output, first.exited)
+            TIMINGS["spawn"] = time.monotonic() - started
+            await first.until(lambda: first.has("READY"))
+            TIMINGS["spawn to output"] = time.monotonic() - started
+            pid = process.pid
+            assert pid is not None and process.handle == handle and process.survives
+            # The pid is the agent's own (the shell running the script), not tmux's client's.
+            assert cmdline(pid)[:2] == ["/bin/sh", str(tmp_path / "agent.sh")]
+            assert first.has(f"agent pid {pid} in {tmp_path}")
+            process.write(b"before\r")
+            await first.until(lambda: first.has("got BEFORE"))
+
+            # The connection drops (its socket shut under paramiko, as a network would: sshd's
+            # processes are not SIGKILLed, which can leave a shell's lock files behind on the
+            # server): the agent lives on, the process goes quiet, no end is told; it
+            # detaches without a connection.
+            transport = conn._transport
+            assert transport is not None and transport.sock is not None
+            transport.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+            await until(lambda: conn.status == "disconnected", what="the drop to be seen")
+            assert alive(pid) and not process.exited and first.exits == []
+            await process.detach()
+            # The same connection comes back by itself and attaches again.
+            await until(lambda: conn.status == "connected", what="the reconnection")
+            again = Screen()
+            started = time.monotonic()
+            back = await conn.reattach(handle, again.output, again.exited)
+            TIMINGS["reattach"] = time.monotonic() - started
+            assert back is not None and back.pid == pid
+            await again.until(lambda: again.has("got BEFORE"))  # the replay
+            back.write(b"middle\r")
+            await again.until(lambda: again.has("got MIDDLE"))
+
+            # c3desk quits: the connection closes under the attached session; nothing ends.
+            await conn.close()
+            assert alive(pid) and not back.exited and again.exits == []
+            await back.detach()
+            assert first.exits == [] and again.exits == []
+
+            # A new connection (a new c3desk) finds it by its handle: the same process.
+            second = connection(sshd, tmp_path, tmux_socket)
+            await second.connect()
+            third = Screen()
+            found = await second.reattach(handle, third.output, third.exited)
+            assert found is not None and found.pid == pid
+            await third.until(lambda: third.has("got MIDDLE") and third.has("got BEFORE"))
+            found.write(b"after\r")
+            await third.until(lambda: third.has("got AFTER"))
+            # Ended by c3desk: nothing is left behind on the server.
+            status = await found.terminate(1.0)
+            assert status.code is None
+            assert third.exits == [status]
+            await until(lambda: not alive(pid), 5, "the agent to be gone")
+            assert second.hosting is not None
+            assert "c3desk-s1" not in await second.hosting.sessions()
+            assert await second.reattach(handle, third.output, third.exited) is None
+        finally:
+            await conn.close()
+            if second is not None:
+                await second.close()
+            await end_server(tmux_socket, sshd, tmp_path)
+
+    asyncio.run(main())
+    report()
+
+
+def test_a_hosted_remote_agent_s_exit_status_is_told_once_and_terminate_leaves_nothing(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    tmux_socket = unique_socket()
+
+    async def main() -> None:
+        conn = connection(sshd, tmp_path, tmux_socket)
+        await conn.connect()
+        try:
+            handle = await conn.hosted_handle("ex1")
+            screen = Screen()
+            process = await conn.spawn(request(tmp_path, handle, "ex1"), screen.output,
+                                       screen.exited)  # fmt: skip
+            await screen.until(lambda: screen.has("READY"))
+            started = time.monotonic()
+            process.write(b"exit 3\r")
+            await screen.until(lambda: bool(screen.exits))
+            TIMINGS["exit seen"] = time.monotonic() - started
+            assert screen.exits == [ExitStatus(3)]
+            assert process.exited
+            assert conn.hosting is not None
+            # The dead pane told its status: the tmux session goes too.
+            for _ in range(100):
+                if "c3desk-ex1" not in await conn.hosting.sessions():
+                    break
+                await asyncio.sleep(0.05)
+            assert "c3desk-ex1" not in await conn.hosting.sessions()
+            assert screen.exits == [ExitStatus(3)]  # told once
+
+            # Another, ended by c3desk: no process, no tmux session.
+            handle = await conn.hosted_handle("ex2")
+            other = Screen()
+            process = await conn.spawn(request(tmp_path, handle, "ex2"), other.output,
+                                       other.exited)  # fmt: skip
+            await other.until(lambda: other.has("READY"))
+            pid = process.pid
+            assert pid is not None and alive(pid)
+            started = time.monotonic()
+            status = await process.terminate(1.0)
+            TIMINGS["terminate"] = time.monotonic() - started
+            assert other.exits == [status]
+            assert not alive(pid)
+            assert "c3desk-ex2" not in await conn.hosting.sessions()
+        finally:
+            await conn.close()
+            await end_server(tmux_socket, sshd, tmp_path)
+
+    asyncio.run(main())
+    report()
+
+
+HOSTILE = ["x#(touch pwned)", "$(touch pwned)", 'it\'s "q"', " with  spaces ", "`touch pwned`"]
+
+
+def test_hostile_working_directories_hosted_remotely_run_nothing(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    tmux_socket = unique_socket()
+    parent = tmp_path / "p"
+    parent.mkdir()
+
+    async def main() -> None:
+        conn = connection(sshd, tmp_path, tmux_socket)
+        await conn.connect()
+        try:
+            for i, name in enumerate(HOSTILE):
+                work = parent / name
+                work.mkdir()
+                handle = await conn.hosted_handle(f"h{i}")
+                screen = Screen()
+                process = await conn.spawn(
+                    request(tmp_path, handle, f"h{i}", work), screen.output, screen.exited
+                )
+                await screen.until(lambda s=screen: s.has("READY"))
+                assert process.pid is not None
+                assert Path(f"/proc/{process.pid}/cwd").resolve() == work.resolve()
+                await process.terminate(1.0)
+        finally:
+            await conn.close()
+            await end_server(tmux_socket, sshd, tmp_path)
+
+    asyncio.run(main())
+    for where in (parent, tmp_path, Path.home(), *(parent / n for n in HOSTILE)):
+        assert not (where / "pwned").exists(), where
+
+
+def test_never_runs_sessions_bare_and_always_without_tmux_refuses_naming_the_worker(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    tmux_socket = unique_socket()
+
+    async def main() -> None:
+        conn = connection(sshd, tmp_path, tmux_socket)
+        await conn.connect()
+        missing = connection(sshd, tmp_path, tmux_socket, tmux="no-such-tmux-anywhere")
+        await missing.connect()
+        plain = SSHConnection(conn.worker, trust_store(sshd, tmp_path), connect_timeout=5.0)
+        await plain.connect()
+        try:
+            conn.persistence = "never"
+            assert await conn.hosted_handle("n1") is None
+            screen = Screen()
+            process = await conn.spawn(request(tmp_path, None, "n1"), screen.output,
+                                       screen.exited)  # fmt: skip
+            assert isinstance(process, SSHProcess) and not process.survives
+            await screen.until(lambda: screen.has("READY"))
+            await process.terminate(1.0)
+            # Without the keyword, a connection hosts nothing (whatever the setting says).
+            plain.persistence = "always"
+            assert await plain.hosted_handle("n2") is None
+            assert plain.hosting is None
+
+            missing.persistence = "auto"
+            assert await missing.hosted_handle("n3") is None
+            missing.persistence = "always"
+            with pytest.raises(SpawnError, match="box has no tmux"):
+                await missing.hosted_handle("n3")
+        finally:
+            for c in (conn, missing, plain):
+                await c.close()
+            await end_server(tmux_socket, sshd, tmp_path)
+
+    asyncio.run(main())
