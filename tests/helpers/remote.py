@@ -57,9 +57,13 @@ def ssh_factory(
     heartbeat: float = 10.0,
     misses: int = 3,
     home: Path | None = None,
+    tmux_socket: str | None = None,
 ) -> tuple[ConnectionFactory, dict[str, SSHConnection]]:
     """Local and SSH connections; the SSH ones are kept in the returned dict by worker name.
-    ``home``: the folder the SSH connections report as the remote user's home."""
+    ``home``: the folder the SSH connections report as the remote user's home. ``tmux_socket``:
+    the SSH connections host sessions in tmux on the server, in the tmux server of that name
+    (unique per test: the loopback server's tmux is this machine's, and the test's
+    TMUX_TMPDIR does not reach it)."""
     store = trust_store(server, where)
     made: dict[str, SSHConnection] = {}
 
@@ -67,7 +71,10 @@ def ssh_factory(
         if worker.type == "local":
             return LocalConnection(worker)
         kind = SSHConnection if home is None else HomeElsewhere
-        conn = kind(worker, store, connect_timeout=5.0, heartbeat=heartbeat, misses=misses)
+        conn = kind(
+            worker, store, connect_timeout=5.0, heartbeat=heartbeat, misses=misses,
+            hosting=tmux_socket is not None, tmux_socket=tmux_socket,
+        )  # fmt: skip
         if isinstance(conn, HomeElsewhere):
             conn.reported_home = str(home)
         made[worker.name] = conn
