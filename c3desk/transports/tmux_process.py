@@ -192,14 +192,18 @@ async def attach(
     replay: bool = True,
     client: ClientFactory | None = None,
     gone: AgentGone | None = None,
+    pid: int | None = None,
 ) -> TmuxProcess | None:
     """Attach to the hosted session ``name``: None when tmux no longer has it. With ``replay``
     (attaching again, after a restart), what it printed before goes to ``on_output`` first
     (capture-pane), then the live screen. ``client`` starts the tmux client (default: a local
-    PTY with ``env``); ``gone`` watches the agent's end (default: a pidfd here)."""
-    pane = await host.pane(name)
-    if pane is None:
-        return None
+    PTY with ``env``); ``gone`` watches the agent's end (default: a pidfd here). ``pid``: the
+    agent's, when the caller has just started it (tmux is not asked again)."""
+    if pid is None:
+        pane = await host.pane(name)
+        if pane is None:
+            return None
+        pid = pane.pid
     if replay:
         history = await host.capture(name)
         if history:
@@ -226,7 +230,7 @@ async def attach(
             on_output(data)
 
     attached = await client(host.attach_argv(name), cols, rows, shown, client_ended)
-    hosted.append(TmuxProcess(host, name, pane.pid, attached, on_exit, gone))
+    hosted.append(TmuxProcess(host, name, pid, attached, on_exit, gone))
     return hosted[0]
 
 
@@ -243,13 +247,13 @@ async def start(
 ) -> TmuxProcess:
     """Start the agent in a new tmux session ``name`` and attach to it. With ``exact_env`` the
     agent's environment is ``request.env`` alone, else the tmux server's with it on top."""
-    await host.new_session(
+    pid = await host.new_session(
         name, request.cwd, list(request.argv), dict(request.env), request.cols, request.rows,
         exact_env=exact_env,
     )  # fmt: skip
     process = await attach(
         host, name, request.env, request.cols, request.rows, on_output, on_exit,
-        replay=False, client=client, gone=gone,
+        replay=False, client=client, gone=gone, pid=pid,
     )  # fmt: skip
     if process is None:
         raise OSError(f"the tmux session {name} ended before c3desk could attach to it")
