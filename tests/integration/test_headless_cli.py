@@ -211,7 +211,7 @@ def test_sigterm_keeps_hosted_sessions_and_the_next_start_reattaches_them(
     ).stdout.strip()  # fmt: skip
     proc = headless()
     pid = wait_for(lambda: sessions(cli)["long"]["pid"])
-    assert sessions(cli)["long"]["host_handle"] == f"tmux:c3desk-{sid}"
+    assert sessions(cli)["long"]["host_handle"].startswith(f"tmux:c3desk-{sid}_")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
     row = sessions(cli)["long"]
