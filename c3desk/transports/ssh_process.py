@@ -256,9 +256,11 @@ def open_session(
     return chan
 
 
-def run(transport: paramiko.Transport, command: str, timeout: float) -> tuple[int, bytes, bytes]:
-    """Run a command without a terminal (in a thread): exit status, stdout, stderr (each at
-    most 1 MiB). A command that runs past ``timeout`` raises TimeoutError."""
+def run(
+    transport: paramiko.Transport, command: str, timeout: float, limit: int = 1 << 20
+) -> tuple[int, bytes, bytes]:
+    """Run a command without a terminal (in a thread): exit status, stdout (at most ``limit``
+    bytes), stderr (at most 1 MiB). A command that runs past ``timeout`` raises TimeoutError."""
     chan = transport.open_session(timeout=timeout)
     try:
         chan.settimeout(timeout)
@@ -270,7 +272,7 @@ def run(transport: paramiko.Transport, command: str, timeout: float) -> tuple[in
                 data = chan.recv(65536)
                 if not data:
                     break
-                if len(out) < 1 << 20:
+                if len(out) < limit:
                     out += data
             while len(err) < 1 << 20:
                 data = chan.recv_stderr(65536)
