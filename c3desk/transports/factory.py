@@ -46,9 +46,9 @@ def local_hosting(home: Path) -> TmuxHost:
 
 
 def connections_for(home: Path) -> ConnectionFactory:
-    """The local machine (hosting sessions in tmux as the ``persistent_sessions`` setting
-    says) and SSH workers, SSH trusting the user's ``~/.ssh/known_hosts`` and c3desk's own
-    ``<home>/known_hosts``."""
+    """The local machine and SSH workers, both hosting sessions in tmux as the
+    ``persistent_sessions`` setting says; SSH trusts the user's ``~/.ssh/known_hosts`` and
+    c3desk's own ``<home>/known_hosts``."""
     from c3desk.transports.ssh_connection import SSHConnection
     from c3desk.transports.ssh_trust import TrustStore
 
@@ -56,7 +56,7 @@ def connections_for(home: Path) -> ConnectionFactory:
         if worker.type == "local":
             return LocalConnection(worker, hosting=local_hosting(home))
         if worker.type == "remote":
-            return SSHConnection(worker, TrustStore(home / "known_hosts"))
+            return SSHConnection(worker, TrustStore(home / "known_hosts"), hosting=True)
         return UnsupportedConnection(worker)
 
     return make

@@ -103,9 +103,17 @@ def _config(dir: Path, port: int, host_key: Path, log_level: str) -> Path:
         f"PidFile {dir / 'sshd.pid'}\n"
         "StrictModes no\n"
         "UsePAM no\n"
-        "Subsystem sftp internal-sftp\n"
+        "Subsystem sftp internal-sftp\n" + _tmux_folder()
     )
     return config
+
+
+def _tmux_folder() -> str:
+    """Sessions hosted on the test server run in tmux servers whose sockets go where this run's
+    do (TMUX_TMPDIR, set by tests/conftest.py), so they meet no one else's and end with the
+    run; sshd gives its sessions no environment of the client's, so it sets it."""
+    folder = os.environ.get("TMUX_TMPDIR")
+    return f"SetEnv TMUX_TMPDIR={folder}\n" if folder else ""
 
 
 def _listening(dir: Path) -> bool:
