@@ -270,3 +270,40 @@ def test_persistent_sessions_never_runs_bare_and_always_without_tmux_says_why(
             await engine.stop()
 
     asyncio.run(main())
+
+
+def test_hostile_folder_and_title_names_through_tmux_run_nothing(
+    db: Paths, tmp_path: Path, tmux: TmuxHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folder and title names that a shell or tmux would expand reach the agent as they are."""
+    names = [
+        "x#(touch pwned)",
+        "$(touch pwned)",
+        'it\'s "quoted"',
+        "a b;touch pwned #{pane_pid}",
+    ]
+
+    async def main() -> None:
+        use_fake_agent(tmp_path)
+        trap = tmp_path / "trap"
+        trap.mkdir()
+        monkeypatch.chdir(trap)  # where a relative "touch pwned" would land
+        ids = {}
+        for name in names:
+            work = tmp_path / name
+            work.mkdir()
+            ids[name] = add(name, work, prompt="say IN-HOSTILE; think 300")
+        cfg.set_setting("max_concurrent_sessions", str(len(names)))
+        engine, watch = await started_engine(db, connections=hosted(tmux))
+        try:
+            for name, sid in ids.items():
+                await watch.until(screen_has(engine, sid, "IN-HOSTILE"), 30)
+                pid = row(sid).pid
+                assert row(sid).host_handle.startswith("tmux:")
+                assert Path(f"/proc/{pid}/cwd").resolve() == (tmp_path / name).resolve()
+        finally:
+            await engine.stop(keep_hosted=False)
+        assert not list(tmp_path.rglob("pwned")) and not Path("pwned").exists()
+        assert await tmux.sessions() == []
+
+    asyncio.run(main())
