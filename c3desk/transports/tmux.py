@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import re
+import secrets
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,9 @@ set -g allow-rename off
 set -g automatic-rename off
 set -g set-titles off
 set -g mouse off
+# The client draws on the main screen, not the alternate one: lines tmux scrolls off the top
+# reach c3desk's scrollback, and a detached client leaves its last screen where it was.
+set -ga terminal-overrides ",*:smcup@:rmcup@"
 set -g exit-empty on
 """
 
@@ -113,9 +117,19 @@ def check_name(name: str) -> str:
     return name
 
 
-def session_name(session_id: str | int) -> str:
-    """The tmux session's name for a c3desk session id."""
-    return check_name(f"c3desk-{session_id}")
+def session_name(session_id: str | int, run: str | None = None) -> str:
+    """The tmux session's name for a c3desk session id; ``run`` tells one run of the
+    session from the next (a continue started at once must not meet the tmux session of the
+    run that just ended, which is being removed)."""
+    return check_name(f"c3desk-{session_id}" + (f"_{run}" if run else ""))
+
+
+def session_id_of(name: str) -> str | None:
+    """The c3desk session id a tmux session's name was made from (:func:`session_name`)."""
+    prefix = "c3desk-"
+    if not name.startswith(prefix) or len(name) == len(prefix):
+        return None
+    return name[len(prefix) :].split("_", 1)[0]
 
 
 def name_of(handle: str | None) -> str | None:
@@ -241,7 +255,7 @@ class TmuxHost:
                     f"{MIN_VERSION[0]}.{MIN_VERSION[1]} or newer to host the session in"
                 )
             return None
-        return HANDLE_PREFIX + session_name(session_id)
+        return HANDLE_PREFIX + session_name(session_id, secrets.token_hex(3))
 
     async def sessions(self) -> list[str]:
         status, out, _ = await self._tmux_cmd("list-sessions", "-F", "#{session_name}")
