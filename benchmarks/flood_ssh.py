@@ -292,6 +292,9 @@ def prepare(label: str, args: argparse.Namespace, server: Sshd | None) -> dict[s
     stats.mkdir()
     cfg.set_setting("claude_command", str(write_agent(home, stats)))
     cfg.set_setting("max_concurrent_sessions", str(args.sessions))
+    # Bare sessions in both runs: this compares transports (and counts the agents' own bytes);
+    # what tmux hosting costs is benchmarks/hosting.py's.
+    cfg.set_setting("persistent_sessions", "never")
     local = Worker.get(Worker.type == "local")
     Worker.update(max_sessions=args.sessions).where(Worker.id == local.id).execute()
     remote = args.remote if server is not None else 0
