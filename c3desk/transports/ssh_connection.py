@@ -85,7 +85,7 @@ from c3desk.transports.ssh_process import (
     run,
 )
 from c3desk.transports.ssh_trust import HostKeyError, TrustStore
-from c3desk.transports.tmux import Runner, TmuxError, TmuxHost, name_of
+from c3desk.transports.tmux import Runner, TmuxError, TmuxHost, name_of, session_id_of
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ _FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin"
 _HOOK_SCRIPT = 'f=$1; e=$2; p=$(tr -d "\\n\\r"); printf "%s %s\\n" "$e" "$p" >> "$f"'
 SESSIONS_DIR = ".cache/c3desk/sessions"
 TMUX_CONF = ".cache/c3desk/tmux.conf"
+RUNNER_LIMIT = 64 << 20  # most bytes of output a tmux command's answer is read to
 
 
 class SSHConnection(WorkerConnection):
@@ -411,7 +412,8 @@ class SSHConnection(WorkerConnection):
             if transport is None or not transport.is_active():
                 return 255, b"", f"the worker {self.worker.name} is not connected".encode()
             try:
-                return run(transport, shlex.join(argv), COMMAND_TIMEOUT)
+                # A session's whole scrollback (capture-pane) can be megabytes.
+                return run(transport, shlex.join(argv), COMMAND_TIMEOUT, RUNNER_LIMIT)
             except (OSError, EOFError, TimeoutError, paramiko.SSHException) as exc:
                 return 255, b"", describe(exc).encode()
 
@@ -808,8 +810,7 @@ class SSHConnection(WorkerConnection):
 
 def _session_id_of(name: str) -> str | None:
     """The c3desk session id a tmux session's name was made from (tmux.session_name)."""
-    prefix = "c3desk-"
-    return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else None
+    return session_id_of(name)
 
 
 def _shut(sftp: paramiko.SFTPClient | None, transport: paramiko.Transport) -> None:

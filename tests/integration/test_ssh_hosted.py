@@ -268,6 +268,45 @@ def test_a_hosted_remote_agent_s_exit_status_is_told_once_and_terminate_leaves_n
     report()
 
 
+def test_a_reattach_replays_the_newest_of_a_scrollback_of_megabytes(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """capture-pane's answer comes over SSH whole (not cut at 1 MiB, which would keep the
+    oldest lines and lose the newest)."""
+    tmux_socket = unique_socket()
+    script = tmp_path / "verbose.sh"
+    pad = "x" * 60
+    script.write_text(f'yes {pad} | head -n 30000 | cat -n; echo "ALL-PRINTED"; exec sleep 300\n')
+
+    async def main() -> None:
+        conn = connection(sshd, tmp_path, tmux_socket)
+        await conn.connect()
+        try:
+            handle = await conn.hosted_handle("big")
+            assert handle is not None
+            first = Screen()
+            request = SpawnRequest(["/bin/sh", str(script)], str(tmp_path), {}, 100, 30, handle)
+            process = await conn.spawn(request, first.output, first.exited)
+            await first.until(lambda: first.has("ALL-PRINTED"), 30)
+            await process.detach()
+            again = Screen()
+            started = time.monotonic()
+            back = await conn.reattach(handle, again.output, again.exited)
+            TIMINGS["reattach with 2 MB of scrollback"] = time.monotonic() - started
+            assert back is not None
+            # Scrolled off the 30-row screen long ago: only the replay has it.
+            assert b" 29900  " + pad.encode() in again.data  # (tmux shows the tab as spaces)
+            assert len(again.data) > 1 << 21
+            await back.terminate(1.0)
+        finally:
+            await conn.close()
+            await end_server(tmux_socket, sshd, tmp_path)
+
+    asyncio.run(main())
+    report()
+
+
 HOSTILE = ["x#(touch pwned)", "$(touch pwned)", 'it\'s "q"', " with  spaces ", "`touch pwned`"]
 
 
