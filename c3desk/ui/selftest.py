@@ -184,6 +184,6 @@ async def _checks(tmp: Path, out: Callable[[str], None]) -> int:
             window.hide()
             window.deleteLater()
         if started:
-            await instance.stop()
+            await instance.stop(keep_hosted=False)  # a check leaves nothing running
     out("ok engine stopped; self-test passed")
     return 0
