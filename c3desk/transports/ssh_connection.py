@@ -262,6 +262,20 @@ class SSHConnection(WorkerConnection):
         if transport is None:
             self._try_again()
 
+    async def _hosting_now(self) -> TmuxHost | None:
+        """The worker's tmux host; made now if the connect could not ask SFTP for the home
+        folder (the conf lives there): the shell is asked instead."""
+        if self._hosting and self.hosting is None:
+            home = self._home
+            if home is None:
+                with contextlib.suppress(OSError, EOFError, TimeoutError, paramiko.SSHException):
+                    code, out = await self._run('printf "%s" "$HOME"')
+                    if code == 0 and out.startswith("/") and "\n" not in out:
+                        home = out
+            if home is not None:
+                self.hosting = self._tmux_host(home)
+        return self.hosting
+
     def _tmux_host(self, home: str) -> TmuxHost:
         target = self.target()
         user = target.user if target is not None else (self.worker.user or "user")
@@ -593,14 +607,15 @@ class SSHConnection(WorkerConnection):
         if not self._hosting or self.persistence == "never":
             return None
         self._up()  # not connected: the start fails with that reason
-        if self.hosting is None:
+        host = await self._hosting_now()
+        if host is None:
             if self.persistence == "always":
                 raise SpawnError(
                     f"persistent_sessions is 'always' but the home folder on {self.worker.name} "
                     "is not known (for c3desk's tmux configuration there)"
                 )
             return None
-        return await self.hosting.hosts(self.persistence, session_id, self.worker.name)
+        return await host.hosts(self.persistence, session_id, self.worker.name)
 
     async def _spawn_hosted(
         self,
@@ -752,7 +767,7 @@ class SSHConnection(WorkerConnection):
         if not self._hosting or name is None:
             return None
         self._up()
-        host = self.hosting
+        host = await self._hosting_now()
         if host is None:
             return None
         session_id = _session_id_of(name)

@@ -370,6 +370,14 @@ def test_never_runs_sessions_bare_and_always_without_tmux_refuses_naming_the_wor
             assert await plain.hosted_handle("n2") is None
             assert plain.hosting is None
 
+            # The connect could not ask SFTP for the home folder (where the tmux conf goes):
+            # the server's shell is asked when hosting needs it.
+            conn.hosting, conn._home = None, None
+            conn.persistence = "auto"
+            assert await conn.hosted_handle("n4") is not None
+            assert conn.hosting is not None
+            assert conn.hosting.conf_path == str(Path.home() / ".cache/c3desk/tmux.conf")
+
             missing.persistence = "auto"
             assert await missing.hosted_handle("n3") is None
             missing.persistence = "always"
