@@ -408,7 +408,7 @@ def test_a_remote_hosted_session_outlives_its_engine_and_a_dropped_connection(
     reconnecting and it is attached again when the connection comes back by itself."""
     tmux_socket = unique_socket()
 
-    async def main() -> None:
+    async def scenario() -> None:
         use_remote_agent(tmp_path)
         box = add_ssh_worker(sshd)
         work = tmp_path / "work"
@@ -452,8 +452,13 @@ def test_a_remote_hosted_session_outlives_its_engine_and_a_dropped_connection(
             await watch.until(screen_has(second, sid, "typed after the return"), 20)
         finally:
             await second.stop(keep_hosted=False)
-            await end_server(tmux_socket, sshd, tmp_path)
         assert status(sid) == "failed" and not alive(pid)
+
+    async def main() -> None:
+        try:
+            await scenario()
+        finally:  # whatever failed: the session kept by the first engine's stop goes too
+            await end_server(tmux_socket, sshd, tmp_path)
 
     asyncio.run(main())
     report()
