@@ -38,6 +38,7 @@ RUN_TIMEOUT = 30.0  # seconds one tmux command may take before the local runner 
 TERM = "xterm-256color"
 
 USABLE_TTL = 60.0
+UNREACHABLE = 255  # a runner's status when the machine could not be asked (as ssh says it)
 HANDLE_PREFIX = "tmux:"  # a hosted session's handle: this, then its tmux session's name
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,100}\Z")
@@ -83,7 +84,8 @@ set -g exit-empty on
 
 class Runner(Protocol):
     """Runs one command (an argv) to its end: (exit status, stdout, stderr). Blocking; the
-    host calls it in a thread. A missing program is status 127, as a shell reports it."""
+    host calls it in a thread. A missing program is status 127, as a shell reports it; a
+    machine that could not be reached, 255 (:data:`UNREACHABLE`), as ssh reports it."""
 
     def __call__(self, argv: Sequence[str]) -> tuple[int, bytes, bytes]: ...
 
@@ -225,7 +227,13 @@ class TmuxHost:
     # -- queries ----------------------------------------------------------------------------
 
     async def version(self) -> tuple[int, int] | None:
-        status, out, _ = await self._run([self._tmux, "-V"])
+        """tmux's version there; None without tmux. Raises SpawnError when the machine could
+        not be asked (a runner's status 255: the worker's connection failed)."""
+        status, out, err = await self._run([self._tmux, "-V"])
+        if status == UNREACHABLE:
+            raise SpawnError(
+                f"could not ask whether tmux is there: {err.decode(errors='replace').strip()}"
+            )
         if status != 0:
             return None
         match = _VERSION.search(out.decode(errors="replace"))
@@ -235,7 +243,8 @@ class TmuxHost:
 
     async def usable(self) -> bool:
         """Is tmux >= 3.0 there? (Asked again after :data:`USABLE_TTL` seconds: a user may
-        install it while c3desk runs.)"""
+        install it while c3desk runs.) A machine that could not be asked raises SpawnError,
+        and nothing is kept: an SSH command that failed does not mean "no tmux"."""
         now = asyncio.get_running_loop().time()
         if self._usable is None or now - self._usable[1] > USABLE_TTL:
             found = await self.version()
@@ -248,7 +257,11 @@ class TmuxHost:
         ``where`` names the worker in the error "always" raises without tmux."""
         if persistence == "never":
             return None
-        if not await self.usable():
+        try:
+            usable = await self.usable()
+        except SpawnError as exc:
+            raise SpawnError(f"{where}: {exc}") from None
+        if not usable:
             if persistence == "always":
                 raise SpawnError(
                     f"persistent_sessions is 'always' but {where} has no tmux "

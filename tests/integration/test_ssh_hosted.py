@@ -354,6 +354,11 @@ def test_never_runs_sessions_bare_and_always_without_tmux_refuses_naming_the_wor
         await conn.connect()
         missing = connection(sshd, tmp_path, tmux_socket, tmux="no-such-tmux-anywhere")
         await missing.connect()
+        fails = tmp_path / "fails-as-ssh-does"
+        fails.write_text("#!/bin/sh\nexit 255\n")
+        fails.chmod(0o755)
+        unsure = connection(sshd, tmp_path, tmux_socket, tmux=str(fails))
+        await unsure.connect()
         plain = SSHConnection(conn.worker, trust_store(sshd, tmp_path), connect_timeout=5.0)
         await plain.connect()
         try:
@@ -383,8 +388,15 @@ def test_never_runs_sessions_bare_and_always_without_tmux_refuses_naming_the_wor
             missing.persistence = "always"
             with pytest.raises(SpawnError, match="box has no tmux"):
                 await missing.hosted_handle("n3")
+
+            # Not asked (the command failed as ssh fails, status 255): not taken for "no tmux",
+            # and not remembered as such.
+            unsure.persistence = "auto"
+            for _ in range(2):
+                with pytest.raises(SpawnError, match="box: could not ask whether tmux is there"):
+                    await unsure.hosted_handle("n5")
         finally:
-            for c in (conn, missing, plain):
+            for c in (conn, missing, unsure, plain):
                 await c.close()
             await end_server(tmux_socket, sshd, tmp_path)
 
