@@ -31,6 +31,7 @@ from c3desk.transports.local import LocalTransport
 from c3desk.transports.tmux import TmuxHost
 
 POLL = 0.25  # seconds between looks at the pane where the kernel has no pidfd
+LEFT_RUNNING = "left running on its worker, which could not be reached to end it"
 
 # Returns once the agent (its pid) has ended; raises ConnectionError when that can no longer be
 # known (its worker's connection dropped: the agent may well live on).
@@ -56,6 +57,7 @@ class TmuxProcess(Process):
         self.handle = f"tmux:{name}"
         self.survives = True
         self.detached = False
+        self.unreachable = False  # its worker went out of reach: its end can no longer be known
         self._client = client
         self._agent_gone = gone or self._gone
         self._on_exit = on_exit
@@ -85,6 +87,7 @@ class TmuxProcess(Process):
         try:
             await self._agent_gone(self._agent)
         except ConnectionError:
+            self.unreachable = True
             return  # the worker is out of reach, not the agent's end: nothing to tell
         pane = await self._host.pane(self.name)
         status = pane.exit_status() if pane is not None else None
@@ -144,6 +147,9 @@ class TmuxProcess(Process):
 
     async def terminate(self, grace: float = 1.0) -> ExitStatus:
         """End the tmux session (hang-up, then kill after ``grace``): nothing is left behind."""
+        if self._status is None and self.unreachable:
+            # Nothing reaches the worker to end it: said as it is, not waited for.
+            await self._finish(ExitStatus(None, None, LEFT_RUNNING))
         if self._status is None:
             await self._host.kill(self.name, grace)
             with contextlib.suppress(TimeoutError):

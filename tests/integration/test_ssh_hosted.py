@@ -23,6 +23,7 @@ from c3desk.transports.connection import WorkerInfo
 from c3desk.transports.ssh_connection import SSHConnection
 from c3desk.transports.ssh_process import SSHProcess
 from c3desk.transports.tmux import name_of
+from c3desk.transports.tmux_process import LEFT_RUNNING
 
 # Prints its pid, its folder and a line, echoes what is typed back in upper case, exits with
 # what "exit N" asks for.
@@ -260,6 +261,27 @@ def test_a_hosted_remote_agent_s_exit_status_is_told_once_and_terminate_leaves_n
             assert other.exits == [status]
             assert not alive(pid)
             assert name not in await conn.hosting.sessions()
+
+            # Ended while its worker is out of reach: said so, and it runs on there (nothing
+            # could end it); attached again once the connection is back, it can be ended.
+            handle = await conn.hosted_handle("ex3")
+            assert handle is not None
+            away = Screen()
+            process = await conn.spawn(request(tmp_path, handle, "ex3"), away.output,
+                                       away.exited)  # fmt: skip
+            await away.until(lambda: away.has("READY"))
+            pid = process.pid
+            assert pid is not None
+            drop(conn)
+            await until(lambda: conn.status == "disconnected", what="the drop to be seen")
+            status = await process.terminate(1.0)
+            assert status.reason == LEFT_RUNNING and away.exits == [status]
+            assert alive(pid)
+            await until(lambda: conn.status == "connected", what="the reconnection")
+            back = await conn.reattach(handle, away.output, away.exited)
+            assert back is not None and back.pid == pid
+            await back.terminate(1.0)
+            assert not alive(pid)
         finally:
             await conn.close()
             await end_server(tmux_socket, sshd, tmp_path)
