@@ -85,7 +85,14 @@ from c3desk.transports.ssh_process import (
     run,
 )
 from c3desk.transports.ssh_trust import HostKeyError, TrustStore
-from c3desk.transports.tmux import Runner, TmuxError, TmuxHost, name_of, session_id_of
+from c3desk.transports.tmux import (
+    Runner,
+    TmuxError,
+    TmuxHost,
+    TmuxUnreachable,
+    name_of,
+    session_id_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -639,7 +646,7 @@ class SSHConnection(WorkerConnection):
                 host, name, request, on_output, ended,
                 exact_env=False, client=self._tmux_client, gone=self._agents.gone,
             )  # fmt: skip
-        except (OSError, EOFError, TmuxError, paramiko.SSHException) as exc:
+        except (OSError, EOFError, TmuxError, SpawnError, paramiko.SSHException) as exc:
             with contextlib.suppress(Exception):
                 await host.kill(name, 0.5)
             raise SpawnError(
@@ -666,8 +673,9 @@ class SSHConnection(WorkerConnection):
             channel = await loop.run_in_executor(
                 None, open_session, transport, command, cols, rows, self._timeout
             )
-        except (EOFError, paramiko.SSHException) as exc:
-            raise OSError(describe(exc)) from None
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            why = describe(exc)
+            raise TmuxUnreachable(f"cannot open a channel for the tmux client: {why}") from None
         client: SSHClient | None = None
 
         def ended(status: ExitStatus) -> None:
@@ -783,6 +791,12 @@ class SSHConnection(WorkerConnection):
                 host, name, {}, 120, 40, on_output, ended,
                 client=self._tmux_client, gone=self._agents.gone,
             )  # fmt: skip
+        except TmuxUnreachable as exc:
+            # Not "missing": nothing could be asked (the connection failed meanwhile, or the
+            # server refused one more channel: OpenSSH's MaxSessions).
+            raise SpawnError(
+                f"could not ask tmux on {self.worker.name} for {name}: {describe(exc)}"
+            ) from None
         except (OSError, EOFError, TmuxError, ValueError, paramiko.SSHException) as exc:
             log.info("reattaching %s on %s: %s", name, self.worker.name, describe(exc))
             process = None

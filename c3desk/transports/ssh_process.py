@@ -349,8 +349,10 @@ class PidWatch:
         if self._up() is None:
             raise ConnectionError("the worker is not connected")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        watched = pid in self._waiting
         self._waiting.setdefault(pid, []).append(fut)
-        self._kick()
+        if not watched:  # the watch starts again with it
+            self._kick()
         try:
             await fut
         finally:

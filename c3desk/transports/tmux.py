@@ -181,6 +181,11 @@ class TmuxError(Exception):
     """A tmux command failed; the message has tmux's own words."""
 
 
+class TmuxUnreachable(TmuxError):
+    """tmux could not be asked (the worker's connection failed, or refused one more channel):
+    nothing is known of the session, which is not the same as its being gone."""
+
+
 class TmuxHost:
     """c3desk's tmux server on one machine, reached through ``runner``."""
 
@@ -277,7 +282,8 @@ class TmuxHost:
         return [line for line in out.decode(errors="replace").splitlines() if line]
 
     async def pane(self, name: str) -> Pane | None:
-        """The session's pane: the agent's pid, whether it ended and how; None when missing.
+        """The session's pane: the agent's pid, whether it ended and how; None when missing;
+        :class:`TmuxUnreachable` when tmux could not be asked.
 
         tmux marks a pane dead when its terminal closes, which can come before it has
         collected the exit status; and tmux 3.3a, just started, sometimes misses the SIGCHLD of
@@ -299,7 +305,7 @@ class TmuxHost:
             await asyncio.sleep(0.01)
 
     async def _pane_once(self, name: str) -> Pane | None:
-        status, out, _ = await self._tmux_cmd(
+        status, out, err = await self._tmux_cmd(
             "list-panes",
             "-s",
             "-t",
@@ -307,6 +313,8 @@ class TmuxHost:
             "-F",
             "#{pane_pid} #{pane_dead} #{pane_dead_status} #{pane_dead_signal}",
         )
+        if status == UNREACHABLE:  # not "missing": nothing could be asked
+            raise TmuxUnreachable(err.decode(errors="replace").strip())
         if status != 0:
             return None
         lines = out.decode(errors="replace").splitlines()
@@ -328,6 +336,8 @@ class TmuxHost:
         status, out, err = await self._tmux_cmd(
             "capture-pane", "-p", "-e", "-J", "-S", "-", "-t", f"={check_name(name)}:"
         )
+        if status == UNREACHABLE:
+            raise TmuxUnreachable(err.decode(errors="replace").strip())
         if status != 0:
             raise TmuxError(err.decode(errors="replace").strip())
         return out
@@ -390,7 +400,10 @@ class TmuxHost:
     async def kill(self, name: str, grace: float = 2.0) -> None:
         """End the session and its agent (tmux sends SIGHUP); an agent that outlives ``grace``
         seconds is killed. Nothing is left behind."""
-        pane = await self.pane(name)
+        try:
+            pane = await self.pane(name)
+        except TmuxUnreachable:
+            pane = None  # asked to go all the same (that may fail the same way)
         await self._tmux_cmd("kill-session", "-t", f"={check_name(name)}")
         if pane is None or pane.dead:
             return

@@ -28,7 +28,7 @@ from c3desk.transports.base import (
     SpawnRequest,
 )
 from c3desk.transports.local import LocalTransport
-from c3desk.transports.tmux import TmuxHost
+from c3desk.transports.tmux import TmuxError, TmuxHost
 
 POLL = 0.25  # seconds between looks at the pane where the kernel has no pidfd
 LEFT_RUNNING = "left running on its worker, which could not be reached to end it"
@@ -89,7 +89,10 @@ class TmuxProcess(Process):
         except ConnectionError:
             self.unreachable = True
             return  # the worker is out of reach, not the agent's end: nothing to tell
-        pane = await self._host.pane(self.name)
+        try:
+            pane = await self._host.pane(self.name)
+        except TmuxError:
+            pane = None  # ended, but how could not be asked
         status = pane.exit_status() if pane is not None else None
         await self._finish(status or ExitStatus(None, None, "ended (tmux kept no status)"))
 

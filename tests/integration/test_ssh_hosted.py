@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import helpers.sshd as sshd_helper
 import pytest
 from helpers.engine import FAKE, add, row, screen_has, started_engine, status
 from helpers.remote import add_ssh_worker, ssh_factory, trust_store, use_remote_agent
@@ -327,6 +328,58 @@ def test_a_reattach_replays_the_newest_of_a_scrollback_of_megabytes(
 
     asyncio.run(main())
     report()
+
+
+def test_a_server_refusing_one_more_channel_is_not_taken_for_a_missing_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenSSH allows MaxSessions channels per connection (10 by default): each hosted session
+    holds one (its tmux client), the agents' watch one, SFTP one, every tmux command one for a
+    moment. Refused, a start fails saying why and a reattach raises: neither says "missing"
+    (which the engine would take for a lost session), and the attached session runs on."""
+    plain = sshd_helper._config
+
+    def few_channels(dir: Path, port: int, host_key: Path, log_level: str) -> Path:
+        path = plain(dir, port, host_key, log_level)
+        path.write_text(path.read_text() + "MaxSessions 4\n")
+        return path
+
+    monkeypatch.setattr(sshd_helper, "_config", few_channels)
+    tmux_socket = unique_socket()
+
+    async def main(server: Sshd) -> None:
+        conn = connection(server, tmp_path, tmux_socket)
+        await conn.connect()
+        try:
+            handle = await conn.hosted_handle("c1")
+            assert handle is not None
+            first = Screen()
+            process = await conn.spawn(request(tmp_path, handle, "c1"), first.output,
+                                       first.exited)  # fmt: skip
+            await first.until(lambda: first.has("READY"))
+            # SFTP, its client, the watch: one more client takes the fourth channel, and then
+            # no tmux command can run.
+            other = await conn.hosted_handle("c2")
+            assert other is not None
+            second = Screen()
+            again = await conn.reattach(handle, second.output, second.exited)
+            assert again is not None
+            with pytest.raises(SpawnError, match="could not ask tmux on box"):
+                await conn.reattach(handle, second.output, second.exited)
+            with pytest.raises(SpawnError, match="on box"):
+                await conn.spawn(request(tmp_path, other, "c2"), second.output, second.exited)
+            assert not process.exited and first.exits == [] and second.exits == []
+            process.write(b"still here\r")
+            await first.until(lambda: first.has("got STILL HERE"))
+            await again.detach()  # a channel free again: the session can be ended
+            await process.terminate(1.0)
+            assert first.exits and not alive(process.pid or 0)
+        finally:
+            await conn.close()
+            await end_server(tmux_socket, server, tmp_path)
+
+    with sshd_helper.running_sshd(tmp_path / "sshd") as server:
+        asyncio.run(main(server))
 
 
 HOSTILE = ["x#(touch pwned)", "$(touch pwned)", 'it\'s "q"', " with  spaces ", "`touch pwned`"]
