@@ -534,3 +534,30 @@ def test_quitting_keeps_hosted_sessions_running_or_ends_them_as_answered(
             window.close()
 
     loop.run_until_complete(scenario())
+
+
+def test_a_restarted_window_shows_the_reattached_hosted_session_with_its_screen(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    sid = add("Survives", tmp_path, "say SHOWN-BEFORE-THE-RESTART; think 600")
+
+    def tile_shows(window: MainWindow) -> bool:
+        tile = window.grid.tile_of(sid)
+        view = tile.view if tile is not None else None
+        return view is not None and any(
+            "SHOWN-BEFORE-THE-RESTART" in row for row in view.model.display
+        )
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            await until(lambda: tile_shows(window))
+            pid = row(sid).pid
+        assert row(sid).status == "active"  # the instance quit; its hosted session did not
+        async with running_window(app_env, tmp_path, qtbot) as again:
+            again.show()
+            await until(lambda: tile_shows(again))
+            assert row(sid).pid == pid and again.engine.live[sid].process is not None
+            await again.engine.kill(sid)
+
+    loop.run_until_complete(scenario())
