@@ -529,6 +529,8 @@ def _worker_check(args: argparse.Namespace) -> int:
         found = wcheck.local_claude(command)
         where = f"`{command}` is {found}" if found else wcheck.local_not_found(command)
         print(f"{row.name}: this machine; {where}")
+        persistence = str(cfg.get_settings()["persistent_sessions"])
+        print(f"  tmux: {wcheck.hosting_note(wcheck.local_tmux(), persistence, remote=False)}")
         return 0
     result = wcheck.attempt(row, args.paths.home)
     where = f"{result.host}:{result.port}"
@@ -540,7 +542,8 @@ def _worker_check(args: argparse.Namespace) -> int:
             print(f"    ({result.login_path or 'the PATH could not be learned'})")
         else:
             print(f"  {command}: {result.claude} ({result.claude_version or 'version unknown'})")
-        print(f"  tmux: {result.tmux or 'not installed (sessions end if the connection drops)'}")
+        persistence = str(cfg.get_settings()["persistent_sessions"])
+        print(f"  tmux: {wcheck.hosting_note(result.tmux, persistence, remote=True)}")
         print(
             "  hooks: reported back through ~/.cache/c3desk/sessions/<session>/ on the server "
             "(needs only /bin/sh)"

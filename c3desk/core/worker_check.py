@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shlex
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from c3desk.transports.base import SpawnError
 from c3desk.transports.shellpath import common_dirs, not_found, resolve_command
 from c3desk.transports.ssh_connection import SSHConnection
 from c3desk.transports.ssh_trust import HostKeyError, TrustStore, UnknownHostKey
+from c3desk.transports.tmux import MIN_VERSION
 
 CONNECT_TIMEOUT = 15.0
 
@@ -175,3 +178,34 @@ def local_not_found(command: str) -> str:
     if program is None:
         return f"the claude command {command!r} names no program"
     return not_found(program, local_search_path())
+
+
+def local_tmux() -> str | None:
+    """What ``tmux -V`` says here; None without tmux."""
+    exe = resolve_command("tmux", local_search_path())
+    if exe is None:
+        return None
+    try:
+        done = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
+def hosting_note(tmux: str | None, persistence: str, remote: bool) -> str:
+    """What a worker's tmux means for its sessions, under the ``persistent_sessions`` setting."""
+    lasts = "outlive c3desk and a dropped connection" if remote else "outlive c3desk"
+    ends = "end if the connection drops" if remote else "end with c3desk"
+    match = re.search(r"(\d+)\.(\d+)", tmux or "")
+    usable = match is not None and (int(match.group(1)), int(match.group(2))) >= MIN_VERSION
+    if persistence == "never":
+        return f"{tmux or 'not installed'} (persistent_sessions is never: sessions {ends})"
+    if usable:
+        return f"{tmux} (sessions {lasts})"
+    need = f"{MIN_VERSION[0]}.{MIN_VERSION[1]}"
+    if persistence == "always":
+        return (
+            f"{tmux or 'not installed'}: sessions fail there "
+            f"(persistent_sessions is always; tmux {need}+ needed)"
+        )
+    return f"{tmux + ', older than ' + need if tmux else 'not installed'} (sessions {ends})"

@@ -225,6 +225,12 @@ def test_check_of_the_local_worker_says_it_is_this_machine(run: Run, home: Path)
     result = run("worker", "check", local)
     assert result.returncode == 0, result.stderr
     assert "this machine" in result.stdout
+    assert "  tmux: tmux 3." in result.stdout and "(sessions outlive c3desk)" in result.stdout
+    assert run("settings", "set", "persistent_sessions", "never").returncode == 0
+    assert (
+        "persistent_sessions is never: sessions end with c3desk"
+        in run("worker", "check", local).stdout
+    )
     # Not found, it says where it looked (the common install folders too).
     assert run("settings", "set", "claude_command", "no-such-claude").returncode == 0
     missing = run("worker", "check", local)
