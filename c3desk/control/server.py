@@ -13,6 +13,8 @@ import fcntl
 import json
 import logging
 import os
+import socket
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,15 @@ class ControlServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            stranger = _stranger(writer)
+            if stranger is not None:
+                # The socket's mode keeps other users out; this holds should the mode not.
+                log.warning("control socket: refused a client of uid %s", stranger)
+                await self._reply(
+                    writer,
+                    {"ok": False, "error": "refused: another user's c3desk", "exit_code": 1},
+                )
+                return
             while True:
                 try:
                     line = await reader.readline()
@@ -171,3 +182,18 @@ def _str(req: dict[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"request field {key!r} must be a string")
     return value
+
+
+def _stranger(writer: asyncio.StreamWriter) -> int | None:
+    """The uid of a client that is not this process's user (root included); None when it is
+    the same user (or the platform cannot say: the socket's mode still holds)."""
+    sock = writer.get_extra_info("socket")
+    peercred = getattr(socket, "SO_PEERCRED", None)
+    if sock is None or peercred is None:
+        return None
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
+    except OSError:
+        return None
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return None if uid == os.getuid() else uid
