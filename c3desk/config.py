@@ -64,5 +64,6 @@ class Paths:
         return self.home / "run"
 
     def ensure(self) -> Paths:
-        self.home.mkdir(parents=True, exist_ok=True)
+        # Scrollback and logs hold whatever the agents printed: the folder is the user's alone.
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self
