@@ -115,6 +115,10 @@ _FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin"
 _HOOK_SCRIPT = 'f=$1; e=$2; p=$(tr -d "\\n\\r"); printf "%s %s\\n" "$e" "$p" >> "$f"'
 SESSIONS_DIR = ".cache/c3desk/sessions"
 TMUX_CONF = ".cache/c3desk/tmux.conf"
+# OpenSSH allows MaxSessions channels per connection (10 unless configured): the main one keeps
+# 4 for SFTP (and a download's), the agents' watch and a tmux command; more tmux clients go over
+# extra connections ("lanes") that carry nothing else.
+CHANNELS = 10
 RUNNER_LIMIT = 64 << 20  # most bytes of output a tmux command's answer is read to
 
 
@@ -177,6 +181,9 @@ class SSHConnection(WorkerConnection):
         # How far each session's hooks file was read (a hosted session's reader starts again
         # there after a reattach, not at the start: its reports were passed on).
         self._hook_offsets: dict[str, int] = {}
+        self.channels = CHANNELS  # what the server allows per connection (see CHANNELS)
+        self._lanes: dict[paramiko.Transport, int] = {}  # extra connections: their clients
+        self._client_of: dict[SSHClient, paramiko.Transport] = {}
 
     def _keep(self, task: asyncio.Future[None]) -> None:
         self._tasks.add(task)
@@ -364,6 +371,7 @@ class SSHConnection(WorkerConnection):
             process.connection_lost()
         # Hosted agents live on in tmux: their processes hear nothing more (no end).
         self._agents.lost()
+        self._drop_lanes()
         self._set_status("disconnected", f"connection to {self.host} port {self.port} lost: {why}")
         # Closing joins paramiko's thread: not on the loop, and not waited for (a stopped
         # peer can hold it for the socket's timeout).
@@ -385,6 +393,7 @@ class SSHConnection(WorkerConnection):
         for task in self._hook_tasks.values():
             task.cancel()
         self._agents.lost()
+        self._drop_lanes()
         transport, self._transport = self._transport, None
         sftp = self.files.reset()
         if transport is not None:
@@ -663,8 +672,9 @@ class SSHConnection(WorkerConnection):
         on_output: OutputCallback,
         on_exit: ExitCallback,
     ) -> Process:
-        """A tmux client on the worker, in an exec channel with a PTY (TERM xterm-256color)."""
-        transport = self._up()
+        """A tmux client on the worker, in an exec channel with a PTY (TERM xterm-256color),
+        over the main connection while it has room, else over a lane."""
+        transport = await self._client_transport()
         # -u: the client draws UTF-8 whatever locale the server's environment has (sshd
         # passes no LANG of ours).
         command = "exec " + shlex.join([argv[0], "-u", *argv[1:]])
@@ -674,18 +684,63 @@ class SSHConnection(WorkerConnection):
                 None, open_session, transport, command, cols, rows, self._timeout
             )
         except (OSError, EOFError, paramiko.SSHException) as exc:
+            if self._lanes.get(transport) == 0:  # a lane opened for it and left empty
+                self._lanes[transport] = 1
+                self._lane_lighter(transport)
             why = describe(exc)
             raise TmuxUnreachable(f"cannot open a channel for the tmux client: {why}") from None
         client: SSHClient | None = None
 
+        if transport in self._lanes:
+            self._lanes[transport] += 1
+
         def ended(status: ExitStatus) -> None:
             if client is not None:
                 self._processes.discard(client)
+                if self._client_of.pop(client, None) is not None:
+                    self._lane_lighter(transport)
             on_exit(status)
 
         client = SSHClient(loop, channel, None, on_output, ended, connected=transport.is_active)
         self._processes.add(client)  # a dropped connection ends it (not the agent)
+        self._client_of[client] = transport
         return client
+
+    async def _client_transport(self) -> paramiko.Transport:
+        main = self._up()
+        on_main = sum(1 for t in self._client_of.values() if t is main)
+        plain = len(self._processes) - len(self._client_of)
+        if on_main + plain < self.channels - 4:
+            return main
+        for lane, clients in self._lanes.items():
+            if lane.is_active() and clients < self.channels - 1:
+                return lane
+        generation = self._generation
+        loop = asyncio.get_running_loop()
+        try:
+            lane = await loop.run_in_executor(
+                None, open_transport, self.worker, self._trust, self._timeout, self._key_seen
+            )
+        except (OSError, EOFError, HostKeyError, AuthProblem, paramiko.SSHException) as exc:
+            raise TmuxUnreachable(f"cannot open one more connection: {describe(exc)}") from None
+        if generation != self._generation or self._transport is not main:
+            loop.run_in_executor(None, _shut, None, lane)  # closed or lost meanwhile
+            raise TmuxUnreachable(f"the connection to {self.worker.name} went meanwhile")
+        self._lanes[lane] = 0
+        return lane
+
+    def _lane_lighter(self, transport: paramiko.Transport) -> None:
+        if transport in self._lanes:
+            self._lanes[transport] -= 1
+            if self._lanes[transport] <= 0:  # an empty lane goes
+                del self._lanes[transport]
+                asyncio.get_running_loop().run_in_executor(None, _shut, None, transport)
+
+    def _drop_lanes(self) -> None:
+        lanes, self._lanes = list(self._lanes), {}
+        loop = asyncio.get_running_loop()
+        for lane in lanes:
+            loop.run_in_executor(None, _shut, None, lane)
 
     async def _read_pid(self, path: str, tries: int = 60) -> int | None:
         """The agent's pid on the server, which the start script writes before it execs."""

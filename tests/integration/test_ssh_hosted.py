@@ -382,6 +382,52 @@ def test_a_server_refusing_one_more_channel_is_not_taken_for_a_missing_session(
         asyncio.run(main(server))
 
 
+def test_more_hosted_sessions_than_a_connection_has_channels_go_over_more_connections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server allowing 4 channels per connection (MaxSessions): the main connection keeps its
+    own for SFTP, the agents' watch and tmux commands; the tmux clients go over extra
+    connections (lanes) of 3 each, which close when their last client goes."""
+    plain = sshd_helper._config
+
+    def few_channels(dir: Path, port: int, host_key: Path, log_level: str) -> Path:
+        path = plain(dir, port, host_key, log_level)
+        path.write_text(path.read_text() + "MaxSessions 4\n")
+        return path
+
+    monkeypatch.setattr(sshd_helper, "_config", few_channels)
+    tmux_socket = unique_socket()
+
+    async def main(server: Sshd) -> None:
+        conn = connection(server, tmp_path, tmux_socket)
+        conn.channels = 4
+        await conn.connect()
+        try:
+            running = []
+            for i in range(4):
+                handle = await conn.hosted_handle(f"l{i}")
+                screen = Screen()
+                process = await conn.spawn(request(tmp_path, handle, f"l{i}"), screen.output,
+                                           screen.exited)  # fmt: skip
+                await screen.until(functools.partial(screen.has, "READY"))
+                running.append((process, screen))
+            assert sorted(conn._lanes.values()) == [1, 3]
+            for i, (process, screen) in enumerate(running):
+                process.write(f"hello {i}\r".encode())
+                await screen.until(functools.partial(screen.has, f"got HELLO {i}"))
+            for process, screen in running:
+                assert not process.exited and screen.exits == []
+                await process.terminate(1.0)
+                assert screen.exits and not alive(process.pid or 0)
+            assert conn._lanes == {}
+        finally:
+            await conn.close()
+            await end_server(tmux_socket, server, tmp_path)
+
+    with sshd_helper.running_sshd(tmp_path / "sshd") as server:
+        asyncio.run(main(server))
+
+
 HOSTILE = ["x#(touch pwned)", "$(touch pwned)", 'it\'s "q"', " with  spaces ", "`touch pwned`"]
 
 
