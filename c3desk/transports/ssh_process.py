@@ -308,10 +308,12 @@ class SSHClient(SSHProcess):
         return self._status
 
 
-# Run by /bin/sh on the server with the pids to watch as its arguments: prints "ended PID" for
-# each one that ended (a zombie counts: see tmux._ALIVE), "done" once none is left. It runs in
-# a PTY, so that closing its channel (or losing the connection) hangs it up on the server.
+# Run by /bin/sh on the server with the pids to watch as its arguments: prints "watching" once
+# it runs, "ended PID" for each one that ended (a zombie counts: see tmux._ALIVE), "done" once
+# none is left. It runs in a PTY, so that closing its channel (or losing the connection) hangs
+# it up on the server.
 _WATCH = (
+    "echo watching; "
     'alive() { if [ -r "/proc/$1/stat" ]; then '
     'read -r s 2>/dev/null <"/proc/$1/stat" || return 1; s=${s##*)}; '
     'case $s in " Z "*|" X "*) return 1;; esac; return 0; fi; kill -0 "$1" 2>/dev/null; }; '
@@ -423,15 +425,18 @@ class PidWatch:
         fd = chan.fileno()
         loop.add_reader(fd, wake.set)
         rest = b""
+        # Not closed before it runs: a channel hung up while the user's shell still starts
+        # (its rc files) can leave their work half done (pyenv's rehash lock, say).
+        running = False
         try:
             while True:
-                if self._changed:
-                    return "changed"
                 while chan.recv_ready():
                     rest += chan.recv(READ_SIZE)
                 *lines, rest = rest.split(b"\n")
                 for line in lines:
                     words = line.split()
+                    if words == [b"watching"]:
+                        running = True
                     if words == [b"done"]:
                         return "done"
                     if len(words) == 2 and words[0] == b"ended" and words[1].isdigit():
@@ -440,6 +445,8 @@ class PidWatch:
                                 fut.set_result(None)
                 if chan.eof_received or chan.closed:
                     return "ended"
+                if self._changed and running:
+                    return "changed"
                 wake.clear()
                 await wake.wait()
         finally:
