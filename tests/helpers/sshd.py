@@ -103,17 +103,23 @@ def _config(dir: Path, port: int, host_key: Path, log_level: str) -> Path:
         f"PidFile {dir / 'sshd.pid'}\n"
         "StrictModes no\n"
         "UsePAM no\n"
-        "Subsystem sftp internal-sftp\n" + _tmux_folder()
+        "Subsystem sftp internal-sftp\n" + _set_env()
     )
     return config
 
 
-def _tmux_folder() -> str:
-    """Sessions hosted on the test server run in tmux servers whose sockets go where this run's
-    do (TMUX_TMPDIR, set by tests/conftest.py), so they meet no one else's and end with the
-    run; sshd gives its sessions no environment of the client's, so it sets it."""
+def server_env() -> dict[str, str]:
+    """The environment sshd gives its sessions (one ``SetEnv`` line: sshd keeps only the
+    first). Sessions hosted on the test server run in tmux servers whose sockets go where this
+    run's do (TMUX_TMPDIR, set by tests/conftest.py), so they meet no one else's and end with
+    the run; sshd passes its sessions nothing of the client's environment."""
     folder = os.environ.get("TMUX_TMPDIR")
-    return f"SetEnv TMUX_TMPDIR={folder}\n" if folder else ""
+    return {"TMUX_TMPDIR": folder} if folder else {}
+
+
+def _set_env() -> str:
+    env = server_env()
+    return "SetEnv " + " ".join(f"{k}={v}" for k, v in env.items()) + "\n" if env else ""
 
 
 def _listening(dir: Path) -> bool:

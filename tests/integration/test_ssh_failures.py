@@ -447,14 +447,10 @@ def test_continue_finds_the_transcript_where_the_servers_environment_keeps_it(
     ~/.bashrc or ~/.zshenv; here sshd's SetEnv): Claude Code keeps its transcripts there, and a
     continue must still resume the session's own conversation, not the folder's newest."""
     config = tmp_path / "server-claude-config"
-    plain = sshd_helper._config
-
-    def with_env(dir: Path, port: int, host_key: Path, log_level: str) -> Path:
-        path = plain(dir, port, host_key, log_level)
-        path.write_text(path.read_text() + f"SetEnv CLAUDE_CONFIG_DIR={config}\n")
-        return path
-
-    monkeypatch.setattr(sshd_helper, "_config", with_env)
+    plain = sshd_helper.server_env
+    monkeypatch.setattr(
+        sshd_helper, "server_env", lambda: {**plain(), "CLAUDE_CONFIG_DIR": str(config)}
+    )
     # The agent as installed on the server: nothing of the test's choosing but its speed.
     agent = tmp_path / "server-claude"
     agent.write_text(f'#!/bin/sh\nexport FAKE_CLAUDE_SPEED=10\nexec {sys.executable} {FAKE} "$@"\n')
