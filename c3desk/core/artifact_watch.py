@@ -143,6 +143,10 @@ class ArtifactWatcher:
         env = self._env if self._env is not None else os.environ
         return [*excluded_roots(self.home, env), *self._extra]
 
+    def watching(self, session_id: str) -> bool:
+        """Is the session's folder watched already (it was started or found again before)?"""
+        return session_id in self._watches
+
     def start(
         self,
         session_id: str,

@@ -69,6 +69,7 @@ _HINT_LINE = re.compile(
 )
 
 DEFAULT_COLS, DEFAULT_ROWS = 120, 40
+REATTACH_RETRY = 5.0  # seconds between tries to attach a session whose worker did not answer
 TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
 ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
 # Between two session starts: agents booting all at once (an interpreter or node each) starve
@@ -245,6 +246,8 @@ class Engine:
         # (monotonic). They stay active, marked "reconnecting", and are attached again when
         # their worker's connection returns.
         self._reconnecting: dict[str, float] = {}
+        # Those being attached again (or last tried): id → when (monotonic).
+        self._reattaching: dict[str, float] = {}
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -371,14 +374,31 @@ class Engine:
         """Is the session waiting for its worker to come back?"""
         return sid in self._reconnecting
 
+    async def _retry_reattach(self, conn: WorkerConnection, sid: str) -> None:
+        self._reattaching.pop(sid, None)  # claimed again by _reattach_after_drop
+        await self._reattach_after_drop(conn, [sid])
+
     def _exit_of(self, live: LiveSession) -> Callable[[ExitStatus], None]:
         return lambda status: self._on_exit(live, status)
 
     def _lose_overdue(self) -> None:
-        """Sessions whose worker stayed away longer than the grace period: lost."""
+        """Sessions whose worker stayed away longer than the grace period: lost. Those whose
+        worker is back but could not be asked are asked again every REATTACH_RETRY seconds."""
         now = time.monotonic()
         for sid, deadline in list(self._reconnecting.items()):
             if now < deadline:
+                live = self.live.get(sid)
+                conn = self.connections.get(live.worker_id) if live is not None else None
+                tried = self._reattaching.get(sid)
+                if (
+                    conn is not None
+                    and conn.status == "connected"
+                    and (tried is None or now - tried >= REATTACH_RETRY)
+                ):
+                    self._reattaching[sid] = now
+                    self._track(
+                        asyncio.create_task(self._retry_reattach(conn, sid), name=f"reattach-{sid}")
+                    )
                 continue
             del self._reconnecting[sid]
             live = self.live.get(sid)
@@ -389,33 +409,37 @@ class Engine:
     async def _reattach_after_drop(self, conn: WorkerConnection, sids: list[str]) -> None:
         for sid in sids:
             live = self.live.get(sid)
-            if live is None or sid not in self._reconnecting:
+            if live is None or sid not in self._reconnecting or sid in self._reattaching:
                 continue
-            row = Session.get_or_none(Session.id == sid)
-            handle = row.host_handle if row is not None else None
-            process: Process | None = None
-            if handle:
-                live.feed_all()
-                live.model.feed(FORGET_SCREEN)
-                try:
-                    process = await conn.reattach(handle, live.on_output, self._exit_of(live))
-                except Exception:
-                    log.exception("reattaching %s", sid)
-            if conn.status != "connected" and process is not None and not process.exited:
-                await _let_go(process)  # gone again meanwhile: wait on
-                continue
-            self._reconnecting.pop(sid, None)
-            if process is None:
-                if sid in self.live:
-                    self._on_exit(live, ExitStatus(None, None, LOST))
-                continue
-            live.process = process
-            if not process.exited:
-                Session.update(pid=process.pid, host_handle=process.handle).where(
-                    Session.id == sid
-                ).execute()
-                sess.record_event(sid, "reattached", {"handle": process.handle, "pid": process.pid})
-            self._emit("changed", sid)
+            self._reattaching[sid] = time.monotonic()
+            try:
+                await self._reattach_one(conn, live)
+            finally:
+                self._reattaching[sid] = time.monotonic()  # when it was last tried
+                if sid not in self._reconnecting:
+                    del self._reattaching[sid]
+
+    async def _reattach_one(self, conn: WorkerConnection, live: LiveSession) -> None:
+        row = Session.get_or_none(Session.id == live.id)
+        handle = row.host_handle if row is not None else None
+        process: Process | None = None
+        if handle:
+            live.feed_all()
+            live.model.feed(FORGET_SCREEN)
+            try:
+                process = await conn.reattach(handle, live.on_output, self._exit_of(live))
+            except Exception as exc:
+                log.warning("reattaching %s: %s", live.id, exc)
+                return  # the worker could not be asked: tried again in a few seconds
+        if conn.status != "connected" and process is not None and not process.exited:
+            await _let_go(process)  # gone again meanwhile: wait on
+            return
+        self._reconnecting.pop(live.id, None)
+        if process is None:
+            if live.id in self.live:
+                self._on_exit(live, ExitStatus(None, None, LOST))
+            return
+        self._attached(live, process, conn)
 
     def _record_worker(self, worker_id: str, status: str, reason: str | None) -> None:
         """Store a connection's status in its worker row, and tell observers when it changed."""
@@ -490,28 +514,35 @@ class Engine:
         self.live[s.id] = live
         process: Process | None = None
         try:
-            process = await conn.reattach(
-                s.host_handle, live.on_output, lambda status: self._on_exit(live, status)
-            )
-        except Exception:
-            log.exception("reattaching %s", s.id)
+            process = await conn.reattach(s.host_handle, live.on_output, self._exit_of(live))
+        except Exception as exc:
+            # Its worker could not be asked (not: it has no such session): ask again.
+            log.warning("reattaching %s: %s", s.id, exc)
+            self._await_worker(live, f"could not ask its worker: {exc}")
+            return True
         if process is None:
             self.live.pop(s.id, None)
             live.log.close()
             return False
-        live.process = process
-        if live.exit_status is not None:
-            return True  # it ended while being found: recorded as any end
-        profile = self.profiles().get(s.agent)
-        if profile is not None:
-            self._watch.attach(live, profile)
-        self.artifacts.start(s.id, s.working_directory, files=conn)
-        Session.update(pid=process.pid, host_handle=process.handle).where(
-            Session.id == s.id
-        ).execute()
-        sess.record_event(s.id, "reattached", {"handle": process.handle, "pid": process.pid})
-        self._emit("changed", s.id)
+        self._attached(live, process, conn)
         return True
+
+    def _attached(self, live: LiveSession, process: Process, conn: WorkerConnection) -> None:
+        """A session's process found again (after a restart or a dropped connection)."""
+        live.process = process
+        if live.exit_status is not None or process.exited:
+            return  # it ended while being found: recorded as any end
+        s = Session.get_by_id(live.id)
+        profile = self.profiles().get(s.agent)
+        if profile is not None and live.awareness is None:
+            self._watch.attach(live, profile)
+        if not self.artifacts.watching(live.id):
+            self.artifacts.start(live.id, s.working_directory, files=conn)
+        Session.update(pid=process.pid, host_handle=process.handle).where(
+            Session.id == live.id
+        ).execute()
+        sess.record_event(live.id, "reattached", {"handle": process.handle, "pid": process.pid})
+        self._emit("changed", live.id)
 
     def hold_scheduling(self) -> None:
         """Start no session until :meth:`release_scheduling` (the GUI measures its tiles)."""

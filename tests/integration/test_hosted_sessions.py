@@ -16,6 +16,8 @@ from c3desk.core import settings as cfg
 from c3desk.core.engine import LOST
 from c3desk.core.sessions import events as sess_events
 from c3desk.errors import Refused
+from c3desk.store.models import Session
+from c3desk.transports.base import ExitCallback, OutputCallback, Process
 from c3desk.transports.connection import ConnectionFactory, WorkerConnection, WorkerInfo
 from c3desk.transports.local_connection import LocalConnection
 from c3desk.transports.tmux import TmuxHost, local_runner
@@ -305,5 +307,49 @@ def test_hostile_folder_and_title_names_through_tmux_run_nothing(
             await engine.stop(keep_hosted=False)
         assert not list(tmp_path.rglob("pwned")) and not Path("pwned").exists()
         assert await tmux.sessions() == []
+
+    asyncio.run(main())
+
+
+class Moody(LocalConnection):
+    """This machine's connection whose first reattach cannot ask tmux (as an SSH worker's
+    can fail when the server refuses one more channel): that is no answer, not "gone"."""
+
+    refusals = 1
+
+    async def reattach(
+        self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> Process | None:
+        if Moody.refusals > 0:
+            Moody.refusals -= 1
+            raise OSError("the worker refused a channel")
+        return await super().reattach(handle, on_output, on_exit)
+
+
+def test_a_worker_that_cannot_be_asked_at_the_restart_is_asked_again_not_taken_as_lost(
+    db: Paths, tmp_path: Path, tmux: TmuxHost
+) -> None:
+    async def main() -> None:
+        use_fake_agent(tmp_path)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("asks", work, prompt="say ASKED-BEFORE; ask make moody")
+        first, watch = await started_engine(db, connections=hosted(tmux))
+        await watch.until(lambda: row(sid).needs_input, 20)
+        pid = row(sid).pid
+        await first.stop()
+        Moody.refusals = 1
+        second, watch = await started_engine(db, connections=lambda w: Moody(w, hosting=tmux))
+        try:
+            assert second.reconnecting(sid) and status(sid) == "active"
+            await watch.until(lambda: not second.reconnecting(sid), 20)  # asked again
+            assert status(sid) == "active" and row(sid).pid == pid and Moody.refusals == 0
+            # Watched as any session: the box it waits at is seen again.
+            Session.update(needs_input=False).where(Session.id == sid).execute()
+            await watch.until(lambda: row(sid).needs_input, 20)
+            second.write(sid, b"1")
+            await watch.until(screen_has(second, sid, "Ran make moody"), 20)
+        finally:
+            await second.stop(keep_hosted=False)
 
     asyncio.run(main())
