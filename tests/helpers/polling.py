@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -17,3 +18,12 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 40.0, what: str = ""
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    """Does process ``pid`` run (on this machine)? A zombie has ended."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from helpers.cli import Headless
-from helpers.polling import wait_for
+from helpers.polling import alive, wait_for
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
 
@@ -169,14 +169,6 @@ def test_stale_socket_from_a_crashed_instance_is_replaced(
     second = headless()
     wait_for(lambda: second.poll() is None and cli("resume").stdout.strip() == "queue resumed")
     assert cli("settings", "--json", check=True).json()["queue_paused"] is False
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def test_sigterm_with_persistent_sessions_never_ends_them(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import CliResult
-from helpers.polling import wait_for
+from helpers.polling import alive, wait_for
 from helpers.remote import remote_agent
 from helpers.sshd import Sshd, keygen_fingerprint, running_sshd
 
@@ -72,14 +72,6 @@ def headless(env: dict[str, str]) -> Iterator[Callable[[], subprocess.Popen[byte
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def test_a_killed_instance_reattaches_both_hosted_sessions_on_the_ssh_worker(

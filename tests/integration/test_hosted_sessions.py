@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers.engine import add, row, screen_has, started_engine, status, use_fake_agent
+from helpers.polling import alive
 
 from c3desk.config import Paths
 from c3desk.core import settings as cfg
@@ -41,14 +42,6 @@ def hosted(tmux: TmuxHost) -> ConnectionFactory:
         return LocalConnection(worker, hosting=tmux)
 
     return make
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def test_a_hosted_session_outlives_its_engine_and_is_reattached_with_its_process_and_screen(

@@ -15,6 +15,7 @@ from pathlib import Path
 import helpers.sshd as sshd_helper
 import pytest
 from helpers.engine import FAKE, add, row, screen_has, started_engine, status
+from helpers.polling import alive
 from helpers.remote import add_ssh_worker, ssh_factory, trust_store, use_remote_agent
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 
@@ -101,14 +102,6 @@ def request(where: Path, handle: str | None, session: str, cwd: Path | None = No
     script.write_text(AGENT)
     env = {"C3DESK_SESSION": session}
     return SpawnRequest(["/bin/sh", str(script)], str(cwd or where), env, 100, 30, handle)
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def cmdline(pid: int) -> list[str]:

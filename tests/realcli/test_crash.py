@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from helpers.cli import Headless
-from helpers.polling import wait_for
+from helpers.polling import alive, wait_for
 
 from c3desk.config import Paths
 from realcli.conftest import RealCli
@@ -26,14 +26,6 @@ def headless(home: Path) -> Iterator[Headless]:
     runner = Headless(home)
     yield runner
     runner.close()
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def test_killed_at_the_permission_box_the_restart_shows_it_and_approving_completes(
