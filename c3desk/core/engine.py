@@ -918,6 +918,9 @@ class Engine:
 
     def _on_exit(self, live: LiveSession, status: ExitStatus) -> None:
         live.exit_status = status
+        if live.process is not None:
+            # What the process still tidies after its end is awaited by stop, like any task.
+            self._track(asyncio.ensure_future(live.process.settled()))
         live.feed_all()
         self._watch.exited(live, status.describe())
         live.log.close()

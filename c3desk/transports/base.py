@@ -92,6 +92,10 @@ class Process(abc.ABC):
         """Let go of the process without ending it (only for one that :attr:`survives`)."""
         raise NotImplementedError("this process ends with c3desk")
 
+    async def settled(self) -> None:
+        """Return once, after its end, whatever the process still cleans up is done (a hosted
+        one removes its tmux session and its client): nothing of it is left running."""
+
     @abc.abstractmethod
     def write(self, data: bytes) -> None:
         """Queue input for the process; never blocks the loop."""
