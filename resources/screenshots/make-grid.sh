@@ -14,6 +14,8 @@ export FAKE_CLAUDE_SPINNER=bare
 for d in parser docs ci webapp deps metrics release auth later; do rm -rf /tmp/demo/$d; mkdir -p /tmp/demo/$d; done
 mkdir -p /tmp/demo/webapp/src && printf ':root {\n  --bg: #ffffff;\n}\n' > /tmp/demo/webapp/src/theme.css
 c3desk settings set claude_command "$REPO/tests/fakes/claude"
+# Scratch sessions: they end with the screenshot (hosted ones would outlive it).
+c3desk settings set persistent_sessions never
 c3desk settings set max_concurrent_sessions 9
 c3desk settings set max_visible_sessions 9
 c3desk settings set grid_layout 3x3

@@ -9,6 +9,8 @@ export C3DESK_HOME="$S/data" CLAUDE_CONFIG_DIR="$S/claude-config"
 # Turns begin with `think 1.2`: what they print comes after every tile has its final size.
 for d in api webapp; do rm -rf /tmp/shot/$d; mkdir -p /tmp/shot/$d; done
 c3desk settings set claude_command "$REPO/tests/fakes/claude"
+# Scratch sessions: they end with the screenshot (hosted ones would outlive it).
+c3desk settings set persistent_sessions never
 c3desk settings set max_concurrent_sessions 4
 c3desk settings set max_visible_sessions 4
 c3desk settings set grid_layout auto

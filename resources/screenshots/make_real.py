@@ -62,6 +62,8 @@ def main() -> int:
                 env.update(claude_env(config, api.url), C3DESK_HOME=str(scratch))
                 c3desk(env, "settings", "set", "claude_command", wrapper_command(netns))
                 c3desk(env, "settings", "set", "grid_layout", "1x1")
+                # Ended with the screenshot (a hosted session would outlive it).
+                c3desk(env, "settings", "set", "persistent_sessions", "never")
                 c3desk(env, "settings", "set", "max_visible_sessions", "1")
                 c3desk(
                     env,
