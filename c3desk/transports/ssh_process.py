@@ -17,6 +17,7 @@ import logging
 import re
 import shlex
 import signal
+import threading
 from collections.abc import Callable, Mapping, Sequence
 
 import paramiko
@@ -102,6 +103,7 @@ class SSHProcess(Process):
         self._kill = kill  # kill(pid, signal) through the connection, from a thread
         self._fd = channel.fileno()
         self._reading = False
+        self._hung_up = False  # its channel closed by terminate(): its fd goes with it
         self._status: ExitStatus | None = None
         self._ended_by: int | None = None  # the signal terminate() sent, if it did
         self._waiters = ExitWaiters(loop)
@@ -120,7 +122,7 @@ class SSHProcess(Process):
             self._reading = False
 
     def resume_reading(self) -> None:
-        if not self._reading and self._status is None:
+        if not self._reading and self._status is None and not self._hung_up:
             self._loop.add_reader(self._fd, self._read_ready)
             self._reading = True
 
@@ -177,7 +179,7 @@ class SSHProcess(Process):
         self.pause_reading()
         if self._eof_timer is not None:
             self._eof_timer.cancel()
-        self._out.submit(self._chan.close)
+        self._out.submit(close_channel, self._chan)
         self._out.shutdown(wait=False)
         self._waiters.release(status)
         self._on_exit(status)
@@ -198,6 +200,13 @@ class SSHProcess(Process):
     def resize(self, cols: int, rows: int) -> None:
         if self._status is None:
             self._submit(self._chan.resize_pty, cols, rows)
+
+    def _hang_up(self) -> None:
+        """Close the channel (the server hangs the terminal up). Its fd closes with it: the
+        loop lets go of it first, for good (the number may soon be another's)."""
+        self.pause_reading()
+        self._hung_up = True
+        self._submit(close_channel, self._chan)
 
     def _submit(self, fn: Callable[..., object], *args: object) -> None:
         def run() -> None:
@@ -230,16 +239,31 @@ class SSHProcess(Process):
             if self._kill is not None and self.pid is not None and self._connected():
                 self._submit(self._kill, self.pid, int(sig))
             else:
-                self._submit(self._chan.close)
+                self._hang_up()
             with contextlib.suppress(TimeoutError):
                 return await asyncio.wait_for(asyncio.shield(self.wait()), grace)
         if self._status is None:
-            self._submit(self._chan.close)
+            self._hang_up()
             with contextlib.suppress(TimeoutError):
                 return await asyncio.wait_for(asyncio.shield(self.wait()), grace)
             self._finish(self._ended_status(DISCONNECTED))
         assert self._status is not None
         return self._status
+
+
+def close_channel(chan: paramiko.Channel) -> None:
+    """Close a channel whose ``fileno()`` was taken, safely while data still arrives (in a
+    thread: it may wait to send the close).
+
+    paramiko closes the pipe behind ``fileno()`` under the channel's lock, but its transport
+    thread signals that pipe (new data: ``os.write`` on it) under the buffer's lock: data
+    arriving during the close writes to a closed fd, and the OSError (EBADF, EPIPE) ends that
+    thread, so the whole connection is lost ("Socket exception: Bad file descriptor"); or, once
+    the number is reused, the byte goes into another file. The buffers let go of the pipe
+    first, under their own locks, so no signal can reach it any more."""
+    for buffer in (chan.in_buffer, chan.in_stderr_buffer):
+        buffer.set_event(threading.Event())
+    chan.close()
 
 
 def open_session(
@@ -410,7 +434,7 @@ class PidWatch:
                 try:
                     outcome = await self._read(chan)
                 finally:
-                    loop.run_in_executor(None, chan.close)
+                    loop.run_in_executor(None, close_channel, chan)
             if outcome == "ended":  # the channel ended without its last word
                 if self._up() is None:
                     self._fail_all()

@@ -8,6 +8,7 @@ import asyncio
 import functools
 import secrets
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,7 @@ while IFS= read -r line; do
 done
 """
 
+ROUNDS = 20  # detaches from a drawing agent (each closes its client's channel mid-output)
 TIMINGS: dict[str, float] = {}  # printed (pytest -s): the figures for the README
 
 
@@ -321,6 +323,52 @@ def test_a_reattach_replays_the_newest_of_a_scrollback_of_megabytes(
 
     asyncio.run(main())
     report()
+
+
+def test_detaching_from_an_agent_that_draws_without_pause_leaves_the_connection_up(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A detach closes the tmux client's channel while its output still arrives. paramiko
+    closes the pipe behind the channel's fileno() while its transport thread may be signalling
+    it: an OSError there (EBADF, EPIPE) ended that thread, and with it the connection, and the
+    reattach that followed failed ("could not ask tmux ... Bad file descriptor", seen in CI).
+    Thread switches as often as Python allows make that moment likely in a few rounds."""
+    interval = sys.getswitchinterval()
+    tmux_socket = unique_socket()
+    script = tmp_path / "drawing.sh"
+    # A counter redrawn in place, without pause and without scrolling (no scrollback to replay).
+    script.write_text("awk 'BEGIN { for (;;) { printf \"\\033[H%d\\n\", i++; fflush() } }'\n")
+
+    def drew(screen: Screen) -> bool:
+        return len(screen.data) > 1 << 12
+
+    async def main() -> None:
+        conn = connection(sshd, tmp_path, tmux_socket)
+        await conn.connect()
+        try:
+            handle = await conn.hosted_handle("drawing")
+            assert handle is not None
+            screen = Screen()
+            request = SpawnRequest(["/bin/sh", str(script)], str(tmp_path), {}, 100, 30, handle)
+            process = await conn.spawn(request, screen.output, screen.exited)
+            sys.setswitchinterval(1e-6)
+            for _ in range(ROUNDS):
+                await screen.until(functools.partial(drew, screen))
+                await process.detach()
+                screen = Screen()
+                back = await conn.reattach(handle, screen.output, screen.exited)
+                assert back is not None and not back.exited
+                process = back
+            sys.setswitchinterval(interval)
+            assert await conn.answers(5.0)  # the connection is up
+            await process.terminate(1.0)
+        finally:
+            sys.setswitchinterval(interval)
+            await conn.close()
+            await end_server(tmux_socket, sshd, tmp_path)
+
+    asyncio.run(main())
 
 
 def test_a_server_refusing_one_more_channel_is_not_taken_for_a_missing_session(
