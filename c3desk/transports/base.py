@@ -92,7 +92,7 @@ class Process(abc.ABC):
         """Let go of the process without ending it (only for one that :attr:`survives`)."""
         raise NotImplementedError("this process ends with c3desk")
 
-    async def settled(self) -> None:
+    async def settled(self) -> None:  # noqa: B027 (a default: most have nothing left to do)
         """Return once, after its end, whatever the process still cleans up is done (a hosted
         one removes its tmux session and its client): nothing of it is left running."""
 
