@@ -113,8 +113,12 @@ def server_env() -> dict[str, str]:
     first). Sessions hosted on the test server run in tmux servers whose sockets go where this
     run's do (TMUX_TMPDIR, set by tests/conftest.py), so they meet no one else's and end with
     the run; sshd passes its sessions nothing of the client's environment."""
-    folder = os.environ.get("TMUX_TMPDIR")
-    return {"TMUX_TMPDIR": folder} if folder else {}
+    env = {"TMUX_TMPDIR": os.environ["TMUX_TMPDIR"]} if os.environ.get("TMUX_TMPDIR") else {}
+    # On a machine whose ~/.bashrc runs `pyenv init` (this project's CI image), every SSH
+    # command rehashes under a lock file, which a shell killed at the wrong moment (tests end
+    # sshd's sessions) leaves behind; the next logins then wait for it, 60 s each by default.
+    env["PYENV_REHASH_TIMEOUT"] = "1"
+    return env
 
 
 def _set_env() -> str:
