@@ -82,6 +82,7 @@ async def _checks(tmp: Path, out: Callable[[str], None]) -> int:
     from c3desk import logs
     from c3desk.config import Paths
     from c3desk.core import sessions as sess
+    from c3desk.core import settings as cfg
     from c3desk.core.engine import EngineEvent
     from c3desk.runtime import build_instance
     from c3desk.ui.main_window import MainWindow
@@ -126,6 +127,9 @@ async def _checks(tmp: Path, out: Callable[[str], None]) -> int:
         out("ok main window opened")
 
         shell = os.environ.get("SHELL") or "/bin/sh"
+        # The check's session runs in a pseudo-terminal of c3desk's own, as on a machine
+        # without tmux: the part every install has (hosting is tested by the test suite).
+        cfg.set_setting("persistent_sessions", "never")
         session = sess.create_session(title="self-test", working_directory=str(work), agent="shell")
         sid = session.id
         instance.engine.wake()
