@@ -235,7 +235,7 @@ async def attach(
     def shown(data: bytes) -> None:
         # A detached client's last words (its terminal reset, "[lost tty]") are not the
         # agent's: the session's last screen stays what the agent drew.
-        if not (hosted and hosted[0].detached):
+        if not (hosted and (hosted[0].detached or hosted[0].exited)):
             on_output(data)
 
     attached = await client(host.attach_argv(name), cols, rows, shown, client_ended)
