@@ -23,14 +23,15 @@ def one_line_error(result: Any, code: int, *needles: str) -> str:
 class Headless:
     """``c3desk run --headless`` processes against one data folder, ended by :meth:`close`."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
         self.home = home
+        self.env = env if env is not None else dict(os.environ)  # HOME etc. as given
         self.procs: list[subprocess.Popen[str]] = []
 
     def start(self, *extra: str) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "c3desk", "run", "--headless", *extra],
-            env=dict(os.environ, C3DESK_HOME=str(self.home)),
+            env=dict(self.env, C3DESK_HOME=str(self.home)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import CliResult
+from helpers.cli import Headless
 from helpers.polling import alive, wait_for
 from helpers.remote import remote_agent
 from helpers.sshd import Sshd, keygen_fingerprint, running_sshd
@@ -51,27 +52,10 @@ def run(env: dict[str, str]) -> Callable[..., CliResult]:
 
 
 @pytest.fixture
-def headless(env: dict[str, str]) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "c3desk", "run", "--headless"],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def headless(home: Path, env: dict[str, str]) -> Iterator[Callable[[], subprocess.Popen[str]]]:
+    runner = Headless(home, env)
+    yield runner.start
+    runner.close()
 
 
 def test_a_killed_instance_reattaches_both_hosted_sessions_on_the_ssh_worker(
