@@ -25,13 +25,13 @@ class Headless:
 
     def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
         self.home = home
-        self.env = env if env is not None else dict(os.environ)  # HOME etc. as given
+        self.env = env  # None: this process's environment as it is at each start
         self.procs: list[subprocess.Popen[str]] = []
 
     def start(self, *extra: str) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "c3desk", "run", "--headless", *extra],
-            env=dict(self.env, C3DESK_HOME=str(self.home)),
+            env=dict(os.environ if self.env is None else self.env, C3DESK_HOME=str(self.home)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
