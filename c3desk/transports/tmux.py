@@ -33,6 +33,8 @@ from c3desk.transports.base import ExitStatus, SpawnError
 
 MIN_VERSION = (3, 0)
 HISTORY_LIMIT = 50000
+DEAD_BANNER = b"Pane is dead"  # what tmux writes under a dead pane (remain-on-exit)
+_SGR = re.compile(rb"\x1b\[[0-9;:]*m")
 STATUS_WAIT = 1.0  # seconds a dead pane is asked again for its exit status
 RUN_TIMEOUT = 30.0  # seconds one tmux command may take before the local runner gives up
 TERM = "xterm-256color"
@@ -341,6 +343,24 @@ class TmuxHost:
         if status != 0:
             raise TmuxError(err.decode(errors="replace").strip())
         return out
+
+    async def last_screen(self, name: str) -> list[bytes]:
+        """The rows a dead pane showed when its agent ended, with colours, without tmux's
+        "Pane is dead" line: tmux writes that line on a new bottom row, scrolling the screen up
+        by one, so the row scrolled into the history is taken back (``-S -1``)."""
+        status, out, err = await self._tmux_cmd(
+            "capture-pane", "-p", "-e", "-S", "-1", "-t", f"={check_name(name)}:"
+        )
+        if status == UNREACHABLE:
+            raise TmuxUnreachable(err.decode(errors="replace").strip())
+        if status != 0:
+            raise TmuxError(err.decode(errors="replace").strip())
+        rows = out.split(b"\n")
+        if rows and rows[-1] == b"":
+            rows.pop()  # the newline that ends the last row
+        if rows and DEAD_BANNER in _SGR.sub(b"", rows[-1]):
+            rows.pop()
+        return rows
 
     def attach_argv(self, name: str) -> list[str]:
         """The command that attaches a client (to run in a PTY whose TERM tmux knows)."""

@@ -49,8 +49,10 @@ class TmuxProcess(Process):
         client: Process,
         on_exit: ExitCallback,
         gone: AgentGone | None = None,
+        show: OutputCallback | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
+        self._show = show or (lambda _data: None)  # output that is the agent's, past the gate
         self._host = host
         self.name = name
         self.pid = self._agent = pid
@@ -94,7 +96,14 @@ class TmuxProcess(Process):
         except TmuxError:
             pane = None  # ended, but how could not be asked
         status = pane.exit_status() if pane is not None else None
-        await self._finish(status or ExitStatus(None, None, "ended (tmux kept no status)"))
+        last: list[bytes] | None = None
+        if pane is not None and pane.dead:
+            # What the client drew around the end may be tmux's "Pane is dead" line on a
+            # screen scrolled up by one (it can reach c3desk before the agent's end does): the
+            # dead pane's own rows are the session's last screen.
+            with contextlib.suppress(TmuxError):
+                last = await self._host.last_screen(self.name)
+        await self._finish(status or ExitStatus(None, None, "ended (tmux kept no status)"), last)
 
     async def _gone(self, pid: int) -> None:
         """Return once the process ``pid`` (not our child) has exited."""
@@ -114,13 +123,15 @@ class TmuxProcess(Process):
             self._loop.remove_reader(fd)
             os.close(fd)
 
-    async def _finish(self, status: ExitStatus) -> None:
+    async def _finish(self, status: ExitStatus, last: list[bytes] | None = None) -> None:
         if self._status is not None:
             return
         self._status = status
         # Told first, so nothing below (or a cancellation of it) can lose the end; what the
         # client still shows of the dead pane is not the agent's output.
         self._client.pause_reading()
+        if last is not None:
+            self._show(repaint(last))
         self._waiters.release(status)
         self._on_exit(status)
         # The dead pane has told its status: the tmux session goes, and the client with it.
@@ -169,6 +180,15 @@ class TmuxProcess(Process):
         are gone too."""
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._watch), 5.0)
+
+
+def repaint(rows: list[bytes]) -> bytes:
+    """Bytes that draw ``rows`` (capture-pane's, with colours) on a cleared screen, each on its
+    own row from the top; nothing scrolls, so nothing reaches the scrollback twice."""
+    out = [b"\x1b[0m\x1b[H\x1b[2J"]
+    for number, row in enumerate(rows, start=1):
+        out.append(b"\x1b[%d;1H%s\x1b[0m" % (number, row))
+    return b"".join(out)
 
 
 def _alive(pid: int) -> bool:
@@ -239,7 +259,7 @@ async def attach(
             on_output(data)
 
     attached = await client(host.attach_argv(name), cols, rows, shown, client_ended)
-    hosted.append(TmuxProcess(host, name, pid, attached, on_exit, gone))
+    hosted.append(TmuxProcess(host, name, pid, attached, on_exit, gone, on_output))
     return hosted[0]
 
 

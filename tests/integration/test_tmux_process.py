@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from c3desk.terminal import TerminalModel
 from c3desk.transports.base import ExitStatus, SpawnRequest
 from c3desk.transports.tmux import TmuxHost, local_runner, session_name
 from c3desk.transports.tmux_process import attach, start
@@ -120,5 +121,33 @@ def test_attaching_again_replays_what_it_printed_and_keeps_the_same_process(
         assert name not in await host.sessions()
         assert await attach(host, name, {}, 100, 30, second.output, second.exited) is None
         process._watch.cancel()
+
+    asyncio.run(main())
+
+
+def test_a_quickly_ending_agents_last_screen_is_its_own_not_tmuxs_dead_pane_line(
+    host: TmuxHost, tmp_path: Path
+) -> None:
+    """tmux writes "Pane is dead (status 0, ...)" on a new bottom row of the dead pane, which
+    scrolls the screen up by one; the client usually draws that before the agent's end reaches
+    c3desk. The last screen is then the dead pane's own rows: first row first, no banner."""
+
+    async def main() -> None:
+        screen = Screen()
+        model = TerminalModel(100, 30, history=100)
+
+        def shown(chunk: bytes) -> None:
+            model.feed(chunk)
+            screen.output(chunk)
+
+        agent = "sleep 0.3; printf 'FIRST-ROW\\n\\033[31mSECOND-ROW\\033[0m\\n'; exit 0"
+        spawn = SpawnRequest(["/bin/sh", "-c", agent], str(tmp_path), dict(os.environ), 100, 30)
+        process = await start(host, session_name("quick"), spawn, shown, screen.exited)
+        await screen.until(lambda: bool(screen.exits))
+        await process.settled()
+        rows = [row.rstrip() for row in model.display]
+        assert rows[:3] == ["FIRST-ROW", "SECOND-ROW", ""], rows[:3]
+        assert not any("Pane is dead" in row for row in rows), rows
+        assert model.cell(0, 1)[1].fg not in (None, "default")  # its colours kept
 
     asyncio.run(main())
