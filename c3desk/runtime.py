@@ -86,9 +86,53 @@ def build_instance(
     return Instance(paths, engine)
 
 
+class StorageAlarm(logging.Handler):
+    """One line on stderr when the data folder stops taking writes (its disk is full, it turned
+    read-only): the log file there takes nothing then, so the line is all a user sees. Said
+    again at most every :attr:`REPEAT` seconds while it lasts."""
+
+    REPEAT = 60.0
+
+    def __init__(self, paths: Paths, say: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.paths = paths
+        self.say = say
+        self.said: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return
+        problem = database.storage_problem(exc, self.paths.db)
+        if problem is None:
+            return
+        now = time.monotonic()
+        if now - self.said.get(problem, -self.REPEAT) < self.REPEAT:
+            return
+        self.said[problem] = now
+        self.say(f"{problem}; running sessions go on, but what changes is not saved meanwhile")
+
+
 async def run_headless(paths: Paths, until_idle: bool, exit_idle: bool = False) -> int:
     """Run the engine without a window until SIGINT/SIGTERM, or (``until_idle``) until no
-    session has work left: see :func:`until_idle_done`."""
+    session has work left: see :func:`until_idle_done`.
+
+    A data folder that stops taking writes is said in one line on stderr (:class:`StorageAlarm`);
+    logging's own complaint about a log file it cannot write (a traceback on stderr per
+    message) is turned off meanwhile."""
+    alarm = StorageAlarm(paths, _say)
+    root = logging.getLogger()
+    root.addHandler(alarm)
+    raise_exceptions = logging.raiseExceptions
+    logging.raiseExceptions = False
+    try:
+        return await _run_headless(paths, until_idle, exit_idle)
+    finally:
+        root.removeHandler(alarm)
+        logging.raiseExceptions = raise_exceptions
+
+
+async def _run_headless(paths: Paths, until_idle: bool, exit_idle: bool) -> int:
     instance = build_instance(paths)
     await instance.start()
     loop = asyncio.get_running_loop()

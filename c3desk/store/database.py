@@ -7,6 +7,7 @@ migrations or default rows, so the commands that only read still work. Errors a 
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sqlite3
@@ -87,21 +88,64 @@ def damaged(path: Path, detail: str) -> DatabaseUnavailable:
     return DatabaseUnavailable(f"{path} is damaged or not a c3desk database ({detail}); {advice}")
 
 
+def _chain(exc: BaseException, limit: int = 16) -> list[BaseException]:
+    """``exc`` and what it wraps (peewee keeps the sqlite3 error as its first argument) or
+    happened during (a failed COMMIT is followed by a failed ROLLBACK, which hides it)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < limit:
+        item = todo.pop(0)
+        if any(item is s for s in seen):
+            continue
+        seen.append(item)
+        if item.args and isinstance(item.args[0], BaseException):
+            todo.append(item.args[0])
+        for linked in (item.__cause__, item.__context__):
+            if linked is not None:
+                todo.append(linked)
+    return seen
+
+
 def _sqlite_error(exc: BaseException) -> sqlite3.Error | None:
     """The sqlite3 error behind ``exc`` (peewee wraps them)."""
-    seen: BaseException | None = exc
-    for _ in range(4):
-        if seen is None:
-            return None
-        if isinstance(seen, sqlite3.Error):
-            return seen
-        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
-        seen = inner or seen.__cause__ or seen.__context__
+    return next((e for e in _chain(exc) if isinstance(e, sqlite3.Error)), None)
+
+
+def _no_space(err: BaseException) -> bool:
+    if isinstance(err, sqlite3.Error):
+        name = getattr(err, "sqlite_errorname", "")
+        return name == "SQLITE_FULL" or "database or disk is full" in str(err)
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _read_only(err: BaseException) -> bool:
+    if isinstance(err, sqlite3.Error):
+        name = getattr(err, "sqlite_errorname", "")
+        return name in _READ_ONLY or "readonly database" in str(err)
+    return isinstance(err, OSError) and err.errno == errno.EROFS
+
+
+def no_space(path: Path) -> str:
+    return f"no space left on the disk that holds {path.parent}"
+
+
+def storage_problem(exc: BaseException, path: Path) -> str | None:
+    """One line naming why the data folder of the database at ``path`` takes no writes (its
+    disk is full, it is read-only), when that is what ``exc`` comes from; else None."""
+    chain = _chain(exc)
+    if any(_no_space(e) for e in chain):
+        return f"cannot write {path}: {no_space(path)}"
+    if any(_read_only(e) for e in chain):
+        return str(cannot_write(path))
     return None
 
 
 def explain(exc: BaseException, path: Path) -> DatabaseUnavailable | None:
     """A one-line error for a database failure a user can act on, or None."""
+    if any(_no_space(e) for e in _chain(exc)):
+        return DatabaseUnavailable(
+            f"cannot write {path}: {no_space(path)}; free some and try again"
+        )
     err = _sqlite_error(exc)
     if err is None:
         return None
@@ -109,7 +153,7 @@ def explain(exc: BaseException, path: Path) -> DatabaseUnavailable | None:
     text = str(err)
     if name in _DAMAGED or "not a database" in text or "malformed" in text:
         return damaged(path, text)
-    if name in _READ_ONLY or "readonly database" in text:
+    if any(_read_only(e) for e in _chain(exc)):
         return cannot_write(path)
     if name == "SQLITE_CANTOPEN" or "unable to open" in text:
         return DatabaseUnavailable(f"cannot open {path}: {write_problem(path) or text}")
