@@ -147,6 +147,7 @@ class Figures:
     hosted_rounds: int = 0
     reconciled_starts: int = 0
     recovered: Counter[str] = field(default_factory=Counter)  # how stale active rows ended
+    left_active: Counter[str] = field(default_factory=Counter)  # active rows after the kills
     ops: dict[str, Counter[str]] = field(default_factory=dict)
     checks: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
@@ -648,11 +649,19 @@ class Run:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
         for sid, row in self.rows().items():
+            if row["status"] != "active":
+                continue
             handle = row["host_handle"] or ""
-            if row["status"] == "active" and not handle.startswith("tmux:") and _alive(row["pid"]):
-                self.fail(f"{when}: session {sid[:8]} (not hosted) still has process {row['pid']}")
+            if not handle.startswith("tmux:"):
+                self.fig.left_active["in c3desk's PTY (process gone)"] += 1
+                if _alive(row["pid"]):
+                    self.fail(f"{when}: session {sid[:8]} (not hosted) has process {row['pid']}")
+            elif self.tmux_has(handle):
+                self.fig.left_active["hosted, tmux session there"] += 1
+            else:
+                self.fig.left_active["hosted, tmux session gone"] += 1
 
-    def reconciled(self, stale: set[str], mark: int, started: float) -> tuple[bool, str]:
+    def reconciled(self, stale: set[str], mark: int) -> tuple[bool, str]:
         """Whether the running instance has settled every session the last one left active;
         and what is not (yet) right."""
         if not self.answering():
@@ -670,16 +679,19 @@ class Run:
                 continue
             if sid not in reattached:
                 return False, f"session {sid[:8]} still active from before, not reattached"
-        now_age = time.monotonic() - started
         for sid, row in rows.items():
             if row["status"] != "active":
                 continue
             if row["pid"] is None:
-                if now_age > STUCK_AFTER:
+                # Starting (its process is being spawned): fine, unless for long.
+                if (row["activated_at"] or "") < _ago(STUCK_AFTER) and sid not in stale:
                     return False, f"session {sid[:8]} active without a process"
-                return False, f"session {sid[:8]} starting"
+                continue
             if not _alive(row["pid"]):
                 return False, f"session {sid[:8]} active, its process {row['pid']} is gone"
+            handle = row["host_handle"] or ""
+            if handle.startswith("tmux:") and not self.tmux_has(handle):
+                return False, f"session {sid[:8]} active, its tmux session {handle} is gone"
         return True, ""
 
     # -- the rounds ------------------------------------------------------------------------
@@ -709,7 +721,7 @@ class Run:
         while self.instance is not None:
             now = time.monotonic()
             if not settled and not early:
-                ok, why = self.reconciled(stale, mark, started)
+                ok, why = self.reconciled(stale, mark)
                 if ok:
                     settled = True
                     self.fig.reconciled_starts += 1
@@ -763,7 +775,7 @@ class Run:
         proc = self.start_instance()
         why = ""
         while time.monotonic() - started < STUCK_AFTER:
-            ok, why = self.reconciled(stale, mark, started)
+            ok, why = self.reconciled(stale, mark)
             if ok:
                 self.fig.reconciled_starts += 1
                 break
@@ -830,6 +842,7 @@ def report(fig: Figures) -> dict[str, Any]:
         "hosted_rounds": fig.hosted_rounds,
         "reconciled_starts": fig.reconciled_starts,
         "recovered": dict(fig.recovered),
+        "left_active": dict(fig.left_active),
         "ops": {k: dict(v) for k, v in sorted(fig.ops.items())},
         "checks": dict(fig.checks),
         "seconds": round(fig.seconds, 1),
@@ -843,7 +856,8 @@ def table(data: dict[str, Any]) -> str:
         f"{data['hosted_rounds']} with hosted sessions)",
         f"starts reconciled     {data['reconciled_starts']}",
         f"time                  {data['seconds']} s",
-        "stale active sessions " + ", ".join(f"{k}: {v}" for k, v in data["recovered"].items()),
+        "left active by kills  " + ", ".join(f"{k}: {v}" for k, v in data["left_active"].items()),
+        "next start made them  " + ", ".join(f"{k}: {v}" for k, v in data["recovered"].items()),
         "commands              "
         + "; ".join(
             f"{k} " + " ".join(f"{r}={c}" for r, c in v.items()) for k, v in data["ops"].items()
