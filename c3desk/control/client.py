@@ -38,6 +38,11 @@ def request(paths: Paths, payload: dict[str, Any], timeout: float = 30.0) -> Any
                 raise Refused("the reply from the c3desk instance is too long")
     except TimeoutError:
         raise Refused("the c3desk instance did not answer in time") from None
+    except OSError as exc:
+        # It ended (or was killed) while answering: whether the request took effect is unknown.
+        raise Refused(
+            f"the c3desk instance closed the connection before answering ({exc.strerror or exc})"
+        ) from None
     finally:
         sock.close()
     reply = json.loads(data)

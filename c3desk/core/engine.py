@@ -211,6 +211,8 @@ class Engine:
         self.kill_grace = kill_grace
         self.live: dict[str, LiveSession] = {}
         self.finished: OrderedDict[str, LiveSession] = OrderedDict()
+        # Ends the database could not record yet (see _record_unsaved_ends).
+        self._unsaved_ends: dict[str, tuple[LiveSession, ExitStatus]] = {}
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
         self._feeder = Feeder(
@@ -556,6 +558,7 @@ class Engine:
         await self._gate.wait()
         while not self._stopping:
             try:
+                self._record_unsaved_ends()
                 self._connect_later(self._sync_workers())
                 self._lose_overdue()
                 self.schedule(self._watch_settings())
@@ -922,13 +925,27 @@ class Engine:
             # What the process still tidies after its end is awaited by stop, like any task.
             self._track(asyncio.ensure_future(live.process.settled()))
         live.feed_all()
-        self._watch.exited(live, status.describe())
-        live.log.close()
         self._feeder.discard(live.id)
         self.live.pop(live.id, None)
         self.finished[live.id] = live
         while len(self.finished) > KEEP_FINISHED:
             self.finished.popitem(last=False)
+        try:
+            self._watch.exited(live, status.describe())
+            live.log.close()
+        except Exception:  # a full disk, a read-only folder: the end is still recorded below
+            log.exception("closing session %s", live.id)
+        try:
+            self._record_end(live, status)
+        except Exception:
+            # The database takes no writes now: kept, and written by a later scheduling pass.
+            log.exception("recording the end of session %s failed; tried again", live.id)
+            self._unsaved_ends[live.id] = (live, status)
+        self._emit("changed", live.id)
+        self._track(asyncio.ensure_future(self._finish_artifacts(live.id)))
+        self.wake()
+
+    def _record_end(self, live: LiveSession, status: ExitStatus) -> None:
         if status.ok and live.end_reason is None:
             sess.transition(live.id, "completed", exit_code=0, host_handle=None)
         else:
@@ -939,9 +956,19 @@ class Engine:
             last = self._last_words(live)
             if last:
                 sess.record_event(live.id, "last_lines", {"lines": last})
-        self._emit("changed", live.id)
-        self._track(asyncio.ensure_future(self._finish_artifacts(live.id)))
-        self.wake()
+
+    def _record_unsaved_ends(self) -> None:
+        """Ends the database could not take when they happened (a full disk, a read-only
+        folder): a session must not stay active without its process."""
+        for sid, (live, status) in list(self._unsaved_ends.items()):
+            try:
+                row = Session.get_or_none(Session.id == sid)
+                if row is not None and row.status == "active":
+                    self._record_end(live, status)
+            except Exception:
+                return  # still refused (said when it first failed); the next pass tries again
+            del self._unsaved_ends[sid]  # recorded (or removed, or its end already is)
+            self._emit("changed", sid)
 
     async def _finish_artifacts(self, session_id: str) -> None:
         try:

@@ -8,9 +8,12 @@ exceed the limit and the oldest output is the part dropped. Rotation is a rename
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 class ScrollbackLog:
@@ -23,6 +26,7 @@ class ScrollbackLog:
         self._buffer: list[bytes] = []
         self._buffered = 0
         self.total_written = 0
+        self.dropped = 0  # bytes a full disk or a read-only folder did not take
 
     @property
     def previous(self) -> Path:
@@ -48,7 +52,15 @@ class ScrollbackLog:
                 self._rotate()
                 room = half
             part = view[:room]
-            written = os.write(self._fd, part)
+            try:
+                written = os.write(self._fd, part)
+            except OSError:
+                # A full disk, a read-only folder: this output is not kept on disk (the screen
+                # still shows it); said once, until a write succeeds again.
+                if not self.dropped:
+                    log.warning("scrollback %s: output not saved", self.path, exc_info=True)
+                self.dropped += len(view)
+                return
             self._size += written
             self.total_written += written
             view = view[written:]
@@ -61,9 +73,11 @@ class ScrollbackLog:
 
     def close(self) -> None:
         if self._fd >= 0:
-            self.flush()
-            os.close(self._fd)
-            self._fd = -1
+            try:
+                self.flush()
+            finally:
+                os.close(self._fd)
+                self._fd = -1
 
 
 def read_chunks(path: Path, chunk: int = 64 * 1024) -> Iterator[bytes]:
