@@ -164,13 +164,13 @@ def test_a_full_disk_is_one_line_and_nothing_saved_is_lost(
     before = {k: v for k, v in _sessions(ns)["kept"].items() if k != "updated_at"}
     events_before = ns.cli("events", kept, "--json", check=True).stdout
 
-    # A session that outlasts the full disk: it prints, works 6 s, prints, exits 0.
+    # A session that outlasts the full disk: it waits at a permission box until answered.
     long = ns.cli(
         "add", "--title", "long", "--dir", str(work),
-        "--prompt", "say started; think 6; say finished; exit 0", check=True,
+        "--prompt", "say started; ask make it; think 1; say finished; exit 0", check=True,
     ).stdout.strip()  # fmt: skip
     pid = wait_for(lambda: _sessions(ns)["long"]["pid"], what="the long session's process")
-    wait_for(lambda: "started" in ns.cli("screen", long).stdout, what="its first words")
+    wait_for(lambda: "Do you want to proceed?" in ns.cli("screen", long).stdout, what="its box")
 
     _fill(ns, home)
     db = home / "c3desk.db"
@@ -182,14 +182,17 @@ def test_a_full_disk_is_one_line_and_nothing_saved_is_lost(
     ):
         one_line_error(ns.cli(*args), 1, f"cannot write {db}", "no space left")
     assert set(_sessions(ns)) == {"kept", "long"}
-    # The instance goes on: it says why once, the session runs on and its screen is live.
+    # The instance goes on: the session runs on, its screen is live, it takes input (which
+    # does not need the disk), and its end, which cannot be recorded yet, is said in one line.
+    assert instance.poll() is None and alive(pid)
+    ns.cli("send", long, "1", check=True)
+    wait_for(lambda: "finished" in ns.cli("screen", long).stdout, what="the session's end")
+    wait_for(lambda: not alive(pid), what="its process to end")
     wait_for(
         lambda: any("no space left" in line for line in _lines(stderr)), what="the instance's line"
     )
-    assert instance.poll() is None and alive(pid)
-    wait_for(lambda: "finished" in ns.cli("screen", long).stdout, what="the session's end")
-    wait_for(lambda: not alive(pid), what="its process to end")
     assert instance.poll() is None
+    assert _sessions(ns)["long"]["status"] == "active"  # not recorded while the disk is full
 
     # Space returns: the end of the session is recorded, and new work runs.
     assert ns.run("rm", str(home / "filler")).returncode == 0
