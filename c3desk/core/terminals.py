@@ -11,6 +11,7 @@ scrollback file.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from c3desk.terminal import TerminalModel
 
 ModelFactory = Callable[[int, int, int], TerminalModel]  # (cols, rows, history) -> model
 ENTER_DELAY = 0.05  # between text and its Enter: the agent sees a keypress, not a paste
+
+log = logging.getLogger(__name__)
 
 
 class Terminals:
@@ -87,7 +90,12 @@ class Terminals:
         if live.process is None:
             raise Refused(f"session {live.id} is still starting")
         live.process.write(data)
-        self._typed(live)
+        try:
+            self._typed(live)
+        except Exception:
+            # Recording that it no longer needs input failed (a full disk, a read-only folder):
+            # the input itself went through, and the rest of it (Enter) must follow.
+            log.exception("recording input to session %s", live.id)
 
     async def send_text(self, ref: str, text: str, enter: bool = True) -> None:
         """Type ``text``; then Enter, a moment later, so the agent sees a keypress, not a paste."""
