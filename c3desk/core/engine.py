@@ -51,7 +51,7 @@ from c3desk.core.placement import Queued, WorkerSlot, pick_worker, place
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
 from c3desk.core.terminals import Terminals
 from c3desk.core.waiting import worker_problem
-from c3desk.errors import Refused
+from c3desk.errors import NotFound, Refused
 from c3desk.store.models import Session, SessionEvent, Worker
 from c3desk.terminal import TerminalModel
 from c3desk.transports.base import ExitStatus, Process, SpawnError, SpawnRequest
@@ -665,8 +665,8 @@ class Engine:
                 break
             self._last_start = time.monotonic()
             s = queue[sid]
-            self._activate(s, workers[wid], settings, self._entry_mode(s))
-            started.append(sid)
+            if self._activate(s, workers[wid], settings, self._entry_mode(s)):
+                started.append(sid)
         if started:
             self._emit("queue")
         return started
@@ -766,20 +766,25 @@ class Engine:
 
     def _activate(
         self, s: Session, worker: Worker, settings: Mapping[str, object], mode: Mode
-    ) -> None:
-        """Mark the session active and start its process (asynchronously)."""
+    ) -> bool:
+        """Mark the session active and start its process (asynchronously); False when another
+        process removed it since this pass read the queue."""
         profile = self.profiles().get(s.agent)
         env = dict(self._env or session_environment())
         env["C3DESK_SESSION"] = s.id
         env["C3DESK_HOME"] = str(self.paths.home)
         live = self._new_live(s, worker, replay=mode != "fresh")
+        try:
+            sess.transition(s.id, "active", worker=worker.id, host_handle=None)
+        except (NotFound, Refused):
+            live.log.close()  # never live: it must not hold a slot or keep --until-idle waiting
+            return False
         self.live[s.id] = live
         self.finished.pop(s.id, None)
-        sess.transition(s.id, "active", worker=worker.id, host_handle=None)
         self._emit("changed", s.id)
         if profile is None:
             self._fail_start(live, f"unknown agent profile {s.agent!r}")
-            return
+            return True
         self._watch.attach(live, profile)
         launch = _Launch(
             profile=profile,
@@ -791,6 +796,7 @@ class Engine:
             env=env,
         )
         self._spawn_task(live, worker, launch)
+        return True
 
     async def _plan(self, conn: WorkerConnection | None, launch: _Launch) -> LaunchPlan:
         """The argv of this start; whether the conversation's transcript exists is asked of
@@ -1142,8 +1148,9 @@ class Engine:
             active = Session.select().where(Session.status == "active").count()
             if active < int(settings["max_concurrent_sessions"]):
                 worker = self._pick_worker(s, *self._worker_load())
-                if worker is not None:
-                    self._activate(Session.get_by_id(s.id), worker, settings, mode)
+                if worker is not None and self._activate(
+                    Session.get_by_id(s.id), worker, settings, mode
+                ):
                     return "active"
         sess.transition(s.id, "queued")
         self._emit("changed", s.id)
