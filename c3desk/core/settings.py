@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from c3desk.store.models import Settings, db
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+_WHOLE = re.compile(r"-?[0-9]{1,12}")
 
 
 def parse_bool(key: str, text: str) -> bool:
@@ -24,10 +26,11 @@ def parse_bool(key: str, text: str) -> bool:
 
 def _int_range(low: int, high: int) -> Callable[[str, str], int]:
     def parse(key: str, text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise InvalidInput(f"{key}: {text!r} is not a whole number") from None
+        word = text.strip()
+        # ASCII digits only: int() would also take "1_000", "+5" and other scripts' digits.
+        if _WHOLE.fullmatch(word) is None:
+            raise InvalidInput(f"{key}: {text!r} is not a whole number")
+        value = int(word)
         if not low <= value <= high:
             raise InvalidInput(f"{key}: {value} is out of range {low}..{high}")
         return value

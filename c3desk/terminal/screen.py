@@ -42,8 +42,24 @@ _ANSI_MODES = frozenset({mo.IRM, mo.LNM, mo.DECOM, mo.DECAWM})
 _RGB_SGR = re.compile(r"([34])8;2;(\d+);(\d+);(\d+)")
 
 
+#: Longest text one cell keeps: its character and combining marks (xterm keeps a few marks, not
+#: all); further marks are dropped, so a run of a million marks costs linear time and the cell
+#: stays small for the renderer.
+CELL_TEXT_MAX = 16
+#: Runs longer than this are laid out without being cached: the cache is bounded in bytes too.
+_LAYOUT_CACHE_RUN = 256
+
+
 def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
+
+
+def _attach(cell: str, marks: str) -> str:
+    """``cell`` with zero-width ``marks`` joined (NFC), within :data:`CELL_TEXT_MAX`."""
+    room = CELL_TEXT_MAX - len(cell)
+    if room <= 0:
+        return cell
+    return _nfc(cell + marks[:room])
 
 
 class _WrappedRow(list[str]):
@@ -416,12 +432,13 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
                     j = len(cells) - 1
                     if cells[j] == "" and j:
                         j -= 1
-                    cells[j] = _nfc(cells[j] + ch)
-                else:
+                    cells[j] = _attach(cells[j], ch)
+                elif len(lead) < CELL_TEXT_MAX:
                     lead.append(ch)
             # Negative width (unprintable) is dropped; the rest of the run is kept.
         result = ("".join(lead), cells, len(cells))
-        self._layout_cache[data] = result
+        if len(data) <= _LAYOUT_CACHE_RUN:
+            self._layout_cache[data] = result
         return result
 
     def draw(self, data: str) -> None:
@@ -490,7 +507,7 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
                     j = len(cells) - 1
                     if cells[j] == "" and j:
                         j -= 1
-                    cells[j] = _nfc(cells[j] + lead)
+                    cells[j] = _attach(cells[j], lead)
                 else:
                     self._combine(lead)
             cells += more
@@ -628,7 +645,7 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
         j = x - 1
         if row[j] == "" and j:
             j -= 1
-        row[j] = _nfc(row[j] + marks)
+        row[j] = _attach(row[j], marks)
         self.dirty.add(y)
 
     def repeat(self, count: int = 0) -> None:

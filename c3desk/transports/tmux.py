@@ -77,6 +77,9 @@ set -g allow-rename off
 set -g automatic-rename off
 set -g set-titles off
 set -g mouse off
+# An agent's OSC 52 must not fill a paste buffer the server shares with every other agent,
+# which one could read back with OSC 52 ? (tmux answers it when set-clipboard is on).
+set -s set-clipboard off
 # The client draws on the main screen, not the alternate one: lines tmux scrolls off the top
 # reach c3desk's scrollback, and a detached client leaves its last screen where it was.
 set -ga terminal-overrides ",*:smcup@:rmcup@"

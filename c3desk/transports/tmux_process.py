@@ -28,9 +28,12 @@ from c3desk.transports.base import (
     SpawnRequest,
 )
 from c3desk.transports.local import LocalTransport
-from c3desk.transports.tmux import TmuxError, TmuxHost
+from c3desk.transports.tmux import Pane, TmuxError, TmuxHost, TmuxUnreachable
 
 POLL = 0.25  # seconds between looks at the pane where the kernel has no pidfd
+# How long the end of an agent is asked about again while tmux cannot be asked (an SSH worker's
+# server refusing one more channel while other sessions hold theirs: OpenSSH's MaxSessions).
+ASK_AGAIN_FOR = 10.0
 LEFT_RUNNING = "left running on its worker, which could not be reached to end it"
 
 # Returns once the agent (its pid) has ended; raises ConnectionError when that can no longer be
@@ -85,16 +88,29 @@ class TmuxProcess(Process):
 
     # -- the agent's end ---------------------------------------------------------------------
 
+    async def _ended_pane(self) -> Pane | None:
+        """The ended agent's pane, asked again while tmux cannot be asked (a refused channel
+        frees up as other clients end); None when it could not be asked or is gone."""
+        deadline = self._loop.time() + ASK_AGAIN_FOR
+        pause = 0.05
+        while True:
+            try:
+                return await self._host.pane(self.name)
+            except TmuxUnreachable:
+                if self._loop.time() + pause > deadline:
+                    return None  # ended, but how could not be asked
+            except TmuxError:
+                return None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
     async def _watch_agent(self) -> None:
         try:
             await self._agent_gone(self._agent)
         except ConnectionError:
             self.unreachable = True
             return  # the worker is out of reach, not the agent's end: nothing to tell
-        try:
-            pane = await self._host.pane(self.name)
-        except TmuxError:
-            pane = None  # ended, but how could not be asked
+        pane = await self._ended_pane()
         status = pane.exit_status() if pane is not None else None
         last: list[bytes] | None = None
         if pane is not None and pane.dead:

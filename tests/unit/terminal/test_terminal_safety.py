@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
+from helpers.hostile import ANSWERED, CSI, ESC, UNANSWERED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from c3desk.terminal import TerminalModel
+from c3desk.terminal.screen import CELL_TEXT_MAX
 from c3desk.terminal.stream import CSI_CAP, STRING_CAP
-
-CSI = "\x1b["
-ESC = "\x1b"
 
 
 def feed(m: TerminalModel, text: str) -> TerminalModel:
@@ -27,47 +26,28 @@ def held(m: TerminalModel) -> int:
     return len(stream._pending) + (string.length if string and not string.overflow else 0)
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        f"{CSI}21t",  # report window title
-        f"{CSI}20t",  # report icon label
-        f"{CSI}14t",  # window size in pixels
-        f"{CSI}18t",  # text area size
-        f"{CSI}13t",  # window position
-        f"{ESC}P$qm{ESC}\\",  # DECRQSS
-        f"{ESC}P+q544e{ESC}\\",  # XTGETTCAP
-        f"{ESC}]52;c;?\x07",  # clipboard read
-        f"{ESC}]10;?\x07",  # colour query
-        f"{ESC}]4;1;?\x07",
-        f"{CSI}>0q",  # XTVERSION
-        f"{CSI}?u",  # kitty keyboard query
-        f"{CSI}5i",
-    ],
-)
+@pytest.mark.parametrize("query", UNANSWERED)
 def test_no_answer_is_taken_from_output(query: str) -> None:
     m = feed(TerminalModel(20, 4), f"{ESC}]0;secret title\x07" + query)
     assert m.take_answers() == b""
 
 
-@pytest.mark.parametrize(
-    ("query", "answer"),
-    [
-        (f"{CSI}c", b"\x1b[?62;22c"),
-        (f"{CSI}0c", b"\x1b[?62;22c"),
-        (f"{CSI}>c", b"\x1b[>1;10;0c"),
-        (f"{CSI}5n", b"\x1b[0n"),
-        (f"{CSI}3;5H{CSI}6n", b"\x1b[3;5R"),
-        (f"{CSI}?2026$p", b"\x1b[?2026;2$y"),
-        (f"{CSI}?2026h{CSI}?2026$p", b"\x1b[?2026;1$y"),
-        (f"{CSI}?9999$p", b"\x1b[?9999;0$y"),
-        (f"{CSI}4$p", b"\x1b[4;2$y"),
-    ],
-)
+@pytest.mark.parametrize(("query", "answer"), ANSWERED)
 def test_fixed_numeric_answers(query: str, answer: bytes) -> None:
     m = feed(TerminalModel(20, 4), query)
     assert m.take_answers() == answer
     assert m.take_answers() == b""
+
+
+def test_a_million_combining_marks_cost_linear_time_and_a_small_cell() -> None:
+    """Each mark used to be joined to its cell (and the cell normalised) one at a time: 10,000
+    marks in one read took 11 s, a million would hang the session's terminal."""
+    m = TerminalModel(20, 4)
+    m.feed(b"a" + "\u0301".encode() * 1_000_000)
+    m.feed("\u0301".encode() * 100_000 + b"b" + "\u0302".encode() * 50_000 + b"ok")
+    cells = [c for row in m.screen._chars for c in row]
+    assert max(len(c) for c in cells) <= CELL_TEXT_MAX
+    assert m.display[0].startswith("\u00e1") and "ok" in m.display[0]
 
 
 def test_answers_are_bounded_when_never_read() -> None:
