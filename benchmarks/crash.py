@@ -238,6 +238,21 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _end(pids: list[int]) -> None:
+    """SIGTERM, then SIGKILL what is left 2 s later (a shell killed outright leaves its lock
+    files behind: pyenv's rehash lock stalled every login shell on the machine once)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    end = time.monotonic() + 2
+    while any(_alive(p) for p in pids) and time.monotonic() < end:
+        time.sleep(0.05)
+    for pid in pids:
+        if _alive(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _ago(seconds: float) -> str:
     """A time ``seconds`` ago as c3desk records times (UTC, whole seconds)."""
     return (datetime.now(UTC) - timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
@@ -293,7 +308,11 @@ class Run:
         self.env = dict(os.environ)
         for key in ("C3DESK_SESSION", "TMUX", "TMUX_PANE"):
             self.env.pop(key, None)
+        # A HOME of its own: the instance asks the login shell for PATH (``bash -l``), and a
+        # user's profile (pyenv's rehash, say) would run, and be orphaned, at every kill.
+        (self.root / "user").mkdir()
         self.env.update(
+            HOME=str(self.root / "user"),
             C3DESK_HOME=str(self.home),
             CLAUDE_CONFIG_DIR=str(self.root / "claude"),
             FAKE_CLAUDE_SPEED="1",
@@ -645,9 +664,7 @@ class Run:
         if left:
             names = [f"{pid} ({_describe(pid)}): {_cmdline(pid)[:160]}" for pid in left]
             self.fail(f"{when}: processes left without their instance: {names}")
-            for pid in left:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+            _end(left)
         for sid, row in self.rows().items():
             if row["status"] != "active":
                 continue
@@ -814,9 +831,7 @@ class Run:
             left = [p for p in self.our_processes() if _alive(p)]
         if left:
             self.fail(f"processes left at the end: {[_cmdline(p)[:80] for p in left]}")
-            for pid in left:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+            _end(left)
         if not self.keep:
             shutil.rmtree(self.root, ignore_errors=True)
 

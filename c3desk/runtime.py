@@ -134,11 +134,17 @@ async def run_headless(paths: Paths, until_idle: bool, exit_idle: bool = False) 
 
 async def _run_headless(paths: Paths, until_idle: bool, exit_idle: bool) -> int:
     instance = build_instance(paths)
-    await instance.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    # Before the start: a SIGTERM while it recovers sessions (seconds, with hosted or remote
+    # ones) stops the instance cleanly once started, instead of killing it half-way.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    try:
+        await instance.start()
+    except BaseException:
+        _remove_handlers(loop)
+        raise
     reason: str | None = None
     try:
         stopped = asyncio.create_task(stop.wait())
@@ -154,11 +160,15 @@ async def _run_headless(paths: Paths, until_idle: bool, exit_idle: bool) -> int:
             task.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(sig)
+        _remove_handlers(loop)
         await instance.stop(reason)
     return 0
+
+
+def _remove_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(Exception):
+            loop.remove_signal_handler(sig)
 
 
 def _say(text: str) -> None:
