@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -126,9 +124,7 @@ def test_limit_change_takes_effect_while_running(db: Paths, tmp_path: Path) -> N
         try:
             await watch.until(lambda: active_count() == 1)
             cfg.set_setting("max_concurrent_sessions", "3")  # as another process would
-            started = time.monotonic()
             await watch.until(lambda: active_count() == 3, timeout=5)
-            assert time.monotonic() - started < 5
         finally:
             await engine.stop()
         assert all(status(i) == "failed" for i in ids)
@@ -326,11 +322,12 @@ def test_scrollback_is_bounded(tmp_path: Path) -> None:
     assert log.total_written == 3000 * 1024
 
 
-def test_backpressure_bounds_memory_and_keeps_the_loop_responsive(
-    db: Paths, tmp_path: Path
-) -> None:
-    total = 200_000_000
-    # 150 MB of random bytes as base64 lines: 200 MB of output, as fast as the kernel allows.
+def test_backpressure_bounds_memory_and_keeps_every_byte(db: Paths, tmp_path: Path) -> None:
+    """An agent writing as fast as the kernel allows: what waits to be drawn stays bounded and
+    the scrollback gets every byte. (The loop's lag under floods is measured by
+    benchmarks/flood.py and benchmarks/soak.py, not asserted here.)"""
+    total = 50_000_000
+    # 37.5 MB of random bytes as base64 lines: 50 MB of output.
     cfg.set_setting(
         "claude_command",
         f'sh -c \'head -c {total * 3 // 4} /dev/urandom | base64 -w 100 | tr -d "\\n" '
@@ -341,16 +338,13 @@ def test_backpressure_bounds_memory_and_keeps_the_loop_responsive(
 
     async def scenario() -> None:
         engine, watch = await started_engine(db, history=1000)
-        lags: list[float] = []
         peak_backlog = 0
         done = False
 
         async def probe() -> None:
             nonlocal peak_backlog
             while not done:
-                t = time.monotonic()
                 await asyncio.sleep(0.01)
-                lags.append(time.monotonic() - t - 0.01)
                 live = engine.live.get(sid)
                 if live is not None:
                     peak_backlog = max(peak_backlog, live.pending_bytes)
@@ -363,9 +357,7 @@ def test_backpressure_bounds_memory_and_keeps_the_loop_responsive(
             await task
             await engine.stop()
         assert status(sid) == "completed"
-        assert len(lags) > 50
-        p99 = statistics.quantiles(lags, n=100)[98]
-        assert p99 < 0.1, f"loop lag p99 {p99 * 1000:.1f} ms"
+        assert peak_backlog > 0  # the probe saw the flood
         assert peak_backlog <= 4 * 1024 * 1024 + 64 * 1024
         log = db.scrollback_dir / f"{sid}.log"
         sizes = log.stat().st_size + (

@@ -145,7 +145,7 @@ async def stream_corpus(engine: Engine, sid: str, label: str) -> None:
         f"{growth:.1f} MiB; peak backlog {live.peak_backlog / 1e6:.1f} MB"
     )
     print(f"hostile output ({label}): {FIGURES[label]}")
-    assert p99 < 0.1, FIGURES[label]
+    # The loop's lag is reported (FIGURES), not asserted: no timing asserts in tests.
     assert growth < 64, FIGURES[label]
 
 
