@@ -99,6 +99,11 @@ def create_session(
     title = validate_title(title)
     if not working_directory or not Path(working_directory).is_absolute():
         raise InvalidInput(f"working directory {working_directory!r} is not an absolute path")
+    # No program can be given a NUL (argv and paths end at it): refused here, not at its start.
+    if "\x00" in working_directory:
+        raise InvalidInput(f"working directory {working_directory!r} contains a NUL character")
+    if prompt is not None and "\x00" in prompt:
+        raise InvalidInput("the prompt contains a NUL character, which no program can be given")
     if known_agents is not None and agent not in set(known_agents):
         raise InvalidInput(f"unknown agent profile {agent!r}")
     if prompt is not None and not prompt.strip():

@@ -141,6 +141,8 @@ def test_every_change_is_an_event_and_bumps_updated_at(db: Paths, tmp_path: Path
         ({"working_directory": "/does/not/exist"}, "/does/not/exist"),
         ({"worker": "ghost"}, "ghost"),
         ({"agent": "nobody", "known_agents": ["claude"]}, "nobody"),
+        ({"working_directory": "/tmp/a\x00b"}, "NUL"),
+        ({"prompt": "fix it\x00; rm -rf"}, "NUL"),
     ],
 )
 def test_create_validates(
