@@ -221,7 +221,10 @@ CLAUDE = AgentProfile(
     command=("claude",),
     command_setting="claude_command",
     args=(),
-    prompt_args=("{prompt}",),
+    # After "--": a prompt that starts with a dash ("--dangerously-skip-permissions") is text
+    # for the agent, never an option of claude's (2.1.197: `claude -- --version` starts a
+    # session with that prompt).
+    prompt_args=("--", "{prompt}"),
     session_id_args=("--session-id", "{id}"),
     resume_args=("--resume", "{id}"),
     continue_args=("-c",),

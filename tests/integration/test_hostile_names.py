@@ -132,7 +132,7 @@ def run_batch(
         argv = by_cwd.pop(work)
         assert argv[-1] == prompt, (argv, prompt)
         # The rest is c3desk's own: --settings FILE --session-id UUID.
-        assert argv[:-1] == ["--settings", argv[1], "--session-id", argv[3]], argv
+        assert argv[:-1] == ["--settings", argv[1], "--session-id", argv[3], "--"], argv
     assert by_cwd == {}, by_cwd  # no agent ran anywhere else
 
 

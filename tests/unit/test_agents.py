@@ -40,7 +40,13 @@ def test_claude_command_lines() -> None:
         "claude",
         "--session-id",
         UUID,
+        "--",
         "fix the bug",
+    ]
+    # A prompt that looks like an option stays the agent's text.
+    assert claude.launch_argv("--dangerously-skip-permissions")[-2:] == [
+        "--",
+        "--dangerously-skip-permissions",
     ]
     assert claude.launch_argv(None, UUID, command=["/opt/claude/bin/claude"]) == [
         "/opt/claude/bin/claude",
@@ -186,7 +192,7 @@ pattern = 'Deploy\\?'
     profiles = load_profiles(path)
     work = profiles["claude-work"]
     assert work.name == "claude-work"
-    assert work.launch_argv("x") == ["/opt/claude", "--model", "opus", "x"]
+    assert work.launch_argv("x") == ["/opt/claude", "--model", "opus", "--", "x"]
     assert work.waiting[0].reason == "deploy"
     assert work.waiting[1:] == BUILTIN_PROFILES["claude"].waiting
     assert work.approve_key == b"1"

@@ -51,6 +51,7 @@ def test_fresh_start_assigns_the_id(tmp_path: Path) -> None:
         "claude",
         "--session-id",
         "11111111-2222-3333-4444-555555555555",
+        "--",
         "hi",
     ]
 
@@ -63,7 +64,7 @@ def test_continue_resumes_by_id_when_the_transcript_exists(tmp_path: Path) -> No
 
 def test_retry_resumes_without_the_prompt_or_starts_over(tmp_path: Path) -> None:
     # Never got as far as a conversation: the prompt is sent, once.
-    assert plan("retry", tmp_path, "abc") == ["claude", "--session-id", "abc", "hi"]
+    assert plan("retry", tmp_path, "abc") == ["claude", "--session-id", "abc", "--", "hi"]
     make_transcript(tmp_path, "abc")
     # The conversation holds the prompt already: sending it again would redo the work.
     assert plan("retry", tmp_path, "abc") == ["claude", "--resume", "abc"]
