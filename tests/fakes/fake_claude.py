@@ -516,6 +516,7 @@ class Terminal:
         self.is_tty = os.isatty(self.fd_in)
         self.saved: list[Any] | None = None
         self.cols, self.rows = 80, 24
+        self.log_fd: int | None = None  # FAKE_CLAUDE_OUTPUT_LOG, opened at the first write
         self.refresh_size()
 
     def refresh_size(self) -> None:
@@ -567,7 +568,19 @@ class Terminal:
             except OSError:
                 # The terminal went away: nothing more can be shown.
                 os._exit(1)
+            self.log_output(view[:n])
             view = view[n:]
+
+    def log_output(self, written: memoryview) -> None:
+        """Append what the terminal took to FAKE_CLAUDE_OUTPUT_LOG: unbuffered, so the log
+        holds every byte written even if the fake is killed right after."""
+        path = os.environ.get("FAKE_CLAUDE_OUTPUT_LOG")
+        if not path:
+            return
+        if self.log_fd is None:
+            self.log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        while written:
+            written = written[os.write(self.log_fd, written) :]
 
 
 def erase_lines(count: int) -> str:
