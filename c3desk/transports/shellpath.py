@@ -9,14 +9,17 @@ When a command is still not found, :func:`not_found` says where c3desk looked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 _MARK = "__C3DESK_PATH__"
+PROBE_TIMEOUT = 5.0  # seconds the login shell has to say its PATH
 
 
 @lru_cache(maxsize=1)
@@ -26,16 +29,26 @@ def login_shell_path() -> str:
     if not os.path.isabs(shell) or not os.access(shell, os.X_OK):
         return ""
     try:
-        out = subprocess.run(
+        # A session of its own, so a timeout ends all of it: what the profile started (a
+        # `pyenv rehash` holding its lock, say) must not live on after the shell.
+        proc = subprocess.Popen(
             [shell, "-l", "-c", f'printf "{_MARK}%s{_MARK}" "$PATH"'],
-            capture_output=True,
-            text=True,
-            timeout=5,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
+            text=True,
             start_new_session=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
+        )
+    except OSError:
         return ""
+    with proc:
+        try:
+            out, _ = proc.communicate(timeout=PROBE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return ""
     parts = out.split(_MARK)
     return parts[1] if len(parts) >= 3 else ""
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.polling import alive, wait_for
 
 from c3desk.core.agents import load_profiles
 from c3desk.core.launch import (
@@ -125,3 +126,24 @@ def test_a_bundles_hook_command_runs_the_bundle(monkeypatch: pytest.MonkeyPatch)
     assert conn.hook_command(Path("/h"), "s") == [
         sys.executable, "--home", "/h", "hook", "--session", "s",
     ]  # fmt: skip
+
+
+def test_a_login_shell_that_hangs_is_ended_with_all_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A profile that hangs (or starts something that does, like a `pyenv rehash` waiting on
+    its lock) costs the timeout and leaves nothing running."""
+    pids = tmp_path / "pids"
+    fake_shell = tmp_path / "loginsh"
+    fake_shell.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pids}\necho $$ >> {pids}\nwait\n")
+    fake_shell.chmod(0o755)
+    monkeypatch.setenv("SHELL", str(fake_shell))
+    monkeypatch.setattr(shellpath, "PROBE_TIMEOUT", 0.5)
+    shellpath.login_shell_path.cache_clear()
+    try:
+        assert shellpath.login_shell_path() == ""
+    finally:
+        shellpath.login_shell_path.cache_clear()
+    started = [int(p) for p in pids.read_text().split()]
+    assert len(started) == 2
+    wait_for(lambda: not any(alive(pid) for pid in started), timeout=10, what="its processes' end")
