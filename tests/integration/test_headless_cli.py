@@ -112,9 +112,14 @@ def test_three_sessions_limit_two_end_to_end(
     wait_for(lambda: sessions(cli)["one"]["status"] == "active", what="one continued")
     row = sessions(cli)["one"]
     assert row["continuation_count"] == 1
-    starts = [json.loads(line) for line in agent_env.read_text().splitlines()]
-    resumed = [s["argv"] for s in starts if "--resume" in s["argv"]]
-    assert resumed and resumed[-1][resumed[-1].index("--resume") + 1] == row["claude_session_id"]
+
+    def resumed() -> list[str]:
+        """The conversation ids agents were started to resume (the agent logs its argv as it
+        starts, which may come a moment after the session turned active)."""
+        starts = [json.loads(line)["argv"] for line in agent_env.read_text().splitlines()]
+        return [argv[argv.index("--resume") + 1] for argv in starts if "--resume" in argv]
+
+    wait_for(lambda: row["claude_session_id"] in resumed(), what="one resumed as its conversation")
 
     # End everything with /exit, then stop the instance.
     def exit_active() -> bool:
