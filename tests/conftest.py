@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import forkcli
+from helpers.forkcli import Zygote
 
 from c3desk.config import Paths
 from c3desk.store import database
@@ -77,7 +78,7 @@ def _no_leftover_processes() -> Iterator[None]:
     """Fail a test that leaves a child process (or an unreaped zombie) behind."""
     before = set(_children())
     yield
-    left = [p for p in _children() if p not in before]
+    left = [p for p in _children() if p not in before and p not in forkcli.PIDS]
     for pid in left:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
@@ -114,23 +115,24 @@ class CliResult:
         return json.loads(self.stdout)
 
 
+@pytest.fixture(scope="session")
+def cli_zygote() -> Iterator[Zygote]:
+    zygote = Zygote()
+    yield zygote
+    zygote.close()
+
+
 @pytest.fixture
-def cli(home: Path) -> Any:
-    """Run ``c3desk ARGS...`` in a subprocess against the temporary home."""
+def cli(home: Path, cli_zygote: Zygote) -> Any:
+    """Run ``c3desk ARGS...`` as a process of its own against the temporary home (forked from
+    a zygote that has imported c3desk: see helpers/forkcli.py)."""
 
     def run(*args: str, check: bool = False, timeout: float = 60) -> CliResult:
         env = dict(os.environ, C3DESK_HOME=str(home))
-        proc = subprocess.run(
-            [sys.executable, "-m", "c3desk", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        result = CliResult(proc.returncode, proc.stdout, proc.stderr)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"c3desk {args} failed: {proc.returncode} {proc.stderr}")
+        code, out, err = cli_zygote.run(args, env, timeout)
+        result = CliResult(code, out, err)
+        if check and code != 0:
+            raise AssertionError(f"c3desk {args} failed: {code} {err}")
         return result
 
     return run
