@@ -21,6 +21,7 @@ import posixpath
 import re
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -172,6 +173,18 @@ def _hosted(handle: str | None) -> bool:
     return bool(handle) and str(handle).startswith("tmux:")
 
 
+def _output_of(live: LiveSession) -> Callable[[bytes], None]:
+    """The process's output callback, holding the session weakly (see Engine._exit_of)."""
+    ref = weakref.ref(live)
+
+    def on_output(data: bytes) -> None:
+        target = ref()
+        if target is not None:
+            target.on_output(data)
+
+    return on_output
+
+
 def _end_of_replay(rows: int) -> bytes:
     """Bytes that move the previous run's last screen into the scrollback, under a marker line,
     and leave an empty screen: a resumed agent draws its own screen (its conversation again),
@@ -230,7 +243,12 @@ class Engine:
             model_factory=model_factory,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._gc = GcPacer(self._quiet)
+        # A full collection at least every 30 s while sessions stream: each ended session
+        # leaves cyclic garbage (~10k Python objects, ~0.5 MB), which piled up for the
+        # pacer's default five minutes (RSS +25 % between the first and second minute of
+        # benchmarks/soak.py; +13 % with 60 s). One collection is a single late tick (~50 ms
+        # quiet, 160-200 ms on a loaded 2-core machine): it shows in lag max, not p99.
+        self._gc = GcPacer(self._quiet, longest=30.0)
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
         self._env: dict[str, str] | None = None
@@ -381,7 +399,20 @@ class Engine:
         await self._reattach_after_drop(conn, [sid])
 
     def _exit_of(self, live: LiveSession) -> Callable[[ExitStatus], None]:
-        return lambda status: self._on_exit(live, status)
+        """The process's exit callback. It holds the session weakly, as :func:`_output_of`
+        does: a transport's process can sit in a reference cycle after its end (an SSH
+        process and its exit closure), and the session, its terminal model with it, would
+        then wait for a full garbage collection, which the engine runs rarely while sessions
+        stream (:mod:`c3desk.core.gcpacer`): RSS grew with every remote session ended (the
+        soak). The engine holds its sessions itself while they run."""
+        ref = weakref.ref(live)
+
+        def on_exit(status: ExitStatus) -> None:
+            target = ref()
+            if target is not None:
+                self._on_exit(target, status)
+
+        return on_exit
 
     def _lose_overdue(self) -> None:
         """Sessions whose worker stayed away longer than the grace period: lost. Those whose
@@ -429,7 +460,7 @@ class Engine:
             live.feed_all()
             live.model.feed(FORGET_SCREEN)
             try:
-                process = await conn.reattach(handle, live.on_output, self._exit_of(live))
+                process = await conn.reattach(handle, _output_of(live), self._exit_of(live))
             except Exception as exc:
                 log.warning("reattaching %s: %s", live.id, exc)
                 return  # the worker could not be asked: tried again in a few seconds
@@ -516,7 +547,7 @@ class Engine:
         self.live[s.id] = live
         process: Process | None = None
         try:
-            process = await conn.reattach(s.host_handle, live.on_output, self._exit_of(live))
+            process = await conn.reattach(s.host_handle, _output_of(live), self._exit_of(live))
         except Exception as exc:
             # Its worker could not be asked (not: it has no such session): ask again.
             log.warning("reattaching %s: %s", s.id, exc)
@@ -892,9 +923,7 @@ class Engine:
                 if conn.worker.type != "local":
                     with contextlib.suppress(OSError):
                         config_dir = await self._config_dir_of(conn)
-                process = await conn.spawn(
-                    request, live.on_output, lambda status: self._on_exit(live, status)
-                )
+                process = await conn.spawn(request, _output_of(live), self._exit_of(live))
             except SpawnError as exc:
                 self._fail_start(live, str(exc))
                 return
