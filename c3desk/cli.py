@@ -24,7 +24,6 @@ from c3desk.control import client as control
 from c3desk.core import capacity
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
-from c3desk.core import worker_check as wcheck
 from c3desk.core import workers as wrk
 from c3desk.core.keys import KEYS
 from c3desk.core.worker_files import RemoteCopies
@@ -523,6 +522,8 @@ def _worker_dict(w: Worker) -> dict[str, Any]:
 
 
 def _worker_check(args: argparse.Namespace) -> int:
+    from c3desk.core import worker_check as wcheck  # paramiko and the engine: only here
+
     row = sess.find_worker(args.name)
     if row.type != "remote":
         command = str(cfg.get_settings()["claude_command"])
@@ -564,6 +565,8 @@ def _worker_check(args: argparse.Namespace) -> int:
 
 
 def _worker_trust(args: argparse.Namespace) -> int:
+    from c3desk.core import worker_check as wcheck
+
     row = sess.find_worker(args.name)
     result = wcheck.attempt(row, args.paths.home)
     where = f"{result.host}:{result.port}"
