@@ -130,7 +130,7 @@ def test_compare_reads_a_rotated_scrollback_in_order(soak: ModuleType, tmp_path:
 def test_rounds_fill_the_planned_time(soak: ModuleType) -> None:
     # 50 sessions, 9 at a time, 10 minutes: each session about 108 s.
     rounds = soak.rounds_for(10, 50, 9)
-    assert 15 <= rounds <= 20
+    assert 15 <= rounds <= 25
     assert soak.rounds_for(0.1, 50, 9) == 1
     prompt = soak.agent_prompt(3, 2, 120_000, 40_000)
     assert prompt.count("flood 120000 40000") == 2
