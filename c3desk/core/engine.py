@@ -960,6 +960,7 @@ class Engine:
             # What the process still tidies after its end is awaited by stop, like any task.
             self._track(asyncio.ensure_future(live.process.settled()))
         live.feed_all()
+        live.model.release_caches()  # kept for its last screen, not for parsing more
         self._feeder.discard(live.id)
         self.live.pop(live.id, None)
         self.finished[live.id] = live

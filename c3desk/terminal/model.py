@@ -129,6 +129,13 @@ class TerminalModel:
         """Change the size; every row becomes dirty."""
         self.screen.resize(max(1, rows), max(1, cols))
 
+    def release_caches(self) -> None:
+        """Let go of what speeds up parsing (text runs laid out into cells, SGR and control
+        sequences seen): a few MB a model after a long stream. For a model whose session has
+        ended and that is kept for its last screen; more output would fill them again."""
+        self.screen.release_caches()
+        self.stream.release_caches()
+
     # -- geometry and text -----------------------------------------------------------------
 
     @property

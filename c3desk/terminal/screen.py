@@ -410,6 +410,11 @@ class FastScreen(pyte.Screen):  # type: ignore[misc, unused-ignore]
 
     # -- drawing ---------------------------------------------------------------------------
 
+    def release_caches(self) -> None:
+        """Empty the layout and SGR caches (see :meth:`TerminalModel.release_caches`)."""
+        self._layout_cache.clear()
+        self._sgr_cache.clear()
+
     def _layout(self, data: str) -> tuple[str, list[str], int]:
         """Split a run into cells: wide characters get a ``""`` stub, zero-width characters join
         the previous cell. Returns (zero-width prefix, cells, cell count)."""

@@ -106,6 +106,10 @@ class FastStream(pyte.ByteStream):  # type: ignore[misc, unused-ignore]
         self._static: dict[str, Action] = self._control_actions()
         self._cache: dict[str, Action] = dict(self._static)
 
+    def release_caches(self) -> None:
+        """Forget the sequences seen (the control characters' table stays)."""
+        self._cache = dict(self._static)
+
     def _control_actions(self) -> dict[str, Action]:
         screen = self.screen
         actions: dict[str, Action] = {chr(c): _noop for c in range(0x20) if c != 0x1B}

@@ -253,3 +253,18 @@ def test_soft_wrap_flag_cleared_when_the_row_is_erased_or_replaced() -> None:
     assert w.row_wrapped(0) and w.display[1].startswith("中")
     feed(w, f"{CSI}3J")
     assert w.scrollback_len == 0
+
+
+def test_release_caches_empties_them_and_the_model_still_works() -> None:
+    """A finished session's model lets go of its parsing caches (the engine keeps such models
+    for their last screen: each held a few MB of them in benchmarks/soak.py)."""
+    model = TerminalModel(40, 5, history=100)
+    for n in range(50):
+        model.feed(f"\x1b[3{n % 8}m─── line {n} ───\x1b[0m │ ✓\r\n".encode())
+    screen_before = model.display
+    assert model.screen._layout_cache and model.screen._sgr_cache
+    model.release_caches()
+    assert not model.screen._layout_cache and not model.screen._sgr_cache
+    assert model.display == screen_before
+    model.feed("\x1b[32m─── after ───\x1b[0m".encode())
+    assert "─── after ───" in model.display[-1]
