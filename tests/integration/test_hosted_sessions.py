@@ -4,13 +4,12 @@ finds them again with the same process and its screen (real tmux, the fake agent
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.engine import add, row, screen_has, started_engine, status, use_fake_agent
 from helpers.polling import alive
+from helpers.tmuxhost import hosted
 
 from c3desk.config import Paths
 from c3desk.core import settings as cfg
@@ -22,26 +21,6 @@ from c3desk.transports.base import ExitCallback, OutputCallback, Process
 from c3desk.transports.connection import ConnectionFactory, WorkerConnection, WorkerInfo
 from c3desk.transports.local_connection import LocalConnection
 from c3desk.transports.tmux import TmuxHost, local_runner
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[TmuxHost]:
-    host = TmuxHost(
-        local_runner,
-        socket_name=f"c3desk-test-{secrets.token_hex(4)}",
-        conf_path=str(tmp_path / "tmux.conf"),
-    )
-    try:
-        yield host
-    finally:
-        asyncio.run(host.kill_server())
-
-
-def hosted(tmux: TmuxHost) -> ConnectionFactory:
-    def make(worker: WorkerInfo) -> WorkerConnection:
-        return LocalConnection(worker, hosting=tmux)
-
-    return make
 
 
 def test_a_hosted_session_outlives_its_engine_and_is_reattached_with_its_process_and_screen(

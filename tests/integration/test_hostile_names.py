@@ -17,7 +17,6 @@ import secrets
 import shlex
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,7 +35,7 @@ from c3desk.store.models import Worker
 from c3desk.transports.connection import ConnectionFactory, WorkerConnection, WorkerInfo
 from c3desk.transports.local_connection import LocalConnection
 from c3desk.transports.ssh_connection import SSHConnection
-from c3desk.transports.tmux import TmuxHost, local_runner
+from c3desk.transports.tmux import TmuxHost
 
 BATCH = 5  # sessions per example
 ENDED = ("completed", "failed")
@@ -154,19 +153,6 @@ def trap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     where.mkdir()
     monkeypatch.chdir(where)
     return where
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[TmuxHost]:
-    host = TmuxHost(
-        local_runner,
-        socket_name=f"c3desk-test-{secrets.token_hex(4)}",
-        conf_path=str(tmp_path / "tmux.conf"),
-    )
-    try:
-        yield host
-    finally:
-        asyncio.run(host.kill_server())
 
 
 def local_factory(tmux: TmuxHost | None) -> ConnectionFactory:

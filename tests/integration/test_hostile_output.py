@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 import shlex
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from helpers.engine import add, started_engine, status
 from helpers.hostile import corpus, expected_answers
+from helpers.tmuxhost import hosted
 
 from c3desk.config import Paths
 from c3desk.core import settings as cfg
 from c3desk.core.engine import Engine
 from c3desk.terminal.screen import CELL_TEXT_MAX
 from c3desk.terminal.stream import CSI_CAP, STRING_CAP
-from c3desk.transports.connection import ConnectionFactory, WorkerConnection, WorkerInfo
-from c3desk.transports.local_connection import LocalConnection
 from c3desk.transports.tmux import TmuxHost, local_runner
 
 DONE = "CORPUS-DONE"
@@ -60,26 +56,6 @@ def rss_kib() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[TmuxHost]:
-    host = TmuxHost(
-        local_runner,
-        socket_name=f"c3desk-test-{secrets.token_hex(4)}",
-        conf_path=str(tmp_path / "tmux.conf"),
-    )
-    try:
-        yield host
-    finally:
-        asyncio.run(host.kill_server())
-
-
-def hosted(tmux: TmuxHost) -> ConnectionFactory:
-    def make(worker: WorkerInfo) -> WorkerConnection:
-        return LocalConnection(worker, hosting=tmux)
-
-    return make
 
 
 def agent(tmp_path: Path) -> Path:
