@@ -5,6 +5,7 @@ the child gets no bytes back but the fixed numeric answers, and the widget keeps
 from __future__ import annotations
 
 import os
+import select
 import sys
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers.hostile import corpus, expected_answers
 from ptyprocess import PtyProcess
-from PySide6.QtCore import QSocketNotifier, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QClipboard, QGuiApplication
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
@@ -23,6 +24,7 @@ from c3desk.terminal.screen import CELL_TEXT_MAX
 from c3desk.ui.terminal_view import TerminalView
 
 DONE = "CORPUS-DONE"
+READY = "CHILD-READY"
 END = "END-OF-TEST"
 
 # Raw mode; waits for "GO"; the corpus; then every byte read until the end marker, into the
@@ -30,6 +32,7 @@ END = "END-OF-TEST"
 CHILD = rf"""
 import os, sys, tty
 tty.setraw(0)
+os.write(1, b"{READY}\r\n")  # raw from here: setraw discards input typed before it
 go = b""
 while not go.endswith(b"GO"):
     go += os.read(0, 1)
@@ -79,15 +82,19 @@ def test_hostile_output_leaves_the_clipboard_and_title_alone_and_answers_only_nu
     view.title_changed.connect(titles.append)
 
     def readable() -> None:
-        try:
-            data = os.read(proc.fd, 65536)
-        except OSError:
-            notifier.setEnabled(False)
-            return
-        model.feed(data)
-        answers = model.take_answers()  # what the engine's live session writes back
-        if answers:
-            proc.write(answers)
+        # Polled by a timer (what is there, up to 1 MB a tick), so the probe keeps ticking.
+        for _ in range(16):  # at most 1 MB a tick: the loop keeps ticking
+            if not select.select([proc.fd], [], [], 0)[0]:
+                break
+            try:
+                data = os.read(proc.fd, 65536)
+            except OSError:
+                reader.stop()
+                return
+            model.feed(data)
+            answers = model.take_answers()  # what the engine's live session writes back
+            if answers:
+                proc.write(answers)
         view.model_changed()
 
     lags: list[float] = []
@@ -102,8 +109,10 @@ def test_hostile_output_leaves_the_clipboard_and_title_alone_and_answers_only_nu
     probe.setInterval(10)
     probe.timeout.connect(tick)
 
-    notifier = QSocketNotifier(proc.fd, QSocketNotifier.Type.Read)
-    notifier.activated.connect(readable)
+    reader = QTimer()
+    reader.setInterval(5)
+    reader.timeout.connect(readable)
+    reader.start()
     try:
         view.resize(*view.size_for_grid(80, 24))
         view.show()
@@ -112,6 +121,8 @@ def test_hostile_output_leaves_the_clipboard_and_title_alone_and_answers_only_nu
         qtbot.waitUntil(lambda: view.rows_painted > 0, timeout=10_000)
         last[0] = time.monotonic()
         probe.start()
+        # "GO" only once the child's terminal is raw (typed before, it would be discarded).
+        qtbot.waitUntil(lambda: any(READY in row for row in model.display), timeout=10_000)
         proc.write(b"GO")
         started = time.monotonic()
         qtbot.waitUntil(lambda: any(DONE in row for row in model.display), timeout=60_000)
@@ -122,7 +133,7 @@ def test_hostile_output_leaves_the_clipboard_and_title_alone_and_answers_only_nu
         QTest.keyClicks(view, END)  # typing still reaches the child
         qtbot.waitUntil(record.exists, timeout=10_000)
     finally:
-        notifier.setEnabled(False)
+        reader.stop()
         probe.stop()
 
     got = record.read_bytes()
