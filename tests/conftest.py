@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -17,9 +18,11 @@ from typing import Any
 import pytest
 from helpers import forkcli
 from helpers.forkcli import Zygote
+from helpers.tmuxhost import private_tmux
 
 from c3desk.config import Paths
 from c3desk.store import database
+from c3desk.transports.tmux import TmuxHost
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,3 +139,13 @@ def cli(home: Path, cli_zygote: Zygote) -> Any:
         return result
 
     return run
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[TmuxHost]:
+    """A tmux server of the test's own (helpers/tmuxhost.py), killed after it."""
+    host = private_tmux(tmp_path)
+    try:
+        yield host
+    finally:
+        asyncio.run(host.kill_server())
