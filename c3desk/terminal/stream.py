@@ -99,6 +99,10 @@ class FastStream(pyte.ByteStream):  # type: ignore[misc, unused-ignore]
 
     def __init__(self, screen: FastScreen) -> None:
         super().__init__(screen)
+        # pyte's parser generator (started by attach) holds this stream in its frame: a
+        # reference cycle that kept every dropped terminal (screen rows, scrollback) in memory
+        # until a full garbage collection. feed below never uses it.
+        self._parser = None
         self.screen = screen
         self._pending = ""
         self._string: _StringState | None = None

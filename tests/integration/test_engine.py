@@ -509,3 +509,46 @@ def test_retry_resumes_the_conversation_without_redoing_its_work(db: Paths, tmp_
     assert "--resume" in starts[1]
     assert "edit out.txt one line; say edited; exit 3" not in starts[1]
     assert row(sid).completed_at is not None
+
+
+def test_ended_sessions_leave_memory_without_a_full_collection(
+    db: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session the engine no longer keeps (beyond the last KEEP_FINISHED ended ones) is
+    freed as soon as it is dropped, terminal and all: no reference cycle waits for the next
+    full garbage collection (the 10-minute soak held 14 such terminals at a time)."""
+    import gc
+    import weakref
+
+    from c3desk.core import engine as engine_module
+
+    use_fake_agent(tmp_path)
+    monkeypatch.setattr(engine_module, "KEEP_FINISHED", 1)
+    cfg.set_setting("max_concurrent_sessions", "1")
+    ids = [add(f"s{i}", tmp_path, prompt="say done; exit 0") for i in range(3)]
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        refs: dict[str, weakref.ref[object]] = {}
+
+        def remember(event: EngineEvent) -> None:
+            live = engine.live.get(event.session_id)
+            if live is not None and event.session_id not in refs:
+                refs[event.session_id] = weakref.ref(live.model.screen)
+
+        watch.checks.append(remember)
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            await watch.until(lambda: all(status(i) == "completed" for i in ids))
+            assert set(refs) == set(ids)
+            assert list(engine.finished) == [ids[2]]
+            # What the end's tidying still holds goes within moments; a cycle never would.
+            await watch.until(lambda: refs[ids[0]]() is None and refs[ids[1]]() is None, 10)
+            assert refs[ids[2]]() is not None  # the one kept
+        finally:
+            if enabled:
+                gc.enable()
+            await engine.stop()
+
+    asyncio.run(scenario())
