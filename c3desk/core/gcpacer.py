@@ -7,6 +7,11 @@ output streams. :class:`GcPacer` keeps the young collections as they are, freeze
 built (modules, classes: never garbage), and runs the full collections itself: when every
 session has been quiet for a moment, or at the latest every few minutes.
 
+After each full collection it hands the C allocator's free pages back to the system
+(``malloc_trim``, glibc only): freed terminal rows and buffers otherwise stay in the process's
+resident memory as fragmented free space (the 10-minute soak kept ~10 MB that way, 13 % of
+its RSS, growing as sessions came and went).
+
 It changes process-wide collector settings, so one pacer runs at a time, and :meth:`stop`
 puts everything back.
 """
@@ -15,11 +20,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
+import sys
 import time
 from collections.abc import Callable
 
 NEVER = 1 << 30  # a generation-2 threshold that is never reached
+
+
+def _malloc_trim() -> Callable[[], object] | None:
+    """glibc's ``malloc_trim(0)``, or None where there is none (macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the process's own C library
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
+
+
+TRIM = _malloc_trim()
 
 
 class GcPacer:
@@ -35,6 +58,7 @@ class GcPacer:
         self.period = period
         self.longest = longest
         self.collections = 0  # full collections run by the pacer
+        self.trim = TRIM  # after each: free pages back to the system (None: not glibc)
         self._saved: tuple[int, int, int] | None = None
         self._task: asyncio.Task[None] | None = None
         self._last = 0.0
@@ -78,6 +102,8 @@ class GcPacer:
         if not due or (not self.quiet() and now - self._last < self.longest):
             return False
         gc.collect()
+        if self.trim is not None:
+            self.trim()
         self._last = time.monotonic()
         self.collections += 1
         return True

@@ -7,7 +7,7 @@ import asyncio
 import gc
 import weakref
 
-from c3desk.core.gcpacer import NEVER, GcPacer
+from c3desk.core.gcpacer import NEVER, TRIM, GcPacer
 
 
 class Node:
@@ -84,6 +84,38 @@ def test_an_overdue_collection_runs_even_while_busy() -> None:
             cycle = old_cycle()
             assert pacer.tick()
             assert cycle() is None
+        finally:
+            pacer.stop()
+
+    asyncio.run(main())
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_a_full_collection_gives_freed_memory_back_to_the_system() -> None:
+    """Freed C-heap memory between blocks still in use stays resident until malloc_trim: the
+    pacer trims after each full collection, so RSS falls once garbage is collected."""
+    assert TRIM is not None  # Linux with glibc: the machines this suite runs on
+
+    async def main() -> None:
+        pacer = GcPacer(lambda: True, longest=3600)
+        pacer.start()
+        try:
+            # 48 MB in 2 KiB blocks (each its own malloc, above pymalloc's 512 bytes), one
+            # in 64 kept: the rest is free space inside the heap that cannot shrink from the top.
+            blocks = [bytes(2048) for _ in range(24_000)]
+            kept = blocks[::64]
+            del blocks
+            cycle = old_cycle()  # makes a full collection due
+            before = rss_kib()
+            assert pacer.tick()
+            after = rss_kib()
+            assert cycle() is None
+            assert before - after > 20_000, (before, after)
+            assert len(kept) == 375
         finally:
             pacer.stop()
 
