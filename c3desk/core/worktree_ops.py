@@ -184,3 +184,44 @@ def cli_command(
         after_remove(t.session_id)
         return done
     raise InvalidInput(f"unknown worktree action {action!r}")
+
+
+# -- the window's operations (on the engine's loop, through its connections) ----------------
+
+ConnectionOf = Callable[[str], "WorkerConnection | None"]
+
+
+def _connection(t: Target, connection_of: ConnectionOf) -> WorkerConnection | None:
+    if not is_remote(t):
+        return None
+    assert t.worker is not None
+    conn = connection_of(str(t.worker.id))
+    if conn is None or conn.status != "connected":
+        raise Refused(f"the worker {t.worker.name} is not connected; try again once it is")
+    return conn
+
+
+async def lost_work(ref: str, connection_of: ConnectionOf) -> wt.State:
+    """What removing the session's worktree would lose (the window asks before it removes)."""
+    t = target(ref)
+    conn = _connection(t, connection_of)
+    return await run_with(conn, lambda run: wt.state(run, t.tree))
+
+
+async def perform(
+    action: str, ref: str, connection_of: ConnectionOf, *, mode: str = "auto", force: bool = False
+) -> str:
+    """The window's diff, merge or remove: the diff's text, or what was done."""
+    t = target(ref)
+    conn = _connection(t, connection_of)
+    if action == "diff":
+        return await run_with(conn, lambda run: describe_diff(wt.diff(run, t.tree)))
+    if action == "merge":
+        done = await run_with(conn, lambda run: wt.merge(run, t.tree, mode, t.title))
+        sess.record_event(t.session_id, "worktree", {"action": "merged", "mode": mode})
+        return done
+    if action == "remove":
+        done = await run_with(conn, lambda run: wt.remove(run, t.tree, force))
+        after_remove(t.session_id)
+        return done
+    raise InvalidInput(f"unknown worktree action {action!r}")

@@ -7,76 +7,28 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.cli import one_line_error
 from helpers.engine import add, row, started_engine, status, use_fake_agent
+from helpers.gitrepo import HOSTILE, clean, commit, git, isolate_git, made, make_repo
 
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
-from c3desk.core import worktree_ops
 from c3desk.store.models import SessionEvent
-from c3desk.transports.connection import WorkerInfo
-from c3desk.transports.local_connection import LocalConnection
-
-HOSTILE = "-x $(touch pwned) `touch pwned2` 'q\" ü ;x"
 
 
 @pytest.fixture(autouse=True)
 def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Git as on a fresh machine: no system or user config, an identity for commits."""
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-gitconfig"))
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.invalid")
-
-
-def git(where: Path | str, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(where), *args], capture_output=True, text=True, check=True
-    )
-    return done.stdout
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    (path / "readme.txt").write_text("one\n")
-    git(path, "add", "readme.txt")
-    git(path, "commit", "-q", "-m", "first")
-    return path
-
-
-def commit(where: Path | str, name: str, text: str, message: str = "change") -> None:
-    Path(where, name).write_text(text)
-    git(where, "add", name)
-    git(where, "commit", "-q", "-m", message)
-
-
-def made(sid: str, folder: Path) -> Path:
-    """Make the session's worktree as its activation does (the local machine's connection)."""
-    conn = LocalConnection(WorkerInfo("local-id", "local", "local"))
-    cwd = asyncio.run(worktree_ops.place(conn, sid, str(folder)))
-    s = row(sid)
-    sess.transition(sid, "active", worker=None)
-    sess.transition(sid, "completed")
-    assert s.worktree_path is not None
-    assert cwd == s.worktree_path
-    return Path(s.worktree_path)
+    isolate_git(monkeypatch, tmp_path)
 
 
 def isolated(repo: Path, title: str = "job", branch: str = "") -> tuple[str, Path]:
     sid = add(title, repo, prompt=None, worktree=branch)
     return sid, made(sid, repo)
-
-
-def clean(repo: Path) -> bool:
-    return git(repo, "status", "--porcelain") == ""
 
 
 # -- a session in its worktree ---------------------------------------------------------------

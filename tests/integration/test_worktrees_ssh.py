@@ -8,13 +8,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers.cli import one_line_error
 from helpers.engine import add, row, started_engine, status
+from helpers.gitrepo import HOSTILE, clean, git, isolate_git, make_repo
 from helpers.remote import add_ssh_worker, ssh_factory, trust_store, use_remote_agent
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
-from test_worktrees import HOSTILE, clean, commit, git, git_env, make_repo  # noqa: F401
 
 from c3desk.config import Paths
+
+
+@pytest.fixture(autouse=True)
+def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate_git(monkeypatch, tmp_path)
 
 
 def test_a_remote_session_gets_its_worktree_and_the_cli_diffs_merges_and_removes_it(
