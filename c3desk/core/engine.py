@@ -571,7 +571,8 @@ class Engine:
         if profile is not None and live.awareness is None:
             self._watch.attach(live, profile)
         if not self.artifacts.watching(live.id):
-            self.artifacts.start(live.id, s.working_directory, files=conn)
+            # An isolated session works in its worktree: its artifacts are looked for there.
+            self.artifacts.start(live.id, s.worktree_path or s.working_directory, files=conn)
         Session.update(pid=process.pid, host_handle=process.handle).where(
             Session.id == live.id
         ).execute()

@@ -108,7 +108,7 @@ def default_branch(title: str, session_id: str) -> str:
 
 def branch_slug(branch: str) -> str:
     """The worktree folder's name for ``branch``: its parts joined by "-", made safe."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", branch.replace("/", "-")).strip("-.") or "worktree"
+    return re.sub(r"[^A-Za-z0-9._]+", "-", branch).strip("-.") or "worktree"
 
 
 def worktree_path(repo: str, branch: str, root: str = "") -> str:

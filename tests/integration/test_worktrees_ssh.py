@@ -17,6 +17,9 @@ from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 
 from c3desk.config import Paths
 
+# A branch name git takes, full of what a shell would run.
+BRANCH = "c3/$(touch${IFS}pwned)`id`;x|y&z'q\""
+
 
 @pytest.fixture(autouse=True)
 def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -40,7 +43,7 @@ def test_a_remote_session_gets_its_worktree_and_the_cli_diffs_merges_and_removes
         factory, made = ssh_factory(sshd, tmp_path)
         sid = add(
             "Remote job", repo, prompt="write notes.txt remote; exit 0", worker=box.name,
-            worktree="",
+            worktree=BRANCH,
         )  # fmt: skip
         engine, watch = await started_engine(db, connections=factory)
         try:
@@ -52,7 +55,7 @@ def test_a_remote_session_gets_its_worktree_and_the_cli_diffs_merges_and_removes
 
     sid = asyncio.run(main())
     s = row(sid)
-    tree = tmp_path / f"{HOSTILE}.worktrees" / f"c3-remote-job-{sid[:8]}"
+    tree = tmp_path / f"{HOSTILE}.worktrees" / "c3-touch-IFS-pwned-id-x-y-z-q"
     assert (s.worktree_repo, s.worktree_path, s.worktree_base) == (str(repo), str(tree), "main")
     assert json.loads(starts.read_text().splitlines()[0])["cwd"] == str(tree)
     assert (tree / "notes.txt").read_text() == "remote\n"
@@ -71,6 +74,7 @@ def test_a_remote_session_gets_its_worktree_and_the_cli_diffs_merges_and_removes
     cli("worktree", "remove", sid, check=True)
     assert not tree.exists()
     assert git(repo, "branch", "--list", "c3/*") == ""
+    assert row(sid).worktree_branch == BRANCH
     for where in (tmp_path, repo, Path.home()):
         assert not (where / "pwned").exists() and not (where / "pwned2").exists()
 

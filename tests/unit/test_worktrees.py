@@ -128,3 +128,45 @@ def test_git_errors_name_the_folder() -> None:
 
     with pytest.raises(wt.GitError, match="git is not installed there"):
         wt.inspect(no_git, "/home/u/notes")
+
+
+CORPUS = [
+    "c3/$(touch${IFS}pwned)`id`",
+    "a{b}",
+    "x$y;z|w&v<u>t'q\"",
+    "ü/ñ",
+    "a/b",
+    "x@y",
+    "@x",
+    "-x",
+    "a..b",
+    "HEAD",
+    "a@{b",
+    "a.lock",
+    ".a",
+    "a/",
+    "a//b",
+    "a.",
+    "a b",
+    "a\x7fb",
+    "a~b",
+    "a:b",
+]
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_branch_names_are_judged_as_git_check_ref_format_does(name: str) -> None:
+    import subprocess
+
+    git_says = (
+        subprocess.run(
+            ["git", "check-ref-format", "--branch", name], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    try:
+        wt.validate_branch(name)
+        ours = True
+    except InvalidInput:
+        ours = False
+    assert ours == git_says
