@@ -431,7 +431,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         _print_json([sess.as_dict(s) for s in items])
     elif items:
         headers = ["POS", "ID", "STATUS", "INPUT", "PIN", "TITLE", "WORKER", "FOLDER"]
-        print(_table(headers, _session_rows(items)))
+        rows = _session_rows(items)
+        if any(s.worktree_branch for s in items):  # isolated sessions: their branches too
+            headers.append("BRANCH")
+            rows = [[*r, _clip(s.worktree_branch, 40)] for r, s in zip(rows, items, strict=True)]
+        print(_table(headers, rows))
     else:
         print("no sessions")
     return 0
@@ -869,6 +873,8 @@ def _only_reads(args: argparse.Namespace) -> bool:
         return bool(args.settings_command != "set")
     if args.command == "worker":
         return args.worker_command in ("list", "check")
+    if args.command == "worktree":
+        return bool(args.worktree_command == "diff")
     return bool(args.command in READING)
 
 

@@ -101,6 +101,8 @@ def target(ref: str) -> Target:
     if not s.worktree_branch:
         raise Refused(f"session {s.id} does not run in a worktree")
     tree = recorded(s)
+    if tree is None and s.worktree_base:
+        raise Refused(f"session {s.id}'s worktree was removed (continuing it makes a new one)")
     if tree is None:
         raise Refused(f"session {s.id} has not started yet: its worktree is made when it starts")
     if s.status == "active":
@@ -110,9 +112,13 @@ def target(ref: str) -> Target:
 
 
 def after_remove(session_id: str) -> None:
-    """Say in the session's events that its worktree is gone (its record stays: a continue
-    then fails, naming the missing worktree, instead of running in the repository itself)."""
-    sess.record_event(session_id, "worktree", {"action": "removed"})
+    """Forget the removed worktree's folder (the branch, base and repository stay on record): a
+    continued session then gets a new worktree, never the repository itself."""
+    with db.atomic():
+        Session.update(worktree_path=None, updated_at=clock.now()).where(
+            Session.id == session_id
+        ).execute()
+        sess.record_event(session_id, "worktree", {"action": "removed"})
 
 
 def is_remote(t: Target) -> bool:

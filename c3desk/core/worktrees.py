@@ -329,13 +329,17 @@ class RepoInfo:
 def inspect(run: Runner, folder: str) -> RepoInfo:
     """The repository ``folder`` is in; GitError naming the folder when it is in none (or has
     no commit yet)."""
+    if "\n" in folder or "\r" in folder:
+        raise GitError(f"folder {folder!r} has a line break in its name: no worktree there")
     code, out, err = run(cmd_toplevel(folder))
     if code != 0:
         if code in (127, 255, 124):
             raise GitError(f"cannot run git in {folder!r}: {_why(code, err)}")
         raise GitError(f"folder {folder!r} is not in a git repository")
+    # Not stripped: a folder's name may end in spaces. (One with a newline in it cannot be
+    # told apart here: refused below, as git would find no such folder.)
     lines = _text(out).split("\n")
-    toplevel, prefix = lines[0].strip(), (lines[1].strip() if len(lines) > 1 else "")
+    toplevel, prefix = lines[0], (lines[1] if len(lines) > 2 else "")
     code, out, _err = run(cmd_head(toplevel))
     head = _text(out).strip()
     if code != 0 or not _HEX.fullmatch(head):
@@ -370,11 +374,11 @@ def reuse(run: Runner, tree: Worktree, folder: str) -> str:
     code, _out, _err = run(cmd_toplevel(tree.path))
     if code != 0:
         raise GitError(f"the session's worktree {tree.path!r} is gone (removed?)")
-    prefix = ""
-    repo = posixpath.normpath(tree.repo)
-    rel = posixpath.normpath(folder)
-    if rel.startswith(repo + "/"):
-        prefix = rel[len(repo) + 1 :]
+    # The same place inside the worktree as the folder in the repository (asked of git: the
+    # folder as given may not be the resolved path git knows the repository by).
+    code, out, _err = run(cmd_toplevel(folder))
+    lines = _text(out).split("\n") if code == 0 else []
+    prefix = lines[1] if len(lines) > 2 else ""
     return posixpath.join(tree.path, prefix).rstrip("/") or "/"
 
 

@@ -15,7 +15,7 @@ from c3desk.transports.connection import WorkerInfo
 from c3desk.transports.local_connection import LocalConnection
 
 # A folder name no shell may read as code, that git must not read as an option.
-HOSTILE = "-x $(touch pwned) `touch pwned2` 'q\" ü ;x"
+HOSTILE = "-x $(touch pwned) `touch pwned2` 'q\" ü ;x "  # (ends in a space)
 
 
 def isolate_git(monkeypatch: pytest.MonkeyPatch, where: Path) -> None:

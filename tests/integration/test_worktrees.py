@@ -130,6 +130,8 @@ def test_add_refuses_a_folder_outside_any_repository_and_bad_branch_names(
     shown = cli("show", sid.strip(), "--json", check=True).json()
     assert shown["worktree_branch"] == f"c3/nice-{sid.strip()[:8]}"
     assert shown["worktree_path"] is None  # made when it starts
+    listed = cli("list", check=True).stdout.splitlines()
+    assert listed[0].split()[-1] == "BRANCH" and listed[1].endswith(f"c3/nice-{sid.strip()[:8]}")
 
 
 def test_diff_and_fast_forward_merge_then_remove(db: Paths, cli: Any, tmp_path: Path) -> None:
@@ -218,6 +220,7 @@ def test_remove_refuses_work_that_would_be_lost_unless_forced(
 ) -> None:
     repo = make_repo(tmp_path / "app")
     sid, tree = isolated(repo)
+    branch = row(sid).worktree_branch
     commit(tree, "feature.txt", "f\n")
     (tree / "scratch.txt").write_text("unsaved\n")
     result = cli("worktree", "remove", sid)
@@ -226,8 +229,10 @@ def test_remove_refuses_work_that_would_be_lost_unless_forced(
     cli("worktree", "remove", sid, "--force", check=True)
     assert not tree.exists()
     assert git(repo, "branch", "--list", "c3/*") == "" and clean(repo)
-    # Its record stays: a continue would fail naming the missing worktree, not run in repo.
-    one_line_error(cli("worktree", "diff", sid), 1, "is gone")
+    # The branch stays on record; a continue would make a new worktree (never use the repo).
+    s = row(sid)
+    assert (s.worktree_path, s.worktree_base, s.worktree_branch) == (None, "main", str(branch))
+    one_line_error(cli("worktree", "diff", sid), 1, "worktree was removed")
 
 
 def test_operations_refuse_a_running_session_and_one_without_a_worktree(

@@ -172,3 +172,7 @@ def test_the_queue_dock_offers_diff_merge_and_remove_for_a_finished_worktree(
     on_loop(qloop, next(b for b in box.buttons() if b.text() == "&Remove").click)
     run_until(qloop, lambda: len(messages) == 3)
     assert messages[-1].startswith("removed") and not tree.exists()
+    dock.model.refresh()
+    assert dock.select_session(sid)
+    dock.update_actions()
+    assert not dock.actions_by_name["worktree_diff"].isEnabled()  # nothing left to act on

@@ -170,3 +170,15 @@ def test_branch_names_are_judged_as_git_check_ref_format_does(name: str) -> None
     except InvalidInput:
         ours = False
     assert ours == git_says
+
+
+def test_a_folder_with_a_line_break_is_refused_before_git_runs() -> None:
+    ran: list[Sequence[str]] = []
+
+    def runner(argv: Sequence[str]) -> tuple[int, bytes, bytes]:
+        ran.append(argv)
+        return 0, b"", b""
+
+    with pytest.raises(wt.GitError, match="line break"):
+        wt.inspect(runner, "/tmp/a\nb")
+    assert ran == []
