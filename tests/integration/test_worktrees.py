@@ -233,6 +233,9 @@ def test_remove_refuses_work_that_would_be_lost_unless_forced(
     s = row(sid)
     assert (s.worktree_path, s.worktree_base, s.worktree_branch) == (None, "main", str(branch))
     one_line_error(cli("worktree", "diff", sid), 1, "worktree was removed")
+    again = made(sid, repo)  # continued: a new worktree, from where main is now
+    assert again == tree and not (again / "feature.txt").exists()
+    assert git(again, "branch", "--show-current").strip() == branch
 
 
 def test_operations_refuse_a_running_session_and_one_without_a_worktree(
