@@ -115,8 +115,11 @@ def test_the_queue_dock_offers_diff_merge_and_remove_for_a_finished_worktree(
     assert dock.select_session(sid)
     index = dock.view.currentIndex()
     assert "worktree: c3/nav-fix-" in str(dock.model.data(index, 3))  # the tooltip role
-    names = {a.objectName() for a in dock.build_menu().actions() if a.isEnabled()}
+    menu = dock.build_menu()
+    names = {a.objectName() for a in menu.actions() if a.isEnabled()}
     assert {"queue_worktree_diff", "queue_worktree_merge", "queue_worktree_remove"} <= names
+    menu.adjustSize()
+    shoot(menu, "menu")
 
     actions = WorktreeActions(dock, lambda _wid: None)
     dock.worktreeRequested.connect(actions.request)
