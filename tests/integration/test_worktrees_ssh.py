@@ -16,6 +16,10 @@ from helpers.remote import add_ssh_worker, ssh_factory, trust_store, use_remote_
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 
 from c3desk.config import Paths
+from c3desk.core import worktree_ops
+from c3desk.core.engine import worker_info
+from c3desk.errors import Refused
+from c3desk.store.models import Worker
 
 # A branch name git takes, full of what a shell would run.
 BRANCH = "c3/$(touch${IFS}pwned)`id`;x|y&z'q\""
@@ -67,7 +71,7 @@ def test_a_remote_session_gets_its_worktree_and_the_cli_diffs_merges_and_removes
     one_line_error(cli("worktree", "remove", sid), 1, "uncommitted changes", "--force")
     git(tree, "add", "notes.txt")
     git(tree, "commit", "-q", "-m", "remote work")
-    assert "+remote" in cli("worktree", "diff", sid, check=True).stdout
+    assert "+remote" in window_diff(sshd, tmp_path, sid, row(sid).worker_id)
     # A fast-forward: it needs no identity on the server.
     cli("worktree", "merge", sid, "--ff-only", check=True)
     assert (repo / "notes.txt").read_text() == "remote\n" and clean(repo)
@@ -77,6 +81,25 @@ def test_a_remote_session_gets_its_worktree_and_the_cli_diffs_merges_and_removes
     assert row(sid).worktree_branch == BRANCH
     for where in (tmp_path, repo, Path.home()):
         assert not (where / "pwned").exists() and not (where / "pwned2").exists()
+
+
+def window_diff(server: Sshd, where: Path, sid: str, worker_id: str) -> str:
+    """The diff as the window gets it: through the engine's connection to the worker (refused
+    while that is not connected)."""
+    factory, _made = ssh_factory(server, where)
+    box = Worker.get_by_id(worker_id)
+    conn = factory(worker_info(box))
+
+    async def go() -> str:
+        with pytest.raises(Refused, match="not connected"):
+            await worktree_ops.perform("diff", sid, {worker_id: conn}.get)
+        await conn.connect()
+        try:
+            return await worktree_ops.perform("diff", sid, {worker_id: conn}.get)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
 
 
 def test_a_remote_folder_outside_any_repository_fails_the_session_naming_it(
