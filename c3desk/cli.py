@@ -88,6 +88,7 @@ SETTING_TYPES: dict[str, str] = {
     "worker_heartbeat_seconds": "whole number 1..600",
     "persistent_sessions": "auto, always or never",
     "reconnect_grace_seconds": "whole number 0..86400",
+    "worktree_root": "absolute path, or empty",
 }
 
 
@@ -146,6 +147,14 @@ def build_parser() -> Parser:
     a.add_argument("--worker", help="worker name (default: any)")
     a.add_argument("--agent", default="claude", help="agent profile (default: claude)")
     a.add_argument("--lock", action="store_true", help="pin the session")
+    a.add_argument(
+        "--worktree",
+        nargs="?",
+        const="",
+        metavar="BRANCH",
+        help="run it in a new git worktree of the folder's repository, on BRANCH "
+        "(default c3/<title>-<id>)",
+    )
 
     ls = sub.add_parser("list", help="list sessions")
     ls.add_argument("--json", action="store_true")
@@ -299,6 +308,19 @@ def build_parser() -> Parser:
     dt.add_argument("--rows", type=_screen_size, default=40, help="screen height, 1..1000")
     dt.add_argument("--json", action="store_true")
 
+    wt = sub.add_parser("worktree", help="a finished session's git worktree: diff, merge, remove")
+    wt_sub = wt.add_subparsers(dest="worktree_command", metavar="SUBCOMMAND", parser_class=Parser)
+    wt_sub.required = True
+    wt_sub.add_parser("diff", help="print its changes against the base branch").add_argument("id")
+    wt_merge = wt_sub.add_parser("merge", help="merge its branch into the base branch")
+    wt_merge.add_argument("id")
+    wt_merge.add_argument("--ff-only", action="store_true", help="fast-forward or refuse")
+    wt_merge.add_argument("--no-ff", action="store_true", help="always a merge commit")
+    wt_rm = wt_sub.add_parser("remove", help="remove the worktree and its branch")
+    wt_rm.add_argument("id")
+    wt_rm.add_argument(
+        "--force", action="store_true", help="even with uncommitted changes or unmerged commits"
+    )
     sub.add_parser("pause", help="start no new sessions")
     sub.add_parser("resume", help="start queued sessions again")
     return p
@@ -380,6 +402,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         agent=args.agent,
         lock=args.lock,
         known_agents=_known_agents(args),
+        worktree=args.worktree,
     )
     print(session.id)
     if session.working_directory != args.directory:
@@ -408,7 +431,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         _print_json([sess.as_dict(s) for s in items])
     elif items:
         headers = ["POS", "ID", "STATUS", "INPUT", "PIN", "TITLE", "WORKER", "FOLDER"]
-        print(_table(headers, _session_rows(items)))
+        rows = _session_rows(items)
+        if any(s.worktree_branch for s in items):  # isolated sessions: their branches too
+            headers.append("BRANCH")
+            rows = [[*r, _clip(s.worktree_branch, 40)] for r, s in zip(rows, items, strict=True)]
+        print(_table(headers, rows))
     else:
         print("no sessions")
     return 0
@@ -727,6 +754,23 @@ def cmd_continue_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worktree(args: argparse.Namespace) -> int:
+    from c3desk.core import worktree_ops
+
+    mode = "auto"
+    if args.worktree_command == "merge":
+        mode = worktree_ops.merge_mode(args.ff_only, args.no_ff)
+    text = worktree_ops.cli_command(
+        args.worktree_command,
+        args.id,
+        args.paths.home,
+        mode=mode,
+        force=bool(getattr(args, "force", False)),
+    )
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    return 0
+
+
 def cmd_pause(args: argparse.Namespace) -> int:
     paused = args.command == "pause"
     try:
@@ -805,6 +849,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "detect": cmd_detect,
     "pause": cmd_pause,
     "resume": cmd_pause,
+    "worktree": cmd_worktree,
 }
 
 # Commands that change the queue or settings: a running instance is told at once.
@@ -828,6 +873,8 @@ def _only_reads(args: argparse.Namespace) -> bool:
         return bool(args.settings_command != "set")
     if args.command == "worker":
         return args.worker_command in ("list", "check")
+    if args.command == "worktree":
+        return bool(args.worktree_command == "diff")
     return bool(args.command in READING)
 
 

@@ -24,13 +24,14 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from c3desk import clock
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
+from c3desk.core import worktree_ops
 from c3desk.core.agent_watch import AgentWatch
 from c3desk.core.agents import AgentProfile, AgentsFileError, load_profiles
 from c3desk.core.artifact_watch import ArtifactWatcher
@@ -570,7 +571,8 @@ class Engine:
         if profile is not None and live.awareness is None:
             self._watch.attach(live, profile)
         if not self.artifacts.watching(live.id):
-            self.artifacts.start(live.id, s.working_directory, files=conn)
+            # An isolated session works in its worktree: its artifacts are looked for there.
+            self.artifacts.start(live.id, s.worktree_path or s.working_directory, files=conn)
         Session.update(pid=process.pid, host_handle=process.handle).where(
             Session.id == live.id
         ).execute()
@@ -894,9 +896,12 @@ class Engine:
         conn = self.connections.get(str(worker.id))
 
         async def spawn() -> None:
+            nonlocal launch
             try:
                 if conn is None:
                     raise SpawnError(f"worker {worker.name!r} has no connection")
+                # An isolated session runs in its git worktree (made at its first start).
+                launch = replace(launch, cwd=await worktree_ops.place(conn, live.id, launch.cwd))
                 plan = await self._plan(conn, launch)
                 if plan.conversation_id:
                     Session.update(claude_session_id=plan.conversation_id).where(

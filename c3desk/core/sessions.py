@@ -16,6 +16,7 @@ from typing import Any
 import peewee as pw
 
 from c3desk import clock
+from c3desk.core import worktrees as isolation
 from c3desk.core.states import STATUSES, allowed
 from c3desk.errors import InvalidInput, NotFound, Refused
 from c3desk.store.models import Session, SessionEvent, Worker, db
@@ -94,8 +95,11 @@ def create_session(
     agent: str = "claude",
     lock: bool = False,
     known_agents: Iterable[str] | None = None,
+    worktree: str | None = None,
 ) -> Session:
-    """Validate and append a new session to the end of the queue."""
+    """Validate and append a new session to the end of the queue.
+
+    ``worktree``: run it in a git worktree on this new branch ("": the default name)."""
     title = validate_title(title)
     if not working_directory or not Path(working_directory).is_absolute():
         raise InvalidInput(f"working directory {working_directory!r} is not an absolute path")
@@ -115,9 +119,14 @@ def create_session(
             if not Path(working_directory).is_dir():
                 raise InvalidInput(f"working directory {working_directory!r} does not exist")
             working_directory = str(Path(working_directory).resolve())
+        sid = str(uuid.uuid4())
+        branch = None if worktree is None else isolation.branch_for(worktree, title, sid)
+        if branch is not None and (target is None or target.type == "local"):
+            isolation.check_local_folder(working_directory)
         now = clock.now()
         session = Session.create(
-            id=str(uuid.uuid4()),
+            id=sid,
+            worktree_branch=branch,
             worker=target,
             status="queued",
             working_directory=working_directory,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from c3desk.core.worktrees import validate_root
 from c3desk.errors import InvalidInput
 from c3desk.store.models import Settings, db
 
@@ -92,6 +93,12 @@ SPECS: dict[str, SettingSpec] = {
             _int_range(0, 86_400),
             "seconds a dropped SSH worker's hosted sessions wait for it before they are lost "
             "(0-86400)",
+        ),
+        SettingSpec(
+            "worktree_root",
+            validate_root,
+            "where session worktrees go (absolute path; empty: <repo>.worktrees beside each "
+            "repository)",
         ),
     )
 }

@@ -100,6 +100,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DEFAULT 600 CHECK (reconnect_grace_seconds BETWEEN 0 AND 86400)",
         ),
     ),
+    Migration(
+        8,
+        "git worktree isolation: a session's branch, base, repository and worktree; where "
+        "worktrees go",
+        (
+            "ALTER TABLE sessions ADD COLUMN worktree_branch TEXT",
+            "ALTER TABLE sessions ADD COLUMN worktree_base TEXT",
+            "ALTER TABLE sessions ADD COLUMN worktree_repo TEXT",
+            "ALTER TABLE sessions ADD COLUMN worktree_path TEXT",
+            "ALTER TABLE settings ADD COLUMN worktree_root TEXT NOT NULL DEFAULT ''",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -92,6 +92,12 @@ class Session(BaseModel):
     # migration 5: the process's handle on its worker (a tmux pane, a PTY's pid...), set while
     # active, so a restarted c3desk can ask the worker's connection for it again
     host_handle = pw.TextField(null=True)
+    # migration 8 (git worktree isolation): the branch is chosen when the session is added;
+    # the base, repository and worktree are recorded when the worktree is made (activation)
+    worktree_branch = pw.TextField(null=True)
+    worktree_base = pw.TextField(null=True)
+    worktree_repo = pw.TextField(null=True)
+    worktree_path = pw.TextField(null=True)
 
     worker_id: str | None  # the column behind `worker`, set by peewee
 
@@ -146,6 +152,8 @@ class Settings(BaseModel):
     reconnect_grace_seconds = pw.IntegerField(
         constraints=[_default("600"), pw.Check("reconnect_grace_seconds BETWEEN 0 AND 86400")]
     )
+    # migration 8: where worktrees go ("": beside each repository)
+    worktree_root = pw.TextField(constraints=[_default("''")])
 
     class Meta:
         table_name = "settings"

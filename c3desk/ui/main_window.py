@@ -41,6 +41,7 @@ from c3desk.ui.icons import app_icon
 from c3desk.ui.queue_dock import QueueDock
 from c3desk.ui.theme import apply_theme, theme_colors
 from c3desk.ui.tray import TrayController
+from c3desk.ui.worktree_view import WorktreeActions
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self.controller.on_error = self.show_error
 
         self.queue = QueueDock(parent=self)
+        self.worktrees = WorktreeActions(self, engine.connections.get)  # its context-menu actions
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.queue)
         self.resizeDocks([self.queue], [460], Qt.Orientation.Horizontal)
         # Previews of a remote session's files are copies fetched through its worker's
@@ -182,6 +184,8 @@ class MainWindow(QMainWindow):
         q.pinRequested.connect(lambda sid, on: self._op(sess.set_lock, sid, on))
         q.openFolderRequested.connect(self.open_folder)
         q.artifactsRequested.connect(self.show_artifacts)
+        q.worktreeRequested.connect(self.worktrees.request)
+        self.worktrees.finished.connect(self._worktree_done)
         q.sessionSelected.connect(self.controller.request)
         q.model.moveFailed.connect(self.show_error)
         c = self.controller
@@ -307,6 +311,10 @@ class MainWindow(QMainWindow):
         self.engine.wake()
         self.queue.model.refresh()
         self.controller.refresh()
+
+    def _worktree_done(self, text: str) -> None:
+        self.show_error(text)
+        self.queue.model.refresh()
 
     def show_error(self, text: str) -> None:
         self.statusBar().showMessage(text, 10_000)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPoint, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from c3desk.core.views import worktrees as worktree_views
 from c3desk.ui.queue_model import (
     ClaudeSessionIdRole,
     Column,
@@ -66,7 +68,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "copy_id", "Copy Claude session &id", "Ctrl+Shift+C", "Copy the Claude conversation id"
     ),
     ActionSpec("artifacts", "Show &artifacts", "Ctrl+Shift+A", "Show the session's artifacts"),
+    # A session isolated in a git worktree, once it is not running (no shortcuts: rare).
+    ActionSpec("worktree_diff", "Worktree &diff", "", "Its changes against the base branch"),
+    ActionSpec("worktree_merge", "Mer&ge worktree…", "", "Merge its branch into the base"),
+    ActionSpec("worktree_remove", "Remove work&tree…", "", "Remove its worktree and branch"),
 )
+WORKTREE_ACTIONS: Final = ("worktree_diff", "worktree_merge", "worktree_remove")
 
 
 class QueueTableView(QTableView):
@@ -184,6 +191,7 @@ class QueueDock(QDockWidget):
     artifactsRequested = Signal(str)
     sessionSelected = Signal(str)
     workersRequested = Signal()  # the worker notice's link: show the Workers dialog
+    worktreeRequested = Signal(str, str)  # session id, "diff" | "merge" | "remove"
 
     def __init__(self, model: QueueModel | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Queue", parent)
@@ -258,6 +266,8 @@ class QueueDock(QDockWidget):
         a["continue"].triggered.connect(lambda: self._emit(self.continueRequested))
         a["retry"].triggered.connect(lambda: self._emit(self.retryRequested))
         a["kill"].triggered.connect(lambda: self._emit(self.killRequested))
+        for name, what in zip(WORKTREE_ACTIONS, ("diff", "merge", "remove"), strict=True):
+            a[name].triggered.connect(lambda _c=False, what=what: self._worktree(what))
         a["remove"].triggered.connect(lambda: self._emit(self.removeRequested))
         a["open_folder"].triggered.connect(lambda: self._emit(self.openFolderRequested))
         a["artifacts"].triggered.connect(lambda: self._emit(self.artifactsRequested))
@@ -410,6 +420,9 @@ class QueueDock(QDockWidget):
             "copy_id": has_claude_id,
             "artifacts": is_session,
         }
+        tree = worktree_views.worktree(sid) if isinstance(sid, str) else None
+        for name in WORKTREE_ACTIONS:
+            enabled[name] = tree is not None and tree.actionable
         for name, on in enabled.items():
             self.actions_by_name[name].setEnabled(on)
         self.actions_by_name["pin"].setText("Un&pin" if pinned else "&Pin")
@@ -418,6 +431,11 @@ class QueueDock(QDockWidget):
         sid = self.current_session_id()
         if sid is not None:
             signal.emit(sid)
+
+    def _worktree(self, what: str) -> None:
+        sid = self.current_session_id()
+        if sid is not None:
+            self.worktreeRequested.emit(sid, what)
 
     def _toggle_pin(self) -> None:
         sid = self.current_session_id()
@@ -442,6 +460,10 @@ class QueueDock(QDockWidget):
         names = [s.name for s in ACTIONS]
         for name in names:
             if name in ("remove", "open_folder"):
+                menu.addSeparator()
+            if name in WORKTREE_ACTIONS and not self.actions_by_name[name].isEnabled():
+                continue  # shown only for a session with a worktree to act on
+            if name == WORKTREE_ACTIONS[0]:
                 menu.addSeparator()
             menu.addAction(self.actions_by_name[name])
         return menu

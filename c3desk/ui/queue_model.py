@@ -41,6 +41,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPainter, QPaint
 from c3desk.core import sessions as sess
 from c3desk.core import waiting
 from c3desk.core.views import queue as view
+from c3desk.core.views import worktrees as worktree_views
 from c3desk.core.views.queue import (
     CLAUDE_ID,
     COMPLETED,
@@ -817,6 +818,11 @@ class QueueModel(QAbstractTableModel):
                     lines.append(f"waiting: {reason}")
             if row[CLAUDE_ID]:
                 lines.append(f"Claude session: {row[CLAUDE_ID]}")
+            tree = worktree_views.worktree(str(row[ID]))  # asked only on hover, like waiting
+            if tree is not None:
+                lines.append(
+                    f"worktree: {tree.branch}" + (f" from {tree.base}" if tree.base else "")
+                )
             return "\n".join(lines)
         if role == FOREGROUND and column == Column.WORKER and self._worker_down(row):
             return self._worker_down_brush

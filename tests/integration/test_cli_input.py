@@ -40,6 +40,10 @@ def test_documented_values_are_what_the_setting_accepts(key: str) -> None:
                 parse(key, str(outside))
     elif described == "true or false":
         assert parse(key, "true") is True and parse(key, "false") is False
+    elif described == "absolute path, or empty":
+        assert parse(key, "/srv/trees") == "/srv/trees" and parse(key, "") == ""
+        with pytest.raises(InvalidInput):
+            parse(key, "relative/trees")
     elif described == "command line, not empty":
         assert parse(key, "claude --verbose") == "claude --verbose"
         with pytest.raises(InvalidInput):

@@ -25,6 +25,10 @@ MIGRATION_COLUMNS = {
         "auto_approve",
         "activated_at",
         "host_handle",
+        "worktree_branch",
+        "worktree_base",
+        "worktree_repo",
+        "worktree_path",
     ],
     "settings": [
         "claude_command",
@@ -33,6 +37,7 @@ MIGRATION_COLUMNS = {
         "worker_heartbeat_seconds",
         "persistent_sessions",
         "reconnect_grace_seconds",
+        "worktree_root",
     ],
     "workers": [],
     "artifacts": [],
@@ -197,5 +202,6 @@ def test_first_use_creates_local_worker_and_default_settings(db: Paths) -> None:
             "worker_heartbeat_seconds": 10,
             "persistent_sessions": "auto",
             "reconnect_grace_seconds": 600,
+            "worktree_root": "",
         }
     ]

@@ -25,6 +25,7 @@ from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core.agents import BUILTIN_PROFILES, DEFAULT_PROFILE, AgentsFileError, load_profiles
 from c3desk.core.views import dialogs as views
+from c3desk.core.worktrees import validate_branch
 from c3desk.errors import C3Error
 from c3desk.ui.dialogs.common import FieldError, route_error, set_buddy, with_error
 
@@ -45,6 +46,8 @@ class NewSessionDialog(QDialog):
         ("working directory", "folder"),
         ("no worker named", "worker"),
         ("unknown agent profile", "agent"),
+        ("branch name", "worktree"),
+        ("cannot isolate", "worktree"),
     )
 
     def __init__(
@@ -75,9 +78,19 @@ class NewSessionDialog(QDialog):
         self.prompt_edit.setTabChangesFocus(True)
         self.prompt_edit.setMinimumHeight(110)
         self.pin_check = QCheckBox("Pin: keep this session visible in the grid")
+        # Isolation: a git worktree of the folder's repository, on a new branch.
+        self.worktree_check = QCheckBox("Isolate in a git &worktree on a new branch")
+        self.worktree_check.setToolTip(
+            "c3desk makes a worktree of the folder's repository when the session starts "
+            "(beside the repository, or under the worktree_root setting) and runs it there"
+        )
+        self.branch_edit = QLineEdit()
+        self.branch_edit.setPlaceholderText("Branch (default: c3/<title>-<id>)")
+        self.branch_edit.setEnabled(False)
 
         self.errors: dict[str, FieldError] = {
-            name: FieldError() for name in ("title", "folder", "worker", "agent", "general")
+            name: FieldError()
+            for name in ("title", "folder", "worker", "agent", "worktree", "general")
         }
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder_edit, 1)
@@ -91,12 +104,15 @@ class NewSessionDialog(QDialog):
         form.addRow("&Agent:", with_error(self.agent_combo, self.errors["agent"]))
         form.addRow("&Prompt:", self.prompt_edit)
         form.addRow("", self.pin_check)
+        form.addRow("", self.worktree_check)
+        form.addRow("&Branch:", with_error(self.branch_edit, self.errors["worktree"]))
         for buddy in (
             self.title_edit,
             self.folder_edit,
             self.worker_combo,
             self.agent_combo,
             self.prompt_edit,
+            self.branch_edit,
         ):
             set_buddy(form, buddy)
 
@@ -120,6 +136,9 @@ class NewSessionDialog(QDialog):
         self.title_edit.textChanged.connect(self._validate_live)
         self.folder_edit.textChanged.connect(self._validate_live)
         self.worker_combo.currentIndexChanged.connect(self._validate_live)
+        self.worktree_check.toggled.connect(self.branch_edit.setEnabled)
+        self.worktree_check.toggled.connect(lambda _on: self._validate_live())
+        self.branch_edit.textChanged.connect(self._validate_live)
         self.browse_button.clicked.connect(self.browse)
         self._validate_live()
 
@@ -142,6 +161,12 @@ class NewSessionDialog(QDialog):
     def prompt(self) -> str | None:
         text = self.prompt_edit.toPlainText()
         return text if text.strip() else None
+
+    def worktree(self) -> str | None:
+        """None: the session runs in the folder; else the new branch ("": the default)."""
+        if not self.worktree_check.isChecked():
+            return None
+        return self.branch_edit.text().strip()
 
     def _load_workers(self, preferred: str | None) -> None:
         self.worker_combo.clear()
@@ -189,10 +214,17 @@ class NewSessionDialog(QDialog):
             problems["folder"] = f"{folder!r} is not an absolute path"
         elif not self._remote() and not Path(folder).expanduser().is_dir():
             problems["folder"] = f"{folder!r} does not exist or is not a folder"
+        branch = self.worktree()
+        if branch:
+            try:
+                validate_branch(branch)
+            except C3Error as exc:
+                problems["worktree"] = str(exc)
         return problems
 
     def _validate_live(self) -> None:
         problems = self._check()
+        self.errors["worktree"].show_error(problems.get("worktree"))
         for field in ("title", "folder"):
             # A field the user has not typed in yet is not shouted at; Create is off regardless.
             shown = problems.get(field) if field in self._touched else None
@@ -248,6 +280,7 @@ class NewSessionDialog(QDialog):
                 agent=agent,
                 lock=self.pin_check.isChecked(),
                 known_agents=self._agents,
+                worktree=self.worktree(),
             )
         except C3Error as exc:
             field = route_error(str(exc), self._ROUTES, "general")
@@ -266,6 +299,7 @@ class NewSessionDialog(QDialog):
             "folder": self.folder_edit,
             "worker": self.worker_combo,
             "agent": self.agent_combo,
+            "worktree": self.branch_edit,
         }
         for name, widget in widgets.items():
             if name in problems:

@@ -108,6 +108,7 @@ _SETTING_LABELS: Final = {
     "worker_heartbeat_seconds": "SSH &heartbeat every:",
     "persistent_sessions": "Kee&p sessions in tmux:",
     "reconnect_grace_seconds": "Wait for a dropped &worker:",
+    "worktree_root": "Wor&ktrees folder:",
 }
 
 
@@ -163,6 +164,8 @@ class SettingsDialog(QDialog):
             persistent.addItem(text, value)
         command = QLineEdit()
         command.setPlaceholderText("claude")
+        worktree_root = QLineEdit()
+        worktree_root.setPlaceholderText("beside each repository (<repo>.worktrees)")
         auto = QCheckBox("&Auto-approve tool-permission prompts")
         paused = QCheckBox("&Pause the queue (start no new sessions)")
         self.editors = {
@@ -177,6 +180,7 @@ class SettingsDialog(QDialog):
             "worker_heartbeat_seconds": heartbeat,
             "persistent_sessions": persistent,
             "reconnect_grace_seconds": grace,
+            "worktree_root": worktree_root,
         }
         for setting in views.settings():
             self.editors[setting.key].setToolTip(setting.help[0].upper() + setting.help[1:])
@@ -202,6 +206,7 @@ class SettingsDialog(QDialog):
             "worker_heartbeat_seconds",
             "persistent_sessions",
             "reconnect_grace_seconds",
+            "worktree_root",
         ):
             self._add_row(queue_form, key)
         view_box = QGroupBox("Display")
@@ -252,6 +257,9 @@ class SettingsDialog(QDialog):
         theme.currentIndexChanged.connect(lambda _i: self.apply("theme", theme.currentData()))
         command.editingFinished.connect(lambda: self.apply("claude_command", command.text()))
         command.textEdited.connect(self._check_command)
+        worktree_root.editingFinished.connect(
+            lambda: self.apply("worktree_root", worktree_root.text())
+        )
         self.font_combo.currentFontChanged.connect(lambda _f: self._store_font())
         self.font_size.valueChanged.connect(lambda _v: self._store_font())
         self.notify_check.toggled.connect(
