@@ -29,14 +29,16 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from c3desk import clock
 from c3desk.core import sessions as sess
 from c3desk.core.agents import AgentProfile
 from c3desk.core.limit_screen import LimitSighting, find_limit, find_menu_key, parse_reset
-from c3desk.core.live import LiveSession
 from c3desk.store.models import Session, UsageLimitPause, UsageLimitSession, Worker, db
+
+if TYPE_CHECKING:
+    from c3desk.core.live import LiveSession
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +171,13 @@ def wait_reason(
     worker_id: str | None,
     usable: Sequence[str],
     now: datetime,
+    open_now: Sequence[Hold],
     local: tzinfo | None = None,
 ) -> str | None:
-    """Why a queued session of ``agent`` waits for a usage limit: bound to a paused worker, or
-    free to go anywhere but every ``usable`` worker is paused for its agent."""
-    holds = {(h.agent, h.worker_id): h for h in open_holds() if now < h.reset_at + MARGIN}
+    """Why a queued session of ``agent`` waits for a usage limit (``open_now``: the open
+    holds, read once per pass): bound to a paused worker, or free to go anywhere but every
+    ``usable`` worker is paused for its agent."""
+    holds = {(h.agent, h.worker_id): h for h in open_now if now < h.reset_at + MARGIN}
     if not holds:
         return None
     if worker_id is not None:
@@ -497,3 +501,45 @@ def show_fields(session_id: str, now: datetime) -> Mapping[str, Any]:
     if hold is None:
         return {}
     return {"usage_limit": f"{hold.describe(now)}; resets {hold.reset_text!r}"}
+
+
+def cli_lines(now: datetime, local: tzinfo | None = None) -> list[str]:
+    """One line per open pause, for ``c3desk list``, ``pause`` and ``resume``."""
+    return [
+        f"{h.account()}: {h.describe(now, local)}; resets {h.reset_text!r}; "
+        f"{h.sessions} session{'s' if h.sessions != 1 else ''} to continue then"
+        for h in open_holds()
+    ]
+
+
+class HoldNotices:
+    """What the window shows of the open pauses: the status bar's line, and a notification
+    for each pause it has not told of yet (pauses open at start are shown, not announced)."""
+
+    def __init__(self, now: Callable[[], datetime] = utcnow) -> None:
+        self.now = now
+        self._told: set[int] | None = None
+
+    def update(self) -> tuple[str | None, tuple[str, str, str] | None]:
+        """(status line or None, (session id, title, text) of a notification due, or None)."""
+        now = self.now()
+        holds = open_holds()
+        line = status_line(now)
+        ids = {h.id for h in holds}
+        new = [h for h in holds if self._told is not None and h.id not in self._told]
+        self._told = ids
+        if not new:
+            return line, None
+        hold = new[0]
+        first = (
+            UsageLimitSession.select(UsageLimitSession.session)
+            .where(UsageLimitSession.pause == hold.id)
+            .order_by(UsageLimitSession.id)
+            .first()
+        )
+        sid = str(first.session_id) if first is not None else ""
+        text = (
+            f"{hold.account()}: {hold.describe(now)}. Its sessions continue then; "
+            "`c3desk resume` continues them now."
+        )
+        return line, (sid, "Usage limit reached", text)
