@@ -177,7 +177,8 @@ def wait_reason(
     """Why a queued session of ``agent`` waits for a usage limit (``open_now``: the open
     holds, read once per pass): bound to a paused worker, or free to go anywhere but every
     ``usable`` worker is paused for its agent."""
-    holds = {(h.agent, h.worker_id): h for h in open_now if now < h.reset_at + MARGIN}
+    # Open until the engine continues them (at its first pass after the reset): no clock here.
+    holds = {(h.agent, h.worker_id): h for h in open_now}
     if not holds:
         return None
     if worker_id is not None:
