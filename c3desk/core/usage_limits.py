@@ -295,8 +295,9 @@ def _seen_before(session_id: str, reset_text: str, now: datetime) -> bool:
     )
 
 
-def _open_link(session_id: str) -> bool:
-    return (
+def _open_link(session_id: str) -> UsageLimitSession | None:
+    """The session's link to a pause not continued yet."""
+    link: UsageLimitSession | None = (
         UsageLimitSession.select()
         .join(UsageLimitPause)
         .where(
@@ -304,8 +305,9 @@ def _open_link(session_id: str) -> bool:
             & UsageLimitSession.continued_at.is_null()
             & UsageLimitPause.continued_at.is_null()
         )
-        .exists()
+        .first()
     )
+    return link
 
 
 class EngineSide(Protocol):
@@ -363,9 +365,15 @@ class UsageLimitWatch:
         if typed is not None and not _below(screen, sighting.row, typed):
             return  # the message the continue prompt answered: still on screen above it
         now = self.now()
-        if _open_link(live.id) or (
-            typed is None and _seen_before(live.id, sighting.reset_text, now)
-        ):
+        link = _open_link(live.id)
+        if link is not None:
+            if sighting.auto_continue and not link.auto_continue:
+                # It now says it goes on by itself at the reset: c3desk must not type too.
+                UsageLimitSession.update(auto_continue=True).where(
+                    UsageLimitSession.id == link.id
+                ).execute()
+            return
+        if typed is None and _seen_before(live.id, sighting.reset_text, now):
             return
         row = Session.get_or_none(Session.id == live.id)
         if row is None:
@@ -400,6 +408,9 @@ class UsageLimitWatch:
         """Continue the sessions of every pause whose reset (plus the margin) has come, or that
         a user lifted; their accounts' queues start again at this pass."""
         now = self.now()
+        for sid in [sid for sid in self._checked if sid not in self._engine.live]:
+            del self._checked[sid]  # ended: a resumed run draws a new screen
+            self._typed.pop(sid, None)
         due = [
             p
             for p in UsageLimitPause.select().where(UsageLimitPause.continued_at.is_null())

@@ -334,3 +334,22 @@ def test_the_window_is_told_of_each_new_pause_once(db: Paths) -> None:
     line, note = notices.update()
     assert line is not None and line.endswith("(+1 more)")
     assert note is not None and note[0] == b.id
+
+
+def test_a_footer_saying_it_continues_by_itself_after_the_limit_line_stops_the_typing(
+    db: Paths,
+) -> None:
+    s = add("a")
+    sess.transition(s.id, "active", worker=local_id())
+    engine, clock = FakeEngine(), Clock(DETECTED)
+    first = ["❯ hi", "  ⎿  You've hit your session limit · resets 3pm (UTC)", *IDLE]
+    live = FakeLive(s.id, local_id(), first)
+    engine.live[s.id] = live
+    w, _ = watch(engine, clock)
+    w.saw(live, CLAUDE, first)  # type: ignore[arg-type]
+    later = [*first[:-1], "  Usage limit reached · continuing automatically at 3pm"]
+    w.saw(live, CLAUDE, later)  # type: ignore[arg-type]
+    assert len(limits.open_holds()) == 1
+    clock.at = RESET + limits.MARGIN
+    w.tick()
+    assert engine.written == [] and engine.sent == []
