@@ -93,8 +93,7 @@ class AgentWatch:
         # Everything parsed: the screen last changed no later than the last byte arrived.
         changed_at = now if live.pending_bytes else live.last_output
         self.apply_changes(live, aware.look(now, changed_at))
-        for watcher in self.screen_watchers:
-            watcher(live, aware.profile, aware.screen)
+        self._tell_watchers(live, aware.profile, aware.screen)
         self._look_again_at(sid, aware.tracker.next_deadline(), now)
         if aware.profile.id_source == "output" and not live.conversation_found:
             self._capture_conversation_id(live, aware.profile)
@@ -158,11 +157,16 @@ class AgentWatch:
         transition (completed or failed) says it, and its needs-input no longer matters."""
         if live.awareness is not None:
             live.awareness.exited(time.monotonic(), reason)
-            for watcher in self.screen_watchers:
-                try:
-                    watcher(live, live.awareness.profile, live.screen_lines())
-                except Exception:
-                    log.exception("reading the last screen of %s", live.id)
+            self._tell_watchers(live, live.awareness.profile, live.screen_lines())
+
+    def _tell_watchers(
+        self, live: LiveSession, profile: AgentProfile, screen: list[str] | None
+    ) -> None:
+        for watcher in self.screen_watchers:
+            try:
+                watcher(live, profile, screen)
+            except Exception:  # theirs must not stop needs-input or auto-approve
+                log.exception("a screen watcher failed on %s", live.id)
 
     def handle_hook(self, session_id: str, event: str, payload: Mapping[str, Any]) -> None:
         """A report from one of the agent's hooks (``c3desk hook``)."""

@@ -36,13 +36,23 @@ __all__ = ["AUTO_CONTINUE", "LimitSighting", "Reset", "find_limit", "find_menu_k
 #: The reason of a pattern whose message says the agent continues by itself at the reset.
 AUTO_CONTINUE = "auto-continue"
 
-_RULE = re.compile(r"^[\s─━═]+$")
+_RULE = re.compile(r"^\s*[─━═]{10,}\s*$")
+_BOX_TOP = re.compile(r"^\s*╭─{10,}╮\s*$")
+_BOX_BOTTOM = re.compile(r"^\s*╰─{10,}╯\s*$")
+# The input row: "❯" and a no-break space (2.1.x), an empty ">", or "│ >" inside the older
+# rounded box.
+_INPUT = re.compile("^(?:[❯>](?:\u00a0|$)|│\\s*>)")
 _PROMPT_FIRST = re.compile(r"^[\s│]*[❯>›]")
+# A prompt the user sent, as echoed in the conversation: at the left edge (a reply's lines are
+# indented, so a quoted "> text" in a reply is not one).
+_ECHO = re.compile(r"^[❯>](?:\s|$)")
 # The CLI indents its result lines by two; a tool's output continues five deep.
 _RESULT_FIRST = re.compile(r"^ {0,3}⎿")
-# Status lines start with a spinner glyph; "●"/"⏺" start replies and tool calls, never these.
-_STATUS_FIRST = re.compile(r"^\s*[✻✽✶✳✢·*⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s")
+# Status lines start with a spinner glyph at the left edge; a reply's own lines never do ("●"
+# starts it, the rest is indented), so a markdown "* item" in a reply is not one.
+_STATUS_FIRST = re.compile(r"^[✻✽✶✳✢·*⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s")
 _REPLY_FIRST = re.compile(r"^\s*[●⏺]")
+_TOOL_CALL = re.compile(r"^[●⏺]\s*[A-Za-z][\w.:-]*\(")
 
 
 @dataclass(frozen=True)
@@ -64,10 +74,20 @@ def _has_text(row: str) -> bool:
 
 
 def _footer_start(rows: Sequence[str], text_rows: list[int]) -> int | None:
-    """The first row below the input box's last rule, when that rule is near the bottom."""
-    for i in reversed(text_rows[-8:]):
-        if _RULE.match(rows[i]) and "─" in rows[i] and len(rows[i].strip()) >= 10:
-            return i + 1
+    """The first row under the input box (the rule below its input row, or the bottom edge of
+    the older rounded box), when that box is near the bottom. Rows under any other rule belong
+    to a dialog, whose text (a command, a question) the agent may have written."""
+    recent = text_rows[-10:]
+    for n in range(len(recent) - 1, -1, -1):
+        i = recent[n]
+        if not (_RULE.match(rows[i]) or _BOX_BOTTOM.match(rows[i])):
+            continue
+        for j in reversed(recent[:n]):
+            if _RULE.match(rows[j]) or _BOX_TOP.match(rows[j]):
+                break
+            if _INPUT.match(rows[j].lstrip(" ")):
+                return i + 1
+        return None
     return None
 
 
@@ -80,24 +100,27 @@ def _cli_owned(rows: Sequence[str], i: int, footer: int | None) -> bool:
     if _STATUS_FIRST.match(row):
         return True
     if _RESULT_FIRST.match(row):
-        # Under a tool call "⎿" starts the tool's output: any text a file or a command holds.
-        return _under_prompt(rows, i)
+        return _answers_a_prompt(rows, i)
     return False
 
 
-def _under_prompt(rows: Sequence[str], i: int) -> bool:
-    """Whether the result line at ``i`` answers a prompt the user sent (or follows another
-    result line of the CLI's): walking up over blank rows and wrapped text, the first marked
-    row is a prompt echo or a result line, not a reply or a tool call ("●")."""
+def _answers_a_prompt(rows: Sequence[str], i: int) -> bool:
+    """Whether the result line at ``i`` is the CLI's answer to a prompt the user sent, or
+    follows a tool's result in the middle of a turn; not a tool's first output row (a file or
+    a command can hold any text) nor a line of a reply. Walks up over blank rows, wrapped text
+    and earlier result lines to the first marked row."""
+    after_result = False
     for j in range(i - 1, -1, -1):
         above = rows[j]
         if not _has_text(above):
             continue
-        if _PROMPT_FIRST.match(above) or _STATUS_FIRST.match(above):
+        if _ECHO.match(above) or _STATUS_FIRST.match(above):
             return True
         if _RESULT_FIRST.match(above):
-            return True  # after a tool's result, in the middle of a turn
-        if _REPLY_FIRST.match(above):
+            after_result = True
+        elif _TOOL_CALL.match(above):
+            return after_result
+        elif _REPLY_FIRST.match(above):
             return False
     return False
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from c3desk import clock
 from c3desk.core import sessions as sess
 from c3desk.core.agents import AgentProfile
+from c3desk.core.detector import classify
 from c3desk.core.limit_screen import LimitSighting, find_limit, find_menu_key, parse_reset
 from c3desk.store.models import Session, UsageLimitPause, UsageLimitSession, Worker, db
 
@@ -50,6 +51,7 @@ SAME_MESSAGE = timedelta(hours=20)
 #: Without a reset time that can be read, the account waits this long.
 UNREADABLE_WAIT = timedelta(hours=1)
 MENU_WAIT = 5.0  # seconds for a menu to go once its row was picked
+MENU_SETTLE = 0.2  # seconds for the prompt to be drawn again after the menu went
 KILLED = "killed by the user"  # a failure the user chose: not retried at the reset
 
 
@@ -478,22 +480,39 @@ class UsageLimitWatch:
         return f"left {s.status}"
 
     async def _type_continue(self, live: LiveSession, profile: AgentProfile) -> None:
-        """Answer the limit's menu (the row that waits for the reset), then type the prompt."""
+        """Answer the limit's menu (the row that waits for the reset), then type the prompt.
+        Nothing is typed into an agent that is busy again, or that shows another prompt (a
+        permission box would take the text as its answer)."""
         try:
-            key = find_menu_key(live.screen_lines(), profile)
-            if key is not None:
+            state, key = self._menu_state(live, profile)
+            if state == "waiting" and key is not None:
                 self._engine.write(live.id, key.encode())
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + MENU_WAIT
                 while loop.time() < deadline and live.exit_status is None:
                     await asyncio.sleep(0.05)
-                    if find_menu_key(live.screen_lines(), profile) is None:
+                    if self._menu_state(live, profile)[0] != "waiting":
                         break
-                await asyncio.sleep(0.2)  # the prompt box comes back after the menu
-            if live.exit_status is None:
-                await self._engine.send_text(live.id, profile.usage_limit_prompt)
+                await asyncio.sleep(MENU_SETTLE)  # the prompt box comes back after the menu
+                state, key = self._menu_state(live, profile)
+            if live.exit_status is not None:
+                return
+            if state in ("waiting", "busy"):
+                why = "another prompt is open" if state == "waiting" else "it is busy again"
+                log.info("not typing the continue prompt into %s: %s", live.id, why)
+                sess.record_event(live.id, "usage_limit_over", {"how": f"not typed: {why}"})
+                return
+            await self._engine.send_text(live.id, profile.usage_limit_prompt)
         except Exception:
             log.exception("typing the continue prompt into %s", live.id)
+
+    @staticmethod
+    def _menu_state(live: LiveSession, profile: AgentProfile) -> tuple[str, str | None]:
+        """What the screen shows (the detector's state) and the key of the limit menu's
+        waiting row when that menu is the prompt at the bottom."""
+        lines = live.screen_lines()
+        state = classify(lines, None, profile).state
+        return state, find_menu_key(lines, profile) if state == "waiting" else None
 
     async def settled(self) -> None:
         """Wait for the continue prompts being typed (tests, shutdown)."""

@@ -11,7 +11,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from helpers.engine import add, screen_has, started_engine, status, use_fake_agent
+from helpers.engine import add, row, screen_has, started_engine, status, use_fake_agent
+from helpers.remote import add_ssh_worker, ssh_factory, use_remote_agent
+from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 
 from c3desk.config import Paths
 from c3desk.core import settings as cfg
@@ -91,6 +93,79 @@ def test_the_account_waits_for_the_reset_and_its_sessions_continue(
             # The old message is still on the waiting agent's screen: no new pause.
             engine.look_all()
             assert limits.open_holds() == []
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_pause_outlives_a_restart_and_its_session_is_resumed_at_the_reset(
+    db: Paths, tmp_path: Path
+) -> None:
+    use_fake_agent(tmp_path)
+    limited = add("limited", tmp_path, prompt="limit 3pm (UTC)")
+
+    async def before_restart() -> None:
+        engine, watch = await started_engine(db)
+        engine.limits.now = Clock()
+        try:
+            await watch.until(limits.open_holds)
+        finally:
+            await engine.stop(keep_hosted=False)  # the session ends with c3desk
+
+    async def after_restart() -> None:
+        engine, watch = await started_engine(db)
+        clock = Clock()
+        engine.limits.now = clock
+        try:
+            assert engine.limits.held()  # read back from the database
+            held = add("held back", tmp_path, prompt="say resumed")
+            await watch.until(lambda: (wait_reason(held) or "").startswith("paused until"))
+            assert status(held) == "queued"
+            clock.at = RESET + limits.MARGIN
+            engine.wake()
+            await watch.until(lambda: status(held) == "active" and status(limited) == "active")
+        finally:
+            await engine.stop(keep_hosted=False)
+
+    asyncio.run(before_restart())
+    assert status(limited) == "failed"
+    asyncio.run(after_restart())
+    last = launches(limited)[-1]
+    assert last["mode"] == "retry" and "--resume" in json.dumps(last["argv"])
+    assert limits.open_holds() == []
+
+
+def test_a_limit_on_an_ssh_worker_holds_that_account_only(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The same agent on another worker is another login: it keeps running sessions."""
+    use_remote_agent(tmp_path)
+    box = add_ssh_worker(sshd, max_sessions=3)
+    work = tmp_path / "work"
+    work.mkdir()
+    factory, made = ssh_factory(sshd, tmp_path)
+    limited = add("remote limit", work, prompt="limit 3pm (UTC)", worker=box.name)
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db, connections=factory)
+        clock = Clock()
+        engine.limits.now = clock
+        try:
+            await watch.until(lambda: [h.worker_id for h in limits.open_holds()] == [box.id], 40)
+            bound = add("bound to box", work, prompt="say hi", worker=box.name)
+            anywhere = add("anywhere", work, prompt="say hi")
+            await watch.until(lambda: status(anywhere) == "active", 20)
+            assert row(anywhere).worker_id != box.id  # not the paused account's worker
+            assert status(bound) == "queued"
+            clock.at = RESET + limits.MARGIN
+            engine.wake()
+            typed = f"You said: {engine.profiles()['claude'].usage_limit_prompt}"
+            await watch.until(screen_has(engine, limited, typed), 20)
+            await watch.until(lambda: status(bound) == "active", 20)
+            assert made["box"].status == "connected"
         finally:
             await engine.stop()
 

@@ -84,6 +84,28 @@ IDLE = ["", RULE, "❯", RULE, "  ? for shortcuts"]
         ["❯ hi", "", RULE, "❯\u00a0You've hit your limit · resets 3pm", RULE, "  ? for shortcuts"],
         ["❯ You've hit your limit · resets 3pm", "", "● OK.", *IDLE],
         ["> 5-hour limit reached ∙ resets 18:00", "", "● OK.", *IDLE],
+        # a reply's markdown: a bullet, a quote, a result-like row under its bullet
+        ["❯ hi", "", "● Two forms:", "  * You've hit your limit · resets 3pm", *IDLE],
+        ["● Sure:", "  > hi", "  ⎿  You've hit your limit · resets 3pm", *IDLE],
+        ["● Sure:", "  ⎿  a", "  ⎿  You've hit your limit · resets 3pm", *IDLE],
+        # a dialog under a rule holds text the agent wrote: a command, a question
+        [
+            "● Bash(echo)",
+            RULE,
+            " Bash command",
+            "   echo 'You've hit your limit · resets 3pm'",
+            " Do you want to proceed?",
+            " ❯ 1. Yes",
+            "   2. No",
+        ],
+        [
+            RULE,
+            " ☐ Limit",
+            " You've hit your limit · resets 3pm · what now?",
+            " ❯ 1. Wait",
+            "   2. Stop",
+            " Enter to select · ↑/↓ to navigate · Esc to cancel",
+        ],
     ],
 )
 def test_the_words_outside_the_clis_own_lines_are_refused(rows: list[str]) -> None:
@@ -105,6 +127,10 @@ def test_the_clis_own_lines_are_found() -> None:
     ]
     found = find_limit(footer, CLAUDE)
     assert found is not None and found.reason == AUTO_CONTINUE and found.reset_text == "7pm"
+    box = ["╭" + "─" * 40 + "╮", "│ > " + " " * 37 + "│", "╰" + "─" * 40 + "╯"]
+    old_footer = ["● Done.", "", *box, "  ? for shortcuts      5-hour limit reached ∙ resets 18:00"]
+    found = find_limit(old_footer, CLAUDE)
+    assert found is not None and found.reset_text == "18:00"
 
 
 def test_a_message_scrolled_far_above_the_bottom_is_not_read() -> None:

@@ -353,3 +353,44 @@ def test_a_footer_saying_it_continues_by_itself_after_the_limit_line_stops_the_t
     clock.at = RESET + limits.MARGIN
     w.tick()
     assert engine.written == [] and engine.sent == []
+
+
+BASH_BOX = [
+    "● Bash(rm -rf build)",
+    "",
+    "╭──────────────────────────────────────────╮",
+    "│ Bash command                             │",
+    "│   rm -rf build                           │",
+    "│ Do you want to proceed?                  │",
+    "│ ❯ 1. Yes                                 │",
+    "│   2. No                                  │",
+    "╰──────────────────────────────────────────╯",
+]
+BUSY = ["❯ go on", "", "✻ Pondering… (3s · esc to interrupt)", *IDLE]
+
+
+@pytest.mark.parametrize(
+    ("screen", "why"),
+    [(BASH_BOX, "another prompt is open"), (BUSY, "it is busy again")],
+)
+def test_nothing_is_typed_into_another_prompt_or_a_busy_agent_at_the_reset(
+    db: Paths, screen: list[str], why: str
+) -> None:
+    s = add("a")
+    sess.transition(s.id, "active", worker=local_id())
+    limits.record(s.id, "claude", local_id(), sighting(), DETECTED, UTC)
+    engine, clock = FakeEngine(), Clock(RESET + limits.MARGIN)
+    live = FakeLive(s.id, local_id(), screen)
+    engine.live[s.id] = live
+    w, _ = watch(engine, clock)
+
+    async def reset() -> None:
+        w.tick()
+        await w.settled()
+
+    asyncio.run(reset())
+    assert engine.written == [] and engine.sent == []
+    hows = [
+        str(e.detail) for e in SessionEvent.select().where(SessionEvent.kind == "usage_limit_over")
+    ]
+    assert hows[-1] == '{"how": "not typed: ' + why + '"}'
