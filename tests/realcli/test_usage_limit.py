@@ -9,8 +9,11 @@ which reaches the API."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+import pytest
 from fixtures.screens.capture_real import next_reset
 from helpers.engine import add, status
 
@@ -57,3 +60,29 @@ def test_the_real_cli_at_its_usage_limit_pauses_the_account_until_the_reset(
     assert [r["turn"] for r in main] == [0, 1]
     assert any(CLAUDE.usage_limit_prompt in t for t in texts_of(main[-1]))
     assert main[0]["headers"].get("authorization", "").startswith("Bearer sk-ant-oat01-")
+
+
+def test_a_weekly_limit_days_away_in_the_users_zone_is_read_with_its_date(
+    db: Paths, real_cli: RealCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's own default (retries allowed): a subscriber's rejected limit is shown at
+    once, no retry. Days away, the CLI names the date, in the zone of its TZ."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    now = time.time()
+    reset = int(now - now % 3600) + 2 * 86400 + 3600  # on the hour, two days and more away
+    limit = {"retry_after": 3600, "reset": reset, "claim": "seven_day"}
+    api = real_cli.start([{"rate_limit": limit, "times": 3}], oauth=True)
+    sid = add("weekly", real_cli.work, prompt="hello")
+
+    async def scenario() -> None:
+        async with Run(db) as run:
+            await run.until_screen(sid, "You've hit your weekly limit", timeout=START)
+            await run.until(limits.open_holds)
+            [hold] = limits.open_holds()
+            assert hold.reset_at == datetime.fromtimestamp(reset, UTC)
+            assert hold.zone == "America/New_York"
+            month = datetime.fromtimestamp(reset, ZoneInfo("America/New_York")).strftime("%b")
+            assert hold.reset_text.startswith(month)
+
+    asyncio.run(scenario())
+    assert len(api.main_requests()) == 1  # shown at once, not retried
