@@ -58,9 +58,10 @@ file (TOML syntax, an unknown key, a wrong type, a bad regular expression) raise
 
 ``usage_limit`` patterns (``extra_usage_limit`` adds to them) name the account's usage-limit
 message; each needs a ``(?P<reset>...)`` group holding the reset time as shown ("3pm
-(Europe/Paris)", "18:00"); a pattern whose reason is ``auto-continue`` says the agent continues by
-itself at the reset. They count only where the CLI writes its own lines (see
-:mod:`c3desk.core.limit_screen`). ``usage_limit_menu`` needs a ``(?P<key>...)`` group.
+(Europe/Paris)", "18:00"; rows without a digit are not searched); a pattern whose reason is
+``auto-continue`` says the agent continues by itself at the reset. They count only where the CLI
+writes its own lines (see :mod:`c3desk.core.limit_screen`). ``usage_limit_menu`` needs a
+``(?P<key>...)`` group.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ _RESULT_FIRST = re.compile(r"^ {0,3}⎿")
 # starts it, the rest is indented), so a markdown "* item" in a reply is not one.
 _STATUS_FIRST = re.compile(r"^[✻✽✶✳✢·*⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s")
 _REPLY_FIRST = re.compile(r"^\s*[●⏺]")
+_DIGIT = re.compile(r"\d")
 _TOOL_CALL = re.compile(r"^[●⏺]\s*[A-Za-z][\w.:-]*\(")
 
 
@@ -136,6 +137,8 @@ def find_limit(lines: Sequence[str], profile: AgentProfile) -> LimitSighting | N
         return None
     footer = _footer_start(rows, text_rows)
     for i in reversed(text_rows[-profile.dialog_tail :]):
+        if _DIGIT.search(rows[i]) is None:
+            continue  # a reset time has digits; most rows have none, and this test is cheap
         for pattern in profile.usage_limit:
             found = pattern.regex.search(rows[i])
             if found is None:
