@@ -335,8 +335,10 @@ CLAUDE = AgentProfile(
     approve_key=b"1",
     approve_pattern=re.compile(r"^[\s│]*❯\s*1\.\s+Yes\b"),
     usage_limit=_CLAUDE_USAGE_LIMIT,
+    # 2.1.197's /rate-limit-options: "Stop and wait for limit to reset", in some plans just
+    # "Stop", first or after the upgrade and usage-credit rows.
     usage_limit_menu=re.compile(
-        r"^[\s│]*(?:❯\s*)?(?P<key>\d+)\.\s+Stop and wait for limit to reset"
+        r"^[\s│]*(?:❯\s*)?(?P<key>\d+)\.\s+Stop(?: and wait for limit to reset)?\s*$"
     ),
 )
 

@@ -253,3 +253,17 @@ def test_profiles_without_patterns_never_see_a_limit() -> None:
     rows = ["❯ hi", "  ⎿  You've hit your limit · resets 3pm", *IDLE]
     for name in ("codex", "gemini", "aider", "shell"):
         assert find_limit(rows, BUILTIN_PROFILES[name]) is None
+
+
+@pytest.mark.parametrize(
+    ("row", "key"),
+    [
+        ("  ❯ 1. Stop and wait for limit to reset", "1"),
+        ("    3. Stop and wait for limit to reset", "3"),
+        ("    2. Stop", "2"),
+        ("    2. Stop the build", None),
+        ("● 1. Stop and wait for limit to reset", None),
+    ],
+)
+def test_the_menu_row_that_waits_for_the_reset(row: str, key: str | None) -> None:
+    assert find_menu_key(["  What do you want to do?", "", row], CLAUDE) == key
