@@ -438,6 +438,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(_table(headers, rows))
     else:
         print("no sessions")
+    if not args.json:
+        from c3desk.core import usage_limits as limits
+
+        for line in limits.cli_lines(limits.utcnow()):
+            print(f"usage limit: {line}")
     return 0
 
 
@@ -458,6 +463,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     session = sess.find_session(args.id)
     data = sess.as_dict(session)
     data["waiting"] = _waiting(args, session)
+    from c3desk.core import usage_limits as limits
+
+    data.update(limits.show_fields(session.id, limits.utcnow()))
     if args.json:
         _print_json(data)
     else:
@@ -772,12 +780,20 @@ def cmd_worktree(args: argparse.Namespace) -> int:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
+    from c3desk.core import usage_limits as limits
+
     paused = args.command == "pause"
+    now = limits.utcnow()
+    holds = limits.cli_lines(now)
     try:
         control.request(args.paths, {"cmd": args.command})
     except control.NoInstance:
         cfg.set_setting("queue_paused", str(paused))
+        if not paused:
+            limits.lift_all("user", now)  # the next start continues their sessions
     print("queue paused" if paused else "queue resumed")
+    for line in holds:
+        print(f"usage limit: {line}" if paused else f"usage-limit pause lifted: {line}")
     return 0
 
 

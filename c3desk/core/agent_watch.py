@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 LOOK = 0.2  # how often live screens are read for needs-input detection
 _UUIDISH = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{7,127}")
+ScreenWatcher = Callable[[LiveSession, AgentProfile, "list[str] | None"], None]
 # What each hook event says when no payload field says better.
 _HOOK_REASONS = {"busy": "prompt submitted", "idle": "turn finished"}
 
@@ -44,6 +45,8 @@ class AgentWatch:
         self._changed = changed
         self._stopped = False
         self._settle_timers: dict[str, asyncio.TimerHandle] = {}  # looks due when prompts settle
+        # Also told each screen read (and the last one at exit): the usage-limit watch.
+        self.screen_watchers: list[ScreenWatcher] = []
 
     def attach(self, live: LiveSession, profile: AgentProfile) -> None:
         """Start watching a session that runs ``profile``'s agent."""
@@ -90,6 +93,7 @@ class AgentWatch:
         # Everything parsed: the screen last changed no later than the last byte arrived.
         changed_at = now if live.pending_bytes else live.last_output
         self.apply_changes(live, aware.look(now, changed_at))
+        self._tell_watchers(live, aware.profile, aware.screen)
         self._look_again_at(sid, aware.tracker.next_deadline(), now)
         if aware.profile.id_source == "output" and not live.conversation_found:
             self._capture_conversation_id(live, aware.profile)
@@ -153,6 +157,16 @@ class AgentWatch:
         transition (completed or failed) says it, and its needs-input no longer matters."""
         if live.awareness is not None:
             live.awareness.exited(time.monotonic(), reason)
+            self._tell_watchers(live, live.awareness.profile, live.screen_lines())
+
+    def _tell_watchers(
+        self, live: LiveSession, profile: AgentProfile, screen: list[str] | None
+    ) -> None:
+        for watcher in self.screen_watchers:
+            try:
+                watcher(live, profile, screen)
+            except Exception:  # theirs must not stop needs-input or auto-approve
+                log.exception("a screen watcher failed on %s", live.id)
 
     def handle_hook(self, session_id: str, event: str, payload: Mapping[str, Any]) -> None:
         """A report from one of the agent's hooks (``c3desk hook``)."""

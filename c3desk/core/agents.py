@@ -36,6 +36,9 @@ patterns)::
     status_rows = 12                  # busy markers count in this many bottom rows
     dialog_tail = 12                  # a prompt counts only this close to the bottom
     idle_tail = 6                     # the idle prompt must be this close to the bottom
+    usage_limit = ['limit hit, back at (?P<reset>.+)$']   # see below
+    usage_limit_menu = '(?P<key>\d+)\. Wait for the reset'   # the menu row that waits
+    usage_limit_prompt = "continue"   # typed into a session that waited for the reset
 
     [[mycli.waiting]]                 # tried in order: the first listed wins
     reason = "deploy"                 # reported as the reason
@@ -52,6 +55,13 @@ single-quoted TOML strings to avoid doubling backslashes. ``waiting``, ``busy``,
 patterns), ``extra_busy``, ``extra_idle`` and ``extra_sensitive`` add to it. A mistake in the
 file (TOML syntax, an unknown key, a wrong type, a bad regular expression) raises
 :class:`AgentsFileError` naming the file and the line.
+
+``usage_limit`` patterns (``extra_usage_limit`` adds to them) name the account's usage-limit
+message; each needs a ``(?P<reset>...)`` group holding the reset time as shown ("3pm
+(Europe/Paris)", "18:00"; rows without a digit are not searched); a pattern whose reason is
+``auto-continue`` says the agent continues by itself at the reset. They count only where the CLI
+writes its own lines (see :mod:`c3desk.core.limit_screen`). ``usage_limit_menu`` needs a
+``(?P<key>...)`` group.
 """
 
 from __future__ import annotations
@@ -150,6 +160,12 @@ class AgentProfile:
     status_rows: int = 12
     dialog_tail: int = 12
     idle_tail: int = 6
+    # The account's usage limit (c3desk.core.limit_screen): messages with a (?P<reset>...)
+    # group, the menu row that waits for the reset (its (?P<key>...) is typed), and the prompt
+    # typed to continue once the limit has reset.
+    usage_limit: tuple[ScreenPattern, ...] = ()
+    usage_limit_menu: re.Pattern[str] | None = None
+    usage_limit_prompt: str = "Continue where you left off."
 
     @property
     def has_patterns(self) -> bool:
@@ -214,6 +230,32 @@ _CLAUDE_BUSY = (
     _P("interrupt-hint", r"(?i)\b(?:esc|ctrl\+c) to interrupt\b"),
     _P("token-counter", r"[↑↓]\s*[\d.,]+\s*[kKmM]?\s+tokens\b"),
     _P("spinner", r"^\s*[✻✽✶✳✢·*⏺⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s+[A-Z][\w'-]*(?:…|\.\.\.)"),
+)
+
+# The wordings seen in the wild (they change between releases; the separator varies: · ∙ • -).
+_SEP = r"\s*[·∙•\-]\s*"
+_RESET_TEXT = r"(?P<reset>[^·∙•]+?)"
+_TAIL = r"\s*(?:[·∙•]\s.*)?\.?$"
+_CLAUDE_USAGE_LIMIT = (
+    _P(
+        "auto-continue",
+        r"(?i)\blimit reached" + _SEP + r"continuing automatically at " + _RESET_TEXT + _TAIL,
+    ),
+    _P(
+        "usage-limit",
+        r"(?i)\bClaude (?:AI )?usage limit reached\.?\s*Your limit will reset at "
+        + _RESET_TEXT
+        + _TAIL,
+    ),
+    _P(
+        "usage-limit",
+        r"(?i)\b(?:You've (?:hit|reached) your (?:[\w'-]+ ){0,3}limit"
+        r"|You're out of (?:extra )?usage(?: credits)?|(?:[\w-]+ )?limit reached)"
+        + _SEP
+        + r"resets(?: at)? "
+        + _RESET_TEXT
+        + _TAIL,
+    ),
 )
 
 CLAUDE = AgentProfile(
@@ -292,6 +334,12 @@ CLAUDE = AgentProfile(
     menu=re.compile(r"^[\s│]*❯\s*\d+\.\s+\S"),
     approve_key=b"1",
     approve_pattern=re.compile(r"^[\s│]*❯\s*1\.\s+Yes\b"),
+    usage_limit=_CLAUDE_USAGE_LIMIT,
+    # 2.1.197's /rate-limit-options: "Stop and wait for limit to reset", in some plans just
+    # "Stop", first or after the upgrade and usage-credit rows.
+    usage_limit_menu=re.compile(
+        r"^[\s│]*(?:❯\s*)?(?P<key>\d+)\.\s+Stop(?: and wait for limit to reset)?\s*$"
+    ),
 )
 
 CODEX = AgentProfile(
@@ -412,6 +460,8 @@ _STR_LISTS = ("command", "args", "prompt_args", "session_id_args", "resume_args"
 _BOOLS = ("type_prompt", "generic_fallback", "hooks")
 _INTS = ("status_rows", "dialog_tail", "idle_tail")
 _PATTERN_LISTS = ("busy", "idle", "extra_busy", "extra_idle")
+_LIMIT_LISTS = ("usage_limit", "extra_usage_limit")
+_LIMIT_KEYS = (*_LIMIT_LISTS, "usage_limit_menu", "usage_limit_prompt")
 _REGEX_LISTS = ("sensitive", "extra_sensitive")
 _WAITING_LISTS = ("waiting", "extra_waiting")
 _OPTIONAL_REGEXES = ("id_pattern", "menu", "approve_pattern")
@@ -419,6 +469,7 @@ _PROFILE_KEYS = frozenset(
     {"extends", "command_setting", "id_source", "approve_key"}
     | set(_STR_LISTS + _BOOLS + _INTS + _PATTERN_LISTS + _REGEX_LISTS + _WAITING_LISTS)
     | set(_OPTIONAL_REGEXES)
+    | set(_LIMIT_KEYS)
 )
 _WAITING_KEYS = frozenset({"reason", "kind", "pattern", "menu", "title"})
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -554,11 +605,50 @@ def _build(
         extra_list = _str_list(table.get("extra_sensitive", []), "extra_sensitive", where)
         extra_sensitive = [_regex(p, "extra_sensitive", where) for p in extra_list]
         changes["sensitive"] = tuple(own_sensitive + extra_sensitive)
+    changes.update(_usage_limit(table, start, where))
     if "waiting" in table or "extra_waiting" in table:
         listed_w = tuple(_waiting(table.get("waiting", []), "waiting", where))
         extra_w = tuple(_waiting(table.get("extra_waiting", []), "extra_waiting", where))
         changes["waiting"] = extra_w + (listed_w if "waiting" in table else start.waiting)
     return replace(start, **changes)
+
+
+def _usage_limit(table: dict[str, Any], start: AgentProfile, where: _Where) -> dict[str, Any]:
+    """The usage-limit keys: patterns with a ``reset`` group, the menu row with a ``key``
+    group, the continue prompt."""
+    changes: dict[str, Any] = {}
+    if "usage_limit" in table or "extra_usage_limit" in table:
+        listed = {key: _patterns(table[key], key, where) for key in _LIMIT_LISTS if key in table}
+        for key, patterns in listed.items():
+            for p in patterns:
+                if "reset" not in p.regex.groupindex:
+                    raise where.error(
+                        f"each '{key}' pattern needs a (?P<reset>...) group: {p.regex.pattern!r}",
+                        key=key,
+                    )
+        own = listed.get("usage_limit", list(start.usage_limit))
+        changes["usage_limit"] = tuple(own + listed.get("extra_usage_limit", []))
+    if "usage_limit_menu" in table:
+        value = table["usage_limit_menu"]
+        if not isinstance(value, str):
+            raise where.error(
+                "'usage_limit_menu' must be a string (a regular expression)", key="usage_limit_menu"
+            )
+        menu = _regex(value, "usage_limit_menu", where) if value else None
+        if menu is not None and "key" not in menu.groupindex:
+            raise where.error(
+                "'usage_limit_menu' needs a (?P<key>...) group: the key that picks the row",
+                key="usage_limit_menu",
+            )
+        changes["usage_limit_menu"] = menu
+    if "usage_limit_prompt" in table:
+        prompt = table["usage_limit_prompt"]
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise where.error(
+                "'usage_limit_prompt' must be a non-empty string", key="usage_limit_prompt"
+            )
+        changes["usage_limit_prompt"] = prompt
+    return changes
 
 
 def _str_list(value: object, key: str, where: _Where) -> list[str]:

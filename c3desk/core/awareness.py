@@ -31,6 +31,11 @@ class Awareness:
         self.tracker = NeedsInputTracker(now)
         self._last_screen: list[str] | None = None
 
+    @property
+    def screen(self) -> list[str] | None:
+        """The screen as last read (the same list object until its text changes)."""
+        return self._last_screen
+
     def set_model(self, model: TerminalModel) -> None:
         self.model = model
         self._last_screen = None

@@ -52,6 +52,7 @@ from c3desk.core.live import LiveSession
 from c3desk.core.placement import Queued, WorkerSlot, pick_worker, place
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
 from c3desk.core.terminals import Terminals
+from c3desk.core.usage_limits import UsageLimitWatch
 from c3desk.core.waiting import worker_problem
 from c3desk.errors import NotFound, Refused
 from c3desk.store.models import Session, SessionEvent, Worker
@@ -233,6 +234,12 @@ class Engine:
             self.live.get, lambda sid: self._emit("output", sid), lambda: self.focused
         )
         self._watch = AgentWatch(self.live, lambda sid: self._emit("changed", sid))
+        self.limits = UsageLimitWatch(
+            self,
+            lambda sid: self._emit("changed", sid) if sid else self._emit("queue"),
+            track=self._track,
+        )
+        self._watch.screen_watchers.append(self.limits.saw)
         self.terminals = Terminals(
             self.live,
             self.finished,
@@ -594,6 +601,7 @@ class Engine:
                 self._record_unsaved_ends()
                 self._connect_later(self._sync_workers())
                 self._lose_overdue()
+                self.limits.tick()
                 self.schedule(self._watch_settings())
                 self._note_blocked()
                 self.flush_logs()
@@ -690,8 +698,8 @@ class Engine:
             for s in Session.select().where(Session.status == "queued").order_by(Session.position)
         }
         slots = {wid: _slot(w) for wid, w in workers.items()}
-        order = (Queued(sid, s.worker_id) for sid, s in queue.items())
-        for sid, wid in place(order, slots, load, limit - active):
+        order = (Queued(sid, s.worker_id, s.agent) for sid, s in queue.items())
+        for sid, wid in place(order, slots, load, limit - active, self.limits.held()):
             wait = self._last_start + self.start_gap - time.monotonic()
             if wait > 0:
                 self._wake_in(wait)
@@ -781,9 +789,12 @@ class Engine:
                 load[s.worker_id] += 1
         return workers, load
 
-    @staticmethod
-    def _pick_worker(s: Session, workers: dict[str, Worker], load: dict[str, int]) -> Worker | None:
-        slot = pick_worker(s.worker_id, {wid: _slot(w) for wid, w in workers.items()}, load)
+    def _pick_worker(
+        self, s: Session, workers: dict[str, Worker], load: dict[str, int]
+    ) -> Worker | None:
+        held = self.limits.held()
+        slots = {wid: _slot(w) for wid, w in workers.items() if (s.agent, wid) not in held}
+        slot = pick_worker(s.worker_id, slots, load)
         return None if slot is None else workers[slot.id]
 
     @staticmethod
@@ -1193,6 +1204,8 @@ class Engine:
 
     def set_paused(self, paused: bool) -> None:
         cfg.set_setting("queue_paused", "true" if paused else "false")
+        if not paused:
+            self.limits.lift("user")  # a user's resume ends usage-limit pauses early
         self._emit("settings")
         self.wake()
 

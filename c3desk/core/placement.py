@@ -8,7 +8,7 @@ the database or the clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -24,10 +24,11 @@ class WorkerSlot:
 
 @dataclass(frozen=True)
 class Queued:
-    """A queued session: its id and the worker it is bound to, if any."""
+    """A queued session: its id, the worker it is bound to (if any) and its agent."""
 
     id: str
     worker_id: str | None
+    agent: str = ""
 
 
 def pick_worker(
@@ -54,19 +55,24 @@ def place(
     workers: Mapping[str, WorkerSlot],
     load: Mapping[str, int],
     free_slots: int,
+    held: Collection[tuple[str, str]] = frozenset(),
 ) -> list[tuple[str, str]]:
     """(session id, worker id) for each queued session that starts now, in queue order.
 
     ``free_slots`` is what the global limit leaves; ``load`` the active sessions per worker. A
     session that cannot start (its worker is full or absent) does not hold back the ones
-    behind it.
+    behind it. ``held``: (agent, worker id) pairs at their usage limit, which take none of
+    that agent's sessions.
     """
     load = dict(load)
     placed: list[tuple[str, str]] = []
     for s in queue:
         if len(placed) >= free_slots:
             break
-        w = pick_worker(s.worker_id, workers, load)
+        usable = workers
+        if held:
+            usable = {k: w for k, w in workers.items() if (s.agent, k) not in held}
+        w = pick_worker(s.worker_id, usable, load)
         if w is None:
             continue
         load[w.id] = load.get(w.id, 0) + 1

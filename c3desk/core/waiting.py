@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from c3desk.core import settings as cfg
+from c3desk.core import usage_limits as limits
 from c3desk.store.models import Session, Worker
 
 # The worker types the engine can start sessions on (the local machine, SSH workers).
@@ -91,8 +92,12 @@ def wait_reasons(runnable: Collection[str] = RUNNABLE_TYPES) -> dict[str, str]:
     snap = _snapshot(runnable)
     out: dict[str, str] = {}
     free = max(0, snap.limit - snap.active)
+    now, holds = limits.utcnow(), limits.open_holds()
+    usable = [w.id for w in snap.workers.values() if worker_problem(w, snap.runnable) is None]
     for s in Session.select().where(Session.status == "queued").order_by(Session.position):
         reason = _reason(s, snap)
+        if reason is None and holds:
+            reason = limits.wait_reason(str(s.agent), s.worker_id, usable, now, holds)
         if reason is None:
             if free > 0:
                 free -= 1

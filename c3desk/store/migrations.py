@@ -112,6 +112,36 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE settings ADD COLUMN worktree_root TEXT NOT NULL DEFAULT ''",
         ),
     ),
+    Migration(
+        9,
+        "usage-limit pauses of an account (an agent on a worker) and the sessions they hold",
+        (
+            """CREATE TABLE usage_limit_pauses (
+                 id INTEGER NOT NULL PRIMARY KEY,
+                 agent TEXT NOT NULL,
+                 worker_id TEXT NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+                 reset_at TEXT NOT NULL,
+                 reset_text TEXT NOT NULL,
+                 zone TEXT,
+                 detected_at TEXT NOT NULL DEFAULT (datetime('now')),
+                 lifted_at TEXT,
+                 lifted_by TEXT CHECK (lifted_by IN ('reset', 'user')),
+                 continued_at TEXT
+               )""",
+            "CREATE INDEX idx_usage_limit_pauses_open ON usage_limit_pauses(continued_at)",
+            """CREATE TABLE usage_limit_sessions (
+                 id INTEGER NOT NULL PRIMARY KEY,
+                 pause_id INTEGER NOT NULL REFERENCES usage_limit_pauses(id) ON DELETE CASCADE,
+                 session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                 auto_continue INTEGER NOT NULL DEFAULT 0,
+                 continued_at TEXT,
+                 how TEXT
+               )""",
+            "CREATE UNIQUE INDEX idx_usage_limit_sessions_pause "
+            "ON usage_limit_sessions(pause_id, session_id)",
+            "CREATE INDEX idx_usage_limit_sessions_session ON usage_limit_sessions(session_id)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -176,11 +176,70 @@ class SessionEvent(BaseModel):
         table_name = "session_events"
 
 
+class UsageLimitPause(BaseModel):
+    """An account's usage limit (an agent profile on a worker): no new session of that agent
+    starts there until ``reset_at`` (UTC) or until a user lifts it; then the sessions it held
+    are continued (``continued_at``)."""
+
+    id = pw.AutoField()
+    agent = pw.TextField()
+    worker = pw.ForeignKeyField(Worker, column_name="worker_id", on_delete="CASCADE", index=False)
+    reset_at = pw.TextField()
+    reset_text = pw.TextField()  # as the agent wrote it ("3pm (America/New_York)")
+    zone = pw.TextField(null=True)  # the zone it named; None: the worker's local time
+    detected_at = pw.TextField(constraints=[_default(NOW)])
+    lifted_at = pw.TextField(null=True)
+    lifted_by = pw.TextField(null=True, constraints=[pw.Check("lifted_by IN ('reset', 'user')")])
+    continued_at = pw.TextField(null=True)
+
+    worker_id: str
+
+    class Meta:
+        table_name = "usage_limit_pauses"
+
+
+class UsageLimitSession(BaseModel):
+    """A session a usage limit stopped: continued when its pause ends."""
+
+    id = pw.AutoField()
+    pause = pw.ForeignKeyField(
+        UsageLimitPause, column_name="pause_id", on_delete="CASCADE", index=False
+    )
+    session = pw.ForeignKeyField(
+        Session, column_name="session_id", on_delete="CASCADE", index=False
+    )
+    auto_continue = pw.BooleanField(constraints=[_default("0")])  # the agent goes on by itself
+    continued_at = pw.TextField(null=True)
+    how = pw.TextField(null=True)  # how it was continued: typed, resumed, retried...
+
+    pause_id: int
+    session_id: str
+
+    class Meta:
+        table_name = "usage_limit_sessions"
+
+
 Session.add_index(Session.status, name="idx_sessions_status")
 Session.add_index(Session.worker, name="idx_sessions_worker")
 Session.add_index(Session.position, name="idx_sessions_position")
 Session.add_index(Session.needs_input, name="idx_sessions_needs_input")
 Artifact.add_index(Artifact.session, name="idx_artifacts_session")
 SessionEvent.add_index(SessionEvent.session, SessionEvent.id, name="idx_session_events_session")
+UsageLimitPause.add_index(UsageLimitPause.continued_at, name="idx_usage_limit_pauses_open")
+UsageLimitSession.add_index(
+    UsageLimitSession.pause,
+    UsageLimitSession.session,
+    unique=True,
+    name="idx_usage_limit_sessions_pause",
+)
+UsageLimitSession.add_index(UsageLimitSession.session, name="idx_usage_limit_sessions_session")
 
-ALL_MODELS: list[type[BaseModel]] = [Worker, Session, Artifact, Settings, SessionEvent]
+ALL_MODELS: list[type[BaseModel]] = [
+    Worker,
+    Session,
+    Artifact,
+    Settings,
+    SessionEvent,
+    UsageLimitPause,
+    UsageLimitSession,
+]

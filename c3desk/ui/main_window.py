@@ -30,6 +30,7 @@ from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core.alerts import AlertPolicy, Notification
 from c3desk.core.engine import Engine, EngineEvent
+from c3desk.core.usage_limits import HoldNotices
 from c3desk.core.views import window as view
 from c3desk.core.worker_files import RemoteCopies
 from c3desk.errors import C3Error
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.artifacts_dock.hide()
 
         self.alerts = AlertPolicy()
+        self.limit_notices = HoldNotices(lambda: self.engine.limits.now())
         self._alert_timer = QTimer(self, singleShot=True)
         self._alert_timer.timeout.connect(self._alert_tick)
         self.tray = TrayController(self)
@@ -236,6 +238,12 @@ class MainWindow(QMainWindow):
         ]
         if paused:
             parts.append("Queue paused")
+        limit_line, limit_note = self.limit_notices.update()
+        if limit_line:
+            parts.append(limit_line)
+        self.tray.set_limit(limit_line)
+        if limit_note is not None and self.tray.available:
+            self.tray.notify(*limit_note)
         blocked = self.engine.blocked
         if blocked:
             reasons = sorted(set(blocked.values()))

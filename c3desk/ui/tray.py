@@ -36,6 +36,7 @@ class TrayController(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._count = -1
+        self._limit: str | None = None  # the usage-limit line, under the count
         self.icon_generations = 0  # how often the badge was drawn (it is redrawn on change only)
         self._last_session: str | None = None
         self._window_visible = True
@@ -100,7 +101,17 @@ class TrayController(QObject):
         self._count = count
         self.icon_generations += 1
         self.tray.setIcon(icons.badged_icon(count))
-        self.tray.setToolTip(tooltip_for(count))
+        self._set_tooltip()
+
+    def set_limit(self, text: str | None) -> None:
+        """Show the usage-limit pause (or none) in the tooltip."""
+        if text != self._limit:
+            self._limit = text
+            self._set_tooltip()
+
+    def _set_tooltip(self) -> None:
+        tip = tooltip_for(max(self._count, 0))
+        self.tray.setToolTip(f"{tip}\n{self._limit}" if self._limit else tip)
 
     def set_paused(self, paused: bool) -> None:
         """Reflect the queue's state (from settings) without emitting pauseToggled."""

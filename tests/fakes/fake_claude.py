@@ -790,6 +790,7 @@ DIRECTIVES = {
     "signal",
     "trust",
     "plan",
+    "limit",
 }
 
 
@@ -1182,6 +1183,8 @@ class FakeClaude:
             yield from self.trust_script()
         elif name == "plan":
             yield from self.plan(arg)
+        elif name == "limit":
+            yield from self.usage_limit(arg)
         else:
             self.say(f"Unknown directive: {name}", record=False)
 
@@ -1349,6 +1352,28 @@ class FakeClaude:
             raise Interrupted
         self.permission_mode = "acceptEdits" if choice == 0 else "default"
         self.say("Plan approved")
+
+    def usage_limit(self, arg: str) -> Script:
+        """The account's usage limit, as Claude Code 2.1.197 shows it to a claude.ai login (a
+        429 with ``anthropic-ratelimit-unified-status: rejected``): the limit line under the
+        prompt, then its /rate-limit-options menu; waiting (1, Enter, Esc) leaves the prompt,
+        and the turn ends without Stop (StopFailure, as a failed turn)."""
+        reset = " ".join(arg.split()) or "3pm (UTC)"
+        self.note(f"You've hit your session limit · resets {reset}")
+        self.renderer.commit(["", "✻ Worked for 0s"])
+        options = ["Stop and wait for limit to reset", "Upgrade your plan"]
+
+        def render(cur: int, width: int) -> list[str]:
+            lines = ["", f"{GRAY}> /rate-limit-options{FG_OFF}", ""]
+            lines += [f"{GRAY}{'─' * max(width - 1, 1)}{FG_OFF}", "  What do you want to do?", ""]
+            lines += [f"  {'❯' if n == cur else ' '} {n + 1}. {o}" for n, o in enumerate(options)]
+            return [*lines, "", f"  {DIM}Enter to confirm · Esc to cancel{RESET}"]
+
+        choice = yield Menu("limit", render, 2, cancel=0)
+        if choice == 1:
+            self.note("Run /upgrade to change your plan")
+        self.fire("StopFailure", None, error="rate_limit")
+        raise Interrupted
 
     def trust_script(self) -> Script:
         options = ["Yes, proceed", "No, exit"]

@@ -8,6 +8,7 @@ binary is looked up first: a missing one fails the test with the install command
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from realcli.harness import (
     claude_binary,
     claude_env,
     start_fake_api,
+    use_oauth,
     wrapper_command,
     write_claude_config,
 )
@@ -55,9 +57,12 @@ class RealCli:
         trusted: bool = True,
         theme: str = "dark",
         set_command: bool = True,
+        oauth: bool = False,
     ) -> FakeApiHandle:
         """Start the fake API with ``script``; write the config (``self.work`` trusted unless
-        ``trusted`` is False); export the env; set ``claude_command`` (needs the ``db``)."""
+        ``trusted`` is False); export the env; set ``claude_command`` (needs the ``db``).
+        ``oauth``: a claude.ai login (``CLAUDE_CODE_OAUTH_TOKEN``) instead of the API key: only
+        then does the CLI show its usage-limit screens."""
         self.api = start_fake_api(self.netns, script, self.tmp / "api" / "requests.jsonl")
         write_claude_config(
             self.config_dir,
@@ -65,7 +70,10 @@ class RealCli:
             trusted_dirs=[self.work] if trusted else [],
             theme=theme,
         )
-        apply_env(claude_env(self.config_dir, self.api.url, TEST_API_KEY))
+        env = claude_env(self.config_dir, self.api.url, TEST_API_KEY)
+        apply_env(use_oauth(env) if oauth else env)
+        if oauth:  # a subscription login instead of the key (the usage-limit screens)
+            os.environ.pop("ANTHROPIC_API_KEY", None)
         if set_command:
             cfg.set_setting("claude_command", self.command)
         return self.api

@@ -262,8 +262,27 @@ def claude_env(config_dir: Path, api_url: str, api_key: str = TEST_API_KEY) -> d
     }
 
 
+# A claude.ai login's token, as CLAUDE_CODE_OAUTH_TOKEN gives one: only with it does the CLI
+# read the unified rate-limit headers of a 429 and say "You've hit your session limit · resets
+# 3pm (UTC)" (with an API key it says "Request rejected (429)"). Any value passes offline.
+TEST_OAUTH_TOKEN = "sk-ant-oat01-c3desk-fake-offline-token-AA"
+
+
+def use_oauth(env: dict[str, str]) -> dict[str, str]:
+    """``env`` turned from an API key to a subscription login (the usage-limit screens)."""
+    env.pop("ANTHROPIC_API_KEY", None)
+    env["CLAUDE_CODE_OAUTH_TOKEN"] = TEST_OAUTH_TOKEN
+    return env
+
+
 # Variables from a developer's own environment that would change what the CLI does.
-UNSET_ENV = ("ANTHROPIC_AUTH_TOKEN", "CLAUDECODE", "CLAUDE_CODE_USE_BEDROCK", "ANTHROPIC_MODEL")
+UNSET_ENV = (
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDECODE",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "ANTHROPIC_MODEL",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+)
 
 
 def apply_env(env: dict[str, str]) -> None:

@@ -46,6 +46,8 @@ SCENES = {
     "plan-approval",
     "folder-trust",
     "mcp-server",
+    "usage-limit-menu",
+    "usage-limit-waiting",
 }
 _NAME = re.compile(r"^(\w+)__([\w-]+)__real-([\w-]+)-(dark|light)-(\d+)$")
 
