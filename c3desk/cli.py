@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import peewee as pw
 
-from c3desk import __version__, logs
+from c3desk import __version__, cli_usage, logs
 from c3desk.config import Paths, resolve_home
 from c3desk.control import client as control
 from c3desk.core import capacity
@@ -299,6 +299,7 @@ def build_parser() -> Parser:
     dt.add_argument("--rows", type=_screen_size, default=40, help="screen height, 1..1000")
     dt.add_argument("--json", action="store_true")
 
+    cli_usage.add_parser(sub)
     sub.add_parser("pause", help="start no new sessions")
     sub.add_parser("resume", help="start queued sessions again")
     return p
@@ -431,6 +432,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     session = sess.find_session(args.id)
     data = sess.as_dict(session)
     data["waiting"] = _waiting(args, session)
+    data.update(cli_usage.show_fields(session.id, text=not args.json))
     if args.json:
         _print_json(data)
     else:
@@ -805,6 +807,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "detect": cmd_detect,
     "pause": cmd_pause,
     "resume": cmd_pause,
+    "usage": cli_usage.cmd_usage,
 }
 
 # Commands that change the queue or settings: a running instance is told at once.
@@ -818,7 +821,7 @@ NO_DATABASE: frozenset[str] = frozenset({"hook", "detect"})
 # (continue, retry, pause and resume write only without a running instance; then the write
 # itself is refused with the same one line as the writing commands get.)
 READING = frozenset(
-    {"list", "show", "events", "artifacts", "screen", "send", "kill"}
+    {"list", "show", "events", "artifacts", "screen", "send", "kill", "usage"}
     | {"continue", "retry", "pause", "resume"}
 )
 

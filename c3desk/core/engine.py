@@ -51,6 +51,7 @@ from c3desk.core.live import LiveSession
 from c3desk.core.placement import Queued, WorkerSlot, pick_worker, place
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
 from c3desk.core.terminals import Terminals
+from c3desk.core.usage_watch import UsageWatcher
 from c3desk.core.waiting import worker_problem
 from c3desk.errors import NotFound, Refused
 from c3desk.store.models import Session, SessionEvent, Worker
@@ -73,6 +74,7 @@ DEFAULT_COLS, DEFAULT_ROWS = 120, 40
 REATTACH_RETRY = 5.0  # seconds between tries to attach a session whose worker did not answer
 TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
 ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
+USAGE_PERIOD = 10.0  # how often active sessions' transcripts are read for their token usage
 # Between two session starts: agents booting all at once (an interpreter or node each) starve
 # a small machine, this process included, for a second; staggered, nine start within 2 s.
 START_GAP = 0.2
@@ -256,6 +258,11 @@ class Engine:
         self.idle_event = asyncio.Event()
         self.artifacts = ArtifactWatcher(paths.artifacts_dir, home=paths.home)
         self._last_artifact_scan = 0.0
+        self.usage = UsageWatcher(
+            lambda agent: p.prices if (p := self.profiles().get(agent)) else (),
+            changed=lambda sid: self._emit("changed", sid),
+        )
+        self._last_usage_read = 0.0
         self._gate = asyncio.Event()
         self._gate.set()
         self.focused: str | None = None  # the session the user looks at (set by the UI)
@@ -571,6 +578,8 @@ class Engine:
             self._watch.attach(live, profile)
         if not self.artifacts.watching(live.id):
             self.artifacts.start(live.id, s.working_directory, files=conn)
+        if not self.usage.watching(live.id):
+            self.usage.start(live.id, s.working_directory, files=conn)
         Session.update(pid=process.pid, host_handle=process.handle).where(
             Session.id == live.id
         ).execute()
@@ -599,6 +608,9 @@ class Engine:
                 if now - self._last_artifact_scan >= ARTIFACT_PERIOD:
                     self._last_artifact_scan = now
                     self.artifacts.tick()
+                if now - self._last_usage_read >= USAGE_PERIOD:
+                    self._last_usage_read = now
+                    self.usage.tick()
             except Exception:
                 log.exception("scheduling pass failed")
             self._update_idle()
@@ -649,6 +661,7 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.artifacts.close()
+        await self.usage.close()
         await self._close_connections()
         self.flush_logs()
         self._gc.stop()
@@ -933,6 +946,7 @@ class Engine:
                 return
             live.process = process
             self.artifacts.start(live.id, launch.cwd, files=conn, config_dir=config_dir)
+            self.usage.start(live.id, launch.cwd, files=conn, config_dir=config_dir)
             if live.exit_status is None and not process.exited:
                 Session.update(pid=process.pid, host_handle=process.handle or None).where(
                     Session.id == live.id
@@ -979,6 +993,7 @@ class Engine:
             self._unsaved_ends[live.id] = (live, status)
         self._emit("changed", live.id)
         self._track(asyncio.ensure_future(self._finish_artifacts(live.id)))
+        self._track(asyncio.ensure_future(self.usage.finish(live.id)))
         self.wake()
 
     def _record_end(self, live: LiveSession, status: ExitStatus) -> None:

@@ -168,11 +168,60 @@ class SessionEvent(BaseModel):
         table_name = "session_events"
 
 
+class SessionUsage(BaseModel):
+    """Tokens a session's agent used on one local day with one model, and their estimated
+    cost in dollars (None: no price for the model), summed from its transcripts (migration 8)."""
+
+    session = pw.ForeignKeyField(
+        Session, column_name="session_id", on_delete="CASCADE", index=False, backref="usage"
+    )
+    day = pw.TextField()
+    model = pw.TextField()
+    input_tokens = pw.IntegerField(constraints=[_default("0")])
+    output_tokens = pw.IntegerField(constraints=[_default("0")])
+    cache_creation_tokens = pw.IntegerField(constraints=[_default("0")])
+    cache_read_tokens = pw.IntegerField(constraints=[_default("0")])
+    messages = pw.IntegerField(constraints=[_default("0")])
+    cost = pw.FloatField(null=True)
+
+    session_id: str
+
+    class Meta:
+        table_name = "session_usage"
+        primary_key = pw.CompositeKey("session", "day", "model")
+
+
+class TranscriptRead(BaseModel):
+    """How far one transcript of a session has been read for its usage (migration 8)."""
+
+    session = pw.ForeignKeyField(
+        Session, column_name="session_id", on_delete="CASCADE", index=False
+    )
+    path = pw.TextField()
+    offset = pw.IntegerField(constraints=[_default("0")])
+    recent = pw.TextField(null=True)  # JSON: the last messages counted, against double counts
+
+    session_id: str
+
+    class Meta:
+        table_name = "transcript_reads"
+        primary_key = pw.CompositeKey("session", "path")
+
+
 Session.add_index(Session.status, name="idx_sessions_status")
 Session.add_index(Session.worker, name="idx_sessions_worker")
 Session.add_index(Session.position, name="idx_sessions_position")
 Session.add_index(Session.needs_input, name="idx_sessions_needs_input")
 Artifact.add_index(Artifact.session, name="idx_artifacts_session")
 SessionEvent.add_index(SessionEvent.session, SessionEvent.id, name="idx_session_events_session")
+SessionUsage.add_index(SessionUsage.day, name="idx_session_usage_day")
 
-ALL_MODELS: list[type[BaseModel]] = [Worker, Session, Artifact, Settings, SessionEvent]
+ALL_MODELS: list[type[BaseModel]] = [
+    Worker,
+    Session,
+    Artifact,
+    Settings,
+    SessionEvent,
+    SessionUsage,
+    TranscriptRead,
+]
