@@ -51,6 +51,7 @@ from c3desk.core.live import LiveSession
 from c3desk.core.placement import Queued, WorkerSlot, pick_worker, place
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
 from c3desk.core.terminals import Terminals
+from c3desk.core.usage_watch import PERIOD as USAGE_PERIOD
 from c3desk.core.usage_watch import UsageWatcher
 from c3desk.core.waiting import worker_problem
 from c3desk.errors import NotFound, Refused
@@ -74,7 +75,6 @@ DEFAULT_COLS, DEFAULT_ROWS = 120, 40
 REATTACH_RETRY = 5.0  # seconds between tries to attach a session whose worker did not answer
 TICK = 0.5  # scheduling pass and scrollback flush; changes take effect within a second
 ARTIFACT_PERIOD = 5.0  # how often active sessions' folders are scanned for new files
-USAGE_PERIOD = 10.0  # how often active sessions' transcripts are read for their token usage
 # Between two session starts: agents booting all at once (an interpreter or node each) starve
 # a small machine, this process included, for a second; staggered, nine start within 2 s.
 START_GAP = 0.2
@@ -1090,6 +1090,8 @@ class Engine:
     def handle_hook(self, session_id: str, event: str, payload: Mapping[str, Any]) -> None:
         """A report from one of the agent's hooks (``c3desk hook``)."""
         self._watch.handle_hook(session_id, event, payload)
+        if event == "idle":  # a turn ended (Stop): its tokens are in the transcript now
+            self.usage.read_soon(session_id)
 
     # -- operations on terminals (the work is c3desk.core.terminals's) --------------------------
 

@@ -456,7 +456,10 @@ def tokens_text(count: int) -> str:
 
 
 def cost_text(cost: float, unpriced: Sequence[str] = ()) -> str:
-    """``$0.42``; ``$0.0031`` below a cent; a ``+`` when some models have no price."""
+    """``$0.42``; ``$0.0031`` below a cent; a ``+`` when some models have no price (``no
+    price`` when none has)."""
+    if unpriced and cost == 0:
+        return "no price"
     text = f"${cost:.4f}" if 0 < cost < 0.01 else f"${cost:.2f}"
     return text + ("+" if unpriced else "")
 

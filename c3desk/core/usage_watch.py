@@ -4,12 +4,12 @@ For each session that runs an agent writing Claude Code transcripts, :class:`Usa
 finds them where the artifact watcher does (:mod:`c3desk.core.artifact_watch`: this machine's
 ``CLAUDE_CONFIG_DIR`` or ``~/.claude``, or on an SSH worker the remote user's, read over SFTP
 through the worker's connection), the main one per conversation (``/clear`` starts another) and
-one per subagent (``<conversation>/subagents/*.jsonl``). Every :data:`PERIOD` seconds, and once
-more when the session ends, it reads what was appended since the saved offset, at most
-:data:`CHUNK` bytes per step (a huge transcript is read over several steps, each parsed in a
-worker thread), and records the sums with the new offsets (:func:`c3desk.core.usage.record`) on
-the loop, the one thread that writes the database. Offsets are saved, so a continued session,
-or a restarted c3desk, reads only what is new.
+one per subagent (``<conversation>/subagents/*.jsonl``). Every :data:`PERIOD` seconds, when a
+turn ends (the ``Stop`` hook), and once more when the session ends, it reads what was appended
+since the saved offset, at most :data:`CHUNK` bytes per step (a huge transcript is read over
+several steps, each parsed in a worker thread), and records the sums with the new offsets
+(:func:`c3desk.core.usage.record`) on the loop, the one thread that writes the database. Offsets
+are saved, so a continued session, or a restarted c3desk, reads only what is new.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from c3desk.store.models import Session
 
 log = logging.getLogger(__name__)
 
-PERIOD: Final = 10.0  # seconds between two reads of a running session's transcripts
+PERIOD: Final = 5.0  # seconds between two reads of a running session's transcripts
 CHUNK: Final = 4 * 1024 * 1024  # bytes of one transcript read (and parsed) in one step
 #: Agent profiles that write Claude Code transcripts.
 TRANSCRIPT_AGENTS: Final = frozenset({"claude"})
@@ -136,6 +136,12 @@ class UsageWatcher:
         for watch in list(self._watches.values()):
             if not watch.busy:
                 self._spawn(self.read(watch.session_id))
+
+    def read_soon(self, session_id: str) -> None:
+        """Read the session's transcripts now (a turn ended), unless a read is under way."""
+        watch = self._watches.get(session_id)
+        if watch is not None and not watch.busy:
+            self._spawn(self.read(session_id))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)

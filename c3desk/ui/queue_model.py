@@ -59,6 +59,7 @@ from c3desk.core.views.queue import (
 )
 from c3desk.core.views.queue import Group as Group  # re-exported: the dock names groups from here
 from c3desk.errors import C3Error
+from c3desk.ui import usage_view
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -817,6 +818,9 @@ class QueueModel(QAbstractTableModel):
                     lines.append(f"waiting: {reason}")
             if row[CLAUDE_ID]:
                 lines.append(f"Claude session: {row[CLAUDE_ID]}")
+                spent = usage_view.queue_tooltip_line(str(row[ID]))  # read on hover only
+                if spent:
+                    lines.append(spent)
             return "\n".join(lines)
         if role == FOREGROUND and column == Column.WORKER and self._worker_down(row):
             return self._worker_down_brush
