@@ -193,6 +193,7 @@ class Tally:
     prices: Sequence[Price] = ()
     tz: tzinfo | None = None
     seen: dict[str, Tokens] = field(default_factory=dict)
+    _price: dict[str, Price | None] = field(default_factory=dict)  # by model, looked up once
 
     def remember(self, recent: Mapping[str, Sequence[int]]) -> None:
         for ident, counts in recent.items():
@@ -212,7 +213,10 @@ class Tally:
                 self.seen[line.message_id] = before.most(line.tokens)
             if not new and delta.total == 0:
                 continue
-            price = price_for(list(self.prices), line.model)
+            if line.model in self._price:
+                price = self._price[line.model]
+            else:
+                price = self._price[line.model] = price_for(list(self.prices), line.model)
             cost = None if price is None else price.cost(*delta.as_list())
             key = (day_of(line.when, self.tz), line.model)
             out.setdefault(key, Sums()).add(delta, cost, new)

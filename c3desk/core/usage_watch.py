@@ -117,15 +117,15 @@ class UsageWatcher:
         """Begin watching a session that was activated (or found again after a restart)."""
         session = Session.get_or_none(Session.id == session_id)
         agent = str(session.agent) if session is not None else ""
-        if session is None or agent not in TRANSCRIPT_AGENTS:
+        prices = tuple(self._prices_of(agent)) if session is not None else ()
+        # Claude Code, and profiles with prices (a profile that extends claude has its prices).
+        if session is None or (agent not in TRANSCRIPT_AGENTS and not prices):
             return
         where = files_for(files)
         if config_dir is None and not where.remote:
             env = self._env if self._env is not None else os.environ
             config_dir = str(claude_config_dir(env))
-        watch = _Watch(
-            session_id, root, where, config_dir, usage.Tally(tuple(self._prices_of(agent)))
-        )
+        watch = _Watch(session_id, root, where, config_dir, usage.Tally(prices))
         watch.states = usage.read_states(session_id)
         for state in watch.states.values():
             watch.tally.remember(state.recent)
@@ -182,8 +182,12 @@ class UsageWatcher:
             return
         config = watch.config_dir
         if config is None:
+            # The worker's CLAUDE_CONFIG_DIR when its connection can tell (an SSH worker's
+            # after a restart found the session again), else the remote user's ~/.claude.
+            ask = getattr(getattr(files, "service", None), "claude_config_dir", None)
             try:
-                config = posixpath.join(await files.home(), ".claude")
+                config = await ask() if callable(ask) else None
+                config = config or posixpath.join(await files.home(), ".claude")
             except OSError:
                 return  # asked again at the next read
         root = await files.resolve(watch.root)
@@ -222,7 +226,7 @@ class UsageWatcher:
             start, data = got
             if not data:
                 return new
-            lines, used = await loop.run_in_executor(None, usage.parse_lines, data)
+            lines, used, sums = await loop.run_in_executor(None, self._step, watch, data)
             if used == 0:
                 # No whole line: a line longer than a chunk is read whole (else it would never
                 # end); a line being written waits for the next read.
@@ -232,10 +236,9 @@ class UsageWatcher:
                 if got is None:
                     return new
                 start, data = got
-                lines, used = await loop.run_in_executor(None, usage.parse_lines, data)
+                lines, used, sums = await loop.run_in_executor(None, self._step, watch, data)
                 if used == 0:
                     return new
-            sums = watch.tally.add(lines)
             ids = watch.ids.setdefault(path, list(state.recent))
             ids.extend(line.message_id for line in lines)
             del ids[: max(len(ids) - usage.RECENT, 0)]
@@ -252,6 +255,15 @@ class UsageWatcher:
             if len(data) < self.chunk:
                 return new
             await asyncio.sleep(0)  # another step: let the loop breathe in between
+
+    @staticmethod
+    def _step(
+        watch: _Watch, data: bytes
+    ) -> tuple[list[usage.UsageLine], int, dict[tuple[str, str], usage.Sums]]:
+        """Parse and count one chunk, in a worker thread (one at a time per session: the
+        watch is busy meanwhile)."""
+        lines, used = usage.parse_lines(data)
+        return lines, used, watch.tally.add(lines)
 
     async def finish(self, session_id: str) -> None:
         """The session ended: one last read; stop watching it."""

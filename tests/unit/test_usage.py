@@ -228,7 +228,7 @@ def test_record_adds_up_and_queries_group(db: Paths) -> None:
 
 def _watcher(changed: list[str] | None = None, chunk: int = 4096) -> UsageWatcher:
     return UsageWatcher(
-        lambda agent: DEFAULT_PRICES,
+        lambda agent: DEFAULT_PRICES if agent in ("claude", "claude-fast") else (),
         env={"CLAUDE_CONFIG_DIR": "unused"},
         changed=(changed.append if changed is not None else None),
         chunk=chunk,
@@ -335,11 +335,16 @@ def test_a_replaced_transcript_is_read_again_without_double_counting(
     assert usage.totals_of([sid])[sid].messages == 3
 
 
-def test_other_agents_are_not_watched(db: Paths) -> None:
-    sid = sess.create_session(title="sh", working_directory="/tmp", prompt="true", agent="shell").id
+def test_agents_without_transcripts_or_prices_are_not_watched(db: Paths) -> None:
+    """Claude Code is; a profile with prices too (one extending claude inherits them); the
+    shell is not."""
     watcher = _watcher()
-    watcher.start(sid, "/tmp")
-    assert not watcher.watching(sid)
+    for agent, watched in (("shell", False), ("claude", True), ("claude-fast", True)):
+        sid = sess.create_session(
+            title=agent, working_directory="/tmp", prompt="true", agent=agent
+        ).id
+        watcher.start(sid, "/tmp")
+        assert watcher.watching(sid) == watched, agent
 
 
 def test_figures_at_a_glance() -> None:
