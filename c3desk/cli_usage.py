@@ -152,13 +152,13 @@ def cmd_usage(args: argparse.Namespace) -> int:
 
 
 def show_fields(session_id: str, *, text: bool) -> dict[str, Any]:
-    """What ``c3desk show`` adds: the session's tokens and estimated cost (``usage``, None
-    before any was read), as a dict for ``--json`` or as lines of text."""
+    """What ``c3desk show`` adds: the session's tokens and estimated cost, as a dict for
+    ``--json`` (``usage``, None before any was read) or as lines of text (none before)."""
     totals = usage.totals_of([session_id]).get(session_id)
     if not text:
         return {"usage": None if totals is None else totals.as_dict()}
     if totals is None:
-        return {"tokens": "none read yet"}
+        return {}  # nothing read (yet, or an agent without transcripts): no line
     parts = (
         f"input {totals.input:,}, output {totals.output:,}, cache write "
         f"{totals.cache_write:,}, cache read {totals.cache_read:,}"

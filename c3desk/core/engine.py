@@ -570,16 +570,19 @@ class Engine:
     def _attached(self, live: LiveSession, process: Process, conn: WorkerConnection) -> None:
         """A session's process found again (after a restart or a dropped connection)."""
         live.process = process
+        row = Session.get_or_none(Session.id == live.id)
+        if row is not None and not self.usage.watching(live.id):
+            self.usage.start(live.id, row.working_directory, files=conn)
         if live.exit_status is not None or process.exited:
-            return  # it ended while being found: recorded as any end
+            # It ended while being found: recorded as any end; its last turns' tokens read.
+            self._track(asyncio.ensure_future(self.usage.finish(live.id)))
+            return
         s = Session.get_by_id(live.id)
         profile = self.profiles().get(s.agent)
         if profile is not None and live.awareness is None:
             self._watch.attach(live, profile)
         if not self.artifacts.watching(live.id):
             self.artifacts.start(live.id, s.working_directory, files=conn)
-        if not self.usage.watching(live.id):
-            self.usage.start(live.id, s.working_directory, files=conn)
         Session.update(pid=process.pid, host_handle=process.handle).where(
             Session.id == live.id
         ).execute()

@@ -20,6 +20,7 @@ them for the CLI, ``c3desk show`` and the window.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from c3desk.store.models import Session, SessionUsage, TranscriptRead, db
 
 SYNTHETIC = "<synthetic>"
 RECENT = 32  # messages per transcript remembered across restarts (see Tally.recent)
+MAX_SEEN = 50_000  # message ids one session's tally remembers (the oldest are forgotten)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +188,8 @@ def day_of(when: datetime | None, tz: tzinfo | None = None) -> str:
 class Tally:
     """Counts each API message once, whatever number of lines (and reads) it comes in.
 
-    ``seen`` holds, per message id, the most of each count already taken. ``recent`` (the last
+    ``seen`` holds, per message id, the most of each count already taken (the last
+    :data:`MAX_SEEN` messages: a message's lines come together). ``recent`` (the last
     :data:`RECENT` ids) is what :func:`record` keeps per transcript, so that a restart reading
     on from the saved offset does not count again a message whose lines straddled it."""
 
@@ -213,6 +216,9 @@ class Tally:
                 self.seen[line.message_id] = before.most(line.tokens)
             if not new and delta.total == 0:
                 continue
+            if new and len(self.seen) > MAX_SEEN + 1000:
+                for old in list(itertools.islice(self.seen, len(self.seen) - MAX_SEEN)):
+                    del self.seen[old]
             if line.model in self._price:
                 price = self._price[line.model]
             else:

@@ -16,11 +16,14 @@ import pytest
 from helpers.engine import add, screen_has, started_engine, status, use_fake_agent
 from helpers.remote import add_ssh_worker, ssh_factory, use_remote_agent
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
+from helpers.tmuxhost import hosted
 from helpers.transcripts import TranscriptWriter, usage_block
 
 from c3desk.config import Paths
+from c3desk.core import engine as engine_module
 from c3desk.core import usage
 from c3desk.store.models import Session, SessionUsage
+from c3desk.transports.tmux import TmuxHost
 
 SONNET, OPUS, HAIKU = "claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5"
 # Default prices (c3desk.core.prices), dollars per million tokens; the fake's cache writes
@@ -109,6 +112,38 @@ def test_a_sessions_usage_is_recorded_at_its_end_and_continue_adds_only_the_new(
     shown = cli("show", sid, "--json", check=True).json()
     assert shown["usage"]["total_tokens"] == 5625
     assert re.search(r"^tokens +5,625 \(input 1,017, output 208", cli("show", sid).stdout, re.M)
+
+
+def test_a_hosted_session_read_on_after_a_restart_counts_each_message_once(
+    db: Paths, tmp_path: Path, tmux: TmuxHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine quits while a hosted session runs; the next one reattaches it and reads its
+    transcript on from the saved offset: the first turn's tokens once, the next turn's too.
+    (No control socket here, so no Stop hook: the periodic reads, made frequent.)"""
+    monkeypatch.setattr(engine_module, "USAGE_PERIOD", 0.3)
+    use_fake_agent(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    sid = add("restarted", work, prompt="usage 1000 200 300 4000")
+
+    async def main() -> None:
+        first, watch = await started_engine(db, connections=hosted(tmux))
+        await watch.until(screen_has(first, sid, "Used 5500 tokens"), 20)
+        await watch.until(lambda: messages(sid) == 1, 20)
+        await first.stop()  # the hosted session runs on
+        second, watch = await started_engine(db, connections=hosted(tmux))
+        try:
+            assert status(sid) == "active"
+            await watch.until(screen_has(second, sid, "? for shortcuts"), 20)
+            await second.send_text(sid, f"usage 7 3 0 0 {HAIKU}")
+            await watch.until(lambda: messages(sid) == 2, 20)
+            await second.send_text(sid, "/exit")
+            await watch.until(lambda: status(sid) == "completed", 20)
+        finally:
+            await second.stop()
+
+    asyncio.run(main())
+    assert rows(sid) == {SONNET: (1000, 200, 300, 4000, 1), HAIKU: (7, 3, 0, 0, 1)}
 
 
 @pytest.mark.parametrize("value", ["2026-13-01", "last week", "-3d", "20261201"])

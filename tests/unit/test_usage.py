@@ -355,3 +355,113 @@ def test_figures_at_a_glance() -> None:
     assert usage.cost_text(0.0031) == "$0.0031"
     assert usage.cost_text(1.5, ["x"]) == "$1.50+"
     assert usage.summary(usage.Totals(1000, 234, cost=0.5)) == "1.2k tokens · $0.50"
+
+
+def test_a_step_the_database_refused_is_counted_at_the_next_read(
+    db: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, cwd = tmp_path / "cfg", tmp_path / "work"
+    cwd.mkdir()
+    sid = _session()
+    from c3desk.store.models import Session
+
+    Session.update(claude_session_id="c1").where(Session.id == sid).execute()
+    t = TranscriptWriter(_project(config, cwd) / "c1.jsonl", "c1")
+    for n in range(3):
+        t.assistant(f"2026-12-01T10:00:0{n}Z", OPUS, usage_block(100, 10), blocks=2)
+    t.flush()
+    record = usage.record
+
+    def refuse(*args: object, **kw: object) -> bool:
+        raise OSError(28, "No space left on device")
+
+    async def run() -> None:
+        watcher = _watcher()
+        watcher.start(sid, str(cwd), config_dir=str(config))
+        monkeypatch.setattr(usage, "record", refuse)
+        assert await watcher.read(sid) == 0
+        monkeypatch.setattr(usage, "record", record)
+        assert await watcher.read(sid) == 3
+        assert await watcher.read(sid) == 0
+
+    asyncio.run(run())
+    totals = usage.totals_of([sid])[sid]
+    assert (totals.messages, totals.input, totals.output) == (3, 300, 30)
+
+
+def test_the_tally_forgets_the_oldest_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(usage, "MAX_SEEN", 100)
+    tally = usage.Tally(DEFAULT_PRICES)
+    lines = [usage.UsageLine(f"m{n}", OPUS, None, usage.Tokens(1, 1)) for n in range(3000)]
+    sums = tally.add(lines)
+    assert sum(s.messages for s in sums.values()) == 3000
+    assert len(tally.seen) <= 100 + 1001
+    assert "m2999" in tally.seen and "m0" not in tally.seen
+
+
+def test_a_session_continued_while_its_last_read_runs_keeps_one_watch(
+    db: Paths, tmp_path: Path
+) -> None:
+    """Continued at once after its end: the end's last read and the new run's reads are one
+    watch's, so nothing is read (and counted) twice, and the watch stays."""
+    config, cwd = tmp_path / "cfg", tmp_path / "work"
+    cwd.mkdir()
+    sid = _session()
+    from c3desk.store.models import Session
+
+    Session.update(claude_session_id="c1").where(Session.id == sid).execute()
+    t = TranscriptWriter(_project(config, cwd) / "c1.jsonl", "c1")
+    t.assistant("2026-12-01T10:00:00Z", OPUS, usage_block(100, 10), blocks=2)
+    t.assistant("2026-12-01T10:00:01Z", OPUS, usage_block(100, 10), blocks=2)
+    t.flush()
+
+    async def run() -> None:
+        watcher = _watcher()
+        watcher.start(sid, str(cwd), config_dir=str(config))
+        ending = asyncio.ensure_future(watcher.finish(sid))
+        await asyncio.sleep(0)  # the last read is under way
+        watcher.start(sid, str(cwd), config_dir=str(config))  # continued
+        assert await watcher.read(sid) == 0  # busy: the last read counts them
+        await ending
+        assert watcher.watching(sid)
+        t.assistant("2026-12-01T10:00:02Z", OPUS, usage_block(1, 1))
+        t.flush()
+        assert await watcher.read(sid) == 1
+        await watcher.finish(sid)
+        assert not watcher.watching(sid)
+
+    asyncio.run(run())
+    assert usage.totals_of([sid])[sid].messages == 3
+
+
+def test_long_lines_and_a_line_being_written(db: Paths, tmp_path: Path) -> None:
+    """A 600 KB tool result (longer than a parse slice) between two messages; a last line
+    without its newline yet waits, and is counted once it is whole."""
+    config, cwd = tmp_path / "cfg", tmp_path / "work"
+    cwd.mkdir()
+    sid = _session()
+    from c3desk.store.models import Session
+
+    Session.update(claude_session_id="c1").where(Session.id == sid).execute()
+    path = _project(config, cwd) / "c1.jsonl"
+    t = TranscriptWriter(path, "c1")
+    t.assistant("2026-12-01T10:00:00Z", OPUS, usage_block(100, 10))
+    t.user("y" * 600_000, "2026-12-01T10:00:01Z")
+    t.assistant("2026-12-01T10:00:02Z", OPUS, usage_block(200, 20))
+    t.assistant("2026-12-01T10:00:03Z", OPUS, usage_block(300, 30))
+    t.flush()
+    whole = path.read_bytes()
+    cut = len(whole) - 40
+    path.write_bytes(whole[:cut])
+
+    async def run() -> None:
+        watcher = _watcher(chunk=256 * 1024)
+        watcher.start(sid, str(cwd), config_dir=str(config))
+        assert await watcher.read(sid) == 2
+        assert usage.read_states(sid)[str(path)].offset == whole.rindex(b"\n", 0, cut) + 1
+        with path.open("ab") as handle:
+            handle.write(whole[cut:])
+        assert await watcher.read(sid) == 1
+
+    asyncio.run(run())
+    assert usage.totals_of([sid])[sid].input == 600
