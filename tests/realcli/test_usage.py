@@ -43,15 +43,16 @@ def test_a_real_sessions_tokens_and_cost(db: Paths, real_cli: RealCli) -> None:
             await run.until(lambda: needs_input(sid))
             await run.engine.send_text(sid, "and more")
             await run.until_screen(sid, "And the rest.", timeout=START)
-            await run.until(lambda: needs_input(sid))
-            await run.engine.send_text(sid, "/exit")
-            await run.until(lambda: status(sid) == "completed")
+            # Read while the session runs: at the end of each turn (its Stop hook).
             await run.until(
                 lambda: (
                     SessionUsage.select().where(SessionUsage.session == sid).exists()
                     and usage.totals_of([sid])[sid].messages == 2
                 )
             )
+            assert status(sid) == "active"
+            await run.engine.kill(sid)
+            await run.until(lambda: status(sid) != "active")
 
     asyncio.run(scenario())
     model = str(api.main_requests()[0]["body"]["model"])
