@@ -66,10 +66,12 @@ def _p(
 
 
 # Anthropic's list prices in US dollars per million tokens (input, output, 5-minute cache
-# write, 1-hour cache write, cache read), from platform.claude.com/docs/en/about-claude/pricing
-# and the models' overview pages, as published and cited by tools that track them; checked
-# 2026-12-07. Most specific patterns first. Haiku 5.5: the rate for prompts up to 100K tokens
-# (longer prompts cost 5x; a transcript does not say which applied).
+# write, 1-hour cache write, cache read), looked up on 2026-12-07: the Opus 4.x/5/5.5, Sonnet
+# 4.x/5/5.5, Haiku 3/3.5/4.5 and Fable/Mythos 5/5.1 rows from platform.claude.com (about-claude/
+# pricing and the models' overview pages); Fable/Mythos 5.2, Haiku 5.5 and the Sonnet 5.5
+# cache-read cut of 2026-10-07 as public usage trackers' release notes cite that page (checked
+# there 2026-12-01). Most specific patterns first. Haiku 5.5: the rate for prompts up to 100K
+# tokens (longer prompts cost 5x; a transcript does not say which applied).
 DEFAULT_PRICES: tuple[Price, ...] = (
     _p("claude-fable-5-2*", 8.0, 40.0, 10.0, 16.0, 0.20),
     _p("claude-mythos-5-2*", 8.0, 40.0, 10.0, 16.0, 0.20),
