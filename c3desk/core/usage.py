@@ -271,6 +271,27 @@ def read_states(session_id: str) -> dict[str, ReadState]:
     return out
 
 
+# Plain SQL: peewee's query building cost more than the writes (ms per step).
+_ADD_USAGE = """
+INSERT INTO session_usage (session_id, day, model, input_tokens, output_tokens,
+                           cache_creation_tokens, cache_read_tokens, messages, cost)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (session_id, day, model) DO UPDATE SET
+  input_tokens = input_tokens + excluded.input_tokens,
+  output_tokens = output_tokens + excluded.output_tokens,
+  cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens,
+  cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+  messages = messages + excluded.messages,
+  cost = CASE WHEN cost IS NULL AND excluded.cost IS NULL THEN NULL
+              ELSE COALESCE(cost, 0) + COALESCE(excluded.cost, 0) END
+"""
+_SAVE_READ = """
+INSERT INTO transcript_reads (session_id, path, "offset", recent) VALUES (?, ?, ?, ?)
+ON CONFLICT (session_id, path) DO UPDATE SET "offset" = excluded."offset",
+  recent = excluded.recent
+"""
+
+
 def record(
     session_id: str,
     sums: Mapping[tuple[str, str], Sums],
@@ -278,52 +299,28 @@ def record(
 ) -> bool:
     """Add ``sums`` to the session's usage rows and save the read positions, in one
     transaction. False when the session is gone (removed meanwhile): nothing is written."""
-    excluded = pw.EXCLUDED
-    cost = pw.Case(
-        None,
-        [((SessionUsage.cost.is_null() & excluded.cost.is_null()), None)],
-        pw.fn.COALESCE(SessionUsage.cost, 0) + pw.fn.COALESCE(excluded.cost, 0),
-    )
     with db.atomic("IMMEDIATE"):
-        if not Session.select().where(Session.id == session_id).exists():
+        found = db.execute_sql("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if found is None:
             return False
         for (day, model), s in sums.items():
-            SessionUsage.insert(
-                session=session_id,
-                day=day,
-                model=model,
-                input_tokens=s.input,
-                output_tokens=s.output,
-                cache_creation_tokens=s.cache_write,
-                cache_read_tokens=s.cache_read,
-                messages=s.messages,
-                cost=s.cost,
-            ).on_conflict(
-                conflict_target=[SessionUsage.session, SessionUsage.day, SessionUsage.model],
-                update={
-                    SessionUsage.input_tokens: SessionUsage.input_tokens + excluded.input_tokens,
-                    SessionUsage.output_tokens: SessionUsage.output_tokens + excluded.output_tokens,
-                    SessionUsage.cache_creation_tokens: SessionUsage.cache_creation_tokens
-                    + excluded.cache_creation_tokens,
-                    SessionUsage.cache_read_tokens: SessionUsage.cache_read_tokens
-                    + excluded.cache_read_tokens,
-                    SessionUsage.messages: SessionUsage.messages + excluded.messages,
-                    SessionUsage.cost: cost,
-                },
-            ).execute()
+            db.execute_sql(
+                _ADD_USAGE,
+                (
+                    session_id,
+                    day,
+                    model,
+                    s.input,
+                    s.output,
+                    s.cache_write,
+                    s.cache_read,
+                    s.messages,
+                    s.cost,
+                ),
+            )
         for path, state in reads.items():
-            TranscriptRead.insert(
-                session=session_id,
-                path=path,
-                offset=state.offset,
-                recent=json.dumps(state.recent, separators=(",", ":")),
-            ).on_conflict(
-                conflict_target=[TranscriptRead.session, TranscriptRead.path],
-                update={
-                    TranscriptRead.offset: excluded.offset,
-                    TranscriptRead.recent: excluded.recent,
-                },
-            ).execute()
+            recent = json.dumps(state.recent, separators=(",", ":"))
+            db.execute_sql(_SAVE_READ, (session_id, path, state.offset, recent))
     return True
 
 
