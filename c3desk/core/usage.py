@@ -431,6 +431,25 @@ def by_session(since: date | None = None) -> list[SessionTotals]:
     return sorted(out, key=lambda s: (s.last_day, s.totals.total), reverse=True)
 
 
+_ONE_SESSION = """
+SELECT SUM(input_tokens), SUM(output_tokens), SUM(cache_creation_tokens),
+       SUM(cache_read_tokens), SUM(messages), SUM(cost),
+       GROUP_CONCAT(CASE WHEN cost IS NULL THEN model END)
+FROM session_usage WHERE session_id = ?
+"""
+
+
+def session_totals(session_id: str) -> Totals | None:
+    """One session's all-time totals (None before any usage was read). Plain SQL: tile
+    headers ask for each shown session at every refresh."""
+    row = db.execute_sql(_ONE_SESSION, (session_id,)).fetchone()
+    if row is None or row[4] is None:
+        return None
+    i, o, w, r, m, c, u = row
+    unpriced = tuple(sorted(set(str(u).split(",")))) if u else ()
+    return Totals(int(i), int(o), int(w), int(r), int(m), float(c or 0.0), unpriced)
+
+
 def totals_of(session_ids: Iterable[str] | None = None) -> dict[str, Totals]:
     """All-time totals of these sessions (None: of every session), by id."""
     query = SessionUsage.select(SessionUsage.session, *_SUMS)

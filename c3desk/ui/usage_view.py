@@ -76,14 +76,14 @@ def breakdown(totals: usage.Totals) -> str:
 
 def queue_tooltip_line(session_id: str) -> str | None:
     """The queue dock tooltip's line for a session (read when the pointer rests on it)."""
-    totals = usage.totals_of([session_id]).get(session_id)
+    totals = usage.session_totals(session_id)
     if totals is None or totals.total == 0:
         return None
     return f"tokens: {totals.total:,} · cost {usage.cost_text(totals.cost, totals.unpriced)}"
 
 
 def session_totals(session_id: str) -> usage.Totals | None:
-    return usage.totals_of([session_id]).get(session_id)
+    return usage.session_totals(session_id)
 
 
 # -- the chart -------------------------------------------------------------------------------

@@ -465,3 +465,13 @@ def test_long_lines_and_a_line_being_written(db: Paths, tmp_path: Path) -> None:
 
     asyncio.run(run())
     assert usage.totals_of([sid])[sid].input == 600
+
+
+def test_one_sessions_totals_agree_with_the_grouped_query(db: Paths) -> None:
+    sid, other = _session(), _session()
+    assert usage.session_totals(sid) is None
+    usage.record(sid, {("2026-12-01", OPUS): usage.Sums(1, 2, 3, 4, 1, 0.5)}, {})
+    usage.record(sid, {("2026-12-02", "x-model"): usage.Sums(10, 20, 30, 40, 2, None)}, {})
+    usage.record(other, {("2026-12-02", OPUS): usage.Sums(5, 5, 5, 5, 1, 1.0)}, {})
+    assert usage.session_totals(sid) == usage.totals_of([sid])[sid]
+    assert usage.session_totals(sid) == usage.Totals(11, 22, 33, 44, 3, 0.5, ("x-model",))
