@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import peewee as pw
 
-from c3desk import __version__, logs
+from c3desk import __version__, cli_usage, logs
 from c3desk.config import Paths, resolve_home
 from c3desk.control import client as control
 from c3desk.core import capacity
@@ -321,6 +321,7 @@ def build_parser() -> Parser:
     wt_rm.add_argument(
         "--force", action="store_true", help="even with uncommitted changes or unmerged commits"
     )
+    cli_usage.add_parser(sub)
     sub.add_parser("pause", help="start no new sessions")
     sub.add_parser("resume", help="start queued sessions again")
     return p
@@ -466,6 +467,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from c3desk.core import usage_limits as limits
 
     data.update(limits.show_fields(session.id, limits.utcnow()))
+    data.update(cli_usage.show_fields(session.id, text=not args.json))
     if args.json:
         _print_json(data)
     else:
@@ -866,6 +868,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "pause": cmd_pause,
     "resume": cmd_pause,
     "worktree": cmd_worktree,
+    "usage": cli_usage.cmd_usage,
 }
 
 # Commands that change the queue or settings: a running instance is told at once.
@@ -879,7 +882,7 @@ NO_DATABASE: frozenset[str] = frozenset({"hook", "detect"})
 # (continue, retry, pause and resume write only without a running instance; then the write
 # itself is refused with the same one line as the writing commands get.)
 READING = frozenset(
-    {"list", "show", "events", "artifacts", "screen", "send", "kill"}
+    {"list", "show", "events", "artifacts", "screen", "send", "kill", "usage"}
     | {"continue", "retry", "pause", "resume"}
 )
 

@@ -40,6 +40,11 @@ patterns)::
     usage_limit_menu = '(?P<key>\d+)\. Wait for the reset'   # the menu row that waits
     usage_limit_prompt = "continue"   # typed into a session that waited for the reset
 
+    [[mycli.prices]]                  # what tokens cost (c3desk.core.prices): first match wins
+    model = "claude-opus-5-5*"        # a model name pattern (fnmatch)
+    input = 4.0                       # dollars per million tokens; also output (required),
+    output = 20.0                     # cache_write, cache_write_1h and cache_read
+
     [[mycli.waiting]]                 # tried in order: the first listed wins
     reason = "deploy"                 # reported as the reason
     kind = "tool-permission"          # tool-permission | trust | mcp | plan | question |
@@ -53,7 +58,7 @@ the row's trailing whitespace removed (so write ``'^mycli>'``, not ``'^mycli> '`
 single-quoted TOML strings to avoid doubling backslashes. ``waiting``, ``busy``, ``idle`` and
 ``sensitive`` replace the inherited list; ``extra_waiting`` (tried before the inherited
 patterns), ``extra_busy``, ``extra_idle`` and ``extra_sensitive`` add to it. A mistake in the
-file (TOML syntax, an unknown key, a wrong type, a bad regular expression) raises
+file (TOML syntax, an unknown key, a wrong type, a bad regular expression, a bad price) raises
 :class:`AgentsFileError` naming the file and the line.
 
 ``usage_limit`` patterns (``extra_usage_limit`` adds to them) name the account's usage-limit
@@ -72,6 +77,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from c3desk.core.prices import DEFAULT_PRICES, Price, parse_prices
 
 __all__ = [
     "BUILTIN_PROFILES",
@@ -166,6 +173,7 @@ class AgentProfile:
     usage_limit: tuple[ScreenPattern, ...] = ()
     usage_limit_menu: re.Pattern[str] | None = None
     usage_limit_prompt: str = "Continue where you left off."
+    prices: tuple[Price, ...] = ()  # what tokens cost, per model pattern (first match wins)
 
     @property
     def has_patterns(self) -> bool:
@@ -340,6 +348,7 @@ CLAUDE = AgentProfile(
     usage_limit_menu=re.compile(
         r"^[\s│]*(?:❯\s*)?(?P<key>\d+)\.\s+Stop(?: and wait for limit to reset)?\s*$"
     ),
+    prices=DEFAULT_PRICES,
 )
 
 CODEX = AgentProfile(
@@ -466,7 +475,7 @@ _REGEX_LISTS = ("sensitive", "extra_sensitive")
 _WAITING_LISTS = ("waiting", "extra_waiting")
 _OPTIONAL_REGEXES = ("id_pattern", "menu", "approve_pattern")
 _PROFILE_KEYS = frozenset(
-    {"extends", "command_setting", "id_source", "approve_key"}
+    {"extends", "command_setting", "id_source", "approve_key", "prices"}
     | set(_STR_LISTS + _BOOLS + _INTS + _PATTERN_LISTS + _REGEX_LISTS + _WAITING_LISTS)
     | set(_OPTIONAL_REGEXES)
     | set(_LIMIT_KEYS)
@@ -610,6 +619,8 @@ def _build(
         listed_w = tuple(_waiting(table.get("waiting", []), "waiting", where))
         extra_w = tuple(_waiting(table.get("extra_waiting", []), "extra_waiting", where))
         changes["waiting"] = extra_w + (listed_w if "waiting" in table else start.waiting)
+    if "prices" in table:  # tried before the inherited prices
+        changes["prices"] = (*_prices(table["prices"], where), *start.prices)
     return replace(start, **changes)
 
 
@@ -649,6 +660,15 @@ def _usage_limit(table: dict[str, Any], start: AgentProfile, where: _Where) -> d
             )
         changes["usage_limit_prompt"] = prompt
     return changes
+
+
+def _prices(value: object, where: _Where) -> list[Price]:
+    def error(message: str, index: int | None, key: str | None) -> AgentsFileError:
+        if index is None:
+            return where.error(message, key="prices")
+        return where.error(message, array="prices", index=index, key=key)
+
+    return parse_prices(value, error)
 
 
 def _str_list(value: object, key: str, where: _Where) -> list[str]:

@@ -53,6 +53,8 @@ from c3desk.core.placement import Queued, WorkerSlot, pick_worker, place
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
 from c3desk.core.terminals import Terminals
 from c3desk.core.usage_limits import UsageLimitWatch
+from c3desk.core.usage_watch import PERIOD as USAGE_PERIOD
+from c3desk.core.usage_watch import UsageWatcher
 from c3desk.core.waiting import worker_problem
 from c3desk.errors import NotFound, Refused
 from c3desk.store.models import Session, SessionEvent, Worker
@@ -264,6 +266,11 @@ class Engine:
         self.idle_event = asyncio.Event()
         self.artifacts = ArtifactWatcher(paths.artifacts_dir, home=paths.home)
         self._last_artifact_scan = 0.0
+        self.usage = UsageWatcher(
+            lambda agent: p.prices if (p := self.profiles().get(agent)) else (),
+            changed=lambda sid: self._emit("changed", sid),
+        )
+        self._last_usage_read = 0.0
         self._gate = asyncio.Event()
         self._gate.set()
         self.focused: str | None = None  # the session the user looks at (set by the UI)
@@ -571,8 +578,13 @@ class Engine:
     def _attached(self, live: LiveSession, process: Process, conn: WorkerConnection) -> None:
         """A session's process found again (after a restart or a dropped connection)."""
         live.process = process
+        row = Session.get_or_none(Session.id == live.id)
+        if row is not None and not self.usage.watching(live.id):
+            self.usage.start(live.id, row.working_directory, files=conn)
         if live.exit_status is not None or process.exited:
-            return  # it ended while being found: recorded as any end
+            # It ended while being found: recorded as any end; its last turns' tokens read.
+            self._track(asyncio.ensure_future(self.usage.finish(live.id)))
+            return
         s = Session.get_by_id(live.id)
         profile = self.profiles().get(s.agent)
         if profile is not None and live.awareness is None:
@@ -609,6 +621,9 @@ class Engine:
                 if now - self._last_artifact_scan >= ARTIFACT_PERIOD:
                     self._last_artifact_scan = now
                     self.artifacts.tick()
+                if now - self._last_usage_read >= USAGE_PERIOD:
+                    self._last_usage_read = now
+                    self.usage.tick()
             except Exception:
                 log.exception("scheduling pass failed")
             self._update_idle()
@@ -659,6 +674,7 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.artifacts.close()
+        await self.usage.close()
         await self._close_connections()
         self.flush_logs()
         self._gc.stop()
@@ -949,6 +965,7 @@ class Engine:
                 return
             live.process = process
             self.artifacts.start(live.id, launch.cwd, files=conn, config_dir=config_dir)
+            self.usage.start(live.id, launch.cwd, files=conn, config_dir=config_dir)
             if live.exit_status is None and not process.exited:
                 Session.update(pid=process.pid, host_handle=process.handle or None).where(
                     Session.id == live.id
@@ -995,6 +1012,7 @@ class Engine:
             self._unsaved_ends[live.id] = (live, status)
         self._emit("changed", live.id)
         self._track(asyncio.ensure_future(self._finish_artifacts(live.id)))
+        self._track(asyncio.ensure_future(self.usage.finish(live.id)))
         self.wake()
 
     def _record_end(self, live: LiveSession, status: ExitStatus) -> None:
@@ -1091,6 +1109,8 @@ class Engine:
     def handle_hook(self, session_id: str, event: str, payload: Mapping[str, Any]) -> None:
         """A report from one of the agent's hooks (``c3desk hook``)."""
         self._watch.handle_hook(session_id, event, payload)
+        if event == "idle":  # a turn ended (Stop): its tokens are in the transcript now
+            self.usage.read_soon(session_id)
 
     # -- operations on terminals (the work is c3desk.core.terminals's) --------------------------
 

@@ -142,6 +142,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX idx_usage_limit_sessions_session ON usage_limit_sessions(session_id)",
         ),
     ),
+    Migration(
+        10,
+        "tokens and estimated cost per session, local day and model, read from the agent's "
+        "transcripts; how far each transcript has been read",
+        (
+            """CREATE TABLE session_usage (
+                 session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                 day TEXT NOT NULL,
+                 model TEXT NOT NULL,
+                 input_tokens INTEGER NOT NULL DEFAULT 0,
+                 output_tokens INTEGER NOT NULL DEFAULT 0,
+                 cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+                 cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+                 messages INTEGER NOT NULL DEFAULT 0,
+                 cost REAL,
+                 PRIMARY KEY (session_id, day, model)
+               )""",
+            "CREATE INDEX idx_session_usage_day ON session_usage(day)",
+            """CREATE TABLE transcript_reads (
+                 session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                 path TEXT NOT NULL,
+                 offset INTEGER NOT NULL DEFAULT 0,
+                 recent TEXT,
+                 PRIMARY KEY (session_id, path)
+               )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

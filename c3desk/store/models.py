@@ -219,6 +219,46 @@ class UsageLimitSession(BaseModel):
         table_name = "usage_limit_sessions"
 
 
+class SessionUsage(BaseModel):
+    """Tokens a session's agent used on one local day with one model, and their estimated
+    cost in dollars (None: no price for the model), summed from its transcripts (migration 10)."""
+
+    session = pw.ForeignKeyField(
+        Session, column_name="session_id", on_delete="CASCADE", index=False, backref="usage"
+    )
+    day = pw.TextField()
+    model = pw.TextField()
+    input_tokens = pw.IntegerField(constraints=[_default("0")])
+    output_tokens = pw.IntegerField(constraints=[_default("0")])
+    cache_creation_tokens = pw.IntegerField(constraints=[_default("0")])
+    cache_read_tokens = pw.IntegerField(constraints=[_default("0")])
+    messages = pw.IntegerField(constraints=[_default("0")])
+    cost = pw.FloatField(null=True)
+
+    session_id: str
+
+    class Meta:
+        table_name = "session_usage"
+        primary_key = pw.CompositeKey("session", "day", "model")
+
+
+class TranscriptRead(BaseModel):
+    """How far one transcript of a session has been read for its usage (migration 10)."""
+
+    session = pw.ForeignKeyField(
+        Session, column_name="session_id", on_delete="CASCADE", index=False
+    )
+    path = pw.TextField()
+    offset = pw.IntegerField(constraints=[_default("0")])
+    recent = pw.TextField(null=True)  # JSON: the last messages counted, against double counts
+
+    session_id: str
+
+    class Meta:
+        table_name = "transcript_reads"
+        primary_key = pw.CompositeKey("session", "path")
+
+
 Session.add_index(Session.status, name="idx_sessions_status")
 Session.add_index(Session.worker, name="idx_sessions_worker")
 Session.add_index(Session.position, name="idx_sessions_position")
@@ -233,6 +273,7 @@ UsageLimitSession.add_index(
     name="idx_usage_limit_sessions_pause",
 )
 UsageLimitSession.add_index(UsageLimitSession.session, name="idx_usage_limit_sessions_session")
+SessionUsage.add_index(SessionUsage.day, name="idx_session_usage_day")
 
 ALL_MODELS: list[type[BaseModel]] = [
     Worker,
@@ -242,4 +283,6 @@ ALL_MODELS: list[type[BaseModel]] = [
     SessionEvent,
     UsageLimitPause,
     UsageLimitSession,
+    SessionUsage,
+    TranscriptRead,
 ]

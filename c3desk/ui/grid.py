@@ -46,6 +46,8 @@ class TileInfo:
     pinned: bool = False
     worker_status: str = "connected"  # of the session's worker: disconnected/error say it
     worker_reason: str = ""  # why the worker is not connected
+    usage: str = ""  # tokens and cost so far ("12.3k tok · $0.42"); "" before any
+    usage_tip: str = ""
 
 
 class TileHeader(QFrame):
@@ -65,6 +67,8 @@ class TileHeader(QFrame):
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.worker = QLabel(self)
         self.worker.setObjectName("tileWorker")
+        self.usage = QLabel(self)
+        self.usage.setObjectName("tileUsage")
         self.state = QLabel(self)
         self.state.setObjectName("stateChip")
         self.needs = QLabel("needs input", self)
@@ -81,7 +85,7 @@ class TileHeader(QFrame):
         self._maximized = False
         self._set_maximize_text()
         self._set_icons()
-        for w in (self.title, self.worker, self.state, self.needs):
+        for w in (self.title, self.worker, self.usage, self.state, self.needs):
             layout.addWidget(w)
         layout.setStretch(0, 1)
         for b in (self.pin, self.cont, self.maximize, self.kill):
@@ -146,6 +150,9 @@ class TileHeader(QFrame):
             if down
             else ""
         )
+        self.usage.setText(info.usage)
+        self.usage.setToolTip(info.usage_tip)
+        self.usage.setVisible(bool(info.usage))
         self.state.setText(info.status)
         # The theme styles the chip and header by these properties (c3desk/ui/theme.py).
         _set_property(self.state, "state", info.status)

@@ -15,6 +15,7 @@ from c3desk.core.focus import Candidate, FocusPolicy, capacity, grid_shape
 from c3desk.core.views import grid as view
 from c3desk.errors import C3Error
 from c3desk.terminal import TerminalModel
+from c3desk.ui import usage_view
 from c3desk.ui.grid import Grid, Tile, TileInfo
 from c3desk.ui.terminal_view import TerminalView
 
@@ -171,6 +172,7 @@ class GridController(QObject):
         worker_status, worker_reason = h.worker_status or "connected", ""
         if worker_status != "connected" and h.worker_id is not None:
             worker_reason = self.engine.worker_status(h.worker_id)[1] or ""
+        spent, spent_tip = usage_view.header_text(usage_view.session_totals(sid))
         return TileInfo(
             sid,
             h.title,
@@ -181,6 +183,8 @@ class GridController(QObject):
             h.pinned,
             worker_status,
             worker_reason,
+            spent,
+            spent_tip,
         )
 
     def _track_needs_input(self) -> None:

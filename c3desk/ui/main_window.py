@@ -42,6 +42,7 @@ from c3desk.ui.icons import app_icon
 from c3desk.ui.queue_dock import QueueDock
 from c3desk.ui.theme import apply_theme, theme_colors
 from c3desk.ui.tray import TrayController
+from c3desk.ui.usage_view import show_usage
 from c3desk.ui.worktree_view import WorktreeActions
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ class MainWindow(QMainWindow):
         tools = bar.addMenu("&Tools")
         tools.addAction(self._action("&Workers…", self.show_workers))
         tools.addAction(self._action("&Settings…", self.show_settings))
+        tools.addAction(self._action("&Tokens and cost…", lambda: show_usage(self)))
         helpm = bar.addMenu("&Help")
         helpm.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts, "F1"))
 

@@ -60,6 +60,7 @@ from c3desk.core.views.queue import (
 )
 from c3desk.core.views.queue import Group as Group  # re-exported: the dock names groups from here
 from c3desk.errors import C3Error
+from c3desk.ui import usage_view
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -818,6 +819,9 @@ class QueueModel(QAbstractTableModel):
                     lines.append(f"waiting: {reason}")
             if row[CLAUDE_ID]:
                 lines.append(f"Claude session: {row[CLAUDE_ID]}")
+                spent = usage_view.queue_tooltip_line(str(row[ID]))  # read on hover only
+                if spent:
+                    lines.append(spent)
             tree = worktree_views.worktree(str(row[ID]))  # asked only on hover, like waiting
             if tree is not None:
                 lines.append(

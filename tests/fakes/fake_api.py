@@ -27,6 +27,10 @@ turn answers the plain text ``done.``. A turn is a JSON object with one of:
   (``retry-after``, ``anthropic-ratelimit-unified-status``, ``-reset``,
   ``-representative-claim``, ``-5h-status``...).
 
+Any answered turn may carry ``"usage"`` (``{"input_tokens", "output_tokens",
+"cache_creation_input_tokens", "cache_read_input_tokens"}``, default 12 input and 8 output
+tokens), reported in message_start and message_delta as the real service does.
+
 Any turn may carry ``"delay"`` (seconds before answering: a slow turn). Error and rate-limit
 turns may carry ``"times": N`` (answer N consecutive main requests the same way, since the CLI
 retries) and ``"retry": false`` (sends ``x-should-retry: false``).
@@ -127,10 +131,33 @@ def _split(text: str, pieces: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
+def turn_usage(turn: dict[str, Any] | None = None) -> dict[str, int]:
+    """The usage a turn reports: 12 input and 8 output tokens unless its ``"usage"`` says
+    otherwise (``input_tokens``, ``output_tokens``, ``cache_creation_input_tokens``,
+    ``cache_read_input_tokens``)."""
+    usage = {
+        "input_tokens": 12,
+        "output_tokens": 8,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
+    given = (turn or {}).get("usage")
+    if isinstance(given, dict):
+        usage.update({k: int(v) for k, v in given.items() if k in usage})
+    return usage
+
+
 def sse_events(
-    blocks: list[dict[str, Any]], model: str, chunks: int = 1
+    blocks: list[dict[str, Any]],
+    model: str,
+    chunks: int = 1,
+    usage: dict[str, int] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The server-sent events of one streamed message, as (event name, data) pairs."""
+    """The server-sent events of one streamed message, as (event name, data) pairs. As the
+    real service does, message_start carries the input counts (and 1 output token) and
+    message_delta the final output count."""
+    counts = usage or turn_usage()
+    start_usage = {**counts, "output_tokens": 1}
     events: list[tuple[str, dict[str, Any]]] = [
         (
             "message_start",
@@ -144,7 +171,7 @@ def sse_events(
                     "content": [],
                     "stop_reason": None,
                     "stop_sequence": None,
-                    "usage": {"input_tokens": 12, "output_tokens": 1},
+                    "usage": start_usage,
                 },
             },
         )
@@ -177,7 +204,7 @@ def sse_events(
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": stop_reason(blocks), "stop_sequence": None},
-                "usage": {"output_tokens": 8},
+                "usage": {"output_tokens": counts["output_tokens"]},
             },
         )
     )
@@ -379,7 +406,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(blocks, model, turn)
         else:
-            self._send_json(200, message_json(blocks, model))
+            self._send_json(200, message_json(blocks, model, turn_usage(turn)))
 
     def _stream(self, blocks: list[dict[str, Any]], model: str, turn: dict[str, Any]) -> None:
         self.send_response(200)
@@ -389,7 +416,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("request-id", _new_id("req"))
         self.end_headers()
         pause = float(turn.get("chunk_delay", 0))
-        for name, data in sse_events(blocks, model, int(turn.get("chunks", 1))):
+        events = sse_events(blocks, model, int(turn.get("chunks", 1)), turn_usage(turn))
+        for name, data in events:
             payload = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
             self.wfile.flush()
@@ -399,7 +427,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def message_json(blocks: list[dict[str, Any]], model: str) -> dict[str, Any]:
+def message_json(
+    blocks: list[dict[str, Any]], model: str, usage: dict[str, int] | None = None
+) -> dict[str, Any]:
     return {
         "id": _new_id("msg"),
         "type": "message",
@@ -408,7 +438,7 @@ def message_json(blocks: list[dict[str, Any]], model: str) -> dict[str, Any]:
         "content": blocks,
         "stop_reason": stop_reason(blocks),
         "stop_sequence": None,
-        "usage": {"input_tokens": 12, "output_tokens": 8},
+        "usage": usage or turn_usage(),
     }
 
 

@@ -353,6 +353,25 @@ class Transcript:
         self.append("assistant", [block])
         self.append("user", [{"tool_use_id": tool_id, "type": "tool_result", "content": result}])
 
+    def api_message(self, model: str, usage: dict[str, Any], texts: list[str]) -> None:
+        """One API message as Claude Code records it: a line per content block, all sharing
+        the message's id and requestId and repeating its usage."""
+        mid = "msg_fake_" + uuid.uuid4().hex[:20]
+        request = "req_fake_" + uuid.uuid4().hex[:20]
+        for text in texts:
+            entry_id = str(uuid.uuid4())
+            message = {
+                "model": model,
+                "id": mid,
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": usage,
+            }
+            self.write_entry("assistant", message, entry_id, requestId=request)
+
     def append(self, kind: str, content: Any) -> None:
         entry_id = str(uuid.uuid4())
         if kind == "user":
@@ -370,6 +389,9 @@ class Transcript:
                 "stop_reason": None,
                 "usage": {"input_tokens": 1, "output_tokens": max(1, len(str(content)) // 4)},
             }
+        self.write_entry(kind, message, entry_id)
+
+    def write_entry(self, kind: str, message: dict[str, Any], entry_id: str, **extra: Any) -> None:
         entry = {
             "parentUuid": self.parent,
             "isSidechain": False,
@@ -382,6 +404,7 @@ class Transcript:
             "message": message,
             "uuid": entry_id,
             "timestamp": _dt.datetime.now(_dt.UTC).isoformat().replace("+00:00", "Z"),
+            **extra,
         }
         self.parent = entry_id
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -791,6 +814,7 @@ DIRECTIVES = {
     "trust",
     "plan",
     "limit",
+    "usage",
 }
 
 
@@ -1158,6 +1182,8 @@ class FakeClaude:
             yield Sleep(scaled(seconds), spinner=name == "think")
         elif name == "say":
             self.say(arg or "OK")
+        elif name == "usage":
+            self.use_tokens(arg)
         elif name == "ask":
             yield from self.ask_bash(arg or "echo hello")
         elif name == "edit":
@@ -1270,6 +1296,31 @@ class FakeClaude:
         )
         self.note(f"Updated {name} with 1 addition")
         self.transcript.append("assistant", f"Edited {name}")
+
+    def use_tokens(self, arg: str) -> None:
+        """``usage IN OUT [CACHE_WRITE [CACHE_READ [MODEL]]]``: an API message that used these
+        tokens (default model claude-sonnet-5-5), recorded as two lines sharing its id."""
+        words = arg.split()
+        try:
+            counts = [int(w) for w in words[:4]]
+        except ValueError:
+            self.say(f"Bad token counts: {arg}", record=False)
+            return
+        counts += [0] * (4 - len(counts))
+        model = words[4] if len(words) > 4 else "claude-sonnet-5-5"
+        usage = {
+            "input_tokens": counts[0],
+            "cache_creation_input_tokens": counts[2],
+            "cache_read_input_tokens": counts[3],
+            "output_tokens": counts[1],
+            "service_tier": "standard",
+            "cache_creation": {
+                "ephemeral_1h_input_tokens": counts[2],
+                "ephemeral_5m_input_tokens": 0,
+            },
+        }
+        self.transcript.api_message(model, usage, ["Thinking it over.", "Done."])
+        self.renderer.commit(["", f"● Used {sum(counts)} tokens"])
 
     def write_file(self, arg: str) -> None:
         name, _, text = (arg or "output.txt").partition(" ")

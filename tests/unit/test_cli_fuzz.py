@@ -28,6 +28,7 @@ from c3desk.core import settings as cfg
 SUBCOMMANDS = [
     "add", "list", "show", "move", "rm", "lock", "unlock", "events", "artifacts", "settings",
     "worker", "send", "screen", "kill", "continue", "retry", "detect", "pause", "resume",
+    "usage",
 ]  # fmt: skip
 # "run" starts an engine, "hook" reads the agent's stdin, "worker check/trust" reach out over
 # SSH: each has tests of its own.
@@ -35,6 +36,7 @@ WORDS = [
     "set", "list", "add", "remove", "rm", "--title", "--prompt", "--worker", "--agent", "--lock",
     "--json", "--status", "--host", "--port", "--user", "--key", "--max-sessions", "--rename",
     "--no-enter", "--cols", "--rows", "--session", "--help", "-h", "--version", "--", "-", "-x",
+    "--since", "7d", "2026-12-01",
     "--bogus", "--title=", "--json=1", "queued", "active", "local", "claude", "shell",
     *cfg.SPECS,
 ]  # fmt: skip
