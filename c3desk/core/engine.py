@@ -50,6 +50,7 @@ from c3desk.core.launch import (
 from c3desk.core.live import LiveSession
 from c3desk.core.placement import Queued, WorkerSlot, pick_worker, place
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
+from c3desk.core.search import SearchIndexer, read_transcript
 from c3desk.core.terminals import Terminals
 from c3desk.core.waiting import worker_problem
 from c3desk.errors import NotFound, Refused
@@ -255,6 +256,8 @@ class Engine:
         self._profiles: dict[str, AgentProfile] | None = None
         self.idle_event = asyncio.Event()
         self.artifacts = ArtifactWatcher(paths.artifacts_dir, home=paths.home)
+        # Search across history: the index follows the sessions' scrollback (c3desk.core.search).
+        self.search = SearchIndexer(paths.scrollback_dir, lambda: list(self.live))
         self._last_artifact_scan = 0.0
         self._gate = asyncio.Event()
         self._gate.set()
@@ -296,6 +299,7 @@ class Engine:
         await self._recover()
         self._runner = asyncio.create_task(self._run(), name="c3desk-engine")
         self._track(asyncio.create_task(self._watch.run(), name="c3desk-awareness"))
+        self._track(asyncio.create_task(self.search.run(), name="c3desk-search"))
         self._gc.start()
 
     def _quiet(self) -> bool:
@@ -625,6 +629,7 @@ class Engine:
         reattached by the next start, unless ``keep_hosted`` is false."""
         self._stopping = True
         self._watch.stop()
+        self.search.stop()
         self._wake.set()
         if self._runner is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -979,6 +984,9 @@ class Engine:
             self._unsaved_ends[live.id] = (live, status)
         self._emit("changed", live.id)
         self._track(asyncio.ensure_future(self._finish_artifacts(live.id)))
+        conn = self.connections.get(live.worker_id)
+        env = self._env or {}
+        self.search.ended(live.id, lambda: read_transcript(live.id, conn, env))
         self.wake()
 
     def _record_end(self, live: LiveSession, status: ExitStatus) -> None:

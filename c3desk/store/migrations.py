@@ -100,6 +100,37 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DEFAULT 600 CHECK (reconnect_grace_seconds BETWEEN 0 AND 86400)",
         ),
     ),
+    Migration(
+        8,
+        "search across history: an FTS5 index over sessions' scrollback and transcripts",
+        (
+            # One row per indexed text of a session: how far its file has been read.
+            """CREATE TABLE search_docs (
+                 id INTEGER NOT NULL PRIMARY KEY,
+                 session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                 kind TEXT NOT NULL CHECK (kind IN ('scrollback', 'transcript')),
+                 inode INTEGER,
+                 offset INTEGER NOT NULL DEFAULT 0,
+                 lines INTEGER NOT NULL DEFAULT 0
+               )""",
+            "CREATE UNIQUE INDEX idx_search_docs_session ON search_docs(session_id, kind)",
+            # Small groups of consecutive lines; `line` is the first one's number (1-based).
+            """CREATE TABLE search_chunks (
+                 id INTEGER NOT NULL PRIMARY KEY,
+                 doc_id INTEGER NOT NULL REFERENCES search_docs(id) ON DELETE CASCADE,
+                 line INTEGER NOT NULL,
+                 text TEXT NOT NULL
+               )""",
+            "CREATE INDEX idx_search_chunks_doc ON search_chunks(doc_id)",
+            "CREATE VIRTUAL TABLE search_fts USING fts5(text, content='search_chunks', "
+            "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+            "CREATE TRIGGER search_chunks_added AFTER INSERT ON search_chunks BEGIN "
+            "INSERT INTO search_fts(rowid, text) VALUES (new.id, new.text); END",
+            "CREATE TRIGGER search_chunks_removed AFTER DELETE ON search_chunks BEGIN "
+            "INSERT INTO search_fts(search_fts, rowid, text) VALUES ('delete', old.id, old.text); "
+            "END",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -168,11 +168,53 @@ class SessionEvent(BaseModel):
         table_name = "session_events"
 
 
+class SearchDoc(BaseModel):
+    """A session's indexed text (its scrollback, its transcript) and how far it was read;
+    migration 8. The chunks' full-text index (``search_fts``, FTS5) has no model: it is
+    written by triggers and read with SQL (c3desk.core.search)."""
+
+    id = pw.AutoField()
+    session = pw.ForeignKeyField(
+        Session, column_name="session_id", on_delete="CASCADE", index=False, backref="search_docs"
+    )
+    kind = pw.TextField(constraints=[pw.Check("kind IN ('scrollback', 'transcript')")])
+    inode = pw.IntegerField(null=True)
+    offset = pw.IntegerField(constraints=[_default("0")])
+    lines = pw.IntegerField(constraints=[_default("0")])
+
+    session_id: str
+
+    class Meta:
+        table_name = "search_docs"
+
+
+class SearchChunk(BaseModel):
+    id = pw.AutoField()
+    doc = pw.ForeignKeyField(SearchDoc, column_name="doc_id", on_delete="CASCADE", index=False)
+    line = pw.IntegerField()
+    text = pw.TextField()
+
+    doc_id: int
+
+    class Meta:
+        table_name = "search_chunks"
+
+
 Session.add_index(Session.status, name="idx_sessions_status")
 Session.add_index(Session.worker, name="idx_sessions_worker")
 Session.add_index(Session.position, name="idx_sessions_position")
 Session.add_index(Session.needs_input, name="idx_sessions_needs_input")
 Artifact.add_index(Artifact.session, name="idx_artifacts_session")
 SessionEvent.add_index(SessionEvent.session, SessionEvent.id, name="idx_session_events_session")
+SearchDoc.add_index(SearchDoc.session, SearchDoc.kind, unique=True, name="idx_search_docs_session")
+SearchChunk.add_index(SearchChunk.doc, name="idx_search_chunks_doc")
 
-ALL_MODELS: list[type[BaseModel]] = [Worker, Session, Artifact, Settings, SessionEvent]
+ALL_MODELS: list[type[BaseModel]] = [
+    Worker,
+    Session,
+    Artifact,
+    Settings,
+    SessionEvent,
+    SearchDoc,
+    SearchChunk,
+]
