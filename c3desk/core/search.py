@@ -469,6 +469,17 @@ def _stat(path: Path) -> os.stat_result | None:
         return None
 
 
+def _head_line(path: Path, limit: int) -> bytes:
+    """The file's bytes up to its first line end (included), or none when it has none yet."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(limit)
+    except OSError:
+        return b""
+    cut = head.find(b"\n") + 1
+    return head[:cut]
+
+
 def read_step(
     path: Path,
     inode: int | None,
@@ -519,11 +530,18 @@ def read_step(
     finished_old = target is previous and end >= info.st_size and live is not None
     if not data and not finished_old:
         return None
+    resume = 0  # where the live file is to be read from after the older one
+    if finished_old and data and not data.endswith(b"\n"):
+        # Rotation cuts where a write happened to cross the limit, often inside a line: the
+        # line's start ends the older file and its rest begins the live one.
+        head = _head_line(path, limit)
+        data += head
+        resume = len(head)
     parsed = extract_lines(data) if data else []
     chunks = chunk_lines(parsed, lines + 1, recent)
     if finished_old:
         assert live is not None
-        return _Step(live.st_ino, 0, lines + len(parsed), chunks, True)
+        return _Step(live.st_ino, resume, lines + len(parsed), chunks, True)
     more = end < info.st_size and (len(data) >= limit or target is previous)
     return _Step(info.st_ino, end, lines + len(parsed), chunks, more)
 
