@@ -47,7 +47,7 @@ from c3desk.transports.connection import WorkerConnection
 log = logging.getLogger(__name__)
 
 PERIOD = 1.0  # seconds between looks at running sessions' scrollback
-READ_LIMIT = 256 * 1024  # bytes read (and written as one transaction) per step
+READ_LIMIT = 64 * 1024  # bytes read (and written as one transaction) per step
 CHUNK_LINES = 16  # lines per indexed row at most
 CHUNK_CHARS = 2000  # characters per indexed row at most (longer lines are cut)
 RECENT_LINES = 256  # a line equal to one of these is not indexed again
@@ -542,7 +542,7 @@ def read_step(
     if finished_old:
         assert live is not None
         return _Step(live.st_ino, resume, lines + len(parsed), chunks, True)
-    more = end < info.st_size and (len(data) >= limit or target is previous)
+    more = end < info.st_size and (full or target is previous)
     return _Step(info.st_ino, end, lines + len(parsed), chunks, more)
 
 
@@ -571,6 +571,8 @@ class SearchIndexer:
         self.period = period
         self.read_limit = read_limit
         self._recent: dict[str, Recent] = {}
+        # scrollback progress: doc id, inode, offset, lines (as written to search_docs)
+        self._docs: dict[str, tuple[int, int | None, int, int]] = {}
         self._pending: set[str] = set()  # to read to the end once: caught up or ended
         self._final: set[str] = set()  # ended: their partial last line counts too
         self._transcripts: dict[str, TranscriptReader] = {}
@@ -578,6 +580,7 @@ class SearchIndexer:
         self._stopping = False
         self.caught_up = asyncio.Event()
         self.write_seconds = 0.0  # the longest the loop was held by one write
+        self._owed = 0.0  # loop time the writes took since the last pause
         self.passes = 0
 
     def stop(self) -> None:
@@ -594,6 +597,7 @@ class SearchIndexer:
 
     def forget(self, session_id: str) -> None:
         self._recent.pop(session_id, None)
+        self._docs.pop(session_id, None)
         self._pending.discard(session_id)
         self._final.discard(session_id)
         self._transcripts.pop(session_id, None)
@@ -615,7 +619,10 @@ class SearchIndexer:
                 first = False
                 self.caught_up.set()
             if busy:
-                await asyncio.sleep(0)
+                # A backlog (catching up, a flood): as long a pause as the writes held the loop,
+                # so that the index takes at most about half of it and the window stays live.
+                owed, self._owed = self._owed, 0.0
+                await asyncio.sleep(min(owed, 0.5))
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -663,36 +670,39 @@ class SearchIndexer:
                     await self._index_transcript(sid, reader)
                 if sid not in set(self.live_ids()):
                     self._recent.pop(sid, None)
+                    self._docs.pop(sid, None)
         return busy
 
     async def step(self, session_id: str, *, final: bool = False) -> bool:
         """Index the next part of one session's scrollback; True when more is waiting."""
-        doc = doc_of(session_id, "scrollback")
-        if doc is None:
-            self.forget(session_id)
-            return False
+        state = self._docs.get(session_id)
+        if state is None:
+            # Read once, then kept here: only this indexer writes a scrollback's progress, and
+            # a look at a quiet session costs a stat in a thread, no database access.
+            doc = doc_of(session_id, "scrollback")
+            if doc is None:
+                self.forget(session_id)
+                return False
+            state = self._docs[session_id] = (doc.id, doc.inode, int(doc.offset), int(doc.lines))
+        doc_id, inode, offset, lines = state
         recent = self._recent.setdefault(session_id, Recent())
         path = self.scrollback_dir / f"{session_id}.log"
         result = await asyncio.to_thread(
-            read_step,
-            path,
-            doc.inode,
-            int(doc.offset),
-            int(doc.lines),
-            recent,
-            final=final,
-            limit=self.read_limit,
+            read_step, path, inode, offset, lines, recent, final=final, limit=self.read_limit
         )
         if result is None:
             return False
         began = time.perf_counter()
         kept = add_chunks(
-            doc.id, result.chunks, inode=result.inode, offset=result.offset, lines=result.lines
+            doc_id, result.chunks, inode=result.inode, offset=result.offset, lines=result.lines
         )
-        self.write_seconds = max(self.write_seconds, time.perf_counter() - began)
+        held = time.perf_counter() - began
+        self.write_seconds = max(self.write_seconds, held)
+        self._owed += held
         if not kept:
             self.forget(session_id)
             return False
+        self._docs[session_id] = (doc_id, result.inode, result.offset, result.lines)
         return result.more
 
     async def _index_transcript(self, session_id: str, reader: TranscriptReader) -> None:

@@ -39,6 +39,7 @@ from c3desk.ui.grid import Grid
 from c3desk.ui.grid_controller import GridController
 from c3desk.ui.icons import app_icon
 from c3desk.ui.queue_dock import QueueDock
+from c3desk.ui.search_panel import SearchPanel, scroll_to_text
 from c3desk.ui.theme import apply_theme, theme_colors
 from c3desk.ui.tray import TrayController
 
@@ -52,6 +53,7 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+Shift+M", "Maximize / restore the focused tile"),
     ("Ctrl+Shift+Space", "Pause / resume the queue"),
     ("Ctrl+Shift+E", "Show the artifacts of the focused session"),
+    ("Ctrl+Shift+F", "Search the sessions' history"),
     (
         "Ctrl+Return, Delete, Ctrl+Shift+R/K/P/O/C/A",
         "In the queue: continue, remove, retry, kill, pin, open folder, copy id, artifacts",
@@ -104,6 +106,12 @@ class MainWindow(QMainWindow):
         self.artifacts_dock.setWidget(self.artifacts)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.artifacts_dock)
         self.artifacts_dock.hide()
+        self.search = SearchPanel(self)
+        self.search_dock = QDockWidget("Search", self)
+        self.search_dock.setObjectName("searchDock")
+        self.search_dock.setWidget(self.search)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.search_dock)
+        self.search_dock.hide()
 
         self.alerts = AlertPolicy()
         self._alert_timer = QTimer(self, singleShot=True)
@@ -164,9 +172,11 @@ class MainWindow(QMainWindow):
             )
         )
         view.addAction(self._action("&Artifacts", self.show_focused_artifacts, "Ctrl+Shift+E"))
+        view.addAction(self._action("&Search history…", self.show_search, "Ctrl+Shift+F"))
         view.addSeparator()
         view.addAction(self.queue.toggleViewAction())
         view.addAction(self.artifacts_dock.toggleViewAction())
+        view.addAction(self.search_dock.toggleViewAction())
         tools = bar.addMenu("&Tools")
         tools.addAction(self._action("&Workers…", self.show_workers))
         tools.addAction(self._action("&Settings…", self.show_settings))
@@ -196,6 +206,7 @@ class MainWindow(QMainWindow):
         t.pauseToggled.connect(lambda paused: self.set_paused(paused))
         t.quitRequested.connect(lambda: self.quit())
         t.notificationClicked.connect(self.focus_session)
+        self.search.matchActivated.connect(self.open_match)
 
     # -- engine → window ---------------------------------------------------------------------
 
@@ -401,6 +412,21 @@ class MainWindow(QMainWindow):
     def focus_session(self, sid: str) -> None:
         self.bring_to_front()
         self.controller.request(sid)
+
+    def show_search(self) -> None:
+        self.search_dock.show()
+        self.search_dock.raise_()
+        self.search.focus_query()
+
+    def open_match(self, sid: str, line: str) -> None:
+        """A search match: its session into the grid, its terminal scrolled to the line."""
+        self.focus_session(sid)
+        tile = self.grid.tile_of(sid)
+        if line and tile is not None and tile.view is not None:
+            found = scroll_to_text(tile.view, line)
+            self.statusBar().showMessage(
+                "" if found else "That line is no longer in the terminal's history", 5000
+            )
 
     def cycle_focus(self, step: int) -> None:
         tiles = [t for t in self.grid.tiles if t.isVisible() and t.view is not None]
