@@ -257,7 +257,13 @@ class Engine:
         self.idle_event = asyncio.Event()
         self.artifacts = ArtifactWatcher(paths.artifacts_dir, home=paths.home)
         # Search across history: the index follows the sessions' scrollback (c3desk.core.search).
-        self.search = SearchIndexer(paths.scrollback_dir, lambda: list(self.live))
+        self.search = SearchIndexer(
+            paths.scrollback_dir,
+            lambda: list(self.live),
+            transcripts=lambda sid, worker_id: read_transcript(
+                sid, self.connections.get(worker_id or ""), self._env or {}
+            ),
+        )
         self._last_artifact_scan = 0.0
         self._gate = asyncio.Event()
         self._gate.set()
@@ -984,9 +990,7 @@ class Engine:
             self._unsaved_ends[live.id] = (live, status)
         self._emit("changed", live.id)
         self._track(asyncio.ensure_future(self._finish_artifacts(live.id)))
-        conn = self.connections.get(live.worker_id)
-        env = self._env or {}
-        self.search.ended(live.id, lambda: read_transcript(live.id, conn, env))
+        self.search.ended(live.id, live.worker_id)
         self.wake()
 
     def _record_end(self, live: LiveSession, status: ExitStatus) -> None:

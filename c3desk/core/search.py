@@ -58,12 +58,16 @@ Where = Literal["title", "folder", "prompt", "scrollback", "transcript"]
 
 # -- text from terminal bytes ----------------------------------------------------------------
 
-# Cursor movement and erasing stand for blank space (words either side stay apart).
-_MOVES = re.compile(rb"\x1b\[[0-9;?]*[A-HJKSTfd]")
+# A move to another row ends a line (programs draw boxes and prompts by moving the cursor);
+# other moves and erasing stand for blank space (words either side stay apart).
+_ROW_MOVES = re.compile(rb"\x1b\[[0-9;?]*[ABEFHfd]")
+_MOVES = re.compile(rb"\x1b\[[0-9;?]*[CDGJKST]")
 _ESCAPES = re.compile(
     rb"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI (colours, modes, the rest)
-    rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC (titles, links), BEL or ST ended
-    rb"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC
+    # OSC (titles, links), BEL or ST ended; DCS, SOS, PM, APC. An unended one stops at the
+    # line's end: it must not swallow the lines after it.
+    rb"|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?"
+    rb"|\x1b[PX^_][^\x1b\n]*(?:\x1b\\)?"
     rb"|\x1b[ -/]*[0-~]"  # two- and three-byte escapes (charsets, ESC 7, ESC =)
     rb"|\x1b"  # a lone ESC cut off at the end
 )
@@ -78,6 +82,7 @@ def extract_lines(data: bytes) -> list[str]:
     (a progress line rewritten in place yields its distinct states). Runs of blank space become
     one space; a trailing partial line counts as a line.
     """
+    data = _ROW_MOVES.sub(b"\n", data)
     data = _MOVES.sub(b" ", data)
     data = _ESCAPES.sub(b"", data)
     data = _CONTROLS.sub(b"", data.replace(b"\t", b" "))
@@ -546,16 +551,20 @@ def read_step(
     return _Step(info.st_ino, end, lines + len(parsed), chunks, more)
 
 
-TranscriptReader = Callable[[], Awaitable[bytes | None]]
+# How to read a session's transcript: (session id, its worker's id) → its bytes, or None.
+TranscriptReader = Callable[[str, str | None], Awaitable[bytes | None]]
+TRANSCRIPT_TIMEOUT = 30.0  # seconds a transcript read may take (a worker that stopped answering)
 
 
 class SearchIndexer:
     """Keeps the index up with running sessions' output (see the module docstring).
 
-    ``live_ids`` names the sessions running now; the engine calls :meth:`ended` when one ends,
-    with a way to read its transcript. One pass looks at every running session, reads what
-    was added in a worker thread and writes it on the loop, :data:`READ_LIMIT` bytes per
-    transaction; ``write_seconds`` keeps the longest such hold of the loop.
+    ``live_ids`` names the sessions running now; the engine calls :meth:`ended` when one ends;
+    ``transcripts`` reads a session's transcript (None: transcripts are not indexed). One pass
+    looks at every running session, reads what was added in a worker thread and writes it on
+    the loop, :data:`READ_LIMIT` bytes per transaction; ``write_seconds`` keeps the longest
+    such hold of the loop. At start, it catches up with scrollback not read to its end and with
+    ended sessions' transcripts never read.
     """
 
     def __init__(
@@ -563,9 +572,11 @@ class SearchIndexer:
         scrollback_dir: Path,
         live_ids: Callable[[], Iterable[str]],
         *,
+        transcripts: TranscriptReader | None = None,
         period: float = PERIOD,
         read_limit: int = READ_LIMIT,
     ) -> None:
+        self.transcripts = transcripts
         self.scrollback_dir = scrollback_dir
         self.live_ids = live_ids
         self.period = period
@@ -575,7 +586,7 @@ class SearchIndexer:
         self._docs: dict[str, tuple[int, int | None, int, int]] = {}
         self._pending: set[str] = set()  # to read to the end once: caught up or ended
         self._final: set[str] = set()  # ended: their partial last line counts too
-        self._transcripts: dict[str, TranscriptReader] = {}
+        self._transcripts: dict[str, str | None] = {}  # to read once its output is: worker id
         self._wake = asyncio.Event()
         self._stopping = False
         self.caught_up = asyncio.Event()
@@ -587,12 +598,12 @@ class SearchIndexer:
         self._stopping = True
         self._wake.set()
 
-    def ended(self, session_id: str, transcript: TranscriptReader | None = None) -> None:
-        """The session's process ended: read its output to the end, then its transcript."""
+    def ended(self, session_id: str, worker_id: str | None = None) -> None:
+        """The session's process ended: read its output to the end, then its transcript (on
+        the machine of this worker)."""
         self._pending.add(session_id)
         self._final.add(session_id)
-        if transcript is not None:
-            self._transcripts[session_id] = transcript
+        self._transcripts[session_id] = worker_id
         self._wake.set()
 
     def forget(self, session_id: str) -> None:
@@ -606,6 +617,9 @@ class SearchIndexer:
         """Catch up, then follow running sessions until :meth:`stop`."""
         try:
             self._pending |= self._behind()
+            unread = self._transcripts_behind()
+            self._pending |= set(unread)
+            self._transcripts.update(unread)
         except Exception:
             log.exception("search index: looking for sessions to catch up with failed")
         first = True
@@ -656,19 +670,21 @@ class SearchIndexer:
         """Index what is new in every session that needs it; True when more is waiting."""
         self.passes += 1
         busy = False
-        for sid in list(dict.fromkeys([*self.live_ids(), *sorted(self._pending)])):
+        live = list(self.live_ids())
+        for sid in list(dict.fromkeys([*live, *sorted(self._pending)])):
             if self._stopping:
                 break
-            more = await self.step(sid, final=sid in self._final)
+            # A session not running (ended, or caught up with) writes no more: its partial
+            # last line is complete.
+            more = await self.step(sid, final=sid in self._final or sid not in live)
             if more:
                 busy = True
             elif sid in self._pending:
                 self._pending.discard(sid)
                 self._final.discard(sid)
-                reader = self._transcripts.pop(sid, None)
-                if reader is not None:
-                    await self._index_transcript(sid, reader)
-                if sid not in set(self.live_ids()):
+                if sid in self._transcripts:
+                    await self._index_transcript(sid, self._transcripts.pop(sid))
+                if sid not in live:
                     self._recent.pop(sid, None)
                     self._docs.pop(sid, None)
         return busy
@@ -705,19 +721,38 @@ class SearchIndexer:
         self._docs[session_id] = (doc_id, result.inode, result.offset, result.lines)
         return result.more
 
-    async def _index_transcript(self, session_id: str, reader: TranscriptReader) -> None:
+    def _transcripts_behind(self) -> dict[str, str | None]:
+        """Ended sessions whose transcript was never read (c3desk quit as they ended, or they
+        are from before the index): session id → worker id."""
+        if self.transcripts is None:
+            return {}
+        read = SearchDoc.select(SearchDoc.session).where(SearchDoc.kind == "transcript")
+        rows = Session.select(Session.id, Session.worker).where(
+            Session.status.in_(("completed", "failed"))
+            & Session.claude_session_id.is_null(False)
+            & Session.id.not_in(read)
+        )
+        return {s.id: s.worker_id for s in rows}
+
+    async def _index_transcript(self, session_id: str, worker_id: str | None) -> None:
+        if self.transcripts is None:
+            return
         try:
-            data = await reader()
+            data = await asyncio.wait_for(
+                self.transcripts(session_id, worker_id), TRANSCRIPT_TIMEOUT
+            )
         except Exception:
             log.warning(
                 "search index: the transcript of %s was not read", session_id, exc_info=True
             )
             return
-        if data is None:
-            return
-        chunks = await asyncio.to_thread(lambda: transcript_chunks(transcript_lines(data)))
+        # None: it has none (a conversation that never had a turn); recorded as read and empty
+        # so that the next start does not ask again (a continuation reads it again).
+        chunks = await asyncio.to_thread(
+            lambda: transcript_chunks(transcript_lines(data)) if data else []
+        )
         try:
-            replace_transcript(session_id, chunks, len(data))
+            replace_transcript(session_id, chunks, len(data or b""))
         except pw.DatabaseError:
             log.warning(
                 "search index: the transcript of %s was not indexed", session_id, exc_info=True

@@ -414,7 +414,9 @@ class MainWindow(QMainWindow):
         self.controller.request(sid)
 
     def show_search(self) -> None:
-        self.search_dock.show()
+        if not self.search_dock.isVisible():
+            self.search_dock.show()
+            self.resizeDocks([self.search_dock], [480], Qt.Orientation.Horizontal)
         self.search_dock.raise_()
         self.search.focus_query()
 

@@ -13,7 +13,7 @@ import html
 import re
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QTextDocument
+from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QTextDocument
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
@@ -34,6 +34,7 @@ TYPING_PAUSE_MS = 200
 LIMIT = 200
 MatchRole = Qt.ItemDataRole.UserRole + 1
 _SPACES = re.compile(r"\s+")
+_BOXES = re.compile(r"[\u2500-\u257f\u2580-\u259f]+")
 
 
 def match_html(match: search.Match) -> str:
@@ -61,7 +62,7 @@ class _HtmlDelegate(QStyledItemDelegate):
         doc = QTextDocument()
         doc.setDefaultFont(option.font)
         doc.setHtml(str(index.data(Qt.ItemDataRole.DisplayRole) or ""))
-        doc.setTextWidth(max(50, option.rect.width()))
+        doc.setTextWidth(-1)  # one line each: a long line is cut at the edge (its tooltip has it)
         return doc
 
     def paint(
@@ -81,7 +82,13 @@ class _HtmlDelegate(QStyledItemDelegate):
         painter.save()
         rect = option.rect
         painter.translate(rect.topLeft())
-        doc.drawContents(painter, QRectF(0, 0, rect.width(), rect.height()))
+        context = QAbstractTextDocumentLayout.PaintContext()
+        context.clip = QRectF(0, 0, rect.width(), rect.height())
+        painter.setClipRect(context.clip)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        context.palette.setColor(QPalette.ColorRole.Text, option.palette.color(role))
+        doc.documentLayout().draw(painter, context)
         painter.restore()
 
     def sizeHint(
@@ -165,17 +172,19 @@ def _norm(text: str) -> str:
 def find_line(view: TerminalView, text: str) -> int | None:
     """The newest line of the view's history and screen that shows ``text`` (the start of it,
     when it wraps), as an index into history followed by the screen; None when it is not there."""
-    needle = _norm(text)[:40]
-    if not needle:
-        return None
+    # The line as a whole first; then its parts between box drawing (a row of the terminal
+    # may hold only a part of what was written as one line).
+    parts = [_norm(text)] + [_norm(p) for p in _BOXES.split(text)]
+    needles = [p[:40] for p in dict.fromkeys(parts) if len(p) >= 4]
     model = view.model
     screen = model.display
-    for y in range(len(screen) - 1, -1, -1):
-        if needle in _norm(screen[y]):
-            return model.scrollback_len + y
-    for i in range(model.scrollback_len - 1, -1, -1):
-        if needle in _norm(model.scrollback_text(i)):
-            return i
+    for needle in needles:
+        for y in range(len(screen) - 1, -1, -1):
+            if needle in _norm(screen[y]):
+                return model.scrollback_len + y
+        for i in range(model.scrollback_len - 1, -1, -1):
+            if needle in _norm(model.scrollback_text(i)):
+                return i
     return None
 
 

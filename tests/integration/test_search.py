@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 from c3desk.config import Paths
 from c3desk.core import search
 from c3desk.core import sessions as sess
+from c3desk.core.launch import transcript_path
 from c3desk.store.models import SearchChunk, SearchDoc, Session
 
 
@@ -59,7 +61,7 @@ def test_output_is_found_while_running_after_the_end_and_not_after_removal(
 
 def test_a_restart_catches_up_with_output_the_index_never_saw(db: Paths, tmp_path: Path) -> None:
     """A crash after output was written but before it was indexed, and a session from before
-    the index: the next start reads both."""
+    the index (with a transcript): the next start reads them."""
     use_fake_agent(tmp_path)
     db.scrollback_dir.mkdir(parents=True, exist_ok=True)
     old = add("from before the index", tmp_path, prompt=None)
@@ -67,6 +69,11 @@ def test_a_restart_catches_up_with_output_the_index_never_saw(db: Paths, tmp_pat
     for sid, text in ((old, b"\x1b[1mwombat\x1b[0m tales\r\n"), (cut, b"first kiwi\r\n")):
         Session.update(status="failed").where(Session.id == sid).execute()
         (db.scrollback_dir / f"{sid}.log").write_bytes(text)
+    Session.update(claude_session_id="conv-old").where(Session.id == old).execute()
+    transcript = transcript_path(str(tmp_path), "conv-old", os.environ)
+    transcript.parent.mkdir(parents=True)
+    record = {"type": "assistant", "message": {"content": [{"type": "text", "text": "a numbat"}]}}
+    transcript.write_text(json.dumps(record) + "\n")
 
     async def index_then_crash() -> None:
         ix = search.SearchIndexer(db.scrollback_dir, lambda: [cut])
@@ -86,6 +93,9 @@ def test_a_restart_catches_up_with_output_the_index_never_saw(db: Paths, tmp_pat
 
     asyncio.run(restart())
     assert places("wombat") == {(old, "scrollback")}
+    assert [(m.session_id, m.place, m.text) for m in search.search("numbat")] == [
+        (old, "transcript line 1", "assistant: a numbat")
+    ]
     assert sorted(m.line for m in search.search("kiwi")) == [1, 2]
 
 
@@ -119,9 +129,10 @@ def test_cli_search(db: Paths, tmp_path: Path, cli: Any) -> None:
         cli("search", "--limit", "1", "gasket", "--json", check=True).json()[0]["where"] == "title"
     )
     # Search syntax is only words: none of these can fail.
-    for query in ('"gasket', "AND(", "gasket OR", "NEAR(gasket"):
+    for query in ('"gasket', "gasket*", "(gasket)", "gasket:^", "{gasket}", "^gasket'"):
         assert cli("search", query, check=True).stdout.startswith(sid[:8]), query
-    assert cli("search", "--", "-x", check=True).stdout == "no matches for '-x'\n"
+    for query in ("-x", "AND(", "a OR b", "NEAR(gasket)"):
+        assert cli("search", "--", query, check=True).stdout == f"no matches for {query!r}\n"
     for bad in ("", "  ", "()"):
         empty = cli("search", bad)
         assert empty.returncode == 2 and empty.stdout == ""

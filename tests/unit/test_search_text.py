@@ -69,16 +69,29 @@ def test_escape_sequences_are_removed() -> None:
     data = (
         b"\x1b[1;38;2;255;0;0mred\x1b[0m plain\r\n"  # SGR
         b"\x1b]0;window title\x07\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\\r\n"  # OSC
-        b"\x1b[?2026h\x1b[2K\x1b[1Aredrawn\x1b[?2026l\r\n"  # modes, erase, cursor up
+        b"\x1b[?2026h\x1b[2K\x1b[1Aredrawn\x1b[?2026l\r\n"  # modes, erase; up: a new row
+        b"box\x1b[3;5H\xe2\x94\x82 drawn\x1b[K\r\n"  # a move to a row ends a line
         b"\x1bPtmux;stuff\x1b\\dcs\x1b(B\x1b7\x1b8 after\r\n"  # DCS, charset, save/restore
         b"a\x1b[5Cb\ttab\x07\x08\r\n"  # cursor forward stands for space
     )
     assert search.extract_lines(data) == [
         "red plain",
         "link",
+        "",
         "redrawn",
+        "box",
+        "│ drawn",
         "dcs after",
         "a b tab",
+    ]
+
+
+def test_an_unended_sequence_does_not_swallow_the_next_lines() -> None:
+    assert search.extract_lines(b"a\x1b]0;never ended\r\nnext line\r\n\x1bPdcs\nlast\n") == [
+        "a",
+        "next line",
+        "",
+        "last",
     ]
 
 
