@@ -219,7 +219,8 @@ def test_index_finds_lines_fields_and_forgets_removed_sessions(db: Paths) -> Non
     db.scrollback_dir.mkdir(parents=True, exist_ok=True)
     a = _session(db, "Fix parser", b"\x1b[32mcompiling\x1b[0m\r\nerror: zebra undefined\r\n")
     b = _session(db, "Other", b"all fine\r\nthe zebra crossing\r\n", prompt="count zebras")
-    _index(db, [a, b])
+    _index(db, [a])
+    _index(db, [b])  # indexed later: its rows are newer
     found = search.search("zebra")
     assert [(m.session_id, m.place) for m in found] == [
         (b, "scrollback line 2"),
