@@ -1,10 +1,10 @@
 """Search across history: sessions by title, folder, prompt, and the text of their output.
 
-The text is kept in an SQLite FTS5 index (migration 8): ``search_docs`` is one row per indexed
-text of a session (its scrollback, its transcript) with how far its file has been read;
-``search_chunks`` holds small groups of consecutive lines with the number of the first, and
-``search_fts`` indexes them (external content, kept in step by triggers). Rows go with their
-session (foreign keys, ``ON DELETE CASCADE``).
+The text is kept in an SQLite FTS5 index (the migration "search across history"):
+``search_docs`` is one row per indexed text of a session (its scrollback, its transcript) with
+how far its file has been read; ``search_chunks`` holds small groups of consecutive lines with
+the number of the first, and ``search_fts`` indexes them (external content, kept in step by
+triggers). Rows go with their session (foreign keys, ``ON DELETE CASCADE``).
 
 Scrollback files hold raw terminal bytes (:mod:`c3desk.core.scrollback`): their text is indexed
 with escape sequences removed, as lines numbered from the session's first output, so a result

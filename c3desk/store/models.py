@@ -169,9 +169,9 @@ class SessionEvent(BaseModel):
 
 
 class SearchDoc(BaseModel):
-    """A session's indexed text (its scrollback, its transcript) and how far it was read;
-    migration 8. The chunks' full-text index (``search_fts``, FTS5) has no model: it is
-    written by triggers and read with SQL (c3desk.core.search)."""
+    """A session's indexed text (its scrollback, its transcript) and how far it was read
+    (migration "search across history"). The chunks' full-text index (``search_fts``, FTS5)
+    has no model: it is written by triggers and read with SQL (c3desk.core.search)."""
 
     id = pw.AutoField()
     session = pw.ForeignKeyField(
