@@ -4,7 +4,8 @@ The text is kept in an SQLite FTS5 index (the migration "search across history")
 ``search_docs`` is one row per indexed text of a session (its scrollback, its transcript) with
 how far its file has been read; ``search_chunks`` holds small groups of consecutive lines with
 the number of the first, and ``search_fts`` indexes them (external content, kept in step by
-triggers). Rows go with their session (foreign keys, ``ON DELETE CASCADE``).
+triggers). A removed session's docs go with it (``ON DELETE CASCADE``) and searches no longer
+see its rows; the indexer then unindexes them in short batches (``search_removed``).
 
 Scrollback files hold raw terminal bytes (:mod:`c3desk.core.scrollback`): their text is indexed
 with escape sequences removed, as lines numbered from the session's first output, so a result
@@ -41,7 +42,7 @@ import peewee as pw
 from c3desk.core.launch import encode_remote_dir, transcript_path
 from c3desk.core.worker_files import files_for
 from c3desk.errors import InvalidInput
-from c3desk.store.models import SearchChunk, SearchDoc, Session, db
+from c3desk.store.models import SearchChunk, SearchDoc, SearchRemoved, Session, db
 from c3desk.transports.connection import WorkerConnection
 
 log = logging.getLogger(__name__)
@@ -446,8 +447,28 @@ def replace_transcript(session_id: str, chunks: Sequence[tuple[int, str]], size:
     if doc is None:
         return False
     with db.atomic():
-        SearchChunk.delete().where(SearchChunk.doc == doc.id).execute()
+        SearchChunk.delete().where(SearchChunk.doc_id == doc.id).execute()
         return add_chunks(doc.id, chunks, offset=size, lines=len(chunks))
+
+
+PURGE_BATCH = 1000  # rows of a removed session unindexed per transaction
+
+
+def purge_removed(batch: int = PURGE_BATCH) -> bool:
+    """Unindex up to ``batch`` rows of removed sessions; True when some may be left."""
+    doc = SearchRemoved.select().limit(1).first()
+    if doc is None:
+        return False
+    with db.atomic():
+        conn: sqlite3.Connection = db.connection()
+        gone = conn.execute(
+            "DELETE FROM search_chunks WHERE id IN "
+            "(SELECT id FROM search_chunks WHERE doc_id = ? LIMIT ?)",
+            (doc.doc_id, batch),
+        ).rowcount
+        if gone < batch:
+            SearchRemoved.delete().where(SearchRemoved.doc_id == doc.doc_id).execute()
+    return True
 
 
 def index_size() -> int:
@@ -687,6 +708,13 @@ class SearchIndexer:
                 if sid not in live:
                     self._recent.pop(sid, None)
                     self._docs.pop(sid, None)
+        if not self._stopping:
+            began = time.perf_counter()
+            if purge_removed():
+                busy = True
+            held = time.perf_counter() - began
+            self.write_seconds = max(self.write_seconds, held)
+            self._owed += held
         return busy
 
     async def step(self, session_id: str, *, final: bool = False) -> bool:

@@ -105,8 +105,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         "search across history: an FTS5 index over sessions' scrollback and transcripts",
         (
             # One row per indexed text of a session: how far its file has been read.
+            # AUTOINCREMENT: a removed doc's id is never given again (its rows may still wait
+            # for the indexer to purge them, see search_removed).
             """CREATE TABLE search_docs (
-                 id INTEGER NOT NULL PRIMARY KEY,
+                 id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
                  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
                  kind TEXT NOT NULL CHECK (kind IN ('scrollback', 'transcript')),
                  inode INTEGER,
@@ -117,7 +119,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             # Small groups of consecutive lines; `line` is the first one's number (1-based).
             """CREATE TABLE search_chunks (
                  id INTEGER NOT NULL PRIMARY KEY,
-                 doc_id INTEGER NOT NULL REFERENCES search_docs(id) ON DELETE CASCADE,
+                 doc_id INTEGER NOT NULL,
                  line INTEGER NOT NULL,
                  text TEXT NOT NULL
                )""",
@@ -129,6 +131,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TRIGGER search_chunks_removed AFTER DELETE ON search_chunks BEGIN "
             "INSERT INTO search_fts(search_fts, rowid, text) VALUES ('delete', old.id, old.text); "
             "END",
+            # A removed session's docs go at once (cascade); their rows, which can be many
+            # (unindexing 50 MB of output takes over a second), are purged by the indexer in
+            # short batches; searches join the docs, so they no longer show meanwhile.
+            "CREATE TABLE search_removed (doc_id INTEGER NOT NULL PRIMARY KEY)",
+            "CREATE TRIGGER search_docs_removed AFTER DELETE ON search_docs BEGIN "
+            "INSERT OR IGNORE INTO search_removed (doc_id) VALUES (old.id); END",
         ),
     ),
 )

@@ -173,7 +173,7 @@ class SearchDoc(BaseModel):
     (migration "search across history"). The chunks' full-text index (``search_fts``, FTS5)
     has no model: it is written by triggers and read with SQL (c3desk.core.search)."""
 
-    id = pw.AutoField()
+    id = pw.IntegerField(primary_key=True, constraints=[pw.SQL("AUTOINCREMENT")])
     session = pw.ForeignKeyField(
         Session, column_name="session_id", on_delete="CASCADE", index=False, backref="search_docs"
     )
@@ -190,14 +190,21 @@ class SearchDoc(BaseModel):
 
 class SearchChunk(BaseModel):
     id = pw.AutoField()
-    doc = pw.ForeignKeyField(SearchDoc, column_name="doc_id", on_delete="CASCADE", index=False)
+    doc_id = pw.IntegerField()  # no foreign key: rows of a removed doc are purged later
     line = pw.IntegerField()
     text = pw.TextField()
 
-    doc_id: int
-
     class Meta:
         table_name = "search_chunks"
+
+
+class SearchRemoved(BaseModel):
+    """Docs removed (with their session) whose rows are still to be purged."""
+
+    doc_id = pw.IntegerField(primary_key=True)
+
+    class Meta:
+        table_name = "search_removed"
 
 
 Session.add_index(Session.status, name="idx_sessions_status")
@@ -207,7 +214,7 @@ Session.add_index(Session.needs_input, name="idx_sessions_needs_input")
 Artifact.add_index(Artifact.session, name="idx_artifacts_session")
 SessionEvent.add_index(SessionEvent.session, SessionEvent.id, name="idx_session_events_session")
 SearchDoc.add_index(SearchDoc.session, SearchDoc.kind, unique=True, name="idx_search_docs_session")
-SearchChunk.add_index(SearchChunk.doc, name="idx_search_chunks_doc")
+SearchChunk.add_index(SearchChunk.doc_id, name="idx_search_chunks_doc")
 
 ALL_MODELS: list[type[BaseModel]] = [
     Worker,
@@ -217,4 +224,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     SessionEvent,
     SearchDoc,
     SearchChunk,
+    SearchRemoved,
 ]

@@ -236,6 +236,11 @@ def test_index_finds_lines_fields_and_forgets_removed_sessions(db: Paths) -> Non
     sess.remove_session(a)
     assert [m.session_id for m in search.search("zebra")] == [b]
     assert not SearchDoc.select().where(SearchDoc.session == a).exists()
+    # its rows are unindexed in batches, after the removal
+    assert SearchChunk.select().count() == 2  # a row of two lines each
+    while search.purge_removed(batch=1):
+        pass
+    assert SearchChunk.select().count() == 1
     conn = sqlite3.connect(db.db)
     # the full-text index forgot the rows too (its integrity check compares it to them)
     conn.execute("INSERT INTO search_fts(search_fts) VALUES ('integrity-check')")
