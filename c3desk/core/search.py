@@ -643,13 +643,19 @@ class SearchIndexer:
             self._transcripts.update(unread)
         except Exception:
             log.exception("search index: looking for sessions to catch up with failed")
-        first = True
+        first, failing = True, False
         while not self._stopping:
             busy = False
             try:
                 busy = await self.run_pass()
+                if failing:
+                    failing = False
+                    log.info("search index: writing again")
             except Exception:
-                log.exception("search index: a pass failed")
+                # A full disk, a read-only folder: said once, tried again every period.
+                if not failing:
+                    failing = True
+                    log.exception("search index: a pass failed; trying again")
             if first and not self._pending:
                 first = False
                 self.caught_up.set()
