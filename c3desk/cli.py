@@ -324,6 +324,11 @@ def build_parser() -> Parser:
     cli_usage.add_parser(sub)
     sub.add_parser("pause", help="start no new sessions")
     sub.add_parser("resume", help="start queued sessions again")
+
+    se = sub.add_parser("search", help="find sessions by title, folder, prompt and output")
+    se.add_argument("query", help="words to find (quote a phrase); no search syntax")
+    se.add_argument("--limit", type=_positive_int, default=20, help="matches at most, 1..1000")
+    se.add_argument("--json", action="store_true")
     return p
 
 
@@ -807,6 +812,12 @@ def cmd_hook(args: argparse.Namespace) -> int:
     return hook.main(str(args.paths.home), ["--session", args.session, args.event])
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from c3desk.core import search
+
+    return search.command(args.query, as_json=args.json, limit=args.limit)
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     from c3desk.core.detector import classify
 
@@ -869,6 +880,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "resume": cmd_pause,
     "worktree": cmd_worktree,
     "usage": cli_usage.cmd_usage,
+    "search": cmd_search,
 }
 
 # Commands that change the queue or settings: a running instance is told at once.
@@ -882,7 +894,7 @@ NO_DATABASE: frozenset[str] = frozenset({"hook", "detect"})
 # (continue, retry, pause and resume write only without a running instance; then the write
 # itself is refused with the same one line as the writing commands get.)
 READING = frozenset(
-    {"list", "show", "events", "artifacts", "screen", "send", "kill", "usage"}
+    {"list", "show", "events", "artifacts", "screen", "send", "kill", "usage", "search"}
     | {"continue", "retry", "pause", "resume"}
 )
 

@@ -51,6 +51,7 @@ from c3desk.core.launch import (
 from c3desk.core.live import LiveSession
 from c3desk.core.placement import Queued, WorkerSlot, pick_worker, place
 from c3desk.core.scrollback import ScrollbackLog, read_chunks
+from c3desk.core.search import SearchIndexer, read_transcript
 from c3desk.core.terminals import Terminals
 from c3desk.core.usage_limits import UsageLimitWatch
 from c3desk.core.usage_watch import PERIOD as USAGE_PERIOD
@@ -265,6 +266,14 @@ class Engine:
         self._profiles: dict[str, AgentProfile] | None = None
         self.idle_event = asyncio.Event()
         self.artifacts = ArtifactWatcher(paths.artifacts_dir, home=paths.home)
+        # Search across history: the index follows the sessions' scrollback (c3desk.core.search).
+        self.search = SearchIndexer(
+            paths.scrollback_dir,
+            lambda: list(self.live),
+            transcripts=lambda sid, worker_id: read_transcript(
+                sid, self.connections.get(worker_id or ""), self._env or {}
+            ),
+        )
         self._last_artifact_scan = 0.0
         self.usage = UsageWatcher(
             lambda agent: p.prices if (p := self.profiles().get(agent)) else (),
@@ -311,6 +320,7 @@ class Engine:
         await self._recover()
         self._runner = asyncio.create_task(self._run(), name="c3desk-engine")
         self._track(asyncio.create_task(self._watch.run(), name="c3desk-awareness"))
+        self._track(asyncio.create_task(self.search.run(), name="c3desk-search"))
         self._gc.start()
 
     def _quiet(self) -> bool:
@@ -650,6 +660,7 @@ class Engine:
         reattached by the next start, unless ``keep_hosted`` is false."""
         self._stopping = True
         self._watch.stop()
+        self.search.stop()
         self._wake.set()
         if self._runner is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -1013,6 +1024,7 @@ class Engine:
         self._emit("changed", live.id)
         self._track(asyncio.ensure_future(self._finish_artifacts(live.id)))
         self._track(asyncio.ensure_future(self.usage.finish(live.id)))
+        self.search.ended(live.id, live.worker_id)
         self.wake()
 
     def _record_end(self, live: LiveSession, status: ExitStatus) -> None:

@@ -169,6 +169,45 @@ MIGRATIONS: tuple[Migration, ...] = (
                )""",
         ),
     ),
+    Migration(
+        11,
+        "search across history: an FTS5 index over sessions' scrollback and transcripts",
+        (
+            # One row per indexed text of a session: how far its file has been read.
+            # AUTOINCREMENT: a removed doc's id is never given again (its rows may still wait
+            # for the indexer to purge them, see search_removed).
+            """CREATE TABLE search_docs (
+                 id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+                 session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                 kind TEXT NOT NULL CHECK (kind IN ('scrollback', 'transcript')),
+                 inode INTEGER,
+                 offset INTEGER NOT NULL DEFAULT 0,
+                 lines INTEGER NOT NULL DEFAULT 0
+               )""",
+            "CREATE UNIQUE INDEX idx_search_docs_session ON search_docs(session_id, kind)",
+            # Small groups of consecutive lines; `line` is the first one's number (1-based).
+            """CREATE TABLE search_chunks (
+                 id INTEGER NOT NULL PRIMARY KEY,
+                 doc_id INTEGER NOT NULL,
+                 line INTEGER NOT NULL,
+                 text TEXT NOT NULL
+               )""",
+            "CREATE INDEX idx_search_chunks_doc ON search_chunks(doc_id)",
+            "CREATE VIRTUAL TABLE search_fts USING fts5(text, content='search_chunks', "
+            "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+            "CREATE TRIGGER search_chunks_added AFTER INSERT ON search_chunks BEGIN "
+            "INSERT INTO search_fts(rowid, text) VALUES (new.id, new.text); END",
+            "CREATE TRIGGER search_chunks_removed AFTER DELETE ON search_chunks BEGIN "
+            "INSERT INTO search_fts(search_fts, rowid, text) VALUES ('delete', old.id, old.text); "
+            "END",
+            # A removed session's docs go at once (cascade); their rows, which can be many
+            # (unindexing 50 MB of output takes over a second), are purged by the indexer in
+            # short batches; searches join the docs, so they no longer show meanwhile.
+            "CREATE TABLE search_removed (doc_id INTEGER NOT NULL PRIMARY KEY)",
+            "CREATE TRIGGER search_docs_removed AFTER DELETE ON search_docs BEGIN "
+            "INSERT OR IGNORE INTO search_removed (doc_id) VALUES (old.id); END",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -259,6 +259,45 @@ class TranscriptRead(BaseModel):
         primary_key = pw.CompositeKey("session", "path")
 
 
+class SearchDoc(BaseModel):
+    """A session's indexed text (its scrollback, its transcript) and how far it was read
+    (migration "search across history"). The chunks' full-text index (``search_fts``, FTS5)
+    has no model: it is written by triggers and read with SQL (c3desk.core.search)."""
+
+    id = pw.IntegerField(primary_key=True, constraints=[pw.SQL("AUTOINCREMENT")])
+    session = pw.ForeignKeyField(
+        Session, column_name="session_id", on_delete="CASCADE", index=False, backref="search_docs"
+    )
+    kind = pw.TextField(constraints=[pw.Check("kind IN ('scrollback', 'transcript')")])
+    inode = pw.IntegerField(null=True)
+    offset = pw.IntegerField(constraints=[_default("0")])
+    lines = pw.IntegerField(constraints=[_default("0")])
+
+    session_id: str
+
+    class Meta:
+        table_name = "search_docs"
+
+
+class SearchChunk(BaseModel):
+    id = pw.AutoField()
+    doc_id = pw.IntegerField()  # no foreign key: rows of a removed doc are purged later
+    line = pw.IntegerField()
+    text = pw.TextField()
+
+    class Meta:
+        table_name = "search_chunks"
+
+
+class SearchRemoved(BaseModel):
+    """Docs removed (with their session) whose rows are still to be purged."""
+
+    doc_id = pw.IntegerField(primary_key=True)
+
+    class Meta:
+        table_name = "search_removed"
+
+
 Session.add_index(Session.status, name="idx_sessions_status")
 Session.add_index(Session.worker, name="idx_sessions_worker")
 Session.add_index(Session.position, name="idx_sessions_position")
@@ -274,6 +313,8 @@ UsageLimitSession.add_index(
 )
 UsageLimitSession.add_index(UsageLimitSession.session, name="idx_usage_limit_sessions_session")
 SessionUsage.add_index(SessionUsage.day, name="idx_session_usage_day")
+SearchDoc.add_index(SearchDoc.session, SearchDoc.kind, unique=True, name="idx_search_docs_session")
+SearchChunk.add_index(SearchChunk.doc_id, name="idx_search_chunks_doc")
 
 ALL_MODELS: list[type[BaseModel]] = [
     Worker,
@@ -285,4 +326,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     UsageLimitSession,
     SessionUsage,
     TranscriptRead,
+    SearchDoc,
+    SearchChunk,
+    SearchRemoved,
 ]

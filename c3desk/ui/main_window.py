@@ -40,6 +40,7 @@ from c3desk.ui.grid import Grid
 from c3desk.ui.grid_controller import GridController
 from c3desk.ui.icons import app_icon
 from c3desk.ui.queue_dock import QueueDock
+from c3desk.ui.search_panel import SearchPanel, scroll_to_text
 from c3desk.ui.theme import apply_theme, theme_colors
 from c3desk.ui.tray import TrayController
 from c3desk.ui.usage_view import show_usage
@@ -55,6 +56,7 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+Shift+M", "Maximize / restore the focused tile"),
     ("Ctrl+Shift+Space", "Pause / resume the queue"),
     ("Ctrl+Shift+E", "Show the artifacts of the focused session"),
+    ("Ctrl+Shift+F", "Search the sessions' history"),
     (
         "Ctrl+Return, Delete, Ctrl+Shift+R/K/P/O/C/A",
         "In the queue: continue, remove, retry, kill, pin, open folder, copy id, artifacts",
@@ -108,6 +110,12 @@ class MainWindow(QMainWindow):
         self.artifacts_dock.setWidget(self.artifacts)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.artifacts_dock)
         self.artifacts_dock.hide()
+        self.search = SearchPanel(self)
+        self.search_dock = QDockWidget("Search", self)
+        self.search_dock.setObjectName("searchDock")
+        self.search_dock.setWidget(self.search)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.search_dock)
+        self.search_dock.hide()
 
         self.alerts = AlertPolicy()
         self.limit_notices = HoldNotices(lambda: self.engine.limits.now())
@@ -169,9 +177,11 @@ class MainWindow(QMainWindow):
             )
         )
         view.addAction(self._action("&Artifacts", self.show_focused_artifacts, "Ctrl+Shift+E"))
+        view.addAction(self._action("&Search history…", self.show_search, "Ctrl+Shift+F"))
         view.addSeparator()
         view.addAction(self.queue.toggleViewAction())
         view.addAction(self.artifacts_dock.toggleViewAction())
+        view.addAction(self.search_dock.toggleViewAction())
         tools = bar.addMenu("&Tools")
         tools.addAction(self._action("&Workers…", self.show_workers))
         tools.addAction(self._action("&Settings…", self.show_settings))
@@ -204,6 +214,7 @@ class MainWindow(QMainWindow):
         t.pauseToggled.connect(lambda paused: self.set_paused(paused))
         t.quitRequested.connect(lambda: self.quit())
         t.notificationClicked.connect(self.focus_session)
+        self.search.matchActivated.connect(self.open_match)
 
     # -- engine → window ---------------------------------------------------------------------
 
@@ -419,6 +430,23 @@ class MainWindow(QMainWindow):
     def focus_session(self, sid: str) -> None:
         self.bring_to_front()
         self.controller.request(sid)
+
+    def show_search(self) -> None:
+        if not self.search_dock.isVisible():
+            self.search_dock.show()
+            self.resizeDocks([self.search_dock], [480], Qt.Orientation.Horizontal)
+        self.search_dock.raise_()
+        self.search.focus_query()
+
+    def open_match(self, sid: str, line: str) -> None:
+        """A search match: its session into the grid, its terminal scrolled to the line."""
+        self.focus_session(sid)
+        tile = self.grid.tile_of(sid)
+        if line and tile is not None and tile.view is not None:
+            found = scroll_to_text(tile.view, line)
+            self.statusBar().showMessage(
+                "" if found else "That line is no longer in the terminal's history", 5000
+            )
 
     def cycle_focus(self, step: int) -> None:
         tiles = [t for t in self.grid.tiles if t.isVisible() and t.view is not None]
