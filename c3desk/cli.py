@@ -143,7 +143,9 @@ def build_parser() -> Parser:
         dest="directory",
         help="working directory (a relative one is taken from the current directory)",
     )
-    a.add_argument("--prompt", help="initial prompt")
+    a.add_argument(
+        "--prompt", help="initial prompt (one starting with '-' is written --prompt=-TEXT)"
+    )
     a.add_argument("--worker", help="worker name (default: any)")
     a.add_argument("--agent", default="claude", help="agent profile (default: claude)")
     a.add_argument("--lock", action="store_true", help="pin the session")
