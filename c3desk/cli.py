@@ -328,7 +328,11 @@ def build_parser() -> Parser:
     sub.add_parser("resume", help="start queued sessions again")
 
     se = sub.add_parser("search", help="find sessions by title, folder, prompt and output")
-    se.add_argument("query", help="words to find (quote a phrase); no search syntax")
+    se.add_argument(
+        "query",
+        nargs="+",
+        help='words to find (all of them; "a phrase" in quotes inside the query); no search syntax',
+    )
     se.add_argument("--limit", type=_positive_int, default=20, help="matches at most, 1..1000")
     se.add_argument("--json", action="store_true")
     return p
@@ -817,7 +821,7 @@ def cmd_hook(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from c3desk.core import search
 
-    return search.command(args.query, as_json=args.json, limit=args.limit)
+    return search.command(" ".join(args.query), as_json=args.json, limit=args.limit)
 
 
 def cmd_detect(args: argparse.Namespace) -> int:

@@ -136,6 +136,12 @@ def test_cli_search(db: Paths, tmp_path: Path, cli: Any) -> None:
     assert (
         cli("search", "--limit", "1", "gasket", "--json", check=True).json()[0]["where"] == "title"
     )
+    # Words typed without quotes are one query: every word must be there, in any order.
+    two = cli("search", "leaks", "error", "--json", check=True).json()
+    assert [m["place"] for m in two] == ["scrollback line 1"]
+    assert (
+        cli("search", "gasket", "nowhere", check=True).stdout == "no matches for 'gasket nowhere'\n"
+    )
     # Search syntax is only words: none of these can fail.
     for query in ('"gasket', "gasket*", "(gasket)", "gasket:^", "{gasket}", "^gasket'"):
         assert cli("search", query, check=True).stdout.startswith(sid[:8]), query
