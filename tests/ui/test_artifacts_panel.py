@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import qasync
+from helpers.qtloop import until
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QColor, QImage, QPageSize, QPainter, QPdfWriter
@@ -430,15 +430,6 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     yield loop
     asyncio.set_event_loop(None)
     loop.close()
-
-
-async def until(predicate: Callable[[], object], timeout: float = 30.0) -> None:
-    """Let the Qt and asyncio loop run until ``predicate`` holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 def test_a_remote_artifact_is_previewed_from_a_copy_downloaded_over_sftp(

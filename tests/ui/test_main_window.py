@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import qasync
 from helpers.engine import FAKE
+from helpers.qtloop import until
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
@@ -25,28 +24,6 @@ from c3desk.runtime import Instance
 from c3desk.store.models import Session, Worker
 from c3desk.ui.main_window import MainWindow
 from c3desk.ui.queue_model import Group
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    qapp.setQuitOnLastWindowClosed(False)  # as the app does: the tray may keep it running
-    loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Let the Qt and asyncio loop run until ``predicate`` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 def add(title: str, cwd: Path, prompt: str) -> str:

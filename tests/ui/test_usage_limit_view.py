@@ -4,17 +4,14 @@ and the reset; resuming the queue lifts it and the words go."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
-import qasync
 from helpers.engine import FAKE
+from helpers.qtloop import until
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
 
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
@@ -24,25 +21,6 @@ from c3desk.core.limit_screen import LimitSighting
 from c3desk.runtime import Instance
 from c3desk.store.models import Worker
 from c3desk.ui.main_window import MainWindow
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
-    return value
 
 
 def test_status_bar_and_tray_show_the_pause_until_a_resume_lifts_it(
