@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.engine import FAKE
-from helpers.qtloop import until
+from helpers.qtloop import running_window, until
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
@@ -32,21 +30,6 @@ def add(title: str, cwd: Path, prompt: str) -> str:
 
 def row(sid: str) -> Session:
     return Session.get_by_id(sid)
-
-
-@contextlib.asynccontextmanager
-async def running_window(paths: Paths, tmp_path: Path, qtbot: Any) -> AsyncIterator[MainWindow]:
-    """The real instance (engine and control socket) with its main window, ended afterwards."""
-    instance = Instance(paths)
-    await instance.start()
-    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(paths, instance.engine, settings=settings, on_quit=lambda: None)
-    qtbot.addWidget(window)
-    try:
-        yield window
-    finally:
-        await instance.stop()
-        window.close()
 
 
 @pytest.fixture

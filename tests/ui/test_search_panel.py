@@ -4,25 +4,21 @@ its session in the grid with the terminal scrolled to the line (the real engine,
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.engine import FAKE
-from helpers.qtloop import until
-from PySide6.QtCore import QSettings, Qt
+from helpers.qtloop import running_window, until
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from c3desk.config import Paths
 from c3desk.core import search
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
-from c3desk.runtime import Instance
 from c3desk.store.models import Session
 from c3desk.terminal.model import TerminalModel
-from c3desk.ui.main_window import MainWindow
 from c3desk.ui.search_panel import SearchPanel, scroll_to_text
 from c3desk.ui.terminal_view import TerminalView
 
@@ -80,20 +76,6 @@ def test_scroll_to_text_finds_the_newest_line_in_history(qtbot: Any) -> None:
     ]
     assert scroll_to_text(view, "line 199 of output") and view.scroll_offset == 0
     assert not scroll_to_text(view, "never printed")
-
-
-@contextlib.asynccontextmanager
-async def running_window(paths: Paths, tmp_path: Path, qtbot: Any) -> AsyncIterator[MainWindow]:
-    instance = Instance(paths)
-    await instance.start()
-    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(paths, instance.engine, settings=settings, on_quit=lambda: None)
-    qtbot.addWidget(window)
-    try:
-        yield window
-    finally:
-        await instance.stop()
-        window.close()
 
 
 # Opening a match brings the window to the front, which the offscreen platform cannot do.

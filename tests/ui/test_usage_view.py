@@ -5,26 +5,22 @@ engine with the fake agent."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.engine import FAKE
-from helpers.qtloop import until
-from PySide6.QtCore import QSettings, Qt
+from helpers.qtloop import running_window, until
+from PySide6.QtCore import Qt
 
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core import usage
-from c3desk.runtime import Instance
 from c3desk.store.models import Session
 from c3desk.ui.grid import TileHeader, TileInfo
-from c3desk.ui.main_window import MainWindow
 from c3desk.ui.queue_model import TOOLTIP
 from c3desk.ui.usage_view import UsageDialog, header_text
 
@@ -127,20 +123,6 @@ def test_the_tile_header_shows_tokens_and_cost(qtbot: Any) -> None:
 
 
 # -- the window, with the real engine ----------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def running_window(paths: Paths, tmp_path: Path, qtbot: Any) -> AsyncIterator[MainWindow]:
-    instance = Instance(paths)
-    await instance.start()
-    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(paths, instance.engine, settings=settings, on_quit=lambda: None)
-    qtbot.addWidget(window)
-    try:
-        yield window
-    finally:
-        await instance.stop()
-        window.close()
 
 
 def test_a_running_sessions_tokens_show_in_its_tile_the_queue_and_the_dialog(
