@@ -64,9 +64,15 @@ def test_three_sessions_limit_two_end_to_end(
     # done (tests/integration/test_cli_live.py covers --until-idle and --exit-idle).
     proc = headless()
     wait_for(lambda: [s["status"] for s in sessions(cli).values()].count("active") == 2)
-    now = sessions(cli)
+
+    # A session is active from the moment it is given a slot; its pid comes once its process
+    # has started (live values while the instance runs).
+    def started() -> dict[str, Any] | None:
+        now = sessions(cli)
+        return now if now["one"]["pid"] and now["two"]["pid"] else None
+
+    now = wait_for(started)
     assert now["three"]["status"] == "queued" and now["three"]["position"] == 1
-    assert now["one"]["pid"] and now["two"]["pid"]  # live values while the instance runs
 
     # The control socket: private, and the single-instance guard.
     sock = home / "control.sock"
