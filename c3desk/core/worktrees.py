@@ -22,13 +22,13 @@ import asyncio
 import os
 import posixpath
 import re
-import subprocess
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from c3desk.errors import InvalidInput, Refused
+from c3desk.transports import tmux
 
 Runner = Callable[[Sequence[str]], tuple[int, bytes, bytes]]
 T = TypeVar("T")
@@ -247,23 +247,11 @@ def cmd_branch_delete(repo: str, branch: str) -> list[str]:
 
 
 def local_runner(argv: Sequence[str]) -> tuple[int, bytes, bytes]:
-    """Run ``argv`` on this machine (no shell); a missing program is 127, as a shell says."""
+    """Run ``argv`` on this machine (no shell) with git's environment; a missing program is
+    127, as a shell says."""
     env = {k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS}
     env.update(GIT_ENV)
-    try:
-        done = subprocess.run(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env=env,
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        return 127, b"", str(exc).encode()
-    except subprocess.TimeoutExpired:
-        return 124, b"", f"{argv[0]} did not finish in {GIT_TIMEOUT:g} s".encode()
-    return done.returncode, done.stdout, done.stderr
+    return tmux.local_runner(argv, env=env, timeout=GIT_TIMEOUT)
 
 
 def remote_runner(run_argv: Runner) -> Runner:

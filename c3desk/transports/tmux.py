@@ -95,19 +95,27 @@ class Runner(Protocol):
     def __call__(self, argv: Sequence[str]) -> tuple[int, bytes, bytes]: ...
 
 
-def local_runner(argv: Sequence[str]) -> tuple[int, bytes, bytes]:
+def local_runner(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = RUN_TIMEOUT,
+) -> tuple[int, bytes, bytes]:
+    """A :class:`Runner` on this machine (no shell); ``env`` replaces the environment when
+    given; a program still running after ``timeout`` seconds is status 124."""
     try:
         done = subprocess.run(
             list(argv),
             stdin=subprocess.DEVNULL,
             capture_output=True,
-            timeout=RUN_TIMEOUT,
+            env=None if env is None else dict(env),
+            timeout=timeout,
             check=False,
         )
     except FileNotFoundError as exc:
         return 127, b"", str(exc).encode()
     except subprocess.TimeoutExpired:
-        return 124, b"", f"{argv[0]} did not finish in {RUN_TIMEOUT:g} s".encode()
+        return 124, b"", f"{argv[0]} did not finish in {timeout:g} s".encode()
     return done.returncode, done.stdout, done.stderr
 
 
