@@ -244,11 +244,17 @@ async def attach(
     (capture-pane), then the live screen. ``client`` starts the tmux client (default: a local
     PTY with ``env``); ``gone`` watches the agent's end (default: a pidfd here). ``pid``: the
     agent's, when the caller has just started it (tmux is not asked again)."""
+    ended_before = False
     if pid is None:
         pane = await host.pane(name)
         if pane is None:
             return None
         pid = pane.pid
+        if pane.dead:
+            # The agent ended while nobody watched: its pid may belong to another process by
+            # now, so it is not watched; the end is read from the dead pane below.
+            ended_before = True
+            gone = _already_gone
     if replay:
         history = await host.capture(name)
         if history:
@@ -276,7 +282,14 @@ async def attach(
 
     attached = await client(host.attach_argv(name), cols, rows, shown, client_ended)
     hosted.append(TmuxProcess(host, name, pid, attached, on_exit, gone, on_output))
+    if ended_before:
+        # Reconciled before it is returned: a caller never sees it running.
+        await hosted[0].settled()
     return hosted[0]
+
+
+async def _already_gone(_pid: int) -> None:
+    """The agent's end, for a pane found dead."""
 
 
 async def start(

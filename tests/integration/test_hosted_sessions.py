@@ -79,6 +79,48 @@ def test_a_hosted_session_tmux_lost_behind_c3desks_back_fails_as_lost(
     asyncio.run(main())
 
 
+def test_agents_that_ended_while_c3desk_was_away_end_with_their_exit_status(
+    db: Paths, tmp_path: Path, tmux: TmuxHost
+) -> None:
+    """Reconciliation of a dead pane: the next start records what the agent's exit said
+    (completed for 0, failed with the status otherwise), never lost, never active."""
+
+    async def main() -> None:
+        use_fake_agent(tmp_path)
+        work = tmp_path / "work"
+        work.mkdir()
+        ok = add("ends well", work, prompt="say READY-OK")
+        bad = add("ends badly", work, prompt="say READY-BAD")
+        first, watch = await started_engine(db, connections=hosted(tmux))
+        for sid, text in ((ok, "READY-OK"), (bad, "READY-BAD")):
+            await watch.until(screen_has(first, sid, text), 20)
+        pids = {sid: row(sid).pid for sid in (ok, bad)}
+        names = {sid: row(sid).host_handle.removeprefix("tmux:") for sid in (ok, bad)}
+        await first.stop()  # both keep running in tmux
+        # Behind c3desk's back, each agent is told to end (a turn typed into its pane).
+        for sid, line in ((ok, "exit 0"), (bad, "exit 3")):
+            code, _out, err = await tmux._tmux_cmd(
+                "send-keys", "-t", f"={names[sid]}:", line, "Enter"
+            )
+            assert code == 0, err
+        for sid in (ok, bad):
+            pid = pids[sid]
+            assert pid is not None
+            await watch.until(lambda pid=pid: not alive(pid), 20)
+        second, watch = await started_engine(db, connections=hosted(tmux))
+        try:
+            assert status(ok) == "completed"
+            assert status(bad) == "failed"
+            assert row(bad).failure_reason == "exited with status 3"
+            assert ok not in second.live and bad not in second.live
+        finally:
+            await second.stop()
+        # Their tmux sessions went with the ends that were read from them.
+        assert await tmux.sessions() == []
+
+    asyncio.run(main())
+
+
 def test_without_a_tmux_host_quitting_still_ends_sessions(db: Paths, tmp_path: Path) -> None:
     async def main() -> None:
         use_fake_agent(tmp_path)

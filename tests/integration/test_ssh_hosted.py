@@ -636,3 +636,64 @@ def test_a_remote_hosted_session_outlives_its_engine_and_a_dropped_connection(
 
     asyncio.run(main())
     report()
+
+
+def test_remote_agents_that_ended_while_c3desk_was_away_end_with_their_exit_status(
+    db: Paths,
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Reconciliation of dead panes on the worker: the next engine records completed for an
+    exit 0 and failed with the status for another, never lost, never active."""
+    tmux_socket = unique_socket()
+
+    async def scenario() -> None:
+        use_remote_agent(tmp_path)
+        box = add_ssh_worker(sshd)
+        work = tmp_path / "work"
+        work.mkdir()
+        ok = add("ends well", work, prompt="say READY-OK", worker=box.name)
+        bad = add("ends badly", work, prompt="say READY-BAD", worker=box.name)
+        factory, _made = ssh_factory(sshd, tmp_path, tmux_socket=tmux_socket)
+        first, watch = await started_engine(db, connections=factory)
+        try:
+            for sid, text in ((ok, "READY-OK"), (bad, "READY-BAD")):
+                await watch.until(screen_has(first, sid, text), 30)
+            pids = {sid: row(sid).pid for sid in (ok, bad)}
+            names = {sid: name_of(row(sid).host_handle or "") for sid in (ok, bad)}
+        finally:
+            await first.stop()
+        # Behind c3desk's back, each agent is told to end (a turn typed into its pane there).
+        conn = connection(sshd, tmp_path, tmux_socket)
+        await conn.connect()
+        try:
+            assert conn.hosting is not None
+            for sid, line in ((ok, "exit 0"), (bad, "exit 3")):
+                code, _out, err = await conn.hosting._tmux_cmd(
+                    "send-keys", "-t", f"={names[sid]}:", line, "Enter"
+                )
+                assert code == 0, err
+        finally:
+            await conn.close()
+        for sid in (ok, bad):
+            pid = pids[sid]
+            assert pid is not None
+            await until(lambda pid=pid: not alive(pid), what=f"agent {pid} to end")
+
+        factory, _made = ssh_factory(sshd, tmp_path, tmux_socket=tmux_socket)
+        second, watch = await started_engine(db, connections=factory)
+        try:
+            assert status(ok) == "completed"
+            assert status(bad) == "failed"
+            assert row(bad).failure_reason == "exited with status 3"
+            assert ok not in second.live and bad not in second.live
+        finally:
+            await second.stop()
+
+    async def main() -> None:
+        try:
+            await scenario()
+        finally:
+            await end_server(tmux_socket, sshd, tmp_path)
+
+    asyncio.run(main())
