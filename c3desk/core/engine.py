@@ -60,7 +60,7 @@ from c3desk.core.waiting import worker_problem
 from c3desk.errors import NotFound, Refused
 from c3desk.store.models import Session, SessionEvent, Worker
 from c3desk.terminal import TerminalModel
-from c3desk.transports.base import ExitStatus, Process, SpawnError, SpawnRequest
+from c3desk.transports.base import LOST, ExitStatus, Process, SpawnError, SpawnRequest
 from c3desk.transports.connection import ConnectionFactory, WorkerConnection, WorkerInfo
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,6 @@ KEEP_FINISHED = 16  # finished sessions whose final model stays in memory
 # "worker": a worker's connection changed status (worker_id says which).
 EventKind = Literal["changed", "output", "queue", "settings", "focus", "worker"]
 _CONNECTING = "c3desk-connect-"  # the name of tasks that connect or close a worker
-LOST = "lost"  # failure reason of an active session its worker no longer has after a restart
 
 
 @dataclass(frozen=True)

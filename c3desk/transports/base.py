@@ -17,6 +17,11 @@ class SpawnError(Exception):
     """The process could not be started; the message says why in a user's words."""
 
 
+# The failure reason of a session whose hosted process its worker no longer has: tmux's session
+# removed behind c3desk's back, or not found after a restart or a reconnect.
+LOST = "lost"
+
+
 @dataclass(frozen=True)
 class ExitStatus:
     code: int | None  # exit status, or None when a signal ended it

@@ -18,8 +18,10 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Literal
 
 from c3desk.transports.base import (
+    LOST,
     ExitCallback,
     ExitStatus,
     ExitWaiters,
@@ -88,19 +90,21 @@ class TmuxProcess(Process):
 
     # -- the agent's end ---------------------------------------------------------------------
 
-    async def _ended_pane(self) -> Pane | None:
+    async def _ended_pane(self) -> Pane | Literal["missing", "unasked"]:
         """The ended agent's pane, asked again while tmux cannot be asked (a refused channel
-        frees up as other clients end); None when it could not be asked or is gone."""
+        frees up as other clients end); "missing" when tmux no longer has the session,
+        "unasked" when it could not be asked."""
         deadline = self._loop.time() + ASK_AGAIN_FOR
         pause = 0.05
         while True:
             try:
-                return await self._host.pane(self.name)
+                pane = await self._host.pane(self.name)
+                return "missing" if pane is None else pane
             except TmuxUnreachable:
                 if self._loop.time() + pause > deadline:
-                    return None  # ended, but how could not be asked
+                    return "unasked"  # ended, but how could not be asked
             except TmuxError:
-                return None
+                return "unasked"
             await asyncio.sleep(pause)
             pause = min(pause * 2, 1.0)
 
@@ -111,9 +115,17 @@ class TmuxProcess(Process):
             self.unreachable = True
             return  # the worker is out of reach, not the agent's end: nothing to tell
         pane = await self._ended_pane()
-        status = pane.exit_status() if pane is not None else None
+        if pane == "missing":
+            # Its tmux session went while it ran, and not by c3desk's hand (a kill says its
+            # own reason): `tmux kill-server` or `kill-session` behind c3desk's back.
+            await self._finish(ExitStatus(None, None, LOST))
+            return
+        if pane == "unasked":
+            await self._finish(ExitStatus(None, None, "ended (tmux could not be asked how)"))
+            return
+        status = pane.exit_status()
         last: list[bytes] | None = None
-        if pane is not None and pane.dead:
+        if pane.dead:
             # What the client drew around the end may be tmux's "Pane is dead" line on a
             # screen scrolled up by one (it can reach c3desk before the agent's end does): the
             # dead pane's own rows are the session's last screen.

@@ -13,9 +13,10 @@ from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
 from c3desk.core import workers as wrk
-from c3desk.core.engine import LOST, EngineEvent
+from c3desk.core.engine import EngineEvent
 from c3desk.store.models import SessionEvent, Worker
 from c3desk.transports.base import (
+    LOST,
     ExitCallback,
     ExitStatus,
     OutputCallback,

@@ -13,11 +13,10 @@ from helpers.tmuxhost import hosted
 
 from c3desk.config import Paths
 from c3desk.core import settings as cfg
-from c3desk.core.engine import LOST
 from c3desk.core.sessions import events as sess_events
 from c3desk.errors import Refused
 from c3desk.store.models import Session
-from c3desk.transports.base import ExitCallback, OutputCallback, Process
+from c3desk.transports.base import LOST, ExitCallback, OutputCallback, Process
 from c3desk.transports.connection import ConnectionFactory, WorkerConnection, WorkerInfo
 from c3desk.transports.local_connection import LocalConnection
 from c3desk.transports.tmux import TmuxHost, local_runner
@@ -75,6 +74,29 @@ def test_a_hosted_session_tmux_lost_behind_c3desks_back_fails_as_lost(
             assert pid is not None and not alive(pid)
         finally:
             await second.stop()
+
+    asyncio.run(main())
+
+
+def test_tmux_killed_behind_c3desks_back_while_it_runs_fails_the_sessions_as_lost(
+    db: Paths, tmp_path: Path, tmux: TmuxHost
+) -> None:
+    async def main() -> None:
+        use_fake_agent(tmp_path)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("gone now", work, prompt="say HERE; think 300")
+        engine, watch = await started_engine(db, connections=hosted(tmux))
+        try:
+            await watch.until(screen_has(engine, sid, "HERE"), 20)
+            pid = row(sid).pid
+            code, _out, err = await tmux._tmux_cmd("kill-server")  # tmux kill-server
+            assert code == 0, err
+            await watch.until(lambda: status(sid) == "failed", 20)
+            assert row(sid).failure_reason == LOST
+            assert pid is not None and not alive(pid)
+        finally:
+            await engine.stop()
 
     asyncio.run(main())
 
