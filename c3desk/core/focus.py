@@ -4,7 +4,7 @@ Ranking: pinned sessions first, then those needing input (newest first), then th
 active, then recently finished ones. Tiles are stable: a shown session keeps its tile while it
 still ranks within the capacity. When a hidden session ranks in (it started needing input, or the
 user asked for it) it takes the tile of the least recently used session that is neither pinned nor
-the one the user is typing in; that tile is never swapped away.
+the running one the user is typing in; that tile is never swapped away.
 """
 
 from __future__ import annotations
@@ -97,7 +97,12 @@ class FocusPolicy:
         return list(tiles)
 
     def _protected(self, sid: str | None, by_id: dict[str, Candidate]) -> bool:
-        return sid is not None and (sid == self.typing or (sid in by_id and by_id[sid].pinned))
+        c = by_id.get(sid) if sid is not None else None
+        if c is None:
+            return False
+        # Only a running session takes what is typed: a finished one that merely has the
+        # keyboard focus (Qt gives it to the first tile at start) holds no one's work.
+        return c.pinned or (sid == self.typing and c.status == "active")
 
     def _free_slot(
         self, tiles: list[str | None], wanted: list[str], by_id: dict[str, Candidate]

@@ -494,11 +494,13 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         tiles = s.value("grid/tiles")
         if isinstance(tiles, list):
+            # The tiles come back where they were, as shown tiles, not as the user's requests:
+            # a session that needs input (reattached after a restart) still ranks in over a
+            # finished one kept from last time.
             known = view.existing_sessions([t for t in tiles if isinstance(t, str)])
-            now = time.monotonic()
-            for sid in tiles:
-                if isinstance(sid, str) and sid in known:
-                    self.controller.policy.request(sid, now)
+            self.controller.policy.tiles = [
+                sid if isinstance(sid, str) and sid in known else None for sid in tiles
+            ]
             self.controller.refresh()
 
     def closeEvent(self, event: QCloseEvent) -> None:

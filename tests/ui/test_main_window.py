@@ -521,3 +521,33 @@ def test_a_restarted_window_shows_the_reattached_hosted_session_with_its_screen(
             await again.engine.kill(sid)
 
     loop.run_until_complete(scenario())
+
+
+def test_tiles_kept_from_last_time_give_way_to_a_session_that_needs_input(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """The grid comes back with last time's tiles, but as shown tiles, not as the user's
+    requests: finished sessions restored into every tile must not keep out a session waiting
+    at its permission box (found under Xvfb after a restart with a reattached remote session)."""
+    cfg.set_setting("max_visible_sessions", "2")
+    cfg.set_setting("grid_layout", "auto")
+    first = add("Finished first", tmp_path, "say ONE; exit 0")
+    second = add("Finished second", tmp_path, "say TWO; exit 0")
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            await until(lambda: {row(first).status, row(second).status} == {"completed"})
+            await until(lambda: set(window.controller.policy.tiles) == {first, second})
+            window.save_state()
+        asks = add("Asks", tmp_path, "say WAITING; ask make test")
+        async with running_window(app_env, tmp_path, qtbot) as again:
+            again.show()
+            await until(lambda: row(asks).needs_input)
+            await until(lambda: again.grid.tile_of(asks))
+            # It took one tile; the other still shows a session kept from last time.
+            kept = [t for t in again.controller.policy.tiles if t and t != asks]
+            assert len(kept) == 1 and kept[0] in (first, second)
+            await again.engine.kill(asks)
+
+    loop.run_until_complete(scenario())

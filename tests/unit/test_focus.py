@@ -50,6 +50,20 @@ def test_the_tile_being_typed_in_is_never_swapped() -> None:
     assert p.update(cands, 1) == ["b"]
 
 
+def test_a_finished_session_with_the_focus_gives_its_tile_to_one_needing_input() -> None:
+    """After a restart Qt focuses the first tile, here a finished session: a reattached session
+    waiting at its permission box must still come into view (found under Xvfb)."""
+    p = FocusPolicy()
+    done = [
+        Candidate("older", "completed", last_activity=1),
+        Candidate("newer", "completed", last_activity=2),
+    ]
+    p.tiles = ["older", "newer"]
+    p.typing = "older"
+    asks = active("asks", 0, needs_input=True, needs_input_since=5)
+    assert p.update([*done, asks], 2) == ["asks", "newer"]
+
+
 def test_pinned_tiles_stay() -> None:
     p = FocusPolicy()
     cands = [active("pin", 0, pinned=True), active("x", 5)]
