@@ -484,7 +484,9 @@ class Engine:
             live.feed_all()
             live.model.feed(FORGET_SCREEN)
             try:
-                process = await conn.reattach(handle, _output_of(live), self._exit_of(live))
+                # At the size it is shown at: nothing resizes it after a reconnect.
+                size = (live.model.cols, live.model.rows)
+                process = await conn.reattach(handle, _output_of(live), self._exit_of(live), size)
             except Exception as exc:
                 log.warning("reattaching %s: %s", live.id, exc)
                 return  # the worker could not be asked: tried again in a few seconds
@@ -571,7 +573,10 @@ class Engine:
         self.live[s.id] = live
         process: Process | None = None
         try:
-            process = await conn.reattach(s.host_handle, _output_of(live), self._exit_of(live))
+            size = (live.model.cols, live.model.rows)
+            process = await conn.reattach(
+                s.host_handle, _output_of(live), self._exit_of(live), size
+            )
         except Exception as exc:
             # Its worker could not be asked (not: it has no such session): ask again.
             log.warning("reattaching %s: %s", s.id, exc)

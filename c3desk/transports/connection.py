@@ -181,10 +181,15 @@ class WorkerConnection(abc.ABC):
 
     @abc.abstractmethod
     async def reattach(
-        self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
+        self,
+        handle: str,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+        size: tuple[int, int] = (120, 40),
     ) -> Process | None:
-        """Find the process recorded as ``handle`` again and attach to its terminal; None when
-        it is gone (or cannot be reached again by its nature)."""
+        """Find the process recorded as ``handle`` again and attach to its terminal, made
+        ``size`` (columns, rows: the terminal c3desk shows it in); None when it is gone (or
+        cannot be reached again by its nature)."""
 
     async def answers(self, timeout: float) -> bool:
         """Does the machine answer within ``timeout`` seconds now? (The local one always does.)"""
@@ -295,7 +300,11 @@ class UnsupportedConnection(WorkerConnection):
         raise SpawnError(self._why())
 
     async def reattach(
-        self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
+        self,
+        handle: str,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+        size: tuple[int, int] = (120, 40),
     ) -> Process | None:
         return None
 

@@ -76,7 +76,11 @@ class LocalConnection(WorkerConnection):
         return await self.hosting.hosts(self.persistence, session_id, "this machine")
 
     async def reattach(
-        self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
+        self,
+        handle: str,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+        size: tuple[int, int] = (120, 40),
     ) -> Process | None:
         # A bare PTY's child died with the c3desk that opened it (its terminal hung up); a
         # session hosted in tmux is attached to again, if tmux still has it.
@@ -87,7 +91,7 @@ class LocalConnection(WorkerConnection):
         # process's environment (TMUX_TMPDIR says where the sockets are).
         env = dict(os.environ)
         try:
-            return await tmux_process.attach(self.hosting, name, env, 120, 40, on_output, on_exit)
+            return await tmux_process.attach(self.hosting, name, env, *size, on_output, on_exit)
         except (OSError, TmuxError, ValueError):
             return None
 

@@ -820,7 +820,11 @@ class SSHConnection(WorkerConnection):
             await asyncio.wait({task})
 
     async def reattach(
-        self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
+        self,
+        handle: str,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+        size: tuple[int, int] = (120, 40),
     ) -> Process | None:
         """A hosted session attached to again: what it showed replayed to ``on_output`` first;
         a dead pane's exit status told through the process (``on_exit``); None when tmux on the
@@ -843,7 +847,7 @@ class SSHConnection(WorkerConnection):
 
         try:
             process = await tmux_process.attach(
-                host, name, {}, 120, 40, on_output, ended,
+                host, name, {}, *size, on_output, ended,
                 client=self._tmux_client, gone=self._agents.gone,
             )  # fmt: skip
         except TmuxUnreachable as exc:

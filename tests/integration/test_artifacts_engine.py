@@ -369,7 +369,11 @@ class ServedConnection(WorkerConnection):
         raise SpawnError("files only")
 
     async def reattach(
-        self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
+        self,
+        handle: str,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+        size: tuple[int, int] = (120, 40),
     ) -> Process | None:
         return None
 

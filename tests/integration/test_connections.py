@@ -96,7 +96,11 @@ class FakeConnection(WorkerConnection):
         raise SpawnError("this fake starts nothing")
 
     async def reattach(
-        self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
+        self,
+        handle: str,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+        size: tuple[int, int] = (120, 40),
     ) -> Process | None:
         self.asked.append(handle)
         process = self.running.get(handle)

@@ -223,6 +223,53 @@ def test_a_dropped_worker_keeps_its_hosted_sessions_reconnecting_until_it_return
     asyncio.run(main())
 
 
+def test_a_session_attached_again_after_a_drop_keeps_the_size_it_is_shown_at(
+    db: Paths, tmp_path: Path, tmux: TmuxHost
+) -> None:
+    """Nothing resizes a tile when its worker comes back: the new tmux client must be made at
+    the size the session is shown at, or tmux redraws a 120x40 window into a smaller view (seen
+    under Xvfb as a prompt box wrapped across the tile)."""
+
+    async def client_sizes(name: str) -> list[str]:
+        code, out, err = await tmux._tmux_cmd(
+            "list-clients", "-t", f"={name}", "-F", "#{client_width}x#{client_height}"
+        )
+        assert code == 0, err
+        return out.decode().split()
+
+    async def one_client(name: str) -> str:
+        """The size of the session's only client, once the one before it has gone (polled:
+        tmux decides)."""
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(sizes := await client_sizes(name)) != 1:
+            assert asyncio.get_running_loop().time() < deadline, sizes
+            await asyncio.sleep(0.05)
+        return sizes[0]
+
+    async def main() -> None:
+        use_fake_agent(tmp_path)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("sized", work, prompt="say SIZED; think 300")
+        engine, watch = await started_engine(db, connections=flaky(tmux))
+        try:
+            await watch.until(screen_has(engine, sid, "SIZED"), 20)
+            name = row(sid).host_handle.removeprefix("tmux:")
+            engine.resize(sid, 93, 31)  # the tile's size
+            conn = engine.connections[row(sid).worker_id]
+            assert isinstance(conn, Flaky)
+            conn.drop()
+            await watch.until(lambda: engine.live[sid].process is None, 10)
+            conn.restore()
+            await watch.until(lambda: not engine.reconnecting(sid), 20)
+            assert (engine.model_of(sid).cols, engine.model_of(sid).rows) == (93, 31)
+            assert await one_client(name) == "93x31"
+        finally:
+            await engine.stop(keep_hosted=False)
+
+    asyncio.run(main())
+
+
 def test_a_worker_away_longer_than_the_grace_period_loses_its_sessions(
     db: Paths, tmp_path: Path, tmux: TmuxHost
 ) -> None:
@@ -354,12 +401,16 @@ class Moody(LocalConnection):
     refusals = 1
 
     async def reattach(
-        self, handle: str, on_output: OutputCallback, on_exit: ExitCallback
+        self,
+        handle: str,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+        size: tuple[int, int] = (120, 40),
     ) -> Process | None:
         if Moody.refusals > 0:
             Moody.refusals -= 1
             raise OSError("the worker refused a channel")
-        return await super().reattach(handle, on_output, on_exit)
+        return await super().reattach(handle, on_output, on_exit, size)
 
 
 def test_a_worker_that_cannot_be_asked_at_the_restart_is_asked_again_not_taken_as_lost(
