@@ -861,6 +861,8 @@ class SSHConnection(WorkerConnection):
             process = None
         if process is None:
             self._up()  # the connection dropped meanwhile: that says nothing of the session
+            if session_id is not None and folder is not None:
+                self._track_cleanup(session_id, folder)  # lost: its files there go too
             return None
         if session_id is not None and folder is not None:
             self._read_hooks_of(session_id, folder, process)

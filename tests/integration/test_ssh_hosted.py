@@ -697,3 +697,30 @@ def test_remote_agents_that_ended_while_c3desk_was_away_end_with_their_exit_stat
             await end_server(tmux_socket, sshd, tmp_path)
 
     asyncio.run(main())
+
+
+def test_a_session_tmux_no_longer_has_leaves_no_files_on_the_worker(
+    sshd: Sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A session found lost (its tmux session gone while c3desk was away) has its folder on
+    the server (hook settings, reports) removed, as one that ended is."""
+    import uuid
+
+    tmux_socket = unique_socket()
+
+    async def main() -> None:
+        conn = connection(sshd, tmp_path, tmux_socket)
+        await conn.connect()
+        try:
+            sid = str(uuid.uuid4())
+            path = await conn.put_session_file(sid, "settings.json", b"{}")
+            assert path is not None and Path(path).is_file()  # the server is this machine
+            assert await conn.reattach(f"tmux:c3desk-{sid}_0a1b2c", print, print) is None
+            await conn._after_cleanup(sid)
+            assert not Path(path).parent.exists()
+        finally:
+            await conn.close()
+            await end_server(tmux_socket, sshd, tmp_path)
+
+    asyncio.run(main())
