@@ -89,3 +89,12 @@ def pid_gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def ended_with_their_exits(engine: Engine, ok: str, bad: str) -> None:
+    """Two sessions whose agents ended while c3desk was away (``ok`` with 0, ``bad`` with 3),
+    as a new engine's start recorded them: ended, not lost, not running."""
+    assert status(ok) == "completed"
+    assert status(bad) == "failed"
+    assert row(bad).failure_reason == "exited with status 3"
+    assert ok not in engine.live and bad not in engine.live

@@ -7,7 +7,15 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from helpers.engine import add, row, screen_has, started_engine, status, use_fake_agent
+from helpers.engine import (
+    add,
+    ended_with_their_exits,
+    row,
+    screen_has,
+    started_engine,
+    status,
+    use_fake_agent,
+)
 from helpers.polling import alive
 from helpers.tmuxhost import hosted
 
@@ -54,44 +62,26 @@ def test_a_hosted_session_outlives_its_engine_and_is_reattached_with_its_process
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("when", ["while c3desk is away", "while it runs"])
 def test_a_hosted_session_tmux_lost_behind_c3desks_back_fails_as_lost(
-    db: Paths, tmp_path: Path, tmux: TmuxHost
+    db: Paths, tmp_path: Path, tmux: TmuxHost, when: str
 ) -> None:
     async def main() -> None:
         use_fake_agent(tmp_path)
         work = tmp_path / "work"
         work.mkdir()
         sid = add("gone", work, prompt="say HERE; think 300")
-        first, watch = await started_engine(db, connections=hosted(tmux))
-        await watch.until(screen_has(first, sid, "HERE"), 20)
-        pid = row(sid).pid
-        await first.stop()
-        await tmux.kill_server()  # tmux kill-server behind c3desk's back
-        second, _watch = await started_engine(db, connections=hosted(tmux))
-        try:
-            assert status(sid) == "failed"
-            assert row(sid).failure_reason == LOST
-            assert pid is not None and not alive(pid)
-        finally:
-            await second.stop()
-
-    asyncio.run(main())
-
-
-def test_tmux_killed_behind_c3desks_back_while_it_runs_fails_the_sessions_as_lost(
-    db: Paths, tmp_path: Path, tmux: TmuxHost
-) -> None:
-    async def main() -> None:
-        use_fake_agent(tmp_path)
-        work = tmp_path / "work"
-        work.mkdir()
-        sid = add("gone now", work, prompt="say HERE; think 300")
         engine, watch = await started_engine(db, connections=hosted(tmux))
-        try:
-            await watch.until(screen_has(engine, sid, "HERE"), 20)
-            pid = row(sid).pid
-            code, _out, err = await tmux._tmux_cmd("kill-server")  # tmux kill-server
+        await watch.until(screen_has(engine, sid, "HERE"), 20)
+        pid = row(sid).pid
+        if when == "while c3desk is away":
+            await engine.stop()
+            await tmux.kill_server()  # tmux kill-server behind c3desk's back
+            engine, watch = await started_engine(db, connections=hosted(tmux))
+        else:
+            code, _out, err = await tmux._tmux_cmd("kill-server")
             assert code == 0, err
+        try:
             await watch.until(lambda: status(sid) == "failed", 20)
             assert row(sid).failure_reason == LOST
             assert pid is not None and not alive(pid)
@@ -131,10 +121,7 @@ def test_agents_that_ended_while_c3desk_was_away_end_with_their_exit_status(
             await watch.until(lambda pid=pid: not alive(pid), 20)
         second, watch = await started_engine(db, connections=hosted(tmux))
         try:
-            assert status(ok) == "completed"
-            assert status(bad) == "failed"
-            assert row(bad).failure_reason == "exited with status 3"
-            assert ok not in second.live and bad not in second.live
+            ended_with_their_exits(second, ok, bad)
         finally:
             await second.stop()
         # Their tmux sessions went with the ends that were read from them.

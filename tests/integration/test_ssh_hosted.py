@@ -15,7 +15,15 @@ from pathlib import Path
 
 import helpers.sshd as sshd_helper
 import pytest
-from helpers.engine import FAKE, add, row, screen_has, started_engine, status
+from helpers.engine import (
+    FAKE,
+    add,
+    ended_with_their_exits,
+    row,
+    screen_has,
+    started_engine,
+    status,
+)
 from helpers.polling import alive
 from helpers.remote import add_ssh_worker, ssh_factory, trust_store, use_remote_agent
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
@@ -683,10 +691,7 @@ def test_remote_agents_that_ended_while_c3desk_was_away_end_with_their_exit_stat
         factory, _made = ssh_factory(sshd, tmp_path, tmux_socket=tmux_socket)
         second, watch = await started_engine(db, connections=factory)
         try:
-            assert status(ok) == "completed"
-            assert status(bad) == "failed"
-            assert row(bad).failure_reason == "exited with status 3"
-            assert ok not in second.live and bad not in second.live
+            ended_with_their_exits(second, ok, bad)
         finally:
             await second.stop()
 
