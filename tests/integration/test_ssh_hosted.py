@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import helpers.sshd as sshd_helper
 import pytest
@@ -379,6 +380,23 @@ def test_detaching_from_an_agent_that_draws_without_pause_leaves_the_connection_
     asyncio.run(main())
 
 
+async def reattach_when_a_channel_frees(conn: SSHConnection, handle: str, screen: Screen) -> Any:
+    """Reattach, asked again while the server still counts the channel of a tmux command that
+    just ended (sshd frees it once it has handled the close: under load, after this asks), as
+    the engine asks again."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            process = await conn.reattach(handle, screen.output, screen.exited)
+        except SpawnError as exc:
+            assert "could not ask tmux" in str(exc)
+            assert time.monotonic() < deadline, exc
+            await asyncio.sleep(0.1)  # polling what sshd decides
+            continue
+        assert process is not None
+        return process
+
+
 def test_a_server_refusing_one_more_channel_is_not_taken_for_a_missing_session(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -411,8 +429,7 @@ def test_a_server_refusing_one_more_channel_is_not_taken_for_a_missing_session(
             other = await conn.hosted_handle("c2")
             assert other is not None
             second = Screen()
-            again = await conn.reattach(handle, second.output, second.exited)
-            assert again is not None
+            again = await reattach_when_a_channel_frees(conn, handle, second)
             with pytest.raises(SpawnError, match="could not ask tmux on box"):
                 await conn.reattach(handle, second.output, second.exited)
             with pytest.raises(SpawnError, match="on box"):
