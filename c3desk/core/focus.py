@@ -1,7 +1,7 @@
 """Which sessions the grid shows, tile by tile. Qt-free, so the rules are tested on their own.
 
-Ranking: pinned sessions first, then those needing input (newest first), then the most recently
-active, then recently finished ones. Tiles are stable: a shown session keeps its tile while it
+Ranking: pinned sessions first, then those the user asked for and those needing input, newest
+request or prompt first, then the most recently active, then recently finished ones. Tiles are stable: a shown session keeps its tile while it
 still ranks within the capacity. When a hidden session ranks in (it started needing input, or the
 user asked for it) it takes the tile of the least recently used session that is neither pinned nor
 the running one the user is typing in; that tile is never swapped away.
@@ -61,10 +61,12 @@ class FocusPolicy:
         def key(c: Candidate) -> tuple[int, float]:
             if c.pinned:
                 return (0, -c.last_activity)
-            if c.id in self._requested:
-                return (1, -self._requested[c.id])
-            if c.needs_input and c.status == "active":
-                return (2, -c.needs_input_since)
+            # What the user asked to see and what asks for the user rank together, newest
+            # first: a request outranks the prompts before it, not those that come after.
+            asking = c.needs_input and c.status == "active"
+            if c.id in self._requested or asking:
+                since = c.needs_input_since if asking else float("-inf")
+                return (1, -max(self._requested.get(c.id, float("-inf")), since))
             if c.status == "active":
                 return (3, -c.last_activity)
             return (4, -c.last_activity)

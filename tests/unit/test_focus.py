@@ -81,6 +81,21 @@ def test_request_brings_a_session_into_view() -> None:
     assert p.update(cands, 2) == ["a", "old"]
 
 
+def test_a_request_outranks_earlier_prompts_and_gives_way_to_later_ones() -> None:
+    """Sessions the user opened from the queue do not keep a new permission prompt out of the
+    grid for ever: the newest of requests and prompts ranks first."""
+    p = FocusPolicy()
+    done = [Candidate("x", "completed", last_activity=1), Candidate("y", "completed")]
+    p.request("x", 10)
+    p.request("y", 11)
+    early = active("early", 0, needs_input=True, needs_input_since=5)
+    assert p.update([*done, early], 2) == ["y", "x"]  # asked for after it asked
+    late = active("late", 0, needs_input=True, needs_input_since=20)
+    assert p.update([*done, early, late], 2) == ["y", "late"]  # x was the older request
+    p.request("x", 30)  # the user wants x back
+    assert p.update([*done, early, late], 2) == ["x", "late"]
+
+
 def test_capacity_changes_and_removed_sessions() -> None:
     p = FocusPolicy()
     cands = [active(s, t) for s, t in (("a", 4), ("b", 3), ("c", 2), ("d", 1))]
