@@ -1,10 +1,11 @@
 """Which sessions the grid shows, tile by tile. Qt-free, so the rules are tested on their own.
 
 Ranking: pinned sessions first, then those the user asked for and those needing input, newest
-request or prompt first, then the most recently active, then recently finished ones. Tiles are stable: a shown session keeps its tile while it
-still ranks within the capacity. When a hidden session ranks in (it started needing input, or the
-user asked for it) it takes the tile of the least recently used session that is neither pinned nor
-the running one the user is typing in; that tile is never swapped away.
+request or prompt first, then the most recently active, then recently finished ones. Tiles are
+stable: a shown session keeps its tile while it still ranks within the capacity. When a hidden
+session ranks in (it started needing input, or the user asked for it) it takes the tile of the
+least recently used session that is neither pinned nor the running one the user is typing in;
+that tile is never swapped away.
 """
 
 from __future__ import annotations
