@@ -36,6 +36,8 @@ HISTORY_LIMIT = 50000
 DEAD_BANNER = b"Pane is dead"  # what tmux writes under a dead pane (remain-on-exit)
 _SGR = re.compile(rb"\x1b\[[0-9;:]*m")
 STATUS_WAIT = 1.0  # seconds a dead pane is asked again for its exit status
+# new-session tries while the server it reached was exiting (its last session just removed)
+NEW_SESSION_TRIES = 5
 RUN_TIMEOUT = 30.0  # seconds one tmux command may take before the local runner gives up
 TERM = "xterm-256color"
 
@@ -399,7 +401,26 @@ class TmuxHost:
         words = _words_after_script(cwd, argv, env)
         if not self._conf_written:
             await self.write_conf()
-        status, out, err = await self._tmux_cmd(
+        for _attempt in range(NEW_SESSION_TRIES):
+            status, out, err = await self._new_session_once(name, cols, rows, exact_env, words)
+            # The server was exiting (its last session had just been removed, as another
+            # session of c3desk's ended) when the command reached it: nothing was made, and
+            # the next command starts a new server.
+            if status == 0 or b"server exited unexpectedly" not in err:
+                break
+        if status != 0:
+            raise SpawnError(
+                f"tmux could not start session {name}: {err.decode(errors='replace').strip()}"
+            )
+        try:
+            return int(out.decode().strip().splitlines()[0])
+        except (ValueError, IndexError):
+            raise SpawnError(f"tmux did not report the pid of session {name}: {out!r}") from None
+
+    async def _new_session_once(
+        self, name: str, cols: int, rows: int, exact_env: bool, words: Sequence[str]
+    ) -> tuple[int, bytes, bytes]:
+        return await self._tmux_cmd(
             "new-session",
             "-d",
             "-s",
@@ -419,14 +440,6 @@ class TmuxHost:
             "c3desk",
             *words,
         )
-        if status != 0:
-            raise SpawnError(
-                f"tmux could not start session {name}: {err.decode(errors='replace').strip()}"
-            )
-        try:
-            return int(out.decode().strip().splitlines()[0])
-        except (ValueError, IndexError):
-            raise SpawnError(f"tmux did not report the pid of session {name}: {out!r}") from None
 
     async def kill(self, name: str, grace: float = 2.0) -> None:
         """End the session and its agent (tmux sends SIGHUP); an agent that outlives ``grace``

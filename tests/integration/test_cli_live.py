@@ -112,10 +112,10 @@ def test_until_idle_ends_sessions_idle_at_their_prompt_so_they_complete(
     proc = headless("--until-idle")
     assert proc.wait(90) == 0
     final = by_title(cli)
-    assert {t: (s["status"], s["exit_code"]) for t, s in final.items()} == {
-        "first": ("completed", 0),
-        "second": ("completed", 0),
-        "no prompt": ("completed", 0),
+    assert {t: (s["status"], s["exit_code"], s["failure_reason"]) for t, s in final.items()} == {
+        "first": ("completed", 0, None),
+        "second": ("completed", 0, None),
+        "no prompt": ("completed", 0, None),
     }
     log = Path(final["second"]["terminal_scrollback"]).read_bytes()
     assert b"I am second" in log and b"/exit" in log

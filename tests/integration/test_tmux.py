@@ -10,7 +10,7 @@ import secrets
 import select
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -358,3 +358,30 @@ def test_conf_is_written_and_read(host: TmuxHost, tmp_path: Path) -> None:
     out = local_runner(host.tmux_argv("show-options", "-s"))[1].decode()
     for line in ["escape-time 0", "default-terminal xterm-256color"]:
         assert line in out, line
+
+
+def test_a_session_started_as_the_last_one_goes_is_made_all_the_same(tmp_path: Path) -> None:
+    """tmux's server exits with its last session; a new-session that reaches it just then gets
+    "server exited unexpectedly" (10 of 300 tries of `kill-session & new-session` in a shell
+    here). c3desk ends one session and starts the next at the same moment whenever a slot
+    frees (a queued session failed so in CI): the start is tried again, on a new server. Here
+    the first new-session meets that answer (from the runner: the race itself is not steerable)."""
+    refused: list[list[str]] = []
+
+    def exiting_server_once(argv: Sequence[str]) -> tuple[int, bytes, bytes]:
+        if "new-session" in argv and not refused:
+            refused.append(list(argv))
+            return 1, b"", b"server exited unexpectedly\n"
+        return local_runner(argv)
+
+    host = TmuxHost(
+        exiting_server_once,
+        socket_name=f"c3desk-test-{secrets.token_hex(4)}",
+        conf_path=str(tmp_path / "tmux.conf"),
+    )
+    try:
+        pid = run(host.new_session("c3desk-next", "/", ["sleep", "60"], {}))
+        assert refused and not gone(pid)
+        assert run(host.sessions()) == ["c3desk-next"]
+    finally:
+        run(host.kill_server())
