@@ -12,9 +12,11 @@ with escape sequences removed, as lines numbered from the session's first output
 can point at its line. A line equal to one of the few hundred before it is not indexed again:
 full-screen programs redraw the same lines over and over, and one hit for them is enough.
 :class:`SearchIndexer` reads what the engine wrote (every :data:`PERIOD`, in a worker thread)
-and writes the rows on the loop in short transactions; at start it catches up with files not
-read to their end (a crash, sessions from before the index). A session's transcript (the
-conversation's user and assistant text) is indexed when the session ends.
+and writes the rows in short transactions from a thread of its own (on its own connection: FTS5
+merges can hold a write for a large part of a second, the loop runs on meanwhile); at start it
+catches up with files not read to their end (a crash, sessions from before the index). A
+session's transcript (the conversation's user and assistant text) is indexed when the session
+ends.
 
 A user's query is never FTS syntax: its words become quoted terms (``"``-pairs become phrases),
 so nothing a user types can make the query fail.
@@ -23,7 +25,9 @@ so nothing a user types can make the query fail.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -48,7 +52,7 @@ from c3desk.transports.connection import WorkerConnection
 log = logging.getLogger(__name__)
 
 PERIOD = 1.0  # seconds between looks at running sessions' scrollback
-READ_LIMIT = 64 * 1024  # bytes read (and written as one transaction) per step
+READ_LIMIT = 32 * 1024  # bytes read (and written as one transaction) per step
 CHUNK_LINES = 16  # lines per indexed row at most
 CHUNK_CHARS = 2000  # characters per indexed row at most (longer lines are cut)
 RECENT_LINES = 256  # a line equal to one of these is not indexed again
@@ -582,10 +586,10 @@ class SearchIndexer:
 
     ``live_ids`` names the sessions running now; the engine calls :meth:`ended` when one ends;
     ``transcripts`` reads a session's transcript (None: transcripts are not indexed). One pass
-    looks at every running session, reads what was added in a worker thread and writes it on
-    the loop, :data:`READ_LIMIT` bytes per transaction; ``write_seconds`` keeps the longest
-    such hold of the loop. At start, it catches up with scrollback not read to its end and with
-    ended sessions' transcripts never read.
+    looks at every running session, reads what was added in a worker thread and writes it from
+    the indexer's writer thread, :data:`READ_LIMIT` bytes per transaction; ``write_seconds``
+    keeps the longest such write. At start, it catches up with scrollback not read to its end
+    and with ended sessions' transcripts never read.
     """
 
     def __init__(
@@ -611,9 +615,15 @@ class SearchIndexer:
         self._wake = asyncio.Event()
         self._stopping = False
         self.caught_up = asyncio.Event()
-        self.write_seconds = 0.0  # the longest the loop was held by one write
-        self._owed = 0.0  # loop time the writes took since the last pause
+        self.write_seconds = 0.0  # the longest one write took (in the writer thread)
+        self._owed = 0.0  # time the writes took since the last pause
         self.passes = 0
+        # Rows are written by one thread of the indexer's own, on a connection of its own:
+        # SQLite lets go of the interpreter while it tokenizes and merges (FTS5's merges hold
+        # a write for 0.1-0.8 s now and then), so the loop runs on meanwhile.
+        self._writer = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="c3desk-search-writer"
+        )
 
     def stop(self) -> None:
         self._stopping = True
@@ -634,8 +644,32 @@ class SearchIndexer:
         self._final.discard(session_id)
         self._transcripts.pop(session_id, None)
 
+    async def _write(self, write: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """Run ``write`` (a transaction) in the writer thread; its time is paid back by a
+        pause of the indexer (see :meth:`run`)."""
+        began = time.perf_counter()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writer, functools.partial(write, *args, **kw)
+            )
+        finally:
+            took = time.perf_counter() - began
+            self.write_seconds = max(self.write_seconds, took)
+            self._owed += took
+
     async def run(self) -> None:
         """Catch up, then follow running sessions until :meth:`stop`."""
+        try:
+            await self._follow()
+        finally:
+            # The writer's connection is closed by its own thread (after a write still under
+            # way), then the thread ends: both happen even if this wait is cancelled.
+            closing = asyncio.get_running_loop().run_in_executor(self._writer, _close_connection)
+            self._writer.shutdown(wait=False)
+            with contextlib.suppress(Exception):
+                await closing
+
+    async def _follow(self) -> None:
         try:
             self._pending |= self._behind()
             unread = self._transcripts_behind()
@@ -714,13 +748,8 @@ class SearchIndexer:
                 if sid not in live:
                     self._recent.pop(sid, None)
                     self._docs.pop(sid, None)
-        if not self._stopping:
-            began = time.perf_counter()
-            if purge_removed():
-                busy = True
-            held = time.perf_counter() - began
-            self.write_seconds = max(self.write_seconds, held)
-            self._owed += held
+        if not self._stopping and await self._write(purge_removed):
+            busy = True
         return busy
 
     async def step(self, session_id: str, *, final: bool = False) -> bool:
@@ -742,14 +771,15 @@ class SearchIndexer:
         )
         if result is None:
             return False
-        began = time.perf_counter()
-        kept = add_chunks(
-            doc_id, result.chunks, inode=result.inode, offset=result.offset, lines=result.lines
+        kept = await self._write(
+            add_chunks,
+            doc_id,
+            result.chunks,
+            inode=result.inode,
+            offset=result.offset,
+            lines=result.lines,
         )
-        held = time.perf_counter() - began
-        self.write_seconds = max(self.write_seconds, held)
-        self._owed += held
-        if not kept:
+        if not kept or session_id not in self._docs:  # gone, or forgotten meanwhile
             self.forget(session_id)
             return False
         self._docs[session_id] = (doc_id, result.inode, result.offset, result.lines)
@@ -786,11 +816,17 @@ class SearchIndexer:
             lambda: transcript_chunks(transcript_lines(data)) if data else []
         )
         try:
-            replace_transcript(session_id, chunks, len(data or b""))
+            await self._write(replace_transcript, session_id, chunks, len(data or b""))
         except pw.DatabaseError:
             log.warning(
                 "search index: the transcript of %s was not indexed", session_id, exc_info=True
             )
+
+
+def _close_connection() -> None:
+    """Close this thread's connection to the database (the writer's), if it has one."""
+    if db.obj is not None and not db.is_closed():
+        db.close()
 
 
 async def read_transcript(

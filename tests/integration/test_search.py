@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,44 @@ def test_a_restart_catches_up_with_output_the_index_never_saw(db: Paths, tmp_pat
         (old, "transcript line 1", "assistant: a numbat")
     ]
     assert sorted(m.line for m in search.search("kiwi")) == [1, 2]
+
+
+def test_the_index_writes_without_holding_the_loop(
+    db: Paths, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Rows are written by the indexer's own thread (FTS5 merges hold a write for up to a
+    second): here a write waits for the loop to run, which it could never do if the write
+    held the loop. Its connection is closed when the indexer stops."""
+    db.scrollback_dir.mkdir(parents=True, exist_ok=True)
+    sid = add("writes elsewhere", tmp_path, prompt=None)
+    Session.update(status="failed").where(Session.id == sid).execute()
+    (db.scrollback_dir / f"{sid}.log").write_bytes(b"platypus lines\r\n")
+    writing, loop_ran = threading.Event(), threading.Event()
+    writers: list[str] = []
+    write = search.add_chunks
+
+    def waits_for_the_loop(*args: Any, **kw: Any) -> bool:
+        writers.append(threading.current_thread().name)
+        writing.set()
+        assert loop_ran.wait(10), "the loop did not run while a write was in progress"
+        return write(*args, **kw)
+
+    monkeypatch.setattr(search, "add_chunks", waits_for_the_loop)
+
+    async def main() -> None:
+        ix = search.SearchIndexer(db.scrollback_dir, lambda: [])
+        task = asyncio.create_task(ix.run())
+        # The loop hears that a write began, and answers, while that write goes on.
+        assert await asyncio.to_thread(writing.wait, 10)
+        loop_ran.set()
+        await asyncio.wait_for(ix.caught_up.wait(), 20)
+        ix.stop()
+        await task
+
+    asyncio.run(main())
+    assert writers and all(name.startswith("c3desk-search-writer") for name in writers)
+    assert places("platypus") == {(sid, "scrollback")}
+    assert not [t for t in threading.enumerate() if t.name.startswith("c3desk-search-writer")]
 
 
 def test_cli_search(db: Paths, tmp_path: Path, cli: Any) -> None:
