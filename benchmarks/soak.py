@@ -19,7 +19,8 @@ CI runs ``--minutes 2`` as a gate. The rounds per session are sized so the queue
 ended, or is declared stuck at 1.5 x the planned time + 60 s.
 
 Reported: sessions completed, bytes processed, event-loop lag p50/p99/max (a ticker sleeping
-10 ms), RSS every 2 s, open fds (/proc/self/fd) before the instance starts and after it stops,
+10 ms), RSS every 2 s, open fds (/proc/self/fd) before the database opens and after the instance
+stopped and the database closed,
 child processes left (descendants of this process other than the sshd listener: the remote
 agents and sshd's per-connection processes count), database size, ``c3desk send`` figures.
 
@@ -120,6 +121,7 @@ def prepare(args: argparse.Namespace, server: Sshd) -> dict[str, Any]:
     to the SSH worker; every other one has auto-approve off (approved by ``c3desk send``)."""
     home = Path(tempfile.mkdtemp(prefix="c3desk-soak-"))
     paths = Paths(home)
+    fds_before = open_fds()  # before the database opens: compared once it is closed again
     database.connect(paths.db)
     logs = home / "agent-output"
     logs.mkdir()
@@ -154,6 +156,7 @@ def prepare(args: argparse.Namespace, server: Sshd) -> dict[str, Any]:
             "approve": "cli" if by_cli else "auto",
         }
     return {
+        "fds_before": fds_before,
         "home": home,
         "paths": paths,
         "logs": logs,
@@ -428,7 +431,6 @@ async def soak(args: argparse.Namespace, server: Sshd) -> dict[str, Any]:
     instance = build_instance(paths, connections=factory)
     engine = instance.engine
     skip = {os.getpid(), server.pid()}
-    fds_before = open_fds()
     children_before = descendants(os.getpid(), skip)
     lags = LagRecorder()
     own_lags = LagRecorder()  # each lag less the time the loop's thread waited for a CPU
@@ -539,7 +541,6 @@ async def soak(args: argparse.Namespace, server: Sshd) -> dict[str, Any]:
     if LIBC is not None:
         LIBC.malloc_trim(0)
     rss_trimmed = rss_kb()
-    fds_after = open_fds()
     rows = {str(s.id): s for s in Session.select().where(Session.id.in_(ids))}
     auto_approved = SessionEvent.select().where(SessionEvent.kind == "auto_approved").count()
     db_bytes = sum(
@@ -554,6 +555,10 @@ async def soak(args: argparse.Namespace, server: Sshd) -> dict[str, Any]:
         shutil.rmtree(folder, ignore_errors=True)
     compared = await asyncio.to_thread(compare_all, run, rows)
     database.close()
+    # Counted with the database closed: SQLite keeps the file of a connection closed while
+    # another one to the same file is open (the search index writer's) for its locks, and
+    # closes it with the last one.
+    fds_before, fds_after = run["fds_before"], open_fds()
     db_closed_bytes = paths.db.stat().st_size  # the WAL checkpointed into it
     rss = rss_growth([(s["t"], s["rss_kb"]) for s in samples], wall)
     completed = sum(r.status == "completed" for r in rows.values())
