@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QFocusEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -245,11 +245,19 @@ class Tile(QFrame):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.view and self.session_id is not None:
-            if event.type() == QEvent.Type.FocusIn:
+            if event.type() == QEvent.Type.FocusIn and not _given_by_window(event):
                 self.focused.emit(self.session_id)
             elif event.type() == QEvent.Type.KeyPress:
                 self.typed.emit(self.session_id)
         return False
+
+
+def _given_by_window(event: QEvent) -> bool:
+    """Focus that came with the window's activation (Qt hands it to the first view when the
+    window first shows, or back to the last one): not a tile the user chose."""
+    return (
+        isinstance(event, QFocusEvent) and event.reason() == Qt.FocusReason.ActiveWindowFocusReason
+    )
 
 
 class Grid(QWidget):
