@@ -26,6 +26,13 @@ from c3desk.transports.tmux import TmuxHost
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# On a machine whose shell profile runs `pyenv init` (this project's CI image), every login
+# shell rehashes under a lock file, and a shell killed at the wrong moment (tests end agents
+# and their process groups) leaves the lock behind: every later shell then waits 60 s on it
+# (the real Claude Code's Bash tool among them: CI saw four real-CLI tests time out so). One
+# second, for everything the tests start (the test sshd's sessions get the same).
+os.environ.setdefault("PYENV_REHASH_TIMEOUT", "1")
+
 
 @pytest.fixture(autouse=True)
 def _restore_environment() -> Iterator[None]:
