@@ -59,6 +59,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _clock() -> datetime:
+    """``utcnow`` looked up when called: the one clock every reader here shares by default."""
+    return utcnow()
+
+
 def local_zone() -> tzinfo:
     """This machine's time zone: the one a reset without a zone is read in."""
     zone = datetime.now().astimezone().tzinfo
@@ -333,7 +338,7 @@ class UsageLimitWatch:
         engine: EngineSide,
         emit: Callable[[str | None], None],
         *,
-        now: Callable[[], datetime] = utcnow,
+        now: Callable[[], datetime] | None = None,
         local: tzinfo | None = None,
         margin: timedelta = MARGIN,
         track: Callable[[asyncio.Task[Any]], None] | None = None,
@@ -342,7 +347,7 @@ class UsageLimitWatch:
         is given the tasks that type continue prompts (the engine awaits them at stop)."""
         self._engine = engine
         self._emit = emit
-        self.now = now  # injectable: tests jump to the reset
+        self.now = now or _clock  # injectable: tests jump to the reset
         self.local = local
         self.margin = margin
         self._checked: dict[str, object] = {}  # the screen last read, by session
@@ -547,8 +552,8 @@ class HoldNotices:
     """What the window shows of the open pauses: the status bar's line, and a notification
     for each pause it has not told of yet (pauses open at start are shown, not announced)."""
 
-    def __init__(self, now: Callable[[], datetime] = utcnow) -> None:
-        self.now = now
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+        self.now = now or _clock
         self._told: set[int] | None = None
 
     def update(self) -> tuple[str | None, tuple[str, str, str] | None]:

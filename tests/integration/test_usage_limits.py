@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from helpers.engine import add, row, screen_has, started_engine, status, use_fake_agent
 from helpers.remote import add_ssh_worker, ssh_factory, use_remote_agent
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
@@ -33,6 +34,14 @@ class Clock:
         return self.at
 
 
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """c3desk's one clock (the engine's, the queue's wait reasons) at START, whatever the date."""
+    at = Clock()
+    monkeypatch.setattr(limits, "utcnow", at)
+    return at
+
+
 def launches(sid: str) -> list[dict[str, object]]:
     return [
         json.loads(str(e.detail))
@@ -43,7 +52,7 @@ def launches(sid: str) -> list[dict[str, object]]:
 
 
 def test_the_account_waits_for_the_reset_and_its_sessions_continue(
-    db: Paths, tmp_path: Path
+    db: Paths, tmp_path: Path, clock: Clock
 ) -> None:
     use_fake_agent(tmp_path)
     cfg.set_setting("max_concurrent_sessions", "4")
@@ -53,8 +62,6 @@ def test_the_account_waits_for_the_reset_and_its_sessions_continue(
 
     async def scenario() -> None:
         engine, watch = await started_engine(db)
-        clock = Clock()
-        engine.limits.now = clock
         try:
             for sid in (waiting, ending):
                 await watch.until(screen_has(engine, sid, "Stop and wait for limit to reset"))
@@ -100,14 +107,13 @@ def test_the_account_waits_for_the_reset_and_its_sessions_continue(
 
 
 def test_a_pause_outlives_a_restart_and_its_session_is_resumed_at_the_reset(
-    db: Paths, tmp_path: Path
+    db: Paths, tmp_path: Path, clock: Clock
 ) -> None:
     use_fake_agent(tmp_path)
     limited = add("limited", tmp_path, prompt="limit 3pm (UTC)")
 
     async def before_restart() -> None:
         engine, watch = await started_engine(db)
-        engine.limits.now = Clock()
         try:
             await watch.until(limits.open_holds)
         finally:
@@ -115,8 +121,6 @@ def test_a_pause_outlives_a_restart_and_its_session_is_resumed_at_the_reset(
 
     async def after_restart() -> None:
         engine, watch = await started_engine(db)
-        clock = Clock()
-        engine.limits.now = clock
         try:
             assert engine.limits.held()  # read back from the database
             held = add("held back", tmp_path, prompt="say resumed")
@@ -140,6 +144,7 @@ def test_a_limit_on_an_ssh_worker_holds_that_account_only(
     db: Paths,
     sshd: Sshd,  # noqa: F811
     tmp_path: Path,
+    clock: Clock,
 ) -> None:
     """The same agent on another worker is another login: it keeps running sessions."""
     use_remote_agent(tmp_path)
@@ -151,8 +156,6 @@ def test_a_limit_on_an_ssh_worker_holds_that_account_only(
 
     async def scenario() -> None:
         engine, watch = await started_engine(db, connections=factory)
-        clock = Clock()
-        engine.limits.now = clock
         try:
             await watch.until(lambda: [h.worker_id for h in limits.open_holds()] == [box.id], 40)
             bound = add("bound to box", work, prompt="say hi", worker=box.name)

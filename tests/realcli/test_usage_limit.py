@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from fixtures.screens.capture_real import next_reset
+from fixtures.screens.capture_real import clock12, next_reset
 from helpers.engine import add, status
 
 from c3desk.config import Paths
@@ -26,7 +26,7 @@ from realcli.flows import START, Run, texts_of
 
 
 def test_the_real_cli_at_its_usage_limit_pauses_the_account_until_the_reset(
-    db: Paths, real_cli: RealCli
+    db: Paths, real_cli: RealCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reset = next_reset()
     limit = {"retry_after": 3600, "reset": reset, "claim": "five_hour"}
@@ -37,16 +37,18 @@ def test_the_real_cli_at_its_usage_limit_pauses_the_account_until_the_reset(
 
     async def scenario() -> None:
         async with Run(db) as run:
-            now = limits.utcnow()
-            run.engine.limits.now = lambda: now  # reads `now` as reassigned below
+            # c3desk's clock two hours before the reset, on its day: "paused until 15:00".
+            now = datetime.fromtimestamp(reset - 7200, UTC)
+            monkeypatch.setattr(limits, "utcnow", lambda: now)  # reads `now` as reassigned below
             await run.until_screen(sid, "Stop and wait for limit to reset", timeout=START)
             await run.until(limits.open_holds)
             [hold] = limits.open_holds()
             assert hold.reset_at == datetime.fromtimestamp(reset, UTC)
-            assert (hold.reset_text, hold.zone) == ("3pm (UTC)", "UTC")
+            assert (hold.reset_text, hold.zone) == (f"{clock12(reset)} (UTC)", "UTC")
             # The account's next session waits (no prompt: it would ask the API nothing).
             queued = add("queued", real_cli.work, prompt=None)
-            await run.until(lambda: (wait_reason(queued) or "").startswith("paused until 15:00"))
+            until = f"paused until {hold.reset_at:%H:%M} (usage limit, UTC): {hold.account()}"
+            await run.until(lambda: wait_reason(queued) == until)
             assert status(queued) == "queued"
 
             now = hold.reset_at + limits.MARGIN

@@ -4,7 +4,7 @@ and the reset; resuming the queue lifts it and the words go."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ def test_status_bar_and_tray_show_the_pause_until_a_resume_lifts_it(
     qtbot: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # c3desk's one clock at noon: the reset "3pm" is today whenever the test runs (after 3pm by
+    # the wall clock it would be tomorrow's, shown with its date).
+    monkeypatch.setattr(limits, "utcnow", lambda: datetime(2026, 12, 7, 12, 0, tzinfo=UTC))
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
     monkeypatch.setenv("FAKE_CLAUDE_SPEED", "10")
     cfg.set_setting("claude_command", str(FAKE))
