@@ -298,14 +298,15 @@ class UsageDialog(QDialog):
         self._timer.stop()
         super().hideEvent(event)
 
-    def since(self) -> date | None:
+    def since(self, today: date | None = None) -> date | None:
+        """The period's first day (None: all time), counted back from ``today``."""
         days = int(self.period.currentData() or 0)
-        today = self._today or date.today()
+        today = today or self._today or date.today()
         return today - timedelta(days=days - 1) if days else None
 
     def refresh(self) -> None:
-        since = self.since()
-        today = self._today or date.today()
+        today = self._today or date.today()  # read once: a refresh at midnight keeps its period
+        since = self.since(today)
         per_day = dict(usage.by_day(since))
         first = since or (min((date.fromisoformat(d) for d in per_day), default=today))
         metric = str(self.measure.currentData() or "cost")

@@ -23,8 +23,8 @@ def _expected(path: Path) -> tuple[str | None, bool, str | None]:
     """(reset text without spaces, auto-continue, menu key) the fixture says it shows."""
     header, _ = read_fixture(path)
     if "__real-usage-limit-" in path.stem:
-        # capture_real.py's fake API resets at 15:00 UTC; the CLI names the zone.
-        return "3pm(UTC)", False, "1" if "-menu-" in path.stem else None
+        # capture_real.py writes the reset its fake API sent, as the CLI names it.
+        return header["limit"], False, "1" if "-menu-" in path.stem else None
     limit = header.get("limit", "none")
     return (
         None if limit == "none" else limit,

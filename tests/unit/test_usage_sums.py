@@ -88,16 +88,16 @@ def test_malformed_and_foreign_lines_are_skipped(tmp_path: Path) -> None:
     t.raw(json.dumps({"type": "assistant", "message": {"model": OPUS, "usage": [1, 2]}}))
     t.raw(json.dumps({"type": "user", "message": {"model": OPUS, "usage": {"input_tokens": 9}}}))
     synthetic = usage_block(0, 0)
-    t.assistant("2026-12-01T10:00:00Z", "<synthetic>", synthetic)
+    t.assistant("2025-12-01T10:00:00Z", "<synthetic>", synthetic)
     bad_counts = usage_block(5, 5)
     bad_counts.update(input_tokens=-4, output_tokens="7", cache_read_input_tokens=True)
-    t.assistant("2026-12-01T10:00:01Z", OPUS, bad_counts)
-    t.assistant("no date", OPUS, usage_block(1, 1))
+    t.assistant("2025-12-01T10:00:01Z", OPUS, bad_counts)
+    t.assistant("no date", OPUS, usage_block(1, 1))  # today: never the day above
     t.flush()
-    sums = tally(t.path.read_bytes(), None)
+    sums = tally(t.path.read_bytes(), UTC)
     assert sum(s.messages for s in sums.values()) == 2
-    assert sums["2026-12-01", OPUS].input == 0  # the negative count is taken as none
-    assert sums["2026-12-01", OPUS].output == 0
+    assert sums["2025-12-01", OPUS].input == 0  # the negative count is taken as none
+    assert sums["2025-12-01", OPUS].output == 0
     assert sum(s.input + s.output for s in sums.values()) == 2  # the undated line: today
 
 
