@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from c3desk import clock
 from c3desk.core.agents import AgentProfile
 
 __all__ = ["AUTO_CONTINUE", "LimitSighting", "Reset", "find_limit", "find_menu_key", "parse_reset"]
@@ -238,7 +239,7 @@ def parse_reset(text: str, detected: datetime, local: tzinfo | None = None) -> R
         raise ValueError(f"a bare number is not a time: {text!r}")
     if hour > 23 or minute > 59:
         raise ValueError(f"no such time in {text!r}")
-    zone, zone_name = _zone(found["zone"] or found["bare"], local or _local_zone())
+    zone, zone_name = _zone(found["zone"] or found["bare"], local or clock.local_zone())
     now = detected.astimezone(zone)
     clock_time = time(hour, minute)
     if found["month"]:
@@ -270,8 +271,3 @@ def _at(day: date, clock_time: time, zone: tzinfo) -> datetime:
     if back.replace(tzinfo=None) != naive:
         aware = back
     return aware
-
-
-def _local_zone() -> tzinfo:
-    zone = datetime.now().astimezone().tzinfo
-    return zone if zone is not None else UTC

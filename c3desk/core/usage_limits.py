@@ -64,12 +64,6 @@ def _clock() -> datetime:
     return utcnow()
 
 
-def local_zone() -> tzinfo:
-    """This machine's time zone: the one a reset without a zone is read in."""
-    zone = datetime.now().astimezone().tzinfo
-    return zone if zone is not None else UTC
-
-
 def _db_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -92,7 +86,7 @@ class Hold:
         the worker's local time)."""
         from zoneinfo import ZoneInfo
 
-        zone: tzinfo = local or local_zone()
+        zone: tzinfo = local or clock.local_zone()
         if self.zone == "UTC":
             zone = UTC
         elif self.zone:
@@ -235,7 +229,7 @@ def record(
     """Pause the account (or join its open pause) and mark the session; a ``usage_limit``
     session event says so."""
     try:
-        reset = parse_reset(sighting.reset_text, now, local or local_zone())
+        reset = parse_reset(sighting.reset_text, now, local or clock.local_zone())
         reset_at, zone, readable = reset.at, reset.zone, True
     except ValueError as exc:
         log.warning("usage limit on %s: %s; waiting %s", session_id, exc, UNREADABLE_WAIT)

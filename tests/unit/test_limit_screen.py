@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from helpers.screens import read_fixture
 
+from c3desk import clock
 from c3desk.core.agents import BUILTIN_PROFILES, AgentsFileError, parse_profiles
 from c3desk.core.limit_screen import AUTO_CONTINUE, find_limit, find_menu_key, parse_reset
 
@@ -190,6 +191,24 @@ def test_a_wall_time_skipped_by_daylight_saving_moves_forward() -> None:
     before = datetime(2027, 3, 14, 5, 0, tzinfo=UTC)  # New York, the night clocks spring forward
     reset = parse_reset("2:30am (America/New_York)", before)
     assert reset.at == datetime(2027, 3, 14, 7, 30, tzinfo=UTC)  # 3:30 EDT
+
+
+def test_a_reset_without_a_zone_days_away_takes_that_days_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """This machine's zone is read with its rules, not as today's offset: in New York on
+    Friday 2027-03-12 (EST, -5), "Mar 15, 3pm" is after the clocks sprang forward (EDT, -4)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    friday = datetime(2027, 3, 12, 17, 0, tzinfo=UTC)
+    reset = parse_reset("Mar 15, 3pm", friday)
+    assert (reset.at, reset.zone) == (datetime(2027, 3, 15, 19, 0, tzinfo=UTC), None)
+
+
+def test_a_zone_name_c3desk_cannot_read_falls_back_to_the_offset_in_force(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Not/A_Zone")  # no such zone: no exception, the offset now
+    assert clock.local_zone().utcoffset(None) == datetime.now().astimezone().utcoffset()
 
 
 @pytest.mark.parametrize(
