@@ -567,6 +567,11 @@ class Engine:
         if conn is None or conn.status != "connected" or not s.host_handle:
             return False
         worker = Worker.get_by_id(s.worker_id)
+        # Attached again at the size its terminal has (not a default one the agent would redraw
+        # for, then again for its tile's).
+        kept = await conn.hosted_size(s.host_handle)
+        if kept is not None:
+            self.terminals.keep_size(s.id, *kept)
         # tmux replays what the session printed and shows its screen: the model starts empty.
         live = self._new_live(s, worker, replay=not _hosted(s.host_handle), marker=False)
         # Live before the answer: output the process prints at once must find its session.

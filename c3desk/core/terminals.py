@@ -57,6 +57,11 @@ class Terminals:
         """(cols, rows) the session's terminal has, or starts with."""
         return self._sizes.get(sid, (self.cols, self.rows))
 
+    def keep_size(self, sid: str, cols: int, rows: int) -> None:
+        """The session's terminal has this size already (a hosted one found again): its model
+        starts with it, unless a view has asked for another."""
+        self._sizes.setdefault(sid, (max(20, cols), max(5, rows)))
+
     def new_model(self, sid: str) -> TerminalModel:
         cols, rows = self.size_for(sid)
         return self._model_factory(cols, rows, self.history)

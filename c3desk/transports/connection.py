@@ -191,6 +191,12 @@ class WorkerConnection(abc.ABC):
         ``size`` (columns, rows: the terminal c3desk shows it in); None when it is gone (or
         cannot be reached again by its nature)."""
 
+    async def hosted_size(self, handle: str) -> tuple[int, int] | None:
+        """The size (columns, rows) the terminal of the process recorded as ``handle`` has
+        now, where its host keeps it (tmux): the size to attach to it again at, so that it is
+        not made to redraw for a size nobody shows. None: not known (or not hosted)."""
+        return None
+
     async def answers(self, timeout: float) -> bool:
         """Does the machine answer within ``timeout`` seconds now? (The local one always does.)"""
         return self.status == "connected"

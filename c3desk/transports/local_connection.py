@@ -75,6 +75,16 @@ class LocalConnection(WorkerConnection):
             return None
         return await self.hosting.hosts(self.persistence, session_id, "this machine")
 
+    async def hosted_size(self, handle: str) -> tuple[int, int] | None:
+        name = name_of(handle)
+        if self.hosting is None or name is None:
+            return None
+        try:
+            pane = await self.hosting.pane(name)
+        except (OSError, TmuxError, ValueError):
+            return None
+        return None if pane is None else pane.size
+
     async def reattach(
         self,
         handle: str,

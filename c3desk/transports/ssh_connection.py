@@ -819,6 +819,17 @@ class SSHConnection(WorkerConnection):
         if task is not None:
             await asyncio.wait({task})
 
+    async def hosted_size(self, handle: str) -> tuple[int, int] | None:
+        name = name_of(handle)
+        if not self._hosting or name is None or self.status != "connected":
+            return None
+        try:
+            host = await self._hosting_now()
+            pane = None if host is None else await host.pane(name)
+        except (OSError, EOFError, TmuxError, ValueError, paramiko.SSHException):
+            return None  # TmuxUnreachable too: the reattach that follows says what holds
+        return None if pane is None else pane.size
+
     async def reattach(
         self,
         handle: str,

@@ -182,6 +182,7 @@ class Pane:
     dead: bool
     status: int | None = None  # exit status once dead and it exited
     signal: int | None = None  # the signal that ended it (tmux >= 3.3 says which)
+    size: tuple[int, int] | None = None  # columns, rows of its terminal
 
     def exit_status(self) -> ExitStatus | None:
         """How the agent ended, in the engine's terms; None while it runs."""
@@ -326,7 +327,8 @@ class TmuxHost:
             "-t",
             f"={name}:",
             "-F",
-            "#{pane_pid} #{pane_dead} #{pane_dead_status} #{pane_dead_signal}",
+            "#{pane_pid} #{pane_dead} #{pane_dead_status} #{pane_dead_signal} "
+            "#{pane_width} #{pane_height}",
         )
         if status == UNREACHABLE:  # not "missing": nothing could be asked
             raise TmuxUnreachable(err.decode(errors="replace").strip())
@@ -336,7 +338,7 @@ class TmuxHost:
         if not lines:
             return None
         fields = lines[0].split(" ")
-        fields += [""] * (4 - len(fields))
+        fields += [""] * (6 - len(fields))
         if not fields[0].isdigit():
             raise TmuxError(f"tmux reported an unreadable pane: {lines[0]!r}")
         dead = fields[1] == "1"
@@ -344,7 +346,10 @@ class TmuxHost:
         def number(text: str) -> int | None:
             return int(text) if dead and text.isdigit() else None
 
-        return Pane(int(fields[0]), dead, number(fields[2]), number(fields[3]))
+        size = None
+        if fields[4].isdigit() and fields[5].isdigit():
+            size = (int(fields[4]), int(fields[5]))
+        return Pane(int(fields[0]), dead, number(fields[2]), number(fields[3]), size)
 
     async def capture(self, name: str) -> bytes:
         """What the session shows and its scrollback, with colours, wrapped lines joined."""

@@ -257,6 +257,38 @@ def test_a_session_attached_again_after_a_drop_keeps_the_size_it_is_shown_at(
     asyncio.run(main())
 
 
+def test_a_session_found_again_at_a_restart_keeps_the_size_its_terminal_has(
+    db: Paths, tmp_path: Path, tmux: TmuxHost
+) -> None:
+    """At a restart no view has a size yet: the session is attached at the size tmux kept (its
+    tile's, last time), not at a default the agent would redraw for before its tile resizes it
+    back."""
+
+    async def main() -> None:
+        use_fake_agent(tmp_path)
+        work = tmp_path / "work"
+        work.mkdir()
+        sid = add("sized", work, prompt="say SIZED; think 300")
+        first, watch = await started_engine(db, connections=hosted(tmux))
+        await watch.until(screen_has(first, sid, "SIZED"), 20)
+        first.resize(sid, 93, 31)  # its tile's size
+        name = row(sid).host_handle.removeprefix("tmux:")
+        await first.stop()  # kept running
+
+        second, watch = await started_engine(db, connections=hosted(tmux))
+        try:
+            assert (second.model_of(sid).cols, second.model_of(sid).rows) == (93, 31)
+            await watch.until(screen_has(second, sid, "SIZED"), 20)
+            code, out, err = await tmux._tmux_cmd(
+                "display-message", "-p", "-t", f"={name}:", "#{window_width}x#{window_height}"
+            )
+            assert (code, out.decode().strip()) == (0, "93x31"), err
+        finally:
+            await second.stop(keep_hosted=False)
+
+    asyncio.run(main())
+
+
 def test_a_worker_away_longer_than_the_grace_period_loses_its_sessions(
     db: Paths, tmp_path: Path, tmux: TmuxHost
 ) -> None:

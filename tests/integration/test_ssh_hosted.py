@@ -620,6 +620,7 @@ def test_a_remote_hosted_session_outlives_its_engine_and_a_dropped_connection(
             pid = row(sid).pid
             assert pid is not None and (row(sid).host_handle or "").startswith(f"tmux:c3desk-{sid}")
             assert str(FAKE) in cmdline(pid)  # the agent (remote-claude exec-s it), not tmux
+            first.resize(sid, 97, 33)  # its tile's size: attached again at it
         finally:
             await first.stop()
         assert status(sid) == "active" and alive(pid)
@@ -636,6 +637,7 @@ def test_a_remote_hosted_session_outlives_its_engine_and_a_dropped_connection(
             await watch.until(attached, 30)
             TIMINGS["engine start with a reattach"] = time.monotonic() - started
             assert status(sid) == "active" and row(sid).pid == pid
+            assert (second.model_of(sid).cols, second.model_of(sid).rows) == (97, 33)
             await watch.until(screen_has(second, sid, "BEFORE-THE-RESTART"), 20)
             second.write(sid, b"typed after the restart")
             await watch.until(screen_has(second, sid, "typed after the restart"), 20)
