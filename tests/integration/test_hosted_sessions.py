@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers.engine import (
+    Watcher,
     add,
     ended_with_their_exits,
     row,
@@ -21,6 +22,7 @@ from helpers.tmuxhost import hosted
 
 from c3desk.config import Paths
 from c3desk.core import settings as cfg
+from c3desk.core.engine import Engine
 from c3desk.core.sessions import events as sess_events
 from c3desk.errors import Refused
 from c3desk.store.models import Session
@@ -30,20 +32,29 @@ from c3desk.transports.local_connection import LocalConnection
 from c3desk.transports.tmux import TmuxHost, local_runner
 
 
+async def one_saying(
+    db: Paths, tmp_path: Path, word: str, connections: ConnectionFactory
+) -> tuple[str, Engine, Watcher]:
+    """An engine whose one session (the fake agent, in ``tmp_path/work``) has said ``word`` and
+    thinks on."""
+    use_fake_agent(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    sid = add(word.lower(), work, prompt=f"say {word}; think 300")
+    engine, watch = await started_engine(db, connections=connections)
+    await watch.until(screen_has(engine, sid, word), 20)
+    return sid, engine, watch
+
+
 def test_a_hosted_session_outlives_its_engine_and_is_reattached_with_its_process_and_screen(
     db: Paths, tmp_path: Path, tmux: TmuxHost
 ) -> None:
     async def main() -> None:
-        use_fake_agent(tmp_path)
-        work = tmp_path / "work"
-        work.mkdir()
-        sid = add("hosted", work, prompt="say BEFORE-THE-RESTART; think 300")
-        first, watch = await started_engine(db, connections=hosted(tmux))
-        await watch.until(screen_has(first, sid, "BEFORE-THE-RESTART"), 20)
+        sid, first, watch = await one_saying(db, tmp_path, "BEFORE-THE-RESTART", hosted(tmux))
         pid = row(sid).pid
         assert pid is not None and row(sid).host_handle.startswith("tmux:")
         # The agent is the pane's own process, running in the session's folder.
-        assert Path(f"/proc/{pid}/cwd").resolve() == work.resolve()
+        assert Path(f"/proc/{pid}/cwd").resolve() == (tmp_path / "work").resolve()
         await first.stop()  # quitting keeps hosted sessions running
         assert status(sid) == "active" and alive(pid)
 
@@ -67,12 +78,7 @@ def test_a_hosted_session_tmux_lost_behind_c3desks_back_fails_as_lost(
     db: Paths, tmp_path: Path, tmux: TmuxHost, when: str
 ) -> None:
     async def main() -> None:
-        use_fake_agent(tmp_path)
-        work = tmp_path / "work"
-        work.mkdir()
-        sid = add("gone", work, prompt="say HERE; think 300")
-        engine, watch = await started_engine(db, connections=hosted(tmux))
-        await watch.until(screen_has(engine, sid, "HERE"), 20)
+        sid, engine, watch = await one_saying(db, tmp_path, "HERE", hosted(tmux))
         pid = row(sid).pid
         if when == "while c3desk is away":
             await engine.stop()
@@ -132,12 +138,7 @@ def test_agents_that_ended_while_c3desk_was_away_end_with_their_exit_status(
 
 def test_without_a_tmux_host_quitting_still_ends_sessions(db: Paths, tmp_path: Path) -> None:
     async def main() -> None:
-        use_fake_agent(tmp_path)
-        work = tmp_path / "work"
-        work.mkdir()
-        sid = add("bare", work, prompt="say BARE; think 300")
-        engine, watch = await started_engine(db, connections=lambda w: LocalConnection(w))
-        await watch.until(screen_has(engine, sid, "BARE"), 20)
+        sid, engine, _ = await one_saying(db, tmp_path, "BARE", lambda w: LocalConnection(w))
         await engine.stop()
         assert status(sid) == "failed"
 
@@ -265,12 +266,7 @@ def test_a_session_found_again_at_a_restart_keeps_the_size_its_terminal_has(
     back."""
 
     async def main() -> None:
-        use_fake_agent(tmp_path)
-        work = tmp_path / "work"
-        work.mkdir()
-        sid = add("sized", work, prompt="say SIZED; think 300")
-        first, watch = await started_engine(db, connections=hosted(tmux))
-        await watch.until(screen_has(first, sid, "SIZED"), 20)
+        sid, first, watch = await one_saying(db, tmp_path, "SIZED", hosted(tmux))
         first.resize(sid, 93, 31)  # its tile's size
         name = row(sid).host_handle.removeprefix("tmux:")
         await first.stop()  # kept running
@@ -316,12 +312,7 @@ def test_a_restart_while_the_worker_is_away_waits_for_it_then_reattaches(
     db: Paths, tmp_path: Path, tmux: TmuxHost
 ) -> None:
     async def main() -> None:
-        use_fake_agent(tmp_path)
-        work = tmp_path / "work"
-        work.mkdir()
-        sid = add("waits", work, prompt="say BEFORE-THE-RESTART; think 300")
-        first, watch = await started_engine(db, connections=flaky(tmux))
-        await watch.until(screen_has(first, sid, "BEFORE-THE-RESTART"), 20)
+        sid, first, watch = await one_saying(db, tmp_path, "BEFORE-THE-RESTART", flaky(tmux))
         pid = row(sid).pid
         await first.stop()
         Flaky.reachable = False
