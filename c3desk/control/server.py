@@ -162,7 +162,7 @@ class ControlServer:
             e.request_focus()
             return None
         if cmd == "wake":
-            e.wake()
+            e.changed_elsewhere()
             return None
         if cmd == "live":
             return e.live_status()

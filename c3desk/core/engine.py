@@ -654,6 +654,12 @@ class Engine:
         """Run a scheduling pass now (a session was added, a limit changed...)."""
         self._wake.set()
 
+    def changed_elsewhere(self) -> None:
+        """Another process changed the queue (the command line added, moved, removed or pinned
+        a session): observers read it again, whether or not a slot is free to start one."""
+        self._emit("queue")
+        self.wake()
+
     def _update_idle(self) -> None:
         busy = self.live or Session.select().where(Session.status == "queued").exists()
         if busy:

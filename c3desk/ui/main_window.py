@@ -332,6 +332,7 @@ class MainWindow(QMainWindow):
         self.engine.wake()
         self.queue.model.refresh()
         self.controller.refresh()
+        self._schedule_refresh()
 
     def _worktree_done(self, text: str) -> None:
         self.show_error(text)
@@ -359,6 +360,7 @@ class MainWindow(QMainWindow):
     def _created(self, sid: str) -> None:
         self.engine.wake()
         self.queue.model.refresh()
+        self._schedule_refresh()  # the status bar's counts
 
     def show_settings(self) -> None:
         dialog = SettingsDialog(self)

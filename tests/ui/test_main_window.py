@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,19 @@ def add(title: str, cwd: Path, prompt: str) -> str:
 
 def row(sid: str) -> Session:
     return Session.get_by_id(sid)
+
+
+async def command_line(paths: Paths, *args: str) -> str:
+    """``c3desk ARGS`` in a process of its own, as a user types it beside the window: its
+    output (it must succeed)."""
+    env = dict(os.environ, C3DESK_HOME=str(paths.home))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "c3desk", *args,
+        env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, args
+    return out.decode()
 
 
 @pytest.fixture
@@ -118,6 +134,31 @@ def test_window_runs_sessions_surfaces_prompts_and_continues(
             assert any(p.endswith("report.pdf") for p in items.get("pdf", []))
             # Status bar and the queue dock reflect the state.
             assert "Active" in window._status.text()
+
+    loop.run_until_complete(scenario())
+
+
+def test_sessions_the_command_line_adds_and_moves_show_while_every_slot_is_busy(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """No slot frees, so nothing starts: the window still shows what the command line did."""
+    cfg.set_setting("max_concurrent_sessions", "1")
+    runner = add("runner", tmp_path, "say BUSY; think 300")
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            await until(lambda: row(runner).status == "active")
+            model = window.queue.model
+            first, second = [
+                (await command_line(app_env, "add", "--title", t, "--dir", str(tmp_path))).strip()
+                for t in ("first", "second")
+            ]
+            await until(lambda: model.session_ids(Group.QUEUED) == [first, second])
+            await until(lambda: "Queued 2" in window._status.text())
+            await command_line(app_env, "move", second, "1")
+            await until(lambda: model.session_ids(Group.QUEUED) == [second, first])
+            assert row(runner).status == "active" and row(first).status == "queued"
 
     loop.run_until_complete(scenario())
 
@@ -220,10 +261,6 @@ def test_state_restored_settings_live_and_close_asks(
 def test_settings_set_from_the_cli_apply_to_the_running_window(
     app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
 ) -> None:
-    import os
-    import subprocess
-    import sys
-
     from PySide6.QtGui import QPalette
 
     from c3desk.ui.theme import apply_theme
@@ -237,21 +274,8 @@ def test_settings_set_from_the_cli_apply_to_the_running_window(
             app = QApplication.instance()
             assert isinstance(app, QApplication)
             dark = app.palette().color(QPalette.ColorRole.Window)
-            env = dict(os.environ, C3DESK_HOME=str(app_env.home))
             for key, value in (("theme", "light"), ("grid_layout", "2x2")):
-                done = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "c3desk",
-                    "settings",
-                    "set",
-                    key,
-                    value,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stdin=subprocess.DEVNULL,
-                )
-                assert await done.wait() == 0
+                await command_line(app_env, "settings", "set", key, value)
             try:
                 await until(lambda: app.palette().color(QPalette.ColorRole.Window) != dark)
                 assert window.theme == "light"
