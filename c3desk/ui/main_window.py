@@ -18,6 +18,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QDockWidget,
     QLabel,
     QMainWindow,
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self._on_quit = on_quit or (lambda: QApplication.instance().quit())  # type: ignore[union-attr]
         self._quitting = False
         self.end_sessions = False  # how the user quit: ending the hosted sessions too
+        self._kill_box: QMessageBox | None = None  # the open "Kill session?" question
         self._tasks: set[asyncio.Future[None]] = set()
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
@@ -165,7 +167,7 @@ class MainWindow(QMainWindow):
         self.pause_action.setCheckable(True)
         session.addAction(self.pause_action)
         session.addSeparator()
-        session.addAction(self._action("&Quit", self.quit))
+        session.addAction(self._action("&Quit", self.request_quit))
         view = bar.addMenu("&View")
         view.addAction(self._action("Next tile", lambda: self.cycle_focus(1), "Ctrl+Shift+Right"))
         view.addAction(
@@ -212,7 +214,7 @@ class MainWindow(QMainWindow):
         t.showHideRequested.connect(self.toggle_visible)
         t.newSessionRequested.connect(self.new_session)
         t.pauseToggled.connect(lambda paused: self.set_paused(paused))
-        t.quitRequested.connect(lambda: self.quit())
+        t.quitRequested.connect(self.request_quit)
         t.notificationClicked.connect(self.focus_session)
         self.search.matchActivated.connect(self.open_match)
 
@@ -342,6 +344,40 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 10_000)
 
     def kill(self, sid: str) -> None:
+        """Kill a session, after asking when its agent is at work (the tile's button sits where
+        a "close" would; unless the user said not to ask again)."""
+        try:
+            s = sess.find_session(sid)
+        except C3Error as exc:
+            self.show_error(str(exc))
+            return
+        if s.status != "active" or self.qsettings.value("confirm/kill", True, type=bool) is False:
+            self._kill_now(sid)
+            return
+        box = QMessageBox(self)
+        box.setObjectName("confirm_kill")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Kill session?")
+        box.setText(f"Kill “{s.title or sid[:8]}”? Its agent is stopped now, mid-work.")
+        box.setInformativeText("The session fails as killed by the user; Retry resumes it.")
+        end = box.addButton("Kill", QMessageBox.ButtonRole.DestructiveRole)
+        end.setObjectName("kill_confirmed")
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        again = QCheckBox("Don't ask again")
+        box.setCheckBox(again)
+
+        def answered(button: QWidget) -> None:
+            if button is end:
+                if again.isChecked():
+                    self.qsettings.setValue("confirm/kill", False)
+                self._kill_now(sid)
+
+        box.buttonClicked.connect(answered)
+        self._kill_box = box
+        box.open()
+
+    def _kill_now(self, sid: str) -> None:
         async def run() -> None:
             try:
                 await self.engine.kill(sid)
@@ -522,6 +558,7 @@ class MainWindow(QMainWindow):
         running = self.engine.running_count()
         hosted = self.engine.hosted_count()
         box = QMessageBox(self)
+        box.setObjectName("confirm_quit")
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Quit c3desk?")
         keep_button: QWidget | None = None
@@ -561,6 +598,16 @@ class MainWindow(QMainWindow):
 
         box.buttonClicked.connect(answered)
         box.open()
+
+    def request_quit(self) -> None:
+        """Quit from the menu or the tray: asked first, as closing the window is, while
+        sessions run."""
+        if self.engine.running_count():
+            if not self.isVisible():  # quit from the tray: the question needs its window
+                self.bring_to_front()
+            self._ask_before_closing()
+        else:
+            self.quit()
 
     def quit(self, *, end_sessions: bool = False) -> None:
         """Close for good. Sessions hosted in tmux keep running (the next start takes them

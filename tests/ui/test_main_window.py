@@ -16,7 +16,7 @@ from helpers.qtloop import running_window, until
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 from PySide6.QtCore import QEvent, QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
@@ -254,6 +254,54 @@ def test_state_restored_settings_live_and_close_asks(
         async with running_window(app_env, tmp_path, qtbot) as again:
             assert (again.width(), again.height()) == (720, 530)
             assert sid in again.controller.policy.tiles
+
+    loop.run_until_complete(scenario())
+
+
+def test_killing_a_working_session_asks_first_and_quit_from_the_menu_asks_too(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """The tile's kill button sits where a "close" would: one click must not end an agent's
+    work. Quitting from the menu or the tray asks as closing the window does."""
+    from PySide6.QtWidgets import QMessageBox
+
+    cfg.set_setting("persistent_sessions", "never")  # quitting would end it
+    working = add("Working", tmp_path, "say BUSY; think 600")
+    other = add("Other", tmp_path, "say BUSY; think 600")
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            tile = await until(lambda: window.grid.tile_of(working))
+            await until(lambda: tile.header.kill.isVisible())
+            tile.header.kill.click()
+            box = await until(lambda: window.findChild(QMessageBox, "confirm_kill"))
+            assert "Working" in box.text()
+            assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
+            box.button(QMessageBox.StandardButton.Cancel).click()
+            assert row(working).status == "active"
+            # Asked again, answered "Kill" and "don't ask again": killed; the next one is not
+            # asked about.
+            window.kill(working)
+            box = await until(lambda: window._kill_box if window._kill_box is not box else None)
+            box.checkBox().setChecked(True)
+            box.findChild(QWidget, "kill_confirmed").click()
+            await until(lambda: row(working).status == "failed")
+            assert row(working).failure_reason == "killed by the user"
+            window.kill(other)
+            await until(lambda: row(other).status == "failed")
+            assert window._kill_box is box  # no new question
+
+            third = add("Third", tmp_path, "say BUSY; think 600")
+            window.engine.wake()
+            await until(lambda: row(third).status == "active")
+            quit_action = next(a for a in window.menuBar().actions() if a.text() == "&Session")
+            [item] = [a for a in quit_action.menu().actions() if a.text() == "&Quit"]
+            item.trigger()
+            ask = await until(lambda: window.findChild(QMessageBox, "confirm_quit"))
+            assert "Quitting ends them" in ask.text()
+            assert row(third).status == "active" and window.isVisible()
+            ask.reject()
 
     loop.run_until_complete(scenario())
 
