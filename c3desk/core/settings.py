@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +59,29 @@ def _non_empty(key: str, text: str) -> str:
     return value
 
 
+def _worktree_root(key: str, text: str) -> str:
+    """An absolute path (or empty), refused when it is, or is inside, something on this machine
+    that is not a folder (git could make no worktree there). A folder not made yet is fine:
+    git makes it with the first worktree (and an SSH worker's machine is not looked at)."""
+    value = validate_root(key, text)
+    where = value
+    while where:
+        try:
+            mode = os.stat(where).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            parent = posixpath.dirname(where)
+            where = "" if parent == where else parent
+            continue
+        except OSError:  # not readable here: left to git
+            return value
+        if stat.S_ISDIR(mode):
+            return value
+        if where == value:
+            raise InvalidInput(f"{key}: {text!r} exists and is not a folder")
+        raise InvalidInput(f"{key}: {text!r} is inside {where!r}, which is not a folder")
+    return value
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str
@@ -96,7 +122,7 @@ SPECS: dict[str, SettingSpec] = {
         ),
         SettingSpec(
             "worktree_root",
-            validate_root,
+            _worktree_root,
             "where session worktrees go (absolute path; empty: <repo>.worktrees beside each "
             "repository)",
         ),

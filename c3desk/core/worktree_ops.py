@@ -94,19 +94,35 @@ class Target:
     worker: Worker | None
 
 
-def target(ref: str) -> Target:
-    """The session's worktree, for an operation the user asked for; Refused while the session
-    runs or when it has no worktree."""
+def _no_worktree(s: Session) -> str:
+    """Why a session that runs in a worktree has none (it was never made), as is true."""
+    reason = str(s.failure_reason or "")
+    cause = reason.removeprefix("worktree: ")
+    if s.status == "queued" and s.started_at is None:
+        return f"session {s.id} has not started yet: its worktree is made when it starts"
+    if s.status == "queued":
+        failed = f" (its last start failed: {reason})" if reason else ""
+        return f"session {s.id} has no worktree yet{failed}: it is made when the session starts"
+    if reason.startswith("worktree: "):
+        return f"session {s.id} has no worktree: its creation failed ({cause})"
+    ended = f"it {s.status} before one was made" + (f" ({reason})" if reason else "")
+    return f"session {s.id} has no worktree: {ended}"
+
+
+def target(ref: str, action: str = "") -> Target:
+    """The session's worktree, for an operation the user asked for (``action``: named in the
+    refusal); Refused while the session runs or when it has no worktree."""
     s = sess.find_session(ref)
     if not s.worktree_branch:
         raise Refused(f"session {s.id} does not run in a worktree")
+    if s.status == "active":
+        raise Refused(f"session {s.id} is running; wait for it to end (or kill it) first")
     tree = recorded(s)
     if tree is None and s.worktree_base:
         raise Refused(f"session {s.id}'s worktree was removed (continuing it makes a new one)")
     if tree is None:
-        raise Refused(f"session {s.id} has not started yet: its worktree is made when it starts")
-    if s.status == "active":
-        raise Refused(f"session {s.id} is running; wait for it to end (or kill it) first")
+        nothing = f"; nothing to {action}" if action and s.status != "queued" else ""
+        raise Refused(_no_worktree(s) + nothing)
     worker = Worker.get_or_none(Worker.id == s.worker_id) if s.worker_id else None
     return Target(str(s.id), str(s.title), tree, worker)
 
@@ -178,7 +194,7 @@ def cli_command(
     action: str, ref: str, home: Path, *, mode: str = "auto", force: bool = False
 ) -> str:
     """``c3desk worktree ACTION ID``: what to print (the diff, or what was done)."""
-    t = target(ref)
+    t = target(ref, action)
     if action == "diff":
         return run_from_cli(t, home, lambda run: describe_diff(wt.diff(run, t.tree)))
     if action == "merge":
@@ -209,7 +225,7 @@ def _connection(t: Target, connection_of: ConnectionOf) -> WorkerConnection | No
 
 async def lost_work(ref: str, connection_of: ConnectionOf) -> wt.State:
     """What removing the session's worktree would lose (the window asks before it removes)."""
-    t = target(ref)
+    t = target(ref, "remove")
     conn = _connection(t, connection_of)
     return await run_with(conn, lambda run: wt.state(run, t.tree))
 
@@ -218,7 +234,7 @@ async def perform(
     action: str, ref: str, connection_of: ConnectionOf, *, mode: str = "auto", force: bool = False
 ) -> str:
     """The window's diff, merge or remove: the diff's text, or what was done."""
-    t = target(ref)
+    t = target(ref, action)
     conn = _connection(t, connection_of)
     if action == "diff":
         return await run_with(conn, lambda run: describe_diff(wt.diff(run, t.tree)))

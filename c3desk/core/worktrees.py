@@ -46,6 +46,11 @@ _GIT_REDIRECTS = frozenset(
     {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR"}
 )
 _HEX = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+# What git says on stderr while it works (not why it failed): never quoted as a reason.
+_PROGRESS = re.compile(
+    r"(Preparing worktree|HEAD is now at|Updating files:|Checking out files:|Already up to date"
+    r"|Updating [0-9a-f]+\.\.[0-9a-f]+$)|.*\(\d+/\d+\)(, done\.)?$"
+)
 
 
 class GitError(Refused):
@@ -171,10 +176,33 @@ def cmd_branch_exists(repo: str, branch: str) -> list[str]:
     return git(repo, "show-ref", "--verify", "--quiet", head_ref(branch))
 
 
+def cmd_branch_tip(repo: str, branch: str) -> list[str]:
+    return git(repo, "rev-parse", "--verify", "--quiet", f"{head_ref(branch)}^{{commit}}")
+
+
 def cmd_worktree_add(repo: str, path: str, branch: str, commit: str) -> list[str]:
     if not posixpath.isabs(path):
         raise InvalidInput(f"worktree path {path!r} is not absolute")
     return git(repo, "worktree", "add", "-b", validate_branch(branch), "--", path, commit)
+
+
+def cmd_worktree_add_existing(repo: str, path: str, branch: str) -> list[str]:
+    """Check out the existing ``branch`` in a new worktree (its short name: a full ref would
+    make git detach HEAD; after "--", a name never reads as an option)."""
+    if not posixpath.isabs(path):
+        raise InvalidInput(f"worktree path {path!r} is not absolute")
+    return git(repo, "worktree", "add", "--", path, validate_branch(branch))
+
+
+def cmd_worktree_list(repo: str) -> list[str]:
+    return git(repo, "worktree", "list", "--porcelain")
+
+
+def cmd_branch_delete_at(repo: str, branch: str, commit: str) -> list[str]:
+    """Delete ``branch`` only while it still points at ``commit`` (git checks, atomically)."""
+    if not _HEX.fullmatch(commit):
+        raise InvalidInput(f"not a commit id: {commit!r}")
+    return git(repo, "update-ref", "-d", head_ref(branch), commit)
 
 
 def cmd_status(where: str) -> list[str]:
@@ -273,16 +301,20 @@ def _text(data: bytes) -> str:
 
 
 def _why(code: int, err: bytes, out: bytes = b"") -> str:
+    """Why git failed, in one line: its ``fatal:``/``error:`` lines, else the last line that is
+    not progress (``Preparing worktree ...``) nor a hint (an SSH error is the last line)."""
+    if code == 127:
+        return "git is not installed there"
     lines = [
         line.strip()
         for line in _text(err or out).splitlines()
         if line.strip() and not line.startswith("hint:")
     ]
-    if code == 127:
-        return "git is not installed there"
-    if code == 255 and lines:
-        return lines[-1]
-    return lines[0] if lines else f"git exited with status {code}"
+    errors = list(dict.fromkeys(line for line in lines if line.startswith(("fatal:", "error:"))))
+    if errors:
+        return "; ".join(errors[:3])
+    said = [line for line in lines if not _PROGRESS.match(line)] or lines
+    return said[-1] if said else f"git exited with status {code}"
 
 
 def _ok(run: Runner, argv: list[str], what: str) -> str:
@@ -337,22 +369,86 @@ def inspect(run: Runner, folder: str) -> RepoInfo:
     return RepoInfo(toplevel, prefix, branch, head)
 
 
+def branch_tip(run: Runner, repo: str, branch: str) -> str | None:
+    """The commit ``branch`` points at; None when there is no such branch."""
+    code, out, _err = run(cmd_branch_tip(repo, branch))
+    tip = _text(out).strip()
+    return tip if code == 0 and _HEX.fullmatch(tip) else None
+
+
+def checked_out_at(run: Runner, repo: str, branch: str) -> str | None:
+    """The worktree (the repository itself included) that has ``branch`` checked out, if any."""
+    listing = _ok(run, cmd_worktree_list(repo), f"cannot list the worktrees of {repo!r}")
+    where = ""
+    for line in listing.splitlines():
+        if line.startswith("worktree "):
+            where = line[len("worktree ") :]
+        elif line == f"branch {head_ref(branch)}":
+            return where
+    return None
+
+
+def _reusable(run: Runner, repo: str, branch: str, tip: str, head: str) -> None:
+    """Accept an existing ``branch`` (a failed start's, by an older c3desk) for a new worktree
+    only when it is where the worktree would start (``head``) and checked out nowhere; else
+    GitError naming it: its commits or its worktree are never taken over, nor deleted."""
+    taken = f"branch {branch!r} already exists in {repo!r}"
+    where = checked_out_at(run, repo, branch)
+    if where is not None:
+        raise GitError(f"{taken} and is checked out at {where!r}; c3desk will not take it over")
+    if tip == head:
+        return
+    code, out, _err = run(cmd_ahead(repo, head, branch))
+    ahead = _text(out).strip()
+    if code == 0 and ahead.isdigit() and int(ahead) > 0:
+        raise GitError(
+            f"{taken} with {ahead} commit{'' if ahead == '1' else 's'} of its own; c3desk will "
+            "not reuse or delete it"
+        )
+    raise GitError(
+        f"{taken} at another commit ({tip[:12]}) than the repository's HEAD ({head[:12]}); "
+        "c3desk will not move it (delete it to retry)"
+    )
+
+
+def _forget_branch(run: Runner, repo: str, branch: str, head: str) -> None:
+    """Delete the branch a failed ``git worktree add -b`` created: only while it still points
+    at ``head`` (none of its own commits) and no worktree has it checked out."""
+    if branch_tip(run, repo, branch) != head:
+        return
+    try:
+        if checked_out_at(run, repo, branch) is None:
+            run(cmd_branch_delete_at(repo, branch, head))
+    except GitError:
+        pass
+
+
 def create(run: Runner, folder: str, branch: str, root: str = "") -> tuple[Worktree, str]:
     """Make the worktree of ``folder``'s repository on the new ``branch``; return it and the
     folder to run the session in (the same place inside the worktree as ``folder`` in the
-    repository)."""
+    repository).
+
+    A failure leaves nothing behind (the branch git made for it is deleted again). An existing
+    ``branch`` (left by an older c3desk's failed start) is reused when it points at the commit
+    the worktree starts from and has no worktree; any other is refused, naming it."""
     validate_branch(branch)
     info = inspect(run, folder)
-    path = worktree_path(info.toplevel, branch, root)
-    code, _out, _err = run(cmd_branch_exists(info.toplevel, branch))
-    if code == 0:
-        raise GitError(f"branch {branch!r} already exists in {info.toplevel!r}")
-    _ok(
-        run,
-        cmd_worktree_add(info.toplevel, path, branch, info.head),
-        f"cannot create the worktree {path!r}",
-    )
-    tree = Worktree(branch, info.branch or info.head, info.toplevel, path)
+    repo = info.toplevel
+    path = worktree_path(repo, branch, root)
+    tip = branch_tip(run, repo, branch)
+    if tip is None:
+        code, out, err = run(cmd_worktree_add(repo, path, branch, info.head))
+        if code != 0:
+            _forget_branch(run, repo, branch, info.head)
+            raise GitError(f"cannot create the worktree {path!r}: {_why(code, err, out)}")
+    else:
+        _reusable(run, repo, branch, tip, info.head)
+        _ok(
+            run,
+            cmd_worktree_add_existing(repo, path, branch),
+            f"cannot create the worktree {path!r}",
+        )
+    tree = Worktree(branch, info.branch or info.head, repo, path)
     return tree, posixpath.join(path, info.prefix).rstrip("/") or "/"
 
 

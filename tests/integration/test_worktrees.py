@@ -18,7 +18,11 @@ from helpers.gitrepo import HOSTILE, clean, commit, git, isolate_git, made, make
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
 from c3desk.core import settings as cfg
-from c3desk.store.models import SessionEvent
+from c3desk.core import worktree_ops
+from c3desk.store.models import SessionEvent, Settings
+from c3desk.transports.base import SpawnError
+from c3desk.transports.connection import WorkerInfo
+from c3desk.transports.local_connection import LocalConnection
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +91,10 @@ def test_a_worktree_that_cannot_be_made_fails_the_session_with_one_line(
     db: Paths, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "app")
-    git(repo, "branch", "taken")
+    git(repo, "checkout", "-q", "-b", "taken")
+    commit(repo, "theirs.txt", "t\n")  # a branch with work of its own: never taken over
+    git(repo, "checkout", "-q", "main")
+    tip = git(repo, "rev-parse", "taken")
 
     async def main() -> str:
         use_fake_agent(tmp_path)
@@ -100,7 +107,11 @@ def test_a_worktree_that_cannot_be_made_fails_the_session_with_one_line(
         return sid
 
     reason = row(asyncio.run(main())).failure_reason
-    assert reason == f"worktree: branch 'taken' already exists in {str(repo)!r}"
+    assert reason == (
+        f"worktree: branch 'taken' already exists in {str(repo)!r} with 1 commit of its own; "
+        "c3desk will not reuse or delete it"
+    )
+    assert git(repo, "rev-parse", "taken") == tip
 
 
 def test_the_root_setting_puts_worktrees_under_it(db: Paths, tmp_path: Path) -> None:
@@ -109,6 +120,146 @@ def test_the_root_setting_puts_worktrees_under_it(db: Paths, tmp_path: Path) -> 
     _sid, tree = isolated(repo, branch="feature/x")
     assert tree == tmp_path / "trees" / "app" / "feature-x"
     assert git(tree, "branch", "--show-current").strip() == "feature/x"
+
+
+# -- a creation that fails, and what it may leave -------------------------------------------
+
+
+def a_file_as_root(tmp_path: Path) -> Path:
+    """A ``worktree_root`` that is a file, as an older c3desk accepted it (refused now)."""
+    afile = tmp_path / "a-file"
+    afile.write_text("not a folder\n")
+    Settings.update(worktree_root=str(afile)).where(Settings.id == 1).execute()
+    return afile
+
+
+def start_fails(sid: str, folder: Path) -> str:
+    """Activate the session as the engine does, its worktree failing: the failure's reason."""
+    sess.transition(sid, "active")
+    conn = LocalConnection(WorkerInfo("local-id", "local", "local"))
+    with pytest.raises(SpawnError) as caught:
+        asyncio.run(worktree_ops.place(conn, sid, str(folder)))
+    reason = str(caught.value)
+    sess.transition(sid, "failed", failure_reason=reason)
+    return reason
+
+
+def test_a_failed_creation_names_gits_reason_leaves_no_branch_and_a_retry_makes_it(
+    db: Paths, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "app")
+    afile = a_file_as_root(tmp_path)
+    seen: dict[str, str] = {}
+
+    async def main() -> str:
+        use_fake_agent(tmp_path)
+        sid = add("wtroot", repo, prompt="exit 0", worktree="")
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(lambda: status(sid) == "failed", 30)
+            seen["reason"] = str(row(sid).failure_reason)
+            seen["branches"] = git(repo, "branch", "--list", "c3/*")
+            seen["trees"] = git(repo, "worktree", "list", "--porcelain")
+            cfg.set_setting("worktree_root", "")
+            assert engine.retry_session(sid) == "queued"
+            await watch.until(lambda: status(sid) == "completed", 30)
+        finally:
+            await engine.stop()
+        return sid
+
+    sid = asyncio.run(main())
+    branch = str(row(sid).worktree_branch)
+    slug = branch.replace("/", "-")
+    # git's fatal line, not its "Preparing worktree (new branch ...)" progress line.
+    assert seen["reason"].startswith(
+        f"worktree: cannot create the worktree {str(afile / 'app' / slug)!r}: "
+        "fatal: could not create leading directories of "
+    )
+    assert seen["reason"].endswith("Not a directory") and "Preparing" not in seen["reason"]
+    # Nothing left behind: the retry makes the worktree on the branch, from scratch.
+    assert seen["branches"] == ""
+    assert seen["trees"].count("worktree ") == 1
+    tree = tmp_path / "app.worktrees" / slug
+    assert row(sid).worktree_path == str(tree)
+    assert git(tree, "branch", "--show-current").strip() == branch
+
+
+def test_a_retry_reuses_the_branch_an_older_c3desk_left_behind(db: Paths, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "app")
+    sid = add("job", repo, prompt=None, worktree="")
+    branch = str(row(sid).worktree_branch)
+    git(repo, "branch", branch)  # left by a failed start: at HEAD, in no worktree
+    tree = made(sid, repo)
+    assert git(tree, "branch", "--show-current").strip() == branch
+    assert git(tree, "rev-parse", "HEAD") == git(repo, "rev-parse", "main")
+    assert row(sid).worktree_base == "main"
+
+
+def test_a_leftover_branch_with_work_or_a_worktree_is_refused_naming_it(
+    db: Paths, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "app")
+    ahead = add("ahead", repo, prompt=None, worktree="c3/ahead")
+    git(repo, "branch", "c3/ahead")
+    git(repo, "worktree", "add", "-q", str(tmp_path / "elsewhere"), "c3/ahead")
+    commit(tmp_path / "elsewhere", "mine.txt", "m\n")
+    tip = git(repo, "rev-parse", "c3/ahead")
+    reason = start_fails(ahead, repo)
+    assert reason == (
+        f"worktree: branch 'c3/ahead' already exists in {str(repo)!r} and is checked out at "
+        f"{str(tmp_path / 'elsewhere')!r}; c3desk will not take it over"
+    )
+    git(repo, "worktree", "remove", str(tmp_path / "elsewhere"))
+    sess.transition(ahead, "queued")
+    reason = start_fails(ahead, repo)
+    assert "'c3/ahead' already exists" in reason and "1 commit of its own" in reason
+    # An older commit than HEAD (none of its own): not moved either.
+    behind = add("behind", repo, prompt=None, worktree="c3/behind")
+    git(repo, "branch", "c3/behind")
+    commit(repo, "later.txt", "l\n")
+    reason = start_fails(behind, repo)
+    assert "'c3/behind' already exists" in reason and "not move it" in reason
+    assert git(repo, "rev-parse", "c3/ahead") == tip  # untouched, as its worktree left it
+    assert git(repo, "rev-parse", "c3/behind") == git(repo, "rev-parse", "main~1")
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def test_worktree_commands_after_a_failed_creation_say_so(
+    db: Paths, cli: Any, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "app")
+    a_file_as_root(tmp_path)
+    sid = add("job", repo, prompt=None, worktree="")
+    start_fails(sid, repo)
+    for force in ((), ("--force",)):
+        line = one_line_error(
+            cli("worktree", "remove", sid, *force),
+            1,
+            f"session {sid} has no worktree: its creation failed (cannot create the worktree",
+            "Not a directory",
+            "; nothing to remove",
+        )
+        assert "not started" not in line
+    one_line_error(cli("worktree", "diff", sid), 1, "its creation failed", "nothing to diff")
+    # Retried (queued again): true as well.
+    sess.transition(sid, "queued")
+    line = one_line_error(cli("worktree", "merge", sid), 1, "has no worktree yet", "last start")
+    assert "not started" not in line
+
+
+def test_the_root_setting_refuses_a_file_but_takes_a_folder_to_be_made(
+    db: Paths, cli: Any, tmp_path: Path
+) -> None:
+    afile = tmp_path / "a-file"
+    afile.write_text("x\n")
+    one_line_error(cli("settings", "set", "worktree_root", str(afile)), 2, repr(str(afile)))
+    inside = str(afile / "trees")
+    result = cli("settings", "set", "worktree_root", inside)
+    one_line_error(result, 2, repr(inside), f"inside {str(afile)!r}", "not a folder")
+    assert cfg.get_settings()["worktree_root"] == ""
+    later = tmp_path / "not" / "yet"
+    cli("settings", "set", "worktree_root", str(later), check=True)
+    assert cfg.get_settings()["worktree_root"] == str(later)
 
 
 # -- the command line ------------------------------------------------------------------------

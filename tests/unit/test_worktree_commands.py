@@ -130,6 +130,28 @@ def test_git_errors_name_the_folder() -> None:
         wt.inspect(no_git, "/home/u/notes")
 
 
+def test_a_failure_reason_is_gits_fatal_line_not_its_progress() -> None:
+    worktree_add = (
+        b"Preparing worktree (new branch 'c3/x-1')\n"
+        b"fatal: could not create leading directories of '/etc/passwd/r/x/.git': Not a directory\n"
+    )
+    assert wt._why(128, worktree_add) == (
+        "fatal: could not create leading directories of '/etc/passwd/r/x/.git': Not a directory"
+    )
+    both = b"Updating 1234abc..5678def\nerror: cannot lock ref\nfatal: giving up\nhint: try\n"
+    assert wt._why(128, both) == "error: cannot lock ref; fatal: giving up"
+    # No fatal or error line: the last one that is not progress.
+    said = b"Preparing worktree (checking out 'x')\nsomething went wrong\nHEAD is now at 1a x\n"
+    assert wt._why(1, said) == "something went wrong"
+    assert wt._why(255, b"debug\nssh: connect to host h port 22: Connection refused\n") == (
+        "ssh: connect to host h port 22: Connection refused"
+    )
+    assert wt._why(1, b"Preparing worktree (new branch 'x')\n") == (
+        "Preparing worktree (new branch 'x')"
+    )
+    assert wt._why(3, b"") == "git exited with status 3"
+
+
 CORPUS = [
     "c3/$(touch${IFS}pwned)`id`",
     "a{b}",
