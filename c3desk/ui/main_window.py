@@ -59,7 +59,7 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+Shift+E", "Show the artifacts of the focused session"),
     ("Ctrl+Shift+F", "Search the sessions' history"),
     (
-        "Ctrl+Return, Delete, Ctrl+Shift+R/K/P/O/C/A",
+        "Ctrl+Return, Delete, Ctrl+Shift+R/K/P/O/C/E",
         "In the queue: continue, remove, retry, kill, pin, open folder, copy id, artifacts",
     ),
     ("Ctrl+F", "Filter the queue"),
@@ -433,7 +433,11 @@ class MainWindow(QMainWindow):
         self.artifacts_dock.raise_()
 
     def show_focused_artifacts(self) -> None:
+        """Ctrl+Shift+E: the artifacts of the session selected in the queue while it has the
+        focus, else of the tile being typed in."""
         sid = self.controller.policy.typing
+        if self.queue.view.hasFocus():
+            sid = self.queue.current_session_id() or sid
         if sid:
             self.show_artifacts(sid)
 

@@ -67,7 +67,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "copy_id", "Copy Claude session &id", "Ctrl+Shift+C", "Copy the Claude conversation id"
     ),
-    ActionSpec("artifacts", "Show &artifacts", "Ctrl+Shift+A", "Show the session's artifacts"),
+    # Ctrl+Shift+E is the window's (the selected session's artifacts while the queue has the
+    # focus): the same keys here too would make both ambiguous, and neither would fire.
+    ActionSpec("artifacts", "Show &artifacts\tCtrl+Shift+E", "", "Show the session's artifacts"),
     # A session isolated in a git worktree, once it is not running (no shortcuts: rare).
     ActionSpec("worktree_diff", "Worktree &diff", "", "Its changes against the base branch"),
     ActionSpec("worktree_merge", "Mer&ge worktree…", "", "Merge its branch into the base"),

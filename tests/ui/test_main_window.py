@@ -163,6 +163,30 @@ def test_sessions_the_command_line_adds_and_moves_show_while_every_slot_is_busy(
     loop.run_until_complete(scenario())
 
 
+def test_ctrl_shift_e_in_the_queue_shows_the_selected_sessions_artifacts(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """One key for artifacts, as the menus say: in the queue it is the selected session's (the
+    queue's own different key was what its context menu showed)."""
+    cfg.set_setting("queue_paused", "true")
+    first, second = add("first", tmp_path, "say hi"), add("second", tmp_path, "say hi")
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot) as window:
+            window.show()
+            action = window.queue.actions_by_name["artifacts"]
+            assert action.text().endswith("\tCtrl+Shift+E") and action.shortcut().isEmpty()
+            assert window.queue.select_session(second)
+            window.queue.view.setFocus()
+            await until(window.queue.view.hasFocus)
+            keys = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+            QTest.keyClick(window.queue.view, Qt.Key.Key_E, keys)
+            await until(lambda: window.artifacts.session_id == second)
+            assert window.artifacts_dock.isVisible() and first != second
+
+    loop.run_until_complete(scenario())
+
+
 def test_drag_and_drop_reorder_reaches_the_database(
     app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
 ) -> None:
