@@ -1,7 +1,8 @@
 """Which sessions the grid shows, tile by tile. Qt-free, so the rules are tested on their own.
 
-Ranking: pinned sessions first, then those the user asked for and those needing input, newest
-request or prompt first, then the most recently active, then recently finished ones. Tiles are
+Ranking: pinned sessions first, then the one the user asked for last, then those needing input
+(newest prompt first), then the others the user asked for (newest first), then the most recently
+active, then recently finished ones. Tiles are
 stable: a shown session keeps its tile while it still ranks within the capacity. When a hidden
 session ranks in (it started needing input, or the user asked for it) it takes the tile of the
 least recently used session that is neither pinned nor the running one the user is typing in;
@@ -59,18 +60,24 @@ class FocusPolicy:
         self.touch(session_id, now)
 
     def rank(self, candidates: Iterable[Candidate]) -> list[str]:
+        # The session the user asked for last is what they look at now: it ranks first. Then
+        # every session that waits for them, newest prompt first, before the sessions they
+        # opened earlier: clicking through finished sessions in the queue must not keep a
+        # permission prompt out of the grid.
+        latest = max(self._requested, key=self._requested.__getitem__, default=None)
+
         def key(c: Candidate) -> tuple[int, float]:
             if c.pinned:
                 return (0, -c.last_activity)
-            # What the user asked to see and what asks for the user rank together, newest
-            # first: a request outranks the prompts before it, not those that come after.
-            asking = c.needs_input and c.status == "active"
-            if c.id in self._requested or asking:
-                since = c.needs_input_since if asking else float("-inf")
-                return (1, -max(self._requested.get(c.id, float("-inf")), since))
+            if c.id == latest:
+                return (1, 0.0)
+            if c.needs_input and c.status == "active":
+                return (2, -c.needs_input_since)
+            if c.id in self._requested:
+                return (3, -self._requested[c.id])
             if c.status == "active":
-                return (3, -c.last_activity)
-            return (4, -c.last_activity)
+                return (4, -c.last_activity)
+            return (5, -c.last_activity)
 
         return [c.id for c in sorted(candidates, key=key)]
 

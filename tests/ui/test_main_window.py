@@ -290,12 +290,15 @@ def test_killing_a_working_session_asks_first_and_quit_from_the_menu_asks_too(
     from PySide6.QtWidgets import QMessageBox
 
     cfg.set_setting("persistent_sessions", "never")  # quitting would end it
+    cfg.set_setting("max_concurrent_sessions", "3")
+    Worker.update(max_sessions=3).where(Worker.type == "local").execute()
     working = add("Working", tmp_path, "say BUSY; think 600")
     other = add("Other", tmp_path, "say BUSY; think 600")
 
     async def scenario() -> None:
         async with running_window(app_env, tmp_path, qtbot) as window:
             window.show()
+            await until(lambda: row(working).status == row(other).status == "active")
             tile = await until(lambda: window.grid.tile_of(working))
             await until(lambda: tile.header.kill.isVisible())
             tile.header.kill.click()

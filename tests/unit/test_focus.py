@@ -81,19 +81,21 @@ def test_request_brings_a_session_into_view() -> None:
     assert p.update(cands, 2) == ["a", "old"]
 
 
-def test_a_request_outranks_earlier_prompts_and_gives_way_to_later_ones() -> None:
-    """Sessions the user opened from the queue do not keep a new permission prompt out of the
-    grid for ever: the newest of requests and prompts ranks first."""
+def test_the_last_request_then_every_prompt_then_earlier_requests() -> None:
+    """Sessions the user opened from the queue do not keep a permission prompt out of the
+    grid: only the one asked for last ranks above the sessions that wait for the user (seen:
+    three finished sessions clicked through held all three tiles, the one question hidden)."""
     p = FocusPolicy()
     done = [Candidate("x", "completed", last_activity=1), Candidate("y", "completed")]
     p.request("x", 10)
     p.request("y", 11)
     early = active("early", 0, needs_input=True, needs_input_since=5)
-    assert p.update([*done, early], 2) == ["y", "x"]  # asked for after it asked
+    assert p.update([*done, early], 2) == ["y", "early"]  # x was opened before y: it gives way
+    assert p.update([*done, early], 3) == ["y", "early", "x"]
     late = active("late", 0, needs_input=True, needs_input_since=20)
-    assert p.update([*done, early, late], 2) == ["y", "late"]  # x was the older request
+    assert p.rank([*done, early, late]) == ["y", "late", "early", "x"]
     p.request("x", 30)  # the user wants x back
-    assert p.update([*done, early, late], 2) == ["x", "late"]
+    assert p.rank([*done, early, late]) == ["x", "late", "early", "y"]
 
 
 def test_capacity_changes_and_removed_sessions() -> None:
