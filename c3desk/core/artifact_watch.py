@@ -17,8 +17,16 @@ come from, best first:
    artifacts panel shows.
 
 Neither ever lists a file in c3desk's data or config folders or the agent's configuration
-folder (:func:`excluded_roots`). In a git working tree the tracked changes since the start are
-saved as ``artifacts/<id>/changes.diff``.
+folder (:func:`excluded_roots`).
+
+In a git working tree, what changed since the session started is saved when it ends as
+``artifacts/<id>/changes.diff``: the working tree is snapshotted at the start, untracked files
+included, without touching the real index, stash list or files
+(:func:`c3desk.core.artifacts.git_snapshot`), and compared with the working tree at the end,
+once. With a transcript the diff holds first the files the agent reported writing (the same
+ones as the list, before its ignore rules), then, under a header of their own, the other files
+changed meanwhile (by its shell commands, another session or the user: git cannot tell which).
+Without one it is of the whole repository and its header says edits by others are in it.
 
 A session on another machine (an SSH worker) is watched through its connection's files: its
 transcripts are where Claude Code keeps them *there* (the remote user's ``~/.claude``, found
@@ -40,7 +48,7 @@ import uuid
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import platformdirs
 
@@ -52,6 +60,7 @@ from c3desk.core.worker_files import FileService, WorkerFiles, files_for
 from c3desk.store.models import Artifact, Session
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PERIOD = 5.0
 SCAN_BUDGET = 5.0  # seconds one folder scan may take before it stops
@@ -108,6 +117,9 @@ class _Watch:
     tails: dict[str, artifacts.TranscriptTail] = field(default_factory=dict)
     writes: artifacts.ReportedWrites = field(default_factory=lambda: artifacts.ReportedWrites(""))
     noted: tuple[str, str | None] | None = None  # (source, scan limit) last recorded as event
+    snapshot: asyncio.Task[str | None] | None = None  # the git snapshot at the start
+    scoped: bool = False  # a transcript says which files are the agent's: the diff is of those
+    touched: set[str] = field(default_factory=set)  # files it reported writing (unfiltered)
 
 
 class ArtifactWatcher:
@@ -184,15 +196,38 @@ class ArtifactWatcher:
             a.path for a in Artifact.select(Artifact.path).where(Artifact.session == session_id)
         }
         self._watches[session_id] = watch
-        self._spawn(self._begin(watch))
+        watch.snapshot = self._spawn(self._begin(watch))
 
-    async def _begin(self, watch: _Watch) -> None:
-        watch.base = await watch.files.git_snapshot(watch.root)
+    async def _begin(self, watch: _Watch) -> str | None:
+        try:
+            if watch.files.remote:
+                watch.base = await watch.files.git_snapshot(watch.root)
+            else:
+                # c3desk's own folders are never in it (a home folder kept in git).
+                excluded = self.exclusions()
+                watch.base = await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: artifacts.git_snapshot(watch.root, exclude=excluded)
+                )
+        except Exception:
+            log.exception("the git snapshot of %s failed", watch.session_id)
+        return watch.base
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+    async def baseline(self, session_id: str) -> str | None:
+        """The git snapshot taken when the session started, once taken (None: not a git
+        working tree, or not watched)."""
+        watch = self._watches.get(session_id)
+        task = watch.snapshot if watch is not None else None
+        if task is None:
+            return None
+        if not task.done():
+            await asyncio.wait([task])  # not cancelled with the caller, nor raising if it was
+        return None if task.cancelled() else task.result()
+
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def tick(self) -> None:
         """Start a look at each watched session that is not being looked at already."""
@@ -328,6 +363,8 @@ class ArtifactWatcher:
         # killed; or never: a transcript without results) counts once its file changed since
         # the session started. A refused write's file is not touched, so it does not count.
         paths += await files.changed_since(pending, watch.since)
+        watch.scoped = True
+        watch.touched.update(paths)
         candidates = [path for path in dict.fromkeys(paths) if path not in watch.seen]
         listed = await files.reportable(candidates, watch.root, excluded)
         found = [(path, artifacts.classify_path(path)) for path in listed]
@@ -369,12 +406,25 @@ class ArtifactWatcher:
         while watch.busy:
             await asyncio.sleep(0.05)
         await self.scan(session_id, final=True)
+        base = await self.baseline(session_id)  # a short session may end before it is taken
         self._watches.pop(session_id, None)
-        if watch.base is None:
+        if base is None:
             return
         loop = asyncio.get_running_loop()
         dest = self.artifacts_dir / session_id
-        diff = await watch.files.git_diff(watch.root, watch.base)
+        if watch.files.remote:
+            # Its connection's git, where it has one (none today: SFTP runs no commands).
+            changes = artifacts.GitChanges(await watch.files.git_diff(watch.root, base))
+            scoped = False
+        else:
+            paths = sorted(watch.touched) if watch.scoped else None
+            excluded = self.exclusions()
+            changes = await loop.run_in_executor(
+                None,
+                lambda: artifacts.git_changes(watch.root, base, paths=paths, exclude=excluded),
+            )
+            scoped = paths is not None
+        diff = artifacts.diff_report(changes, scoped=scoped)
         # The diff is kept in c3desk's own data folder, on this machine whatever the worker.
         saved = await loop.run_in_executor(None, lambda: artifacts.save_diff(diff, dest))
         if saved is not None and str(saved) not in watch.seen:

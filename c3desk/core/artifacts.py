@@ -9,8 +9,10 @@ results back to the loop. Nothing here writes the database.
 - :func:`scan` is the fallback: it walks a session's working directory and returns the files
   created or modified since the session started, bounded by depth, file count and a deadline
   (:attr:`ScanResult.limit` says which bound cut it), never entering the ``exclude`` folders.
-- :func:`git_snapshot` records the working-tree state at session start; :func:`git_diff` gives
-  the tracked changes since then and :func:`save_diff` stores them as ``changes.diff``.
+- :func:`git_snapshot` records the working tree at session start (untracked files included, in a
+  throw-away index); :func:`git_changes` gives what changed since then (of the session's own
+  files, when known), :func:`diff_report` heads it with what it holds and :func:`save_diff`
+  stores it as ``changes.diff``.
 
 What is ignored lives in one place, the "Ignore rules" block below; :func:`is_ignored` applies
 the same rules to a single path (for a file-system watcher).
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -515,10 +518,17 @@ def reportable(
 # Git
 # ---------------------------------------------------------------------------------------------
 
-#: The id of git's empty tree: the base for a repository that has no commit yet.
+#: The id of git's empty tree: the snapshot of a repository with nothing in it.
 EMPTY_TREE: Final = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 DIFF_FILENAME: Final = "changes.diff"
 _OBJECT_ID: Final = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256
+#: An untracked file larger than this is left out of the snapshots (never hashed into the
+#: repository's object store): a new file that big is not in the diff.
+MAX_UNTRACKED_BYTES: Final = 4 * 1024 * 1024
+#: With more untracked files than this (a home folder kept in git, say) none is snapshotted.
+MAX_UNTRACKED_FILES: Final = 5_000
+#: Files named on one ``git diff`` command line at most (more are diffed in batches).
+_PATHS_PER_CALL: Final = 500
 
 # Variables that would point git at another repository or index than the session's own
 # (set, say, when c3desk itself runs from a git hook).
@@ -539,10 +549,14 @@ def _git(
     *,
     timeout: float,
     env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
 ) -> str | None:
-    """Stdout of ``git ARGS`` run in ``root``, or None on any failure."""
+    """Stdout of ``git ARGS`` run in ``root``, or None on any failure. Pathspecs are literal
+    (a file named ``*`` or ``:(top)`` is only that file)."""
     full_env = {k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS}
-    full_env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    full_env.update(
+        GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", GIT_LITERAL_PATHSPECS="1", LC_ALL="C"
+    )
     if env:
         full_env.update(env)
     try:
@@ -550,7 +564,8 @@ def _git(
             ["git", "-c", "core.quotepath=off", *args],
             cwd=root,
             env=full_env,
-            stdin=subprocess.DEVNULL,
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
             capture_output=True,
             timeout=timeout,
             check=False,
@@ -563,72 +578,266 @@ def _git(
     return proc.stdout.decode("utf-8", "surrogateescape")
 
 
-def git_snapshot(root: str | os.PathLike[str], *, timeout: float = 15.0) -> str | None:
-    """An object id standing for the working tree's tracked state now, or None outside git.
-
-    With uncommitted changes this is a dangling commit from ``git stash create`` (nothing is
-    stashed; the working tree and index are untouched), on a clean tree it is ``HEAD``. In a
-    repository without commits it is the tree of the tracked files as they are now, built in a
-    throw-away index, or failing that :data:`EMPTY_TREE`. None also when git is missing.
-    """
-    inside = _git(root, ["rev-parse", "--is-inside-work-tree"], timeout=timeout)
-    if inside is None or inside.strip() != "true":
-        return None
-    head = _git(root, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], timeout=timeout)
-    if head is None:
-        return _unborn_snapshot(root, timeout=timeout) or EMPTY_TREE
-    stash = _git(root, ["stash", "create"], timeout=timeout)
-    if stash is None:
-        return None
-    return stash.strip() or head.strip() or None
+def _fs(name: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape")
 
 
-def _unborn_snapshot(root: str | os.PathLike[str], *, timeout: float) -> str | None:
-    """Tree of the tracked files' current content when HEAD is unborn; the real index is kept."""
-    index = _git(root, ["rev-parse", "--git-path", "index"], timeout=timeout)
-    if index is None:
+@dataclass(frozen=True, slots=True)
+class _Repo:
+    top: str  # the work tree's top folder, symbolic links resolved
+    index: str  # the real index file (only ever read)
+
+
+def _repo(root: str | os.PathLike[str], timeout: float) -> _Repo | None:
+    """The work tree ``root`` lies in, or None outside one (or inside a ``.git`` folder)."""
+    out = _git(
+        root,
+        ["rev-parse", "--is-inside-work-tree", "--show-toplevel", "--git-path", "index"],
+        timeout=timeout,
+    )
+    lines = out.splitlines() if out is not None else []
+    if len(lines) != 3 or lines[0] != "true":
         return None
-    index_path = os.path.join(root, index.strip())  # relative to root unless absolute
+    top = os.path.realpath(lines[1])
+    return _Repo(top, os.path.join(root, lines[2]))  # relative to root unless absolute
+
+
+def _untracked(
+    repo: _Repo, env: dict[str, str], timeout: float, exclude: Iterable[str]
+) -> list[str] | None:
+    """The untracked, not ignored files a snapshot holds (top-relative), or None on failure.
+
+    Left out: files larger than :data:`MAX_UNTRACKED_BYTES`, files in the folders the scan
+    never enters (:data:`IGNORED_DIRS`, for a repository that does not ignore its
+    ``node_modules``) or in an ``exclude`` folder (c3desk's data in a home folder kept in git),
+    nested repositories, and all of them beyond :data:`MAX_UNTRACKED_FILES` or where
+    ``status.showUntrackedFiles`` is ``no``."""
+    skipped: list[str] = []
+    for folder in map(os.path.realpath, exclude):
+        rel = _relative(folder, repo.top)
+        if rel is None and _under(repo.top, [folder]):
+            return []  # the whole work tree is in an excluded folder
+        if rel is not None:
+            skipped.append(rel + "/")
+    shown = _git(repo.top, ["config", "--get", "status.showUntrackedFiles"], timeout=timeout)
+    if shown is not None and shown.strip().lower() in ("no", "false", "off", "0"):
+        return []
+    out = _git(
+        repo.top,
+        ["ls-files", "-z", "--others", "--exclude-standard"],
+        timeout=timeout,
+        env=env,
+    )
+    if out is None:
+        return None
+    names: list[str] = []
+    for name in out.split("\0"):
+        if not name or name.endswith("/"):  # a nested repository
+            continue
+        *folders, _ = name.split("/")
+        if any(part in IGNORED_DIRS for part in folders) or name.startswith(tuple(skipped)):
+            continue
+        try:
+            info = os.lstat(os.path.join(repo.top, name))
+        except OSError:
+            continue  # gone meanwhile
+        if info.st_size <= MAX_UNTRACKED_BYTES:
+            names.append(name)
+        if len(names) > MAX_UNTRACKED_FILES:
+            return []
+    return names
+
+
+def _tree_now(
+    repo: _Repo, *, timeout: float, exclude: Iterable[str] = (), base: str | None = None
+) -> str | None:
+    """A tree object of the working tree now (tracked files and :func:`_untracked` ones),
+    written from a throw-away copy of the index: the real index, the stash list and the
+    working tree are untouched (only objects are added to the repository's store).
+
+    With ``base`` (an earlier such tree), untracked files it holds are in the tree whatever
+    their size, so that a file is never shown deleted only because it grew."""
     with tempfile.TemporaryDirectory(prefix="c3desk-snapshot-") as tmp:
         scratch = os.path.join(tmp, "index")
         try:
-            with open(index_path, "rb") as src, open(scratch, "wb") as dst:
-                dst.write(src.read())
+            # A copy, not an empty index: its stat data spares hashing unchanged files.
+            shutil.copyfile(repo.index, scratch)
         except FileNotFoundError:
-            return EMPTY_TREE  # nothing was ever added
+            pass  # nothing was ever added: every file is untracked
         except OSError:
             return None
         env = {"GIT_INDEX_FILE": scratch}
-        if _git(root, ["add", "--update"], timeout=timeout, env=env) is None:
+        # A split index would write its shared part into the repository: keep it whole.
+        whole = ["-c", "core.splitIndex=false"]
+        if _git(repo.top, [*whole, "add", "--update"], timeout=timeout, env=env) is None:
             return None
-        tree = _git(root, ["write-tree"], timeout=timeout, env=env)
-    return tree.strip() if tree else None
+        extra = _untracked(repo, env, timeout, exclude)
+        if extra is None:
+            return None
+        if base is not None:
+            gone = _git(
+                repo.top,
+                ["diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=D", base],
+                timeout=timeout,
+                env=env,
+            )
+            if gone is None:
+                return None
+            known = set(extra)
+            extra += [
+                n
+                for n in gone.split("\0")
+                if n and n not in known and os.path.lexists(os.path.join(repo.top, n))
+            ]
+        if extra:
+            listed = b"".join(_fs(n) + b"\0" for n in extra)
+            # Literal paths, no ignore rules; one that vanished meanwhile is left out.
+            args = [*whole, "update-index", "--add", "--remove", "-z", "--stdin"]
+            if _git(repo.top, args, timeout=timeout, env=env, stdin=listed) is None:
+                return None
+        tree = _git(repo.top, ["write-tree"], timeout=timeout, env=env)
+    tree = tree.strip() if tree else ""
+    return tree if _OBJECT_ID.fullmatch(tree) else None
+
+
+def git_snapshot(
+    root: str | os.PathLike[str], *, exclude: Iterable[str] = (), timeout: float = 15.0
+) -> str | None:
+    """The id of a tree object standing for the working tree of ``root``'s repository now,
+    untracked files included (within :func:`_untracked`'s bounds, none in an ``exclude``
+    folder), or None outside git.
+
+    Nothing the user sees changes: the tree is written from a throw-away copy of the index
+    (``GIT_INDEX_FILE``), never the real index, the stash list or the working tree. A
+    repository with nothing in it gives :data:`EMPTY_TREE`. None also when git is missing.
+    """
+    repo = _repo(root, timeout)
+    return _tree_now(repo, timeout=timeout, exclude=exclude) if repo is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class GitChanges:
+    """What changed in a repository between a snapshot and now (see :func:`git_changes`)."""
+
+    diff: str = ""  # the unified diff (only of the files asked about, when some were named)
+    others: tuple[str, ...] = ()  # the other changed files (repository-relative)
+    others_diff: str = ""  # their diff
+
+
+def _relative(path: str, top: str) -> str | None:
+    """``path`` relative to the work tree's top folder, or None outside it. The folder is
+    resolved, the name is not (a symbolic link is itself the file git tracks)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    rel = os.path.relpath(os.path.join(os.path.realpath(folder), name), top)
+    if rel == "." or rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return None
+    return rel.replace(os.sep, "/")
+
+
+def git_changes(
+    root: str | os.PathLike[str],
+    base: str,
+    *,
+    paths: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    timeout: float = 60.0,
+) -> GitChanges:
+    """Changes in ``root``'s repository since the snapshot ``base`` (as :func:`git_snapshot`
+    gave it), untracked new files included; an empty answer on any failure.
+
+    ``paths``: only these files (absolute, or relative to ``root``) are diffed; the other
+    changed files are named in :attr:`GitChanges.others`. ``exclude``: as given to the
+    snapshot (untracked files there are not compared). ``base`` must be an object id,
+    never a ref or an option. Output does not depend on the user's diff settings (colour,
+    external diff tools, textconv filters, prefixes, ``diff.relative``).
+    """
+    if not _OBJECT_ID.fullmatch(base):
+        return GitChanges()
+    repo = _repo(root, min(timeout, 15.0))
+    if repo is None:
+        return GitChanges()
+    now = _tree_now(repo, timeout=timeout, exclude=exclude, base=base)
+    if now is None:
+        return GitChanges()
+    show = [
+        "diff",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        base,
+        now,
+        "--",
+    ]
+    if paths is None:
+        return GitChanges(_git(repo.top, show, timeout=timeout) or "")
+    names = _git(
+        repo.top, ["diff", "--name-only", "-z", "--no-renames", base, now], timeout=timeout
+    )
+    if names is None:
+        return GitChanges()
+    changed = [n for n in names.split("\0") if n]
+    wanted = {rel for p in paths if (rel := _relative(os.path.join(root, p), repo.top))}
+    own = [n for n in changed if n in wanted]
+    others = [n for n in changed if n not in wanted]
+    diffs: list[str] = []
+    for names_of in (own, others):
+        parts: list[str] = []
+        for at in range(0, len(names_of), _PATHS_PER_CALL):
+            part = _git(repo.top, [*show, *names_of[at : at + _PATHS_PER_CALL]], timeout=timeout)
+            if part is None:
+                return GitChanges()
+            parts.append(part)
+        diffs.append("".join(parts))
+    return GitChanges(diffs[0], tuple(others), diffs[1])
 
 
 def git_diff(root: str | os.PathLike[str], base: str, *, timeout: float = 60.0) -> str:
-    """Tracked changes in ``root``'s working tree relative to ``base``; "" on any failure.
+    """The diff of :func:`git_changes` of the whole repository; "" on any failure."""
+    return git_changes(root, base, timeout=timeout).diff
 
-    ``base`` must be an object id (as :func:`git_snapshot` gives), never a ref or an option.
-    Untracked files are not in it (the scan reports those). Output does not depend on the
-    user's diff settings (colour, external diff tools, textconv filters, prefixes).
-    """
-    if not _OBJECT_ID.fullmatch(base):
+
+#: Changed files a scoped diff's header names at most.
+_OTHERS_NAMED: Final = 20
+
+
+def diff_report(changes: GitChanges, *, scoped: bool) -> str:
+    """``changes.diff``'s text: a header of ``#`` lines saying what the diff holds (git and
+    patch skip text before the first ``diff --git``), then the diff; "" without a diff.
+
+    ``scoped``: first the files the session's agent reported writing, then, under a header of
+    their own, the other files changed meanwhile (its shell commands' work is among them, so
+    it is shown, not only named); else the whole repository in one, with a header saying
+    that edits by anyone else in it during the session are included."""
+    if not changes.diff and not changes.others_diff:
         return ""
-    text = _git(
-        root,
-        [
-            "diff",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            base,
-            "--",
-        ],
-        timeout=timeout,
-    )
-    return text or ""
+    if scoped:
+        lines = [
+            "# Changes since the session started to the files its agent wrote with its file",
+            "# tools (Write, Edit, MultiEdit, NotebookEdit), as they are now.",
+        ]
+        if not changes.diff:
+            lines.append("# (none: it changed no file with them)")
+        text = "\n".join(lines) + "\n" + changes.diff
+        if changes.others_diff:
+            named = ", ".join(n.replace("\n", "\\n") for n in changes.others[:_OTHERS_NAMED])
+            more = len(changes.others) - _OTHERS_NAMED
+            named += f" and {more} more" if more > 0 else ""
+            text += (
+                "#\n# Also changed in the repository while the session ran, not with those\n"
+                "# tools: by its shell commands, another session, another program or you (git\n"
+                "# cannot tell which):\n"
+                f"#   {named}\n" + changes.others_diff
+            )
+        return text
+    lines = [
+        "# Changes in the repository since the session started, untracked new files",
+        "# included. Edits made meanwhile by others in the same folder (another session,",
+        "# another program, you) are included too: git cannot tell them apart. An",
+        "# isolated session (--worktree) has a folder of its own.",
+    ]
+    return "\n".join(lines) + "\n" + changes.diff
 
 
 def save_diff(text: str, dest_dir: Path) -> Path | None:

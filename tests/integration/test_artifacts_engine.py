@@ -319,6 +319,101 @@ def test_the_fake_agents_writes_are_listed_and_nothing_else(db: Paths, tmp_path:
     }
 
 
+def diff_of(sid: str) -> str | None:
+    row = Artifact.get_or_none((Artifact.session == sid) & (Artifact.type == "diff"))
+    return Path(str(row.path)).read_text() if row is not None else None
+
+
+def test_two_sessions_in_one_repository_each_diff_holds_its_own(db: Paths, tmp_path: Path) -> None:
+    """Two fake Claude Code sessions at once in one repository with an uncommitted edit from
+    before; A writes a new untracked file, B edits a tracked one, the user edits another by
+    hand meanwhile. Each session's changes.diff holds its own change only (A's new file
+    included), never the earlier edit, and names the files changed otherwise."""
+    use_fake_agent(tmp_path)
+    repo = tmp_path / "repo"
+    make_repo(repo)  # notes.txt: an uncommitted edit from before the sessions
+    (repo / "b.txt").write_text("b\n")
+    git(repo, "add", "b.txt")
+    git(repo, "commit", "-qm", "b")
+    (repo / "notes.txt").write_text("user's edit X, from before the sessions\n")
+    index = (repo / ".git" / "index").read_bytes()
+    a = add("A", repo, prompt=None)
+    b = add("B", repo, prompt=None)
+
+    async def scenario() -> None:
+        engine, watch = await started_engine(db)
+        try:
+            await watch.until(screen_has(engine, a, "? for shortcuts"))
+            await watch.until(screen_has(engine, b, "? for shortcuts"))
+            assert await engine.artifacts.baseline(a) is not None
+            assert await engine.artifacts.baseline(b) is not None
+            with (repo / "app.py").open("a") as out:
+                out.write("# user edit\n")  # by hand, while both run
+            await engine.send_text(a, "write a-only.txt from-A")
+            await engine.send_text(b, "edit b.txt from-B")
+            await watch.until(screen_has(engine, b, "Do you want to make this edit"))
+            await engine.send_text(b, "1", enter=False)
+            await watch.until(screen_has(engine, a, "Wrote 1 lines to a-only.txt"))
+            await watch.until(screen_has(engine, b, "Updated b.txt"))
+            for sid in (a, b):
+                await engine.send_text(sid, "/exit")
+            await watch.until(lambda: status(a) == status(b) == "completed")
+            await watch.until(lambda: diff_of(a) and diff_of(b), timeout=30)
+        finally:
+            await engine.stop()
+
+    asyncio.run(scenario())
+    diff_a, diff_b = diff_of(a), diff_of(b)
+    assert diff_a is not None and diff_b is not None
+    # Each session's own changes first; what else changed meanwhile after a header of its own
+    # (shown: an agent's shell commands change files too); what was uncommitted before, never.
+    own_a, _, also_a = diff_a.partition("#\n# Also changed")
+    body_a = own_a[own_a.index("diff --git") :]
+    assert body_a.startswith("diff --git a/a-only.txt b/a-only.txt\nnew file mode")
+    assert "+from-A" in body_a
+    assert "from-B" not in body_a and "user edit" not in body_a and "edit X" not in diff_a
+    assert "#   app.py, b.txt\n" in also_a and "+from-B" in also_a and "user edit" in also_a
+    own_b, _, also_b = diff_b.partition("#\n# Also changed")
+    body_b = own_b[own_b.index("diff --git") :]
+    assert body_b.startswith("diff --git a/b.txt b/b.txt\n")
+    assert "+from-B" in body_b
+    assert "from-A" not in body_b and "user edit" not in body_b and "edit X" not in diff_b
+    assert "#   a-only.txt, app.py\n" in also_b and "+from-A" in also_b
+    assert (repo / ".git" / "index").read_bytes() == index
+    assert (
+        subprocess.run(
+            ["git", "-C", str(repo), "stash", "list"], capture_output=True, text=True
+        ).stdout
+        == ""
+    )
+
+
+def test_without_a_transcript_the_diff_is_the_whole_repositorys(db: Paths, tmp_path: Path) -> None:
+    """An agent that keeps no transcript: the diff is of everything changed since the start
+    (a new untracked file included, the earlier edit not), and says others' edits are in it."""
+    repo = tmp_path / "repo"
+    make_repo(repo)
+    sid = add("shell", repo, agent="shell")
+
+    async def scenario() -> None:
+        watcher = ArtifactWatcher(db.artifacts_dir)
+        watcher.start(sid, str(repo))
+        assert await watcher.baseline(sid) is not None
+        (repo / "made.txt").write_text("new, untracked\n")
+        (repo / "app.py").write_text("print('v2')\n")
+        await watcher.finish(sid)
+        await watcher.close()
+
+    asyncio.run(scenario())
+    diff = diff_of(sid)
+    assert diff is not None
+    header, _, body = diff.partition("diff --git")
+    assert "by others in the same folder" in header and "--worktree" in header
+    assert "a/made.txt b/made.txt\nnew file mode" in body and "+new, untracked" in body
+    assert "+print('v2')" in body
+    assert "notes.txt" not in diff
+
+
 # --- another machine's files -------------------------------------------------------------------
 
 #: Where the "remote" machine's files appear to be; nothing is there on this one.

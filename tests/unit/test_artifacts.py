@@ -434,17 +434,18 @@ def make_repo(path: Path, *, commit: bool = True) -> Path:
     return path
 
 
-def test_clean_repo_snapshot_is_head_and_diff_shows_changes(tmp_path: Path) -> None:
+def test_clean_repo_snapshot_is_heads_tree_and_diff_shows_changes(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     base = git_snapshot(repo)
-    assert base == git(repo, "rev-parse", "HEAD").strip()
+    assert base == git(repo, "rev-parse", "HEAD^{tree}").strip()
     assert git_diff(repo, base) == ""
     touch(repo / "tracked.txt", "one\ntwo\n")
-    touch(repo / "untracked.txt", "not in the diff\n")
+    touch(repo / "untracked.txt", "a new file\n")
     diff = git_diff(repo, base)
     assert "diff --git a/tracked.txt b/tracked.txt" in diff
     assert "+two" in diff
-    assert "untracked" not in diff
+    assert "diff --git a/untracked.txt b/untracked.txt\nnew file mode" in diff
+    assert "+a new file" in diff
     assert "other.txt" not in diff
     # The agent's commits count too: the base is fixed at session start.
     git(repo, "commit", "-q", "-am", "agent commit")
@@ -546,10 +547,12 @@ def test_git_environment_does_not_redirect(tmp_path: Path, monkeypatch: pytest.M
     other = make_repo(tmp_path / "other")
     git(other, "commit", "-q", "--allow-empty", "-m", "a different HEAD")
     monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "elsewhere.index"))
     assert (
         git_snapshot(repo)
-        == git(repo, "--git-dir", str(repo / ".git"), "rev-parse", "HEAD").strip()
+        == git(repo, "--git-dir", str(repo / ".git"), "rev-parse", "HEAD^{tree}").strip()
     )
+    assert not (tmp_path / "elsewhere.index").exists()
 
 
 def test_quoted_paths_are_not_escaped(tmp_path: Path) -> None:
@@ -561,6 +564,146 @@ def test_quoted_paths_are_not_escaped(tmp_path: Path) -> None:
     assert base is not None
     touch(repo / "café.txt", "b\n")
     assert "a/café.txt" in git_diff(repo, base)
+
+
+def repo_state(repo: Path) -> tuple[bytes, str, str, str]:
+    """What a snapshot must leave alone: the real index, the stash list, the status, the
+    tracked files' content as git sees it."""
+    return (
+        (repo / ".git" / "index").read_bytes(),
+        git(repo, "stash", "list"),
+        git(repo, "status", "--porcelain", "--untracked-files=all"),
+        git(repo, "diff", "HEAD"),
+    )
+
+
+def test_the_diff_is_what_changed_since_the_start_new_files_included(tmp_path: Path) -> None:
+    """Before the session: an uncommitted edit, a staged one and an untracked file. During it:
+    a new untracked file and an edit of a tracked file. The diff holds both, and none of what
+    was there before; the real index, stash list and working tree are never touched."""
+    repo = make_repo(tmp_path / "repo")
+    touch(repo / "tracked.txt", "one\nX: uncommitted before the start\n")
+    touch(repo / "other.txt", "keep\nstaged before the start\n")
+    git(repo, "add", "other.txt")
+    touch(repo / "scratch.txt", "untracked before the start\n")
+    before = repo_state(repo)
+    base = git_snapshot(repo)
+    assert base is not None
+    assert repo_state(repo) == before
+    assert git_diff(repo, base) == ""
+
+    touch(repo / "new.txt", "the session's new file\n")
+    touch(repo / "other.txt", "keep\nstaged before the start\nthe session's edit\n")
+    during = repo_state(repo)
+    changes = artifacts.git_changes(repo, base)
+    assert repo_state(repo) == during
+    diff = changes.diff
+    assert "diff --git a/new.txt b/new.txt\nnew file mode" in diff
+    assert "+the session's new file" in diff
+    assert "+the session's edit" in diff
+    assert "X: uncommitted" not in diff and "tracked.txt" not in diff
+    assert "+staged before the start" not in diff
+    assert "scratch.txt" not in diff
+    assert git(repo, "stash", "list") == ""
+    # The diff applies backwards to the working tree as it is now.
+    check = subprocess.run(
+        ["git", "apply", "--check", "-R"], input=diff.encode(), cwd=repo, capture_output=True
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def test_a_diff_of_the_sessions_files_comes_first_and_the_others_after(tmp_path: Path) -> None:
+    """Two sessions in one folder and the user editing: each diff holds first the files its
+    agent reported writing, then, under a header of their own, the others changed since its
+    start (its own shell commands' work among them)."""
+    repo = make_repo(tmp_path / "repo")
+    touch(repo / "b.txt", "b\n")
+    git(repo, "add", "b.txt")
+    git(repo, "commit", "-q", "-m", "b")
+    touch(repo / "tracked.txt", "one\nX: before the sessions\n")
+    base_a = git_snapshot(repo)
+    (repo / "pkg").mkdir()
+    base_b = git_snapshot(repo / "pkg")  # a session in a sub-folder: the same repository
+    assert base_a is not None and base_b == base_a
+
+    touch(repo / "a-only.txt", "from-A\n")  # session A: a new untracked file
+    touch(repo / "b.txt", "b\nfrom-B\n")  # session B: a tracked file
+    touch(repo / "tracked.txt", "one\nX: before the sessions\nuser edit\n")  # the user
+
+    a = artifacts.git_changes(repo, base_a, paths=[str(repo / "a-only.txt")])
+    assert "diff --git a/a-only.txt b/a-only.txt" in a.diff and "+from-A" in a.diff
+    assert "from-B" not in a.diff and "user edit" not in a.diff and "X:" not in a.diff
+    assert a.others == ("b.txt", "tracked.txt")
+    b = artifacts.git_changes(repo / "pkg", base_b, paths=["../b.txt", str(tmp_path / "out")])
+    assert "+from-B" in b.diff
+    assert "a-only" not in b.diff and "user edit" not in b.diff
+    assert b.others == ("a-only.txt", "tracked.txt")
+    assert "+from-B" in a.others_diff and "user edit" in a.others_diff
+    assert "+X: before" not in a.others_diff  # uncommitted before the start: context only
+    report = artifacts.diff_report(a, scoped=True)
+    header = report[: report.index("diff --git")]
+    assert all(line.startswith("#") for line in header.splitlines())
+    own, _, also = report.partition("#\n# Also changed")
+    assert "+from-A" in own and "from-B" not in own
+    assert "#   b.txt, tracked.txt\n" in also and "+from-B" in also
+    # The header is skipped by git apply.
+    check = subprocess.run(
+        ["git", "apply", "--check", "-R"], input=report.encode(), cwd=repo, capture_output=True
+    )
+    assert check.returncode == 0, check.stderr
+    # Nothing of the session's own changed: no diff, whatever others did.
+    assert artifacts.git_changes(repo, base_a, paths=[str(repo / "other.txt")]).diff == ""
+    assert artifacts.diff_report(artifacts.GitChanges(), scoped=True) == ""
+    only_others = artifacts.GitChanges("", ("b.txt",), b.diff)
+    assert "# (none: it changed no file with them)" in artifacts.diff_report(
+        only_others, scoped=True
+    )
+
+
+def test_a_whole_repository_diff_says_others_edits_are_in_it() -> None:
+    report = artifacts.diff_report(artifacts.GitChanges("diff --git a/x b/x\n"), scoped=False)
+    header, _, rest = report.partition("diff --git")
+    assert rest == " a/x b/x\n"
+    assert "by others in the same folder" in header and "--worktree" in header
+    assert all(line.startswith("#") for line in header.splitlines())
+
+
+def test_what_a_snapshot_leaves_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Untracked files too big, in dependency folders or excluded folders are never hashed
+    into the repository; a file in the snapshot that grew past the bound is not 'deleted'."""
+    monkeypatch.setattr(artifacts, "MAX_UNTRACKED_BYTES", 100)
+    repo = make_repo(tmp_path / "repo")
+    touch(repo / "small.txt", "small\n")
+    touch(repo / "big.bin", "x" * 101)
+    touch(repo / "node_modules" / "dep.js", "dep\n")
+    touch(repo / "c3desk-home" / "c3desk.log", "log\n")
+    base = git_snapshot(repo, exclude=[str(repo / "c3desk-home")])
+    assert base is not None
+    listed = set(git(repo, "ls-tree", "-r", "--name-only", base).split())
+    assert listed == {"tracked.txt", "other.txt", "small.txt"}
+    for left_out in ("big.bin", "node_modules/dep.js", "c3desk-home/c3desk.log"):
+        blob = git(repo, "hash-object", left_out).strip()  # computed, not written
+        stored = subprocess.run(["git", "cat-file", "-e", blob], cwd=repo, capture_output=True)
+        assert stored.returncode != 0, f"{left_out} was hashed into the repository"
+    touch(repo / "small.txt", "small\n" + "y" * 200)
+    touch(repo / "c3desk-home" / "c3desk.log", "log\nmore\n")
+    diff = artifacts.git_changes(repo, base, exclude=[str(repo / "c3desk-home")]).diff
+    assert "diff --git a/small.txt b/small.txt\nindex" in diff  # changed, not deleted
+    assert "big.bin" not in diff and "node_modules" not in diff and "c3desk" not in diff
+
+
+def test_untracked_files_left_out_where_git_hides_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "config", "status.showUntrackedFiles", "no")  # a home folder kept in git
+    touch(repo / "untracked.txt")
+    base = git_snapshot(repo)
+    assert base == git(repo, "rev-parse", "HEAD^{tree}").strip()
+    git(repo, "config", "--unset", "status.showUntrackedFiles")
+    monkeypatch.setattr(artifacts, "MAX_UNTRACKED_FILES", 1)
+    touch(repo / "second.txt")
+    assert git_snapshot(repo) == base  # too many: none
 
 
 def test_save_diff(tmp_path: Path) -> None:
