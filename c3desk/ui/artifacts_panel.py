@@ -30,6 +30,8 @@ from PySide6.QtGui import (
     QFontDatabase,
     QImage,
     QImageReader,
+    QPainter,
+    QPaintEvent,
     QPixmap,
     QResizeEvent,
 )
@@ -337,6 +339,31 @@ def _event_severity(kind: str, detail: str | None) -> str:
 # --- the panel ---------------------------------------------------------------------------------
 
 
+class _ElidedLabel(QLabel):
+    """One line of plain text, shortened in the middle to the width it is given
+    ("/home/…/changes.diff"): a long path or title never widens the panel, and the window with
+    it, past the screen. ``text()`` stays the whole text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideMiddle, rect.width()
+        )
+        painter = QPainter(self)
+        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        self.style().drawItemText(
+            painter, rect, align, self.palette(), self.isEnabled(), shown, self.foregroundRole()
+        )
+
+
 class _ImageView(QLabel):
     """An image scaled to fit (never enlarged), rescaled as the panel resizes."""
 
@@ -410,8 +437,7 @@ class ArtifactsPanel(QWidget):
         self._theme = current_theme()
         colors = theme_colors(self._theme)
 
-        self.heading = QLabel()
-        self.heading.setTextFormat(Qt.TextFormat.PlainText)
+        self.heading = _ElidedLabel()
         font = self.heading.font()
         font.setBold(True)
         self.heading.setFont(font)
@@ -460,15 +486,15 @@ class ArtifactsPanel(QWidget):
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.path_label = QLabel()
-        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.path_label = _ElidedLabel()
         self.path_label.setStyleSheet(f"color: {colors['dim_text']};")
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Open with the system's application")
         self.reveal_button = QPushButton("Reveal in folder")
         self.reveal_button.setToolTip("Open the folder that holds this file")
+        # The note on a line of its own: beside the buttons it had a word's width per line.
         buttons = QHBoxLayout()
-        buttons.addWidget(self.info, 1)
+        buttons.addStretch(1)
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.reveal_button)
         preview = QWidget()
@@ -476,6 +502,7 @@ class ArtifactsPanel(QWidget):
         preview_layout.setContentsMargins(0, 0, 0, 0)
         preview_layout.addWidget(self.stack, 1)
         preview_layout.addWidget(self.path_label)
+        preview_layout.addWidget(self.info)
         preview_layout.addLayout(buttons)
 
         top = QSplitter(Qt.Orientation.Horizontal)

@@ -517,3 +517,25 @@ def test_a_remote_artifact_without_a_fetcher_is_named_not_previewed(
     assert panel.placeholder.text() == "far:/srv/proj/a.txt is on a remote worker: no preview here"
     assert panel.path_label.text() == "far:/srv/proj/a.txt (a file on the remote worker)"
     assert not panel.open_button.isEnabled() and not panel.reveal_button.isEnabled()
+
+
+def test_a_long_path_and_title_never_widen_the_panel_and_the_note_has_a_line_of_its_own(
+    db: Paths, panel: ArtifactsPanel, tmp_path: Path
+) -> None:
+    """Seen under Xvfb: a diff's long path grew the window past the screen's edge, and the
+    image note beside the buttons wrapped one word per line."""
+    deep = tmp_path.joinpath(*[f"folder-with-a-long-name-{n}" for n in range(12)])
+    deep.mkdir(parents=True)
+    image = make_png(deep / "chart.png", 16, 16)
+    s = sess.create_session(title="A long title " * 15, working_directory=str(deep))
+    Artifact.create(id=str(uuid.uuid4()), session=s.id, type="image", path=str(image))
+    panel.resize(520, 500)
+    panel.show_session(s.id)
+    assert panel.select_path(str(image))
+    assert panel.path_label.text() == str(image)  # whole, though shown shortened
+    assert len(str(image)) * panel.fontMetrics().averageCharWidth() > 1000
+    # What a dock (and the window around it) must give the panel at least:
+    for label in (panel.path_label, panel.heading):
+        assert label.minimumSizeHint().width() < 100, label.text()
+    assert panel.info.text().startswith("16 × 16 px")
+    assert panel.info.width() > panel.width() // 2  # not squeezed beside the buttons
