@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QFocusEvent, QMouseEvent
+from PySide6.QtGui import QFocusEvent, QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -48,6 +48,9 @@ class TileInfo:
     worker_reason: str = ""  # why the worker is not connected
     usage: str = ""  # tokens and cost so far ("12.3k tok · $0.42"); "" before any
     usage_tip: str = ""
+
+
+TITLE_ROOM = 140  # pixels a tile's header keeps for the title before it drops words
 
 
 class TileHeader(QFrame):
@@ -135,7 +138,6 @@ class TileHeader(QFrame):
 
     def show_info(self, info: TileInfo) -> None:
         self.title.setText(info.title)
-        self.title.setToolTip(info.title)
         down = info.worker_status != "connected" and info.status in ("active", "queued")
         # An active session on a worker that went away waits for it (hosted in tmux there).
         mark = "reconnecting" if info.status == "active" else info.worker_status
@@ -152,7 +154,6 @@ class TileHeader(QFrame):
         )
         self.usage.setText(info.usage)
         self.usage.setToolTip(info.usage_tip)
-        self.usage.setVisible(bool(info.usage))
         self.state.setText(info.status)
         # The theme styles the chip and header by these properties (c3desk/ui/theme.py).
         _set_property(self.state, "state", info.status)
@@ -165,6 +166,40 @@ class TileHeader(QFrame):
         self.pin.blockSignals(False)
         self.cont.setVisible(info.status == "completed")
         self.kill.setVisible(info.status == "active")
+        self._fit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Keep room for the title (seen: a 390-px tile showed one letter of it beside
+        "Continue" and the usage): in a narrow header Continue loses its word, then the usage
+        goes to the title's tooltip."""
+        usage = self.usage.text()
+        layout = self.layout()
+        margins = layout.contentsMargins() if layout is not None else None
+        spacing = layout.spacing() if layout is not None else 0
+
+        def room() -> int:
+            others = [
+                w for w in (self.worker, self.usage, self.state, self.needs, self.pin, self.cont,
+                            self.maximize, self.kill)
+                if not w.isHidden()
+            ]  # fmt: skip
+            used = sum(w.sizeHint().width() + spacing for w in others)
+            if margins is not None:
+                used += margins.left() + margins.right()
+            return self.width() - used
+
+        self.cont.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.usage.setVisible(bool(usage))
+        if room() < TITLE_ROOM:
+            self.cont.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        if room() < TITLE_ROOM and usage:
+            self.usage.setVisible(False)
+        tip = self.title.text()
+        self.title.setToolTip(f"{tip}\n{usage}" if usage and self.usage.isHidden() else tip)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         self.maximize_requested.emit()

@@ -110,6 +110,7 @@ def test_the_dialog_without_usage(db: Paths, qtbot: Any) -> None:
 def test_the_tile_header_shows_tokens_and_cost(qtbot: Any) -> None:
     header = TileHeader()
     qtbot.addWidget(header)
+    header.resize(700, 30)
     header.show()
     label, tip = header_text(usage.Totals(1_000, 234, 5_000, 40_000, 2, 0.4567))
     assert label == "46.2k tok · $0.46"
@@ -120,6 +121,29 @@ def test_the_tile_header_shows_tokens_and_cost(qtbot: Any) -> None:
     header.show_info(TileInfo("s", "t", "local", "active", False))
     assert not header.usage.isVisible()
     assert header_text(None) == ("", "")
+
+
+def test_a_narrow_tile_header_keeps_room_for_the_title(qtbot: Any) -> None:
+    """Seen at 390 px a tile: "Continue" and the usage left one letter of the title. A narrow
+    header drops Continue's word, then moves the usage into the title's tooltip."""
+    header = TileHeader()
+    qtbot.addWidget(header)
+    header.setFixedWidth(900)
+    header.show()
+    label, _ = header_text(usage.Totals(1_000, 234, 5_000, 40_000, 2, 0.4567))
+    done = TileInfo("s", "Refactor the parser", "local", "completed", False, usage=label)
+    header.show_info(done)
+    qtbot.waitUntil(lambda: header.title.width() > 300)
+    assert header.cont.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+    assert header.usage.isVisible()
+    header.setFixedWidth(390)  # as a tile of a 3x3 grid gives it
+    qtbot.waitUntil(lambda: header.width() == 390)
+    assert header.cont.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
+    assert not header.usage.isVisible() and label in header.title.toolTip()
+    qtbot.waitUntil(lambda: header.title.width() >= 100)  # laid out: the title has its room
+    header.setFixedWidth(900)
+    qtbot.waitUntil(lambda: header.usage.isVisible())
+    assert header.title.toolTip() == "Refactor the parser"
 
 
 # -- the window, with the real engine ----------------------------------------------------------
