@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self.end_sessions = False  # how the user quit: ending the hosted sessions too
         self._kill_box: QMessageBox | None = None  # the open "Kill session?" question
+        self._settings_dialog: SettingsDialog | None = None  # the last one opened
         self._tasks: set[asyncio.Future[None]] = set()
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
@@ -228,6 +229,9 @@ class MainWindow(QMainWindow):
             return
         if event.kind == "settings":
             self._apply_stored_settings()
+            # An open settings dialog shows what is stored now (`c3desk settings set`).
+            if self._settings_dialog is not None:
+                self._settings_dialog.reload()
         if event.session_id is not None:
             self.queue.model.refresh_session(event.session_id)
         else:
@@ -401,6 +405,13 @@ class MainWindow(QMainWindow):
     def show_settings(self) -> None:
         dialog = SettingsDialog(self)
         dialog.settingChanged.connect(self.apply_setting)
+
+        def closed(_result: int) -> None:
+            self._settings_dialog = None
+            dialog.deleteLater()
+
+        dialog.finished.connect(closed)
+        self._settings_dialog = dialog
         dialog.open()
 
     def apply_setting(self, key: str, value: object) -> None:

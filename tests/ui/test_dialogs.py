@@ -236,6 +236,23 @@ def settings_dialog(qtbot: QtBot) -> SettingsDialog:
     return dialog
 
 
+def test_a_two_line_warning_under_a_field_pushes_the_next_row_down(qtbot: QtBot, db: Paths) -> None:
+    """Seen: the capacity warning's second line was drawn under "Pause the queue"."""
+    Worker.update(max_sessions=4).where(Worker.type == "local").execute()
+    dialog = settings_dialog(qtbot)
+    dialog.resize(480, dialog.height())
+    concurrent = dialog.editors["max_concurrent_sessions"]
+    assert isinstance(concurrent, QSpinBox)
+    concurrent.setValue(9)
+    warning = dialog.errors["max_concurrent_sessions"]
+    assert warning.message.startswith("Only 4 sessions can run at once, not 9")
+    line = warning.fontMetrics().height()
+    qtbot.waitUntil(lambda: warning.height() >= 2 * line)
+    paused = dialog.editors["queue_paused"]
+    bottom = warning.mapTo(dialog, warning.rect().bottomLeft()).y()
+    qtbot.waitUntil(lambda: paused.mapTo(dialog, paused.rect().topLeft()).y() > bottom)
+
+
 def test_settings_has_an_editor_for_every_setting(qtbot: QtBot, db: Paths) -> None:
     dialog = settings_dialog(qtbot)
     assert set(dialog.editors) == set(core_settings.SPECS)

@@ -16,7 +16,7 @@ from helpers.qtloop import running_window, until
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
 from PySide6.QtCore import QEvent, QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QComboBox, QSpinBox, QWidget
 
 from c3desk.config import Paths
 from c3desk.core import sessions as sess
@@ -355,6 +355,17 @@ def test_settings_set_from_the_cli_apply_to_the_running_window(
                 await until(lambda: app.palette().color(QPalette.ColorRole.Window) != dark)
                 assert window.theme == "light"
                 await until(lambda: sum(t.isVisible() for t in window.grid.tiles) == 4)
+                # An open settings dialog follows too (it showed the old values).
+                window.show_settings()
+                dialog = window._settings_dialog
+                assert dialog is not None
+                await command_line(app_env, "settings", "set", "max_concurrent_sessions", "3")
+                await command_line(app_env, "settings", "set", "theme", "dark")
+                spin, theme = dialog.editors["max_concurrent_sessions"], dialog.editors["theme"]
+                assert isinstance(spin, QSpinBox) and isinstance(theme, QComboBox)
+                await until(lambda: spin.value() == 3 and theme.currentData() == "dark")
+                dialog.reject()
+                await until(lambda: window._settings_dialog is None)
             finally:
                 apply_theme(app, "dark")
 

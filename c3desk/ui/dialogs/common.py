@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QFormLayout,
@@ -35,10 +35,21 @@ class FieldError(QLabel):
         """Show ``message`` (capitalised as a sentence), or hide the label for None/empty."""
         if message:
             self.setText(message[0].upper() + message[1:])
+            self._fit_height()
             self.show()
         else:
             self.clear()
             self.hide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as its wrapped lines at its width: a form row asks a label for one line's
+        height, and a second line was drawn under the next row."""
+        if self.width() > 0:
+            self.setMinimumHeight(max(0, self.heightForWidth(self.width())))
 
     @property
     def message(self) -> str:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QSizePolicy,
     QSpinBox,
@@ -234,6 +235,9 @@ class SettingsDialog(QDialog):
         _align_labels(queue_form, view_form, alert_form)
 
         layout = QVBoxLayout(self)
+        # The dialog grows with a message under a field (a wrapped second line was drawn
+        # under the next row: the layout asked for the room, the dialog kept its size).
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         layout.addWidget(queue_box)
         layout.addWidget(view_box)
         layout.addWidget(alert_box)
@@ -290,6 +294,8 @@ class SettingsDialog(QDialog):
                     index = editor.findData(value)
                     editor.setCurrentIndex(max(index, 0))
                 elif isinstance(editor, QLineEdit):
+                    if editor.hasFocus() and editor.isModified():
+                        continue  # being typed in: stored when the user finishes
                     editor.setText(str(value))
                 self.errors[key].show_error(None)
             prefs = load_ui_preferences(self.store)
