@@ -292,6 +292,10 @@ class TerminalView(QWidget):
 
     def scroll_to(self, lines_back: int) -> None:
         """Scroll to ``lines_back`` lines into history (0: follow the output)."""
+        # Lines pushed since the last frame are counted now, measured against today's history:
+        # the next frame would otherwise add them to this offset too (a search match opened
+        # in a tile just made showed lines far above its line).
+        self._track_history()
         value = max(0, min(lines_back, self._model.scrollback_len))
         if value != self._scroll:
             self._scroll = value

@@ -533,6 +533,21 @@ def test_scrolled_back_view_follows_lines_pushed(qtbot: QtBot) -> None:
     assert top_line() == "line 12"
 
 
+def test_scrolling_to_a_line_after_output_not_yet_drawn_shows_that_line(qtbot: QtBot) -> None:
+    """Output pushed into history since the last frame is not counted twice: a search match
+    opened at once showed lines far above its line (red once in the search panel test)."""
+    view, model, _ = make_view(qtbot, rows=5, history=100)
+    model.feed(b"\r\n".join(b"line %d" % i for i in range(20)))
+    view.flush()
+    model.feed(b"".join(b"\r\nmore %d" % i for i in range(10)))  # no frame yet
+    target = next(
+        n for n in range(model.scrollback_len) if model.scrollback_text(n).rstrip() == "line 5"
+    )
+    view.scroll_to(model.scrollback_len - target)
+    view.flush()
+    assert "".join(view._line_cells(view._line_of_row(0))).rstrip() == "line 5"
+
+
 def test_governor_paces_unfocused_views_not_the_focused_one(
     qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
