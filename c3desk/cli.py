@@ -1,6 +1,8 @@
 """The command line. Every subcommand works without a display; no subcommand starts the GUI.
 
 Errors a user can cause print one line on stderr and exit 2 (bad input) or 1 (refused).
+Output into a pipe whose reader has gone (`c3desk list | head -1`) ends the command quietly
+with 141, the status of a program killed by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import re
+import select
+import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import peewee as pw
+from wcwidth import wcwidth
 
 from c3desk import __version__, cli_usage, logs
 from c3desk.config import Paths, resolve_home
@@ -55,6 +61,14 @@ def _positive_int(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _path(text: str) -> str:
+    """A path option's value. An empty one (an unset variable in a script) is refused, never
+    taken as the current folder or as the option left out."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty: give a path")
+    return text
 
 
 def _position(text: str) -> int:
@@ -106,10 +120,15 @@ def _settings_epilog() -> str:
 def build_parser() -> Parser:
     p = Parser(prog="c3desk", description="Queue, run and watch many Claude Code sessions.")
     p.add_argument("--version", action="version", version=f"c3desk {__version__}")
-    p.add_argument("--home", metavar="DIR", help="data directory (default: $C3DESK_HOME)")
+    p.add_argument(
+        "--home", metavar="DIR", type=_path, help="data directory (default: $C3DESK_HOME)"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
     p.add_argument(
-        "--screenshot", metavar="PNG", help="(GUI) save the window to PNG once it has drawn, quit"
+        "--screenshot",
+        metavar="PNG",
+        type=_path,
+        help="(GUI) save the window to PNG once it has drawn, quit",
     )
     # Handled by c3desk.__main__ before this parser (each alone on the command line); listed
     # here so --help shows them.
@@ -141,6 +160,7 @@ def build_parser() -> Parser:
         "--dir",
         required=True,
         dest="directory",
+        type=_path,
         help="working directory (a relative one is taken from the current directory)",
     )
     a.add_argument(
@@ -275,9 +295,16 @@ def build_parser() -> Parser:
 
     sd = sub.add_parser("send", help="type into a running session")
     sd.add_argument("id")
-    sd.add_argument("text", nargs="?", default="")
+    sd.add_argument(
+        "text",
+        nargs="?",
+        default="",
+        help="what to type (not empty), then Enter; a text of several lines goes as one paste",
+    )
     sd.add_argument("--no-enter", action="store_true", help="do not press Enter after TEXT")
-    sd.add_argument("--key", help="send one key instead: " + ", ".join(KEYS))
+    sd.add_argument(
+        "--key", help="send one key instead (--key enter: Enter alone): " + ", ".join(KEYS)
+    )
 
     sc = sub.add_parser("screen", help="print a running session's current screen")
     sc.add_argument("id")
@@ -341,22 +368,65 @@ def build_parser() -> Parser:
 # --- output helpers -------------------------------------------------------------------------
 
 
+def _write(text: str) -> None:
+    """``text`` to stdout in pieces. With stdout unbuffered (PYTHONUNBUFFERED), a write that a
+    closed pipe cuts short is taken as done, without an error: a reader that went away
+    (`| head -1`) would go unnoticed if all the text were that one write; the next piece
+    meets the closed pipe."""
+    for start in range(0, len(text), WRITE_PIECE):
+        sys.stdout.write(text[start : start + WRITE_PIECE])
+
+
+WRITE_PIECE = 2048  # characters: at most 8 KiB of UTF-8, the size of stdout's buffer
+
+
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    _write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
-def _clip(text: str | None, width: int) -> str:
-    text = (text or "").replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
+# Tables are measured in terminal cells, not characters: a wide character (CJK, most emoji)
+# takes two cells, a combining mark none (the widths the terminal model uses, from wcwidth).
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [len(h) for h in headers]
+def _cells(char: str) -> int:
+    return max(wcwidth(char), 0)  # a control character (-1) moves nothing we can count
+
+
+def text_width(text: str) -> int:
+    """How many terminal cells ``text`` takes."""
+    return sum(_cells(c) for c in text)
+
+
+def clip(text: str | None, width: int) -> str:
+    """``text`` on one line in at most ``width`` cells; a cut one ends with "…"."""
+    text = (text or "").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    if text_width(text) <= width:
+        return text
+    kept, used = [], 0
+    for char in text:
+        cells = _cells(char)
+        if used + cells > width - 1:  # the "…" takes the last cell
+            break
+        kept.append(char)
+        used += cells
+    return "".join(kept) + "…"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: int | None = None) -> str:
+    """Columns padded to a common width in cells; columns from ``right`` on are aligned right
+    (numbers)."""
+    widths = [text_width(h) for h in headers]
     for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
+        widths = [max(w, text_width(c)) for w, c in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = []
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+            gap = " " * (width - text_width(cell))
+            padded.append(gap + cell if right is not None and i >= right else cell + gap)
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), *(line(r) for r in rows)])
 
 
 def _worker_names() -> dict[str, str]:
@@ -374,9 +444,9 @@ def _session_rows(items: Sequence[Session]) -> list[list[str]]:
                 s.status,
                 "yes" if s.needs_input else "",
                 "pin" if s.lock else "",
-                _clip(s.title, 40),
+                clip(s.title, 40),
                 names.get(s.worker_id, "any") if s.worker_id else "any",
-                _clip(s.working_directory, 40),
+                clip(s.working_directory, 40),
             ]
         )
     return rows
@@ -446,8 +516,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = _session_rows(items)
         if any(s.worktree_branch for s in items):  # isolated sessions: their branches too
             headers.append("BRANCH")
-            rows = [[*r, _clip(s.worktree_branch, 40)] for r, s in zip(rows, items, strict=True)]
-        print(_table(headers, rows))
+            rows = [[*r, clip(s.worktree_branch, 40)] for r, s in zip(rows, items, strict=True)]
+        print(table(headers, rows))
     else:
         print("no sessions")
     if not args.json:
@@ -529,9 +599,7 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([{"type": a.type, "path": a.path, "detected_at": a.detected_at} for a in items])
     elif items:
-        print(
-            _table(["TYPE", "DETECTED", "PATH"], [[a.type, a.detected_at, a.path] for a in items])
-        )
+        print(table(["TYPE", "DETECTED", "PATH"], [[a.type, a.detected_at, a.path] for a in items]))
     else:
         print("no artifacts")
     return 0
@@ -704,7 +772,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 for w in items
             ]
             headers = ["NAME", "TYPE", "STATUS", "ACTIVE", "ADDRESS", "LAST HEARTBEAT"]
-            print(_table(headers, rows))
+            print(table(headers, rows))
             _warn_capacity()
     return 0
 
@@ -730,10 +798,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    if args.key:
+    if args.key is not None:
         if args.text:
             raise UsageError("c3desk send: give TEXT or --key, not both")
         control.request(args.paths, {"cmd": "key", "id": args.id, "key": args.key})
+    elif not args.text:
+        # Enter alone answers a box with its default (an unset variable in a script would):
+        # only when asked for by name.
+        raise UsageError(
+            f"c3desk send: nothing to type (TEXT is {args.text!r}); Enter alone is --key enter"
+        )
     else:
         payload = {"cmd": "send", "id": args.id, "text": args.text, "enter": not args.no_enter}
         control.request(args.paths, payload)
@@ -745,7 +819,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if not args.all:
         while rows and not rows[-1].strip():
             rows.pop()
-    sys.stdout.write("".join(f"{row}\n" for row in rows))
+    _write("".join(f"{row}\n" for row in rows))
     return 0
 
 
@@ -788,7 +862,7 @@ def cmd_worktree(args: argparse.Namespace) -> int:
         mode=mode,
         force=bool(getattr(args, "force", False)),
     )
-    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    _write(text if text.endswith("\n") or not text else text + "\n")
     return 0
 
 
@@ -920,7 +994,7 @@ def _open_database(args: argparse.Namespace) -> None:
     try:
         paths.ensure()
     except OSError as exc:
-        raise InvalidInput(f"data directory {str(paths.home)!r}: {exc.strerror}") from None
+        raise InvalidInput(_home_problem(paths.home, exc)) from None
     problem = database.write_problem(paths.db)
     if problem is None:
         database.connect(paths.db)
@@ -928,6 +1002,17 @@ def _open_database(args: argparse.Namespace) -> None:
         database.connect(paths.db, read_only=True)
     else:
         raise database.cannot_write(paths.db, problem)
+
+
+def _home_problem(home: Path, exc: OSError) -> str:
+    """Why the data directory cannot be made, naming it: a file in its place (or in place of
+    a folder above it) says so, not "File exists"."""
+    for place in (home, *home.parents):
+        if place.exists() and not place.is_dir():
+            if place == home:
+                return f"data directory {str(home)!r} is a file, not a folder"
+            return f"data directory {str(home)!r}: {str(place)!r} is a file, not a folder"
+    return f"data directory {str(home)!r}: {exc.strerror}"
 
 
 def _setup_logging(paths: Paths, verbose: bool) -> None:
@@ -951,7 +1036,10 @@ def main(
     paths: Paths | None = None
     line, code = "", 0
     try:
-        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        try:
+            args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        finally:
+            _flush_stdout()  # --help and --version print, then exit: a closed pipe shows here
         paths = Paths(resolve_home(args.home))
         args.paths = paths
         _setup_logging(paths, args.verbose)
@@ -963,9 +1051,18 @@ def main(
         if args.command not in NO_DATABASE:
             _open_database(args)
         code = COMMANDS[args.command](args)
+        _flush_stdout()  # what is still buffered meets a closed pipe here, not at exit
         if code == 0 and args.command in WAKES:
             _notify_instance(args)
         return code
+    except BrokenPipeError as exc:
+        if not _stdout_closed():
+            line, code = _internal_error(exc)
+        else:
+            # Whoever read stdout has gone (`c3desk list | head -1`): end quietly, as a
+            # program killed by SIGPIPE does (Python ignores SIGPIPE, so it is an exception).
+            _stdout_to_devnull()
+            return SIGPIPE_EXIT
     except C3Error as exc:
         text = _one_line(str(exc))
         line, code = (text if isinstance(exc, UsageError) else f"c3desk: {text}"), exc.exit_code
@@ -977,14 +1074,51 @@ def main(
         text = str(explained) if explained is not None else f"database error: {exc}"
         line, code = f"c3desk: {_one_line(text)}", 1
     except Exception as exc:  # a bug: log the traceback, show one line
-        log.exception("unexpected error")
-        line, code = f"c3desk: internal error: {_one_line(repr(exc))} (see the log)", 1
+        line, code = _internal_error(exc)
     finally:
         database.close()
     print(line, file=sys.stderr)
     if show_error is not None and args is not None and args.command is None:
         show_error(line)
     return code
+
+
+def _internal_error(exc: Exception) -> tuple[str, int]:
+    """A bug: the traceback goes to the log, one line to the user."""
+    log.exception("unexpected error")
+    return f"c3desk: internal error: {_one_line(repr(exc))} (see the log)", 1
+
+
+# The status a shell reports for a program killed by SIGPIPE (128 + 13): `set -o pipefail`
+# sees `c3desk list | head -1` as it sees `yes | head -1`.
+SIGPIPE_EXIT = 128 + signal.SIGPIPE
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe (or socket, terminal) nobody reads any more: it polls as an
+    error or hang-up. A broken pipe elsewhere (a connection) is not this."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null: what is still buffered goes there when Python flushes it at
+    exit, instead of failing again (see the note on SIGPIPE in the signal module's docs)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _one_line(text: str) -> str:

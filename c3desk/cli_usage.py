@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -53,21 +52,6 @@ def add_parser(sub: Any) -> None:
         metavar="DATE",
         help="only days from DATE on (YYYY-MM-DD, today, yesterday, 7d)",
     )
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: int = 1) -> str:
-    """Columns from ``right`` on are numbers: aligned right."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i >= right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join([line(headers), *(line(r) for r in rows)])
 
 
 def _figures(t: usage.Totals) -> list[str]:
@@ -118,6 +102,8 @@ def report(since: date | None) -> dict[str, Any]:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
+    from c3desk.cli import clip, table  # the command line's tables (it imports this module)
+
     since: date | None = args.since
     data = report(since)
     if args.json:
@@ -127,7 +113,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
         print("no token usage recorded" + (f" since {since.isoformat()}" if since else ""))
         return 0
     days = usage.by_day(since)
-    print(_table(["DAY", *FIGURES], [[day, *_figures(t)] for day, t in days]))
+    print(table(["DAY", *FIGURES], [[day, *_figures(t)] for day, t in days], right=1))
     total = data["total"]
     print(
         f"\ntotal: {total['total_tokens']:,} tokens, "
@@ -135,14 +121,14 @@ def cmd_usage(args: argparse.Namespace) -> int:
     )
     print()
     rows = [
-        [s.session_id[:8], s.status, s.title[:40], *_figures(s.totals)]
+        [s.session_id[:8], s.status, clip(s.title, 40), *_figures(s.totals)]
         for s in usage.by_session(since)
     ]
-    print(_table(["SESSION", "STATUS", "TITLE", *FIGURES], rows, right=3))
+    print(table(["SESSION", "STATUS", "TITLE", *FIGURES], rows, right=3))
     models = usage.by_model(since)
     if models:
         print()
-        print(_table(["MODEL", *FIGURES], [[m, *_figures(t)] for m, t in models]))
+        print(table(["MODEL", *FIGURES], [[m, *_figures(t)] for m, t in models], right=1))
     if total["unpriced_models"]:
         names = ", ".join(total["unpriced_models"])
         print(

@@ -190,6 +190,8 @@ class _Progress:
 
     exits: dict[str, _Exits] = field(default_factory=dict)
     said: dict[str, str] = field(default_factory=dict)  # id → the last line printed about it
+    # id → the prompt appearance its "waits for input" line was printed for (see _report)
+    asked: dict[str, int] = field(default_factory=dict)
 
 
 def _state(live: LiveSession) -> str:
@@ -304,16 +306,27 @@ def _report(
     progress: _Progress,
     say: Callable[[str], None],
 ) -> None:
-    """One line on stderr for each thing the run waits on that needs a person."""
+    """One line on stderr for each thing the run waits on that needs a person.
+
+    One line per prompt (per appearance of one, as the tracker counts them): a prompt already
+    said is not said again when only its reason changes (Claude Code's PermissionRequest hook
+    reports "permission_prompt" as the box is drawn; the screen names it "bash" once it has
+    settled). The first line stands: it came sooner and already says what to do; a line
+    printed cannot be taken back, and waiting for the screen would only delay it."""
     lines: dict[str, str] = {}
     for sid, state in states.items():
         live = engine.live.get(sid)
         if state == "waiting" and live is not None and live.awareness is not None:
-            what = live.awareness.tracker.reason or "an answer"
-            lines[sid] = (
-                f"session {sid[:8]} waits for input ({what}); "
+            tracker = live.awareness.tracker
+            if progress.asked.get(sid) == tracker.appearance:
+                continue  # this prompt was said
+            progress.asked[sid] = tracker.appearance
+            line = (
+                f"session {sid[:8]} waits for input ({tracker.reason or 'an answer'}); "
                 f"answer with `c3desk send {sid[:8]} ...`"
             )
+            progress.said[sid] = line
+            say(line)  # a new prompt: said even in the words of the one before
     if movable is False and all(state in ("idle", "waiting") for state in states.values()):
         from c3desk.core.waiting import wait_reasons
 

@@ -25,6 +25,10 @@ from c3desk.terminal import TerminalModel
 
 ModelFactory = Callable[[int, int, int], TerminalModel]  # (cols, rows, history) -> model
 ENTER_DELAY = 0.05  # between text and its Enter: the agent sees a keypress, not a paste
+PASTE_START, PASTE_END = b"\x1b[200~", b"\x1b[201~"
+# Left out of a pasted text, as the window's paste leaves them out: ESC and the other controls
+# but Tab and newline (an ESC [201~ in the text would end the paste, the rest go as keys).
+_PASTE_DROP = {c: None for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)] if c not in (9, 10)}
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +107,28 @@ class Terminals:
             log.exception("recording input to session %s", live.id)
 
     async def send_text(self, ref: str, text: str, enter: bool = True) -> None:
-        """Type ``text``; then Enter, a moment later, so the agent sees a keypress, not a paste."""
-        self.write(ref, text.encode())
+        """Type ``text``; then Enter, a moment later, so the agent sees a keypress, not a paste.
+
+        A text of several lines goes as one bracketed paste, as a terminal pastes it (newlines
+        as CR between ESC [200~ and ESC [201~): it stays one message. Typed, each newline
+        would be Enter and the first line would go alone (or answer a box). The agent must
+        have asked for bracketed paste (DECSET 2004; Claude Code does); without it such a text
+        is refused rather than sent line by line."""
+        self.write(ref, self._pasted(ref, text) if "\n" in text or "\r" in text else text.encode())
         if enter:
             if text:
                 await asyncio.sleep(ENTER_DELAY)
             self.write(ref, b"\r")
+
+    def _pasted(self, ref: str, text: str) -> bytes:
+        live = self.running(ref)
+        if not live.model.modes.bracketed_paste:
+            raise Refused(
+                f"session {live.id}: its program has not turned on bracketed paste, so a text "
+                "with newlines would be sent line by line, each line as Enter; send one line"
+            )
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").translate(_PASTE_DROP)
+        return PASTE_START + lines.replace("\n", "\r").encode() + PASTE_END
 
     def send_key(self, ref: str, name: str) -> None:
         live = self.running(ref)

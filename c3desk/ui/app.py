@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -12,8 +13,9 @@ from pathlib import Path
 
 # qasync ships no type information; the ignore stays harmless once mypy is told so.
 import qasync  # type: ignore[import-untyped,unused-ignore]
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt, QTimer
+from PySide6.QtGui import QImageWriter
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from c3desk.config import Paths
 from c3desk.control import client as control
@@ -34,14 +36,39 @@ def run_gui(paths: Paths, args: argparse.Namespace) -> int:
     app.setDesktopFileName("c3desk")
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # the tray may keep the app running
+    screenshot = getattr(args, "screenshot", None)
+    if screenshot is not None:
+        problem = screenshot_problem(Path(screenshot))
+        if problem is not None:  # said before the window opens, not after it has drawn
+            print(f"c3desk: --screenshot {screenshot!r}: {problem}", file=sys.stderr)
+            return 2
     apply_theme(app, str(cfg.get_settings()["theme"]))
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    screenshot = getattr(args, "screenshot", None)
     with loop:
         code: int = loop.run_until_complete(_main(app, paths, screenshot))
         _drain(loop)
         return code
+
+
+def screenshot_problem(path: Path) -> str | None:
+    """Why the window could not be saved to ``path`` (None when it looks possible): its folder
+    must exist and take files, its suffix name an image format Qt writes."""
+    folder = path.parent
+    try:
+        if not folder.is_dir():
+            return f"the folder {str(folder)!r} does not exist"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"the folder {str(folder)!r} is not writable"
+        if path.is_dir():
+            return "it is a folder"
+    except OSError as exc:  # a name too long, a folder that cannot be looked into
+        return str(exc.strerror)
+    formats = sorted(bytes(f.data()).decode() for f in QImageWriter.supportedImageFormats())
+    suffix = path.suffix.lower().removeprefix(".")
+    if suffix not in formats:
+        return f"not an image file name: its suffix must be one of {', '.join(formats)}"
+    return None
 
 
 def show_error_dialog(
@@ -105,11 +132,16 @@ async def _main(app: QApplication, paths: Paths, screenshot: str | None) -> int:
         window.save_state()
         window.hide()
         await instance.stop(keep_hosted=not window.end_sessions)
+    problem = shot.result() if shot is not None and shot.done() and not shot.cancelled() else None
+    if problem is not None:
+        print(f"c3desk: could not save the window to {screenshot!r}: {problem}", file=sys.stderr)
+        return 1
     return 0
 
 
-async def _screenshot(window: MainWindow, path: Path, done: asyncio.Event) -> None:
-    """Wait until the visible tiles have drawn (or 20 s), save the window, quit."""
+async def _screenshot(window: MainWindow, path: Path, done: asyncio.Event) -> str | None:
+    """Wait until the visible tiles have drawn (or 20 s), save the window, quit; when the file
+    could not be written, why."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 20
     while loop.time() < deadline:
@@ -118,5 +150,25 @@ async def _screenshot(window: MainWindow, path: Path, done: asyncio.Event) -> No
             break
         await asyncio.sleep(0.2)
     await asyncio.sleep(3.5)  # let prompts settle and be detected, as a person would see them
-    window.grab().save(str(path))
+    problem = save_widget(window, path)
     done.set()
+    return problem
+
+
+def save_widget(widget: QWidget, path: Path) -> str | None:
+    """Save what ``widget`` shows to ``path``, in the image format its suffix names; None when
+    saved, else why not. The image is made in memory and written by Python: a write that
+    fails (a full disk) says why, where Qt's save says only False (and libpng prints a line
+    of its own)."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    kind = path.suffix.removeprefix(".").lower()
+    # PySide6 wants the format as str at run time (its stubs say bytes).
+    if not widget.grab().save(buffer, kind):  # type: ignore[call-overload,unused-ignore]
+        return f"Qt could not make a {kind} image"
+    try:
+        path.write_bytes(bytes(data.data()))
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return None
