@@ -1078,7 +1078,9 @@ def main(
     finally:
         database.close()
     print(line, file=sys.stderr)
-    if show_error is not None and args is not None and args.command is None:
+    # Not for a scripted window (--screenshot): a dialog there waits for a click nobody gives.
+    scripted = args is not None and getattr(args, "screenshot", None) is not None
+    if show_error is not None and args is not None and args.command is None and not scripted:
         show_error(line)
     return code
 

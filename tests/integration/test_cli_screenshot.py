@@ -85,3 +85,16 @@ def test_a_screenshot_is_saved(drawn: Path, tmp_path: Path) -> None:
     result = window(drawn, str(target))
     assert result.returncode == 0, result.stderr
     assert target.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_a_start_up_error_of_a_scripted_window_is_said_not_shown_in_a_dialog(
+    home: Path, tmp_path: Path
+) -> None:
+    """A damaged database: one line and a non-zero status; a dialog (for a window started from
+    a menu) would wait offscreen for a click that never comes."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "c3desk.db").write_bytes(b"not a database, " * 64)
+    result = window(home, str(tmp_path / "x.png"), timeout=60)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "database" in result.stderr.lower()
+    assert not (tmp_path / "x.png").exists()
