@@ -569,7 +569,11 @@ class Engine:
         worker = Worker.get_by_id(s.worker_id)
         # Attached again at the size its terminal has (not a default one the agent would redraw
         # for, then again for its tile's).
-        kept = await conn.hosted_size(s.host_handle)
+        try:
+            kept = await conn.hosted_size(s.host_handle)
+        except Exception:  # the reattach that follows asks again and says what holds
+            log.warning("asking the size of %s", s.id, exc_info=True)
+            kept = None
         if kept is not None:
             self.terminals.keep_size(s.id, *kept)
         # tmux replays what the session printed and shows its screen: the model starts empty.

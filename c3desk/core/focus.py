@@ -1,8 +1,9 @@
 """Which sessions the grid shows, tile by tile. Qt-free, so the rules are tested on their own.
 
-Ranking: pinned sessions first, then the one the user asked for last, then those needing input
-(newest prompt first), then the others the user asked for (newest first), then the most recently
-active, then recently finished ones. Tiles are
+Ranking: pinned sessions first, then the one the user asked for last together with the prompts
+that came after it (newest first), then the other sessions needing input (newest prompt first),
+then the others the user asked for (newest first), then the most recently active, then recently
+finished ones. Tiles are
 stable: a shown session keeps its tile while it still ranks within the capacity. When a hidden
 session ranks in (it started needing input, or the user asked for it) it takes the tile of the
 least recently used session that is neither pinned nor the running one the user is typing in;
@@ -60,19 +61,21 @@ class FocusPolicy:
         self.touch(session_id, now)
 
     def rank(self, candidates: Iterable[Candidate]) -> list[str]:
-        # The session the user asked for last is what they look at now: it ranks first. Then
-        # every session that waits for them, newest prompt first, before the sessions they
-        # opened earlier: clicking through finished sessions in the queue must not keep a
-        # permission prompt out of the grid.
+        # The session the user asked for last is what they look at now: it ranks with the
+        # prompts that came after it (newest first), before the prompts that were there when
+        # they asked, and those before the sessions they opened earlier: clicking through
+        # finished sessions in the queue must not keep a permission prompt out of the grid,
+        # and a prompt that comes later still takes a single tile.
         latest = max(self._requested, key=self._requested.__getitem__, default=None)
+        asked_at = self._requested[latest] if latest is not None else float("-inf")
 
         def key(c: Candidate) -> tuple[int, float]:
             if c.pinned:
                 return (0, -c.last_activity)
             if c.id == latest:
-                return (1, 0.0)
+                return (1, -asked_at)
             if c.needs_input and c.status == "active":
-                return (2, -c.needs_input_since)
+                return (1 if c.needs_input_since > asked_at else 2, -c.needs_input_since)
             if c.id in self._requested:
                 return (3, -self._requested[c.id])
             if c.status == "active":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -26,6 +27,8 @@ from c3desk.runtime import build_instance
 from c3desk.ui.icons import app_icon
 from c3desk.ui.main_window import MainWindow
 from c3desk.ui.theme import apply_theme
+
+log = logging.getLogger(__name__)
 
 
 def run_gui(paths: Paths, args: argparse.Namespace) -> int:
@@ -144,15 +147,19 @@ async def _screenshot(window: MainWindow, path: Path, done: asyncio.Event) -> st
     could not be written, why."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 20
-    while loop.time() < deadline:
-        views = [t.view for t in window.grid.tiles if t.isVisible() and t.view is not None]
-        if views and all(any(row.strip() for row in v.model.display) for v in views):
-            break
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(3.5)  # let prompts settle and be detected, as a person would see them
-    problem = save_widget(window, path)
-    done.set()
-    return problem
+    try:
+        while loop.time() < deadline:
+            views = [t.view for t in window.grid.tiles if t.isVisible() and t.view is not None]
+            if views and all(any(row.strip() for row in v.model.display) for v in views):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(3.5)  # let prompts settle and be detected, as a person would see
+        return save_widget(window, path)
+    except Exception as exc:  # said in one line (the window quits all the same)
+        log.exception("saving the window to %s", path)
+        return str(exc) or type(exc).__name__
+    finally:
+        done.set()
 
 
 def save_widget(widget: QWidget, path: Path) -> str | None:

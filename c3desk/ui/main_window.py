@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.end_sessions = False  # how the user quit: ending the hosted sessions too
         self._kill_box: QMessageBox | None = None  # the open "Kill session?" question
         self._settings_dialog: SettingsDialog | None = None  # the last one opened
+        self._quit_box: QMessageBox | None = None  # the open "Quit c3desk?" question
         self._tasks: set[asyncio.Future[None]] = set()
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
@@ -359,6 +360,7 @@ class MainWindow(QMainWindow):
             self._kill_now(sid)
             return
         box = QMessageBox(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setObjectName("confirm_kill")
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Kill session?")
@@ -570,10 +572,20 @@ class MainWindow(QMainWindow):
         self.quit()
 
     def _ask_before_closing(self) -> None:
+        if self._quit_box is not None:  # asked already (Quit twice from the tray): that one
+            self._quit_box.raise_()
+            return
         running = self.engine.running_count()
         hosted = self.engine.hosted_count()
         box = QMessageBox(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setObjectName("confirm_quit")
+        self._quit_box = box
+
+        def gone() -> None:
+            self._quit_box = None
+
+        box.destroyed.connect(gone)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Quit c3desk?")
         keep_button: QWidget | None = None

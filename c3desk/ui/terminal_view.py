@@ -306,6 +306,7 @@ class TerminalView(QWidget):
 
     def scroll_lines(self, delta: int) -> None:
         """Scroll back (positive) or forward (negative) by ``delta`` lines."""
+        self._track_history()  # from where the view is now, output not yet drawn counted
         self.scroll_to(self._scroll + delta)
 
     def selected_text(self) -> str:

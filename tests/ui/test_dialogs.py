@@ -251,6 +251,10 @@ def test_a_two_line_warning_under_a_field_pushes_the_next_row_down(qtbot: QtBot,
     paused = dialog.editors["queue_paused"]
     bottom = warning.mapTo(dialog, warning.rect().bottomLeft()).y()
     qtbot.waitUntil(lambda: paused.mapTo(dialog, paused.rect().topLeft()).y() > bottom)
+    # The window reloads an open dialog on every settings change, its own included: an
+    # unchanged field keeps its message.
+    dialog.reload()
+    assert warning.message.startswith("Only 4 sessions can run at once, not 9")
 
 
 def test_settings_has_an_editor_for_every_setting(qtbot: QtBot, db: Paths) -> None:

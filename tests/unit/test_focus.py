@@ -93,9 +93,12 @@ def test_the_last_request_then_every_prompt_then_earlier_requests() -> None:
     assert p.update([*done, early], 2) == ["y", "early"]  # x was opened before y: it gives way
     assert p.update([*done, early], 3) == ["y", "early", "x"]
     late = active("late", 0, needs_input=True, needs_input_since=20)
-    assert p.rank([*done, early, late]) == ["y", "late", "early", "x"]
+    assert p.rank([*done, early, late]) == ["late", "y", "early", "x"]  # late came after y
     p.request("x", 30)  # the user wants x back
     assert p.rank([*done, early, late]) == ["x", "late", "early", "y"]
+    # A prompt after the last request still takes a single tile (1x1).
+    later = active("later", 0, needs_input=True, needs_input_since=40)
+    assert p.update([*done, early, late, later], 1) == ["later"]
 
 
 def test_capacity_changes_and_removed_sessions() -> None:

@@ -286,6 +286,8 @@ class SettingsDialog(QDialog):
             for setting in views.settings():
                 key, value = setting.key, setting.value
                 editor = self.editors[key]
+                if self._shows(editor, value):
+                    continue  # unchanged: its message (a capacity warning) stays
                 if isinstance(editor, QSpinBox):
                     editor.setValue(int(value))
                 elif isinstance(editor, QCheckBox):
@@ -312,6 +314,19 @@ class SettingsDialog(QDialog):
             }
         finally:
             self._loading = False
+
+    @staticmethod
+    def _shows(editor: QWidget, value: Any) -> bool:
+        """Does ``editor`` show ``value`` already?"""
+        if isinstance(editor, QSpinBox):
+            return editor.value() == int(value)
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked() == bool(value)
+        if isinstance(editor, QComboBox):
+            return bool(editor.currentData() == value)
+        if isinstance(editor, QLineEdit):
+            return editor.text() == str(value)
+        return False
 
     def apply(self, key: str, text: str) -> bool:
         """Validate and store setting ``key``; emit ``settingChanged`` or show the error."""
