@@ -216,7 +216,12 @@ class ArtifactWatcher:
         """The git snapshot taken when the session started, once taken (None: not a git
         working tree, or not watched)."""
         watch = self._watches.get(session_id)
-        task = watch.snapshot if watch is not None else None
+        return await self._taken(watch) if watch is not None else None
+
+    @staticmethod
+    async def _taken(watch: _Watch) -> str | None:
+        """The snapshot of this watch, once taken."""
+        task = watch.snapshot
         if task is None:
             return None
         if not task.done():
@@ -406,8 +411,9 @@ class ArtifactWatcher:
         while watch.busy:
             await asyncio.sleep(0.05)
         await self.scan(session_id, final=True)
-        base = await self.baseline(session_id)  # a short session may end before it is taken
-        self._watches.pop(session_id, None)
+        base = await self._taken(watch)  # a short session may end before it is taken
+        if self._watches.get(session_id) is watch:  # not a run started meanwhile (Continue)
+            del self._watches[session_id]
         if base is None:
             return
         loop = asyncio.get_running_loop()
@@ -421,7 +427,9 @@ class ArtifactWatcher:
             excluded = self.exclusions()
             changes = await loop.run_in_executor(
                 None,
-                lambda: artifacts.git_changes(watch.root, base, paths=paths, exclude=excluded),
+                lambda: artifacts.git_changes(
+                    watch.root, base, paths=paths, exclude=excluded, since=watch.since
+                ),
             )
             scoped = paths is not None
         diff = artifacts.diff_report(changes, scoped=scoped)

@@ -20,10 +20,14 @@ the same rules to a single path (for a file-system watcher).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -31,6 +35,8 @@ from collections.abc import Callable, Generator, Iterable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
+
+log = logging.getLogger(__name__)
 
 ArtifactType = Literal["image", "pdf", "file"]
 
@@ -527,6 +533,8 @@ _OBJECT_ID: Final = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256
 MAX_UNTRACKED_BYTES: Final = 4 * 1024 * 1024
 #: With more untracked files than this (a home folder kept in git, say) none is snapshotted.
 MAX_UNTRACKED_FILES: Final = 5_000
+#: Bytes of untracked files a snapshot takes at most (else none of them).
+MAX_UNTRACKED_TOTAL: Final = 64 * 1024 * 1024
 #: Files named on one ``git diff`` command line at most (more are diffed in batches).
 _PATHS_PER_CALL: Final = 500
 
@@ -543,6 +551,10 @@ _GIT_REDIRECTS: Final = (
 )
 
 
+# The user's pathspec modes would conflict with the literal ones c3desk asks for (git dies).
+_PATHSPEC_MODES = frozenset({"GIT_GLOB_PATHSPECS", "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS"})
+
+
 def _git(
     root: str | os.PathLike[str],
     args: Iterable[str],
@@ -553,7 +565,9 @@ def _git(
 ) -> str | None:
     """Stdout of ``git ARGS`` run in ``root``, or None on any failure. Pathspecs are literal
     (a file named ``*`` or ``:(top)`` is only that file)."""
-    full_env = {k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS}
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS and k not in _PATHSPEC_MODES
+    }
     full_env.update(
         GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", GIT_LITERAL_PATHSPECS="1", LC_ALL="C"
     )
@@ -561,7 +575,8 @@ def _git(
         full_env.update(env)
     try:
         proc = subprocess.run(
-            ["git", "-c", "core.quotepath=off", *args],
+            # No hooks of the user's run for c3desk's own look (post-index-change and kin).
+            ["git", "-c", "core.quotepath=off", "-c", "core.hooksPath=/dev/null", *args],
             cwd=root,
             env=full_env,
             input=stdin,
@@ -603,15 +618,21 @@ def _repo(root: str | os.PathLike[str], timeout: float) -> _Repo | None:
 
 
 def _untracked(
-    repo: _Repo, env: dict[str, str], timeout: float, exclude: Iterable[str]
+    repo: _Repo,
+    env: dict[str, str],
+    timeout: float,
+    exclude: Iterable[str],
+    since: float | None = None,
 ) -> list[str] | None:
     """The untracked, not ignored files a snapshot holds (top-relative), or None on failure.
 
     Left out: files larger than :data:`MAX_UNTRACKED_BYTES`, files in the folders the scan
     never enters (:data:`IGNORED_DIRS`, for a repository that does not ignore its
     ``node_modules``) or in an ``exclude`` folder (c3desk's data in a home folder kept in git),
-    nested repositories, and all of them beyond :data:`MAX_UNTRACKED_FILES` or where
-    ``status.showUntrackedFiles`` is ``no``."""
+    nested repositories, files this process cannot read (another user's), and all of them
+    beyond :data:`MAX_UNTRACKED_FILES` files or :data:`MAX_UNTRACKED_TOTAL` bytes or where
+    ``status.showUntrackedFiles`` is ``no``. With ``since``, only files changed since then
+    (a file already there that the first snapshot left out is not taken for a new one)."""
     skipped: list[str] = []
     for folder in map(os.path.realpath, exclude):
         rel = _relative(folder, repo.top)
@@ -631,25 +652,37 @@ def _untracked(
     if out is None:
         return None
     names: list[str] = []
+    total = 0
+    exists = functools.cache(os.path.exists)  # the scan's marker files, asked once a folder
     for name in out.split("\0"):
-        if not name or name.endswith("/"):  # a nested repository
-            continue
-        *folders, _ = name.split("/")
-        if any(part in IGNORED_DIRS for part in folders) or name.startswith(tuple(skipped)):
+        if not name or name.endswith("/") or name.startswith(tuple(skipped)):
+            continue  # a nested repository, an excluded folder
+        path = os.path.join(repo.top, name)
+        # The scan's rules: dependency folders, virtual environments, build output, caches.
+        if is_ignored(path, repo.top, exists=exists):
             continue
         try:
-            info = os.lstat(os.path.join(repo.top, name))
+            info = os.lstat(path)
         except OSError:
             continue  # gone meanwhile
-        if info.st_size <= MAX_UNTRACKED_BYTES:
-            names.append(name)
-        if len(names) > MAX_UNTRACKED_FILES:
+        if info.st_size > MAX_UNTRACKED_BYTES or (since is not None and info.st_mtime < since):
+            continue
+        if stat.S_ISREG(info.st_mode) and not os.access(path, os.R_OK):
+            continue  # git could not hash it: the whole snapshot would fail
+        names.append(name)
+        total += info.st_size
+        if len(names) > MAX_UNTRACKED_FILES or total > MAX_UNTRACKED_TOTAL:
             return []
     return names
 
 
 def _tree_now(
-    repo: _Repo, *, timeout: float, exclude: Iterable[str] = (), base: str | None = None
+    repo: _Repo,
+    *,
+    timeout: float,
+    exclude: Iterable[str] = (),
+    base: str | None = None,
+    since: float | None = None,
 ) -> str | None:
     """A tree object of the working tree now (tracked files and :func:`_untracked` ones),
     written from a throw-away copy of the index: the real index, the stash list and the
@@ -671,7 +704,7 @@ def _tree_now(
         whole = ["-c", "core.splitIndex=false"]
         if _git(repo.top, [*whole, "add", "--update"], timeout=timeout, env=env) is None:
             return None
-        extra = _untracked(repo, env, timeout, exclude)
+        extra = _untracked(repo, env, timeout, exclude, since if base is not None else None)
         if extra is None:
             return None
         if base is not None:
@@ -694,7 +727,17 @@ def _tree_now(
             # Literal paths, no ignore rules; one that vanished meanwhile is left out.
             args = [*whole, "update-index", "--add", "--remove", "-z", "--stdin"]
             if _git(repo.top, args, timeout=timeout, env=env, stdin=listed) is None:
-                return None
+                # One it could not read after all: the tracked files' tree, not none at all.
+                log.info("untracked files left out of the snapshot of %s", repo.top)
+                try:
+                    shutil.copyfile(repo.index, scratch)
+                except FileNotFoundError:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(scratch)
+                except OSError:
+                    return None
+                if _git(repo.top, [*whole, "add", "--update"], timeout=timeout, env=env) is None:
+                    return None
         tree = _git(repo.top, ["write-tree"], timeout=timeout, env=env)
     tree = tree.strip() if tree else ""
     return tree if _OBJECT_ID.fullmatch(tree) else None
@@ -741,13 +784,16 @@ def git_changes(
     paths: Iterable[str] | None = None,
     exclude: Iterable[str] = (),
     timeout: float = 60.0,
+    since: float | None = None,
 ) -> GitChanges:
     """Changes in ``root``'s repository since the snapshot ``base`` (as :func:`git_snapshot`
     gave it), untracked new files included; an empty answer on any failure.
 
     ``paths``: only these files (absolute, or relative to ``root``) are diffed; the other
     changed files are named in :attr:`GitChanges.others`. ``exclude``: as given to the
-    snapshot (untracked files there are not compared). ``base`` must be an object id,
+    snapshot (untracked files there are not compared). ``since``: when the snapshot was
+    taken; an untracked file older than that which the snapshot left out (over its bounds
+    then) is not shown as new. ``base`` must be an object id,
     never a ref or an option. Output does not depend on the user's diff settings (colour,
     external diff tools, textconv filters, prefixes, ``diff.relative``).
     """
@@ -756,7 +802,7 @@ def git_changes(
     repo = _repo(root, min(timeout, 15.0))
     if repo is None:
         return GitChanges()
-    now = _tree_now(repo, timeout=timeout, exclude=exclude, base=base)
+    now = _tree_now(repo, timeout=timeout, exclude=exclude, base=base, since=since)
     if now is None:
         return GitChanges()
     show = [

@@ -692,6 +692,37 @@ def test_what_a_snapshot_leaves_out(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "big.bin" not in diff and "node_modules" not in diff and "c3desk" not in diff
 
 
+def test_a_snapshot_follows_the_scans_rules_and_its_bounds_hold_from_start_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A virtual environment is not hashed into the repository (the scan's rules, not only
+    dependency folders); files the first snapshot left out for being too many are not new
+    files at the end; the user's pathspec modes and hooks do not break or run."""
+    repo = make_repo(tmp_path / "repo")
+    touch(repo / "venv" / "pyvenv.cfg", "home = /usr/bin\n")
+    touch(repo / "venv" / "lib" / "site.py", "x = 1\n")
+    hook = repo / ".git" / "hooks" / "post-index-change"
+    touch(hook, f"#!/bin/sh\ntouch {tmp_path / 'hook-ran'}\n").chmod(0o755)
+    monkeypatch.setenv("GIT_GLOB_PATHSPECS", "1")
+    monkeypatch.setattr(artifacts, "MAX_UNTRACKED_FILES", 3)
+    old = [touch(repo / f"old{n}.txt", f"{n}\n") for n in range(5)]
+    past = time.time() - 600
+    for path in old:
+        os.utime(path, (past, past))
+    started = time.time() - 1
+    base = git_snapshot(repo)
+    assert base == git(repo, "rev-parse", "HEAD^{tree}").strip()  # too many: none taken
+    for path in old[:3]:
+        path.unlink()  # now under the bound
+    touch(repo / "made.txt", "made by the session\n")
+    changes = artifacts.git_changes(repo, base, paths=[str(repo / "made.txt")], since=started)
+    assert "diff --git a/made.txt b/made.txt" in changes.diff
+    assert changes.others == ()  # old3, old4 were there before it started: not new
+    whole = artifacts.git_changes(repo, base, since=started).diff
+    assert "old" not in whole and "venv" not in whole
+    assert not (tmp_path / "hook-ran").exists()
+
+
 def test_untracked_files_left_out_where_git_hides_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
