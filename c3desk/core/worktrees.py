@@ -25,7 +25,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from c3desk.errors import InvalidInput, Refused
 from c3desk.transports import tmux
@@ -105,10 +105,13 @@ def slug(text: str, limit: int = 24) -> str:
     return words[:limit].strip("-") or "session"
 
 
+OWN_PREFIX: Final = "c3/"  # the branches c3desk names (a leftover one it may take over)
+
+
 def default_branch(title: str, session_id: str) -> str:
     """``c3/<short title slug>-<short id>``: safe by construction."""
     short = re.sub(r"[^a-z0-9]", "", session_id.lower())[:8] or "0"
-    return f"c3/{slug(title)}-{short}"
+    return f"{OWN_PREFIX}{slug(title)}-{short}"
 
 
 def branch_slug(branch: str) -> str:
@@ -391,8 +394,12 @@ def checked_out_at(run: Runner, repo: str, branch: str) -> str | None:
 def _reusable(run: Runner, repo: str, branch: str, tip: str, head: str) -> None:
     """Accept an existing ``branch`` (a failed start's, by an older c3desk) for a new worktree
     only when it is where the worktree would start (``head``) and checked out nowhere; else
-    GitError naming it: its commits or its worktree are never taken over, nor deleted."""
+    GitError naming it: its commits or its worktree are never taken over, nor deleted. Only
+    a name of c3desk's own (``c3/...``) is taken: a branch of the user's, even one at HEAD,
+    would later be deleted with the worktree."""
     taken = f"branch {branch!r} already exists in {repo!r}"
+    if not branch.startswith(OWN_PREFIX):
+        raise GitError(f"{taken}; c3desk takes over only its own {OWN_PREFIX}... branches")
     where = checked_out_at(run, repo, branch)
     if where is not None:
         raise GitError(f"{taken} and is checked out at {where!r}; c3desk will not take it over")

@@ -108,8 +108,8 @@ def test_a_worktree_that_cannot_be_made_fails_the_session_with_one_line(
 
     reason = row(asyncio.run(main())).failure_reason
     assert reason == (
-        f"worktree: branch 'taken' already exists in {str(repo)!r} with 1 commit of its own; "
-        "c3desk will not reuse or delete it"
+        f"worktree: branch 'taken' already exists in {str(repo)!r}; c3desk takes over only its "
+        "own c3/... branches"
     )
     assert git(repo, "rev-parse", "taken") == tip
 
@@ -222,6 +222,13 @@ def test_a_leftover_branch_with_work_or_a_worktree_is_refused_naming_it(
     assert git(repo, "rev-parse", "c3/ahead") == tip  # untouched, as its worktree left it
     assert git(repo, "rev-parse", "c3/behind") == git(repo, "rev-parse", "main~1")
     assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+    # A branch of the user's, even at HEAD in no worktree: never taken (removing the worktree
+    # would delete it).
+    mine = add("mine", repo, prompt=None, worktree="my-feature")
+    git(repo, "branch", "my-feature")
+    reason = start_fails(mine, repo)
+    assert "'my-feature' already exists" in reason and "only its own c3/" in reason
+    assert git(repo, "rev-parse", "my-feature") == git(repo, "rev-parse", "main")
 
 
 def test_worktree_commands_after_a_failed_creation_say_so(
