@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from PySide6.QtCore import QMimeDatabase, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QMimeDatabase, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
     QFontDatabase,
+    QHelpEvent,
     QImage,
     QImageReader,
     QPainter,
@@ -45,6 +46,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QStackedWidget,
+    QToolTip,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -351,6 +353,17 @@ class _ElidedLabel(QLabel):
 
     def minimumSizeHint(self) -> QSize:
         return QSize(0, super().minimumSizeHint().height())
+
+    def is_shortened(self) -> bool:
+        return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
+
+    def event(self, event: QEvent) -> bool:
+        # Shortened and without a tooltip of its own: the whole text is its tooltip.
+        if event.type() == QEvent.Type.ToolTip and not self.toolTip() and self.is_shortened():
+            assert isinstance(event, QHelpEvent)
+            QToolTip.showText(event.globalPos(), self.text(), self)
+            return True
+        return super().event(event)
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         rect = self.contentsRect()

@@ -533,6 +533,7 @@ def test_a_long_path_and_title_never_widen_the_panel_and_the_note_has_a_line_of_
     panel.show_session(s.id)
     assert panel.select_path(str(image))
     assert panel.path_label.text() == str(image)  # whole, though shown shortened
+    assert panel.path_label.is_shortened()  # and then its tooltip shows it whole
     assert len(str(image)) * panel.fontMetrics().averageCharWidth() > 1000
     # What a dock (and the window around it) must give the panel at least:
     for label in (panel.path_label, panel.heading):
