@@ -38,6 +38,15 @@ from typing import Any, Final, Literal, Protocol
 
 log = logging.getLogger(__name__)
 
+# A diff whatever the user's settings (colour, external diff tools, textconv filters, prefixes).
+PLAIN_DIFF: Final = (
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
+
 ArtifactType = Literal["image", "pdf", "file"]
 
 IMAGE_SUFFIXES: Final = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"})
@@ -805,17 +814,7 @@ def git_changes(
     now = _tree_now(repo, timeout=timeout, exclude=exclude, base=base, since=since)
     if now is None:
         return GitChanges()
-    show = [
-        "diff",
-        "--no-color",
-        "--no-ext-diff",
-        "--no-textconv",
-        "--src-prefix=a/",
-        "--dst-prefix=b/",
-        base,
-        now,
-        "--",
-    ]
+    show = ["diff", *PLAIN_DIFF, base, now, "--"]
     if paths is None:
         return GitChanges(_git(repo.top, show, timeout=timeout) or "")
     names = _git(

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
+from c3desk.core.artifacts import PLAIN_DIFF
 from c3desk.errors import InvalidInput, Refused
 from c3desk.transports import tmux
 
@@ -223,17 +224,7 @@ def cmd_merge_base(where: str, base: str) -> list[str]:
 def cmd_diff(where: str, commit: str) -> list[str]:
     if not _HEX.fullmatch(commit):
         raise InvalidInput(f"not a commit id: {commit!r}")
-    return git(
-        where,
-        "diff",
-        "--no-color",
-        "--no-ext-diff",
-        "--no-textconv",
-        "--src-prefix=a/",
-        "--dst-prefix=b/",
-        commit,
-        "--",
-    )
+    return git(where, "diff", *PLAIN_DIFF, commit, "--")
 
 
 def cmd_untracked(where: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -52,3 +53,20 @@ class Headless:
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
+
+
+def stderr_line(proc: subprocess.Popen[str], timeout: float = 40.0) -> str:
+    """The next line an instance writes on stderr (failing after ``timeout`` seconds)."""
+    assert proc.stderr is not None
+    ready, _, _ = select.select([proc.stderr], [], [], timeout)
+    assert ready, "the instance said nothing on stderr"
+    return proc.stderr.readline()
+
+
+def asks_session(cli: Any, folder: Path) -> str:
+    """A queued session whose (fake) agent asks for permission to run `make test`: its id."""
+    return str(
+        cli(
+            "add", "--title", "asks", "--dir", str(folder), "--prompt", "ask make test", check=True
+        ).stdout.strip()
+    )

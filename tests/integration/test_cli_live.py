@@ -7,29 +7,14 @@ the CLI as a subprocess against the same data directory.
 from __future__ import annotations
 
 import json
-import select
 import sqlite3
-import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from helpers.cli import Headless, one_line_error
+from helpers.cli import asks_session, one_line_error, stderr_line
 from helpers.polling import wait_for
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
-
-
-@pytest.fixture
-def headless(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
-    monkeypatch.setenv("FAKE_CLAUDE_SPEED", "10")
-    runner = Headless(home)
-    yield runner.start
-    runner.close()
 
 
 def serving(cli: Any, home: Path) -> bool:
@@ -91,14 +76,6 @@ def test_screen_drops_trailing_blank_rows_unless_all(
 # --- defect 7: --until-idle ends when the work is done; --exit-idle completes idle sessions ------
 
 
-def read_line(proc: subprocess.Popen[str], timeout: float = 40.0) -> str:
-    """The next line the instance writes on stderr (failing after ``timeout`` seconds)."""
-    assert proc.stderr is not None
-    ready, _, _ = select.select([proc.stderr], [], [], timeout)
-    assert ready, "the instance said nothing on stderr"
-    return proc.stderr.readline()
-
-
 def test_until_idle_ends_sessions_idle_at_their_prompt_so_they_complete(
     cli: Any, home: Path, tmp_path: Path, headless: Any
 ) -> None:
@@ -146,11 +123,9 @@ def test_until_idle_waits_for_a_session_that_needs_an_answer(
     cli: Any, home: Path, tmp_path: Path, headless: Any
 ) -> None:
     cli("settings", "set", "claude_command", str(FAKE), check=True)
-    sid = cli(
-        "add", "--title", "asks", "--dir", str(tmp_path), "--prompt", "ask make test", check=True
-    ).stdout.strip()
+    sid = asks_session(cli, tmp_path)
     proc = headless("--exit-idle")
-    line = read_line(proc)
+    line = stderr_line(proc)
     assert f"session {sid[:8]} waits for input" in line and "c3desk send" in line
     assert proc.poll() is None  # it said it waits: a permission box is not idle
     assert by_title(cli)["asks"]["needs_input"] is True
@@ -167,7 +142,7 @@ def test_until_idle_says_why_queued_sessions_stay_queued(
     cli("pause", check=True)
     sid = cli("add", "--title", "held", "--dir", str(tmp_path), check=True).stdout.strip()
     proc = headless("--until-idle")
-    line = read_line(proc)
+    line = stderr_line(proc)
     assert f"session {sid[:8]} stays queued: the queue is paused" in line
     cli("rm", sid, check=True)  # nothing left: the run ends
     assert proc.wait(30) == 0

@@ -8,35 +8,13 @@ terminals, the CLI as a subprocess against the same data folder.
 from __future__ import annotations
 
 import json
-import select
-import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from helpers.cli import Headless, one_line_error
+from helpers.cli import asks_session, one_line_error, stderr_line
 from helpers.polling import wait_for
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
-
-
-@pytest.fixture
-def headless(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
-    monkeypatch.setenv("FAKE_CLAUDE_SPEED", "10")
-    runner = Headless(home)
-    yield runner.start
-    runner.close()
-
-
-def stderr_line(proc: subprocess.Popen[str], timeout: float = 40.0) -> str:
-    assert proc.stderr is not None
-    ready, _, _ = select.select([proc.stderr], [], [], timeout)
-    assert ready, "the instance said nothing on stderr"
-    return proc.stderr.readline()
 
 
 def session(cli: Any, sid: str) -> dict[str, Any]:
@@ -73,9 +51,7 @@ def test_until_idle_says_one_line_for_one_permission_box(
     hook reports the box ("permission_prompt"), then the settled screen names it ("bash").
     Before, each printed its line."""
     cli("settings", "set", "claude_command", str(FAKE), check=True)
-    sid = cli(
-        "add", "--title", "asks", "--dir", str(tmp_path), "--prompt", "ask make test", check=True
-    ).stdout.strip()
+    sid = asks_session(cli, tmp_path)
     proc = headless("--exit-idle")
     first = stderr_line(proc)
     assert f"session {sid[:8]} waits for input (permission_prompt)" in first
@@ -99,9 +75,7 @@ def test_send_refuses_an_empty_text_and_enter_is_a_key(
     cli: Any, home: Path, tmp_path: Path, headless: Any
 ) -> None:
     cli("settings", "set", "claude_command", str(FAKE), check=True)
-    sid = cli(
-        "add", "--title", "asks", "--dir", str(tmp_path), "--prompt", "ask make test", check=True
-    ).stdout.strip()
+    sid = asks_session(cli, tmp_path)
     headless()
     wait_for(lambda: session(cli, sid)["needs_input"], what="the permission box")
     for args in ([], [""], ["", "--no-enter"]):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.cli import Headless
+from helpers.cli import Headless, asks_session
 from helpers.polling import alive, wait_for
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "claude"
@@ -271,9 +271,7 @@ def test_permission_prompt_approved_with_send_1(
 ) -> None:
     """Issue 5's acceptance through the command line: needs_input within 2 s, `send ID 1`."""
     cli("settings", "set", "claude_command", str(FAKE), check=True)
-    sid = cli(
-        "add", "--title", "asks", "--dir", str(tmp_path), "--prompt", "ask make test", check=True
-    ).stdout.strip()
+    sid = asks_session(cli, tmp_path)
     headless()
     wait_for(lambda: "Do you want to proceed?" in screen(cli, sid), what="the permission box")
     shown = time.monotonic()
