@@ -51,8 +51,6 @@ def _show_error(text: str) -> None:
         return  # started from a terminal: the line printed there is enough
     if not _has_display() or preflight.check_gui() is not None:
         return  # Qt could not show a dialog (it would abort)
-    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal"):
-        return  # nobody could see it, or close it: it would wait for ever
     from c3desk.ui.app import show_error_dialog
 
     show_error_dialog(text.removeprefix("c3desk: "))
