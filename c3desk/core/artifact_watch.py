@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import json
 import logging
 import os
 import posixpath
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PERIOD = 5.0
+SNAPSHOT_FILE = "snapshot.json"  # artifacts/<id>/: the run's start snapshot, for a restart
 SCAN_BUDGET = 5.0  # seconds one folder scan may take before it stops
 MAX_FILES = 50_000  # files one folder scan examines at most
 MAX_DEPTH = 12  # folders below the session's folder one scan enters at most
@@ -166,8 +168,10 @@ class ArtifactWatcher:
         files: WorkerFiles | FileService | None = None,
         *,
         config_dir: str | None = None,
+        reattached: bool = False,
     ) -> None:
-        """Begin watching a session that was just activated.
+        """Begin watching a session that was just activated (``reattached``: a run found again
+        after a restart, whose start snapshot, kept on disk, stays its baseline).
 
         ``files``: the files of the machine it runs on, as a :class:`WorkerFiles` or its worker
         connection (by default, and for the local machine's connection, this file system).
@@ -196,9 +200,43 @@ class ArtifactWatcher:
             a.path for a in Artifact.select(Artifact.path).where(Artifact.session == session_id)
         }
         self._watches[session_id] = watch
-        watch.snapshot = self._spawn(self._begin(watch))
+        watch.snapshot = self._spawn(self._begin(watch, reattached))
 
-    async def _begin(self, watch: _Watch) -> str | None:
+    def _kept_path(self, session_id: str) -> Path:
+        return self.artifacts_dir / session_id / SNAPSHOT_FILE
+
+    def _kept(self, watch: _Watch) -> str | None:
+        """The start snapshot recorded for this run (a restart found it running), if it is of
+        the same folder; its start time becomes this watch's too."""
+        try:
+            kept = json.loads(self._kept_path(watch.session_id).read_text(encoding="utf-8"))
+            base, root, since = str(kept["base"]), str(kept["root"]), float(kept["since"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if root != watch.root or not artifacts.is_object_id(base):
+            return None
+        watch.since = min(watch.since, since)
+        return base
+
+    def _keep(self, watch: _Watch) -> None:
+        """Record the run's start snapshot, for the restart that may find it running."""
+        path = self._kept_path(watch.session_id)
+        record = {"base": watch.base, "root": watch.root, "since": watch.since}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(record), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            log.warning("could not record the snapshot of %s", watch.session_id, exc_info=True)
+
+    async def _begin(self, watch: _Watch, reattached: bool = False) -> str | None:
+        loop = asyncio.get_running_loop()
+        if reattached:
+            kept = await loop.run_in_executor(None, self._kept, watch)
+            if kept is not None:
+                watch.base = kept
+                return kept
         try:
             if watch.files.remote:
                 watch.base = await watch.files.git_snapshot(watch.root)
@@ -210,6 +248,8 @@ class ArtifactWatcher:
                 )
         except Exception:
             log.exception("the git snapshot of %s failed", watch.session_id)
+        if watch.base is not None:
+            await loop.run_in_executor(None, self._keep, watch)
         return watch.base
 
     async def baseline(self, session_id: str) -> str | None:

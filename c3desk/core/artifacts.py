@@ -752,6 +752,11 @@ def _tree_now(
     return tree if _OBJECT_ID.fullmatch(tree) else None
 
 
+def is_object_id(text: str) -> bool:
+    """A git object id (SHA-1 or SHA-256), never a ref or an option."""
+    return bool(_OBJECT_ID.fullmatch(text))
+
+
 def git_snapshot(
     root: str | os.PathLike[str], *, exclude: Iterable[str] = (), timeout: float = 15.0
 ) -> str | None:

@@ -614,7 +614,9 @@ class Engine:
             self._watch.attach(live, profile)
         if not self.artifacts.watching(live.id):
             # An isolated session works in its worktree: its artifacts are looked for there.
-            self.artifacts.start(live.id, s.worktree_path or s.working_directory, files=conn)
+            self.artifacts.start(
+                live.id, s.worktree_path or s.working_directory, files=conn, reattached=True
+            )
         Session.update(pid=process.pid, host_handle=process.handle).where(
             Session.id == live.id
         ).execute()

@@ -601,3 +601,34 @@ def test_a_config_folder_c3desk_chose_on_the_worker_is_where_its_transcript_is(
     assert artifacts_of(sid) == {("file", f"{root}/out.txt")}
     transcript = f"{config}/projects/{project.name}/conv.jsonl"
     assert events_of(sid) == [{"source": "transcript", "transcript": transcript}]
+
+
+def test_a_run_found_again_after_a_restart_keeps_its_start_snapshot(
+    db: Paths, tmp_path: Path
+) -> None:
+    """A restart finds the session running: its diff is still against the state when it
+    started (a new snapshot then took the files it had made before the restart for the
+    starting point, and the new ones it made then were not new)."""
+    repo = tmp_path / "repo"
+    make_repo(repo)
+    sid = str(Session.create(id="s-restart", working_directory=str(repo), title="t").id)
+
+    async def scenario() -> tuple[str | None, str | None]:
+        first = ArtifactWatcher(db.artifacts_dir)
+        first.start(sid, str(repo))
+        before = await first.baseline(sid)
+        await first.close()  # c3desk went away; the session ran on
+        (repo / "made-before.txt").write_text("made before the restart\n")
+        again = ArtifactWatcher(db.artifacts_dir)
+        again.start(sid, str(repo), reattached=True)
+        after = await again.baseline(sid)
+        (repo / "made-after.txt").write_text("made after it\n")
+        await again.finish(sid)
+        await again.close()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    assert before is not None and after == before
+    diff = (db.artifacts_dir / sid / "changes.diff").read_text()
+    assert "+made before the restart" in diff and "+made after it" in diff
+    assert "edited before" not in diff  # uncommitted before the session started
