@@ -10,7 +10,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,3 +156,19 @@ def tmux(tmp_path: Path) -> Iterator[TmuxHost]:
         yield host
     finally:
         asyncio.run(host.kill_server())
+
+
+@pytest.fixture
+def headless(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Starts a headless instance on ``home`` (fake agents quick, their config in tmp_path);
+    whatever it started ends with the test. (Modules with a ``headless`` of their own use
+    theirs.)"""
+    from helpers.cli import Headless
+
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+    monkeypatch.setenv("FAKE_CLAUDE_SPEED", "10")
+    runner = Headless(home)
+    yield runner.start
+    runner.close()
