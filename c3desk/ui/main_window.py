@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -69,6 +69,15 @@ SHORTCUTS: list[tuple[str, str]] = [
 ]
 
 
+FIRST_SIZE = QSize(1500, 940)  # the window's size at a first start, on a screen that has room
+
+
+def first_size(available: QSize) -> QSize:
+    """The first start's window size: :data:`FIRST_SIZE`, or nine tenths of a smaller screen
+    (seen: 1500x940 on a 1280x800 screen, the status bar and the right tiles off it)."""
+    return FIRST_SIZE.boundedTo(QSize(available.width() * 9 // 10, available.height() * 9 // 10))
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self,
@@ -91,7 +100,7 @@ class MainWindow(QMainWindow):
         self._tasks: set[asyncio.Future[None]] = set()
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
-        self.resize(1500, 940)
+        self.resize(first_size(self.screen().availableGeometry().size()))
         values = cfg.get_settings()
         self.theme = str(values["theme"])
 

@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QSize
 
 from c3desk.config import Paths
 from c3desk.runtime import Instance
 from c3desk.ui.main_window import MainWindow
+
+DESK = QSize(1500, 940)  # the tests' window: a desktop's
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -30,13 +32,19 @@ async def until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def running_window(paths: Paths, tmp_path: Path, qtbot: Any) -> AsyncIterator[MainWindow]:
+async def running_window(
+    paths: Paths, tmp_path: Path, qtbot: Any, size: QSize | None = DESK
+) -> AsyncIterator[MainWindow]:
     """The real instance (engine and control socket) with its main window, ended afterwards.
-    Settings of the window go to ``tmp_path/ui.ini``, not the user's."""
+    Settings of the window go to ``tmp_path/ui.ini``, not the user's. The window is made
+    ``size`` (a desktop's, larger than the offscreen screen: tiles big enough for a prompt
+    box); None leaves it as it starts, fitted to its screen."""
     instance = Instance(paths)
     await instance.start()
     settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
     window = MainWindow(paths, instance.engine, settings=settings, on_quit=lambda: None)
+    if size is not None and not settings.contains("window/geometry"):
+        window.resize(size)
     qtbot.addWidget(window)
     try:
         yield window

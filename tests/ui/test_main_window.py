@@ -14,7 +14,7 @@ import pytest
 from helpers.engine import FAKE
 from helpers.qtloop import running_window, until
 from helpers.sshd import Sshd, sshd  # noqa: F401 (fixture)
-from PySide6.QtCore import QEvent, QSettings, Qt
+from PySide6.QtCore import QEvent, QSettings, QSize, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QComboBox, QSpinBox, QWidget
 
@@ -183,6 +183,24 @@ def test_ctrl_shift_e_in_the_queue_shows_the_selected_sessions_artifacts(
             QTest.keyClick(window.queue.view, Qt.Key.Key_E, keys)
             await until(lambda: window.artifacts.session_id == second)
             assert window.artifacts_dock.isVisible() and first != second
+
+    loop.run_until_complete(scenario())
+
+
+def test_a_first_window_fits_its_screen(
+    app_env: Paths, tmp_path: Path, loop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """Seen under Xvfb at 1280x800: the first window was 1500x940, its status bar off the
+    screen. (The offscreen screen is smaller still.)"""
+    from c3desk.ui.main_window import FIRST_SIZE, first_size
+
+    assert first_size(QSize(2560, 1440)) == FIRST_SIZE
+    assert first_size(QSize(1280, 800)) == QSize(1152, 720)
+
+    async def scenario() -> None:
+        async with running_window(app_env, tmp_path, qtbot, size=None) as window:
+            available = window.screen().availableGeometry()
+            assert window.width() <= available.width() and window.height() <= available.height()
 
     loop.run_until_complete(scenario())
 
